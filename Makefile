@@ -1,0 +1,37 @@
+# Thin wrapper over CMake: `make run` (install what is missing, build, run the URL-count demo) and
+# `make test` (install, build, run every test through ctest). BUILD selects the build directory.
+BUILD ?= build
+CMAKE_FLAGS ?=
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PACKAGES := gcc make cmake pkg-config luajit libluajit-5.1-dev libuv1-dev liblmdb-dev libcmocka-dev \
+            lua-busted lua-cjson
+DEMO_STATE := $(BUILD)/demo-state
+
+.PHONY: deps build run test bench clean
+
+# Installs only the packages that are missing (apt-get update once, then install).
+deps:
+	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j2
+
+# The bundled URL-count job over the bundled sample access log, from a fresh state.
+run: build
+	rm -rf $(DEMO_STATE)
+	$(BUILD)/sluice run scripts/url_count.lua --input tests/data/access.log --state-dir $(DEMO_STATE)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j2
+
+bench: build
+	tests/bench/url_count_bench.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,121 @@
+/* cli.c — parses `sluice run` options (see cli.h for the contract). */
+#include "core/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sl_cli_print_help(void) {
+  fputs("usage: sluice run SCRIPT [options] [-- SCRIPT-ARGS...]\n"
+        "       sluice --help | --version\n"
+        "\n"
+        "Runs a stream-processing job written in Lua over JSON-lines input.\n"
+        "\n"
+        "options for run:\n"
+        "  --input PATH|-            read this file ('-' = stdin); may repeat; default stdin\n"
+        "  --follow                  keep reading files as they grow, across rotation (like tail -F)\n"
+        "  --output PATH             write output records (JSON lines) to PATH; default stdout\n"
+        "  --state-dir DIR           state and offsets; default ./sluice-state/<job name>\n"
+        "  --checkpoint-interval MS  commit state and offsets every MS ms (default 1000, 0 = only at stop)\n"
+        "  --dead-letter PATH        append rejected records (with the reason) to PATH as JSON lines\n"
+        "  --max-line-bytes N        longest accepted input line (default 1048576)\n"
+        "  --quiet                   no summary line on stderr at the end\n"
+        "\n"
+        "exit status: 0 done, 1 runtime failure, 2 bad usage, script, input path or state dir\n",
+        stdout);
+}
+
+static int parse_number(const char *opt, const char *s, long min, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *s == '\0' || *end != '\0' || v < min) {
+    fprintf(stderr, "sluice: %s needs an integer >= %ld, got '%s'\n", opt, min, s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Returns the option's value (argv[i+1]) and advances *i, or NULL after printing why. */
+static const char *take_value(int argc, char **argv, int *i) {
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "sluice: %s needs a value\n", argv[*i]);
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
+  const char *a = argv[*i], *v;
+  long n;
+  if (!strcmp(a, "--follow"))
+    o->follow = 1;
+  else if (!strcmp(a, "--quiet"))
+    o->quiet = 1;
+  else if (!strcmp(a, "--input")) {
+    if (!(v = take_value(argc, argv, i)))
+      return -1;
+    if (o->ninputs == SL_MAX_INPUTS) {
+      fprintf(stderr, "sluice: at most %d --input options\n", SL_MAX_INPUTS);
+      return -1;
+    }
+    o->inputs[o->ninputs++] = v;
+  } else if (!strcmp(a, "--output")) {
+    if (!(o->output = take_value(argc, argv, i)))
+      return -1;
+  } else if (!strcmp(a, "--state-dir")) {
+    if (!(o->state_dir = take_value(argc, argv, i)))
+      return -1;
+  } else if (!strcmp(a, "--dead-letter")) {
+    if (!(o->dead_letter = take_value(argc, argv, i)))
+      return -1;
+  } else if (!strcmp(a, "--checkpoint-interval")) {
+    if (!(v = take_value(argc, argv, i)) || parse_number(a, v, 0, &n))
+      return -1;
+    o->checkpoint_interval_ms = n;
+  } else if (!strcmp(a, "--max-line-bytes")) {
+    if (!(v = take_value(argc, argv, i)) || parse_number(a, v, 16, &n))
+      return -1;
+    o->max_line_bytes = (size_t)n;
+  } else {
+    fprintf(stderr, "sluice: unknown option '%s' (see sluice --help)\n", a);
+    return -1;
+  }
+  return 0;
+}
+
+int sl_cli_parse_run(int argc, char **argv, sl_run_options *o) {
+  memset(o, 0, sizeof *o);
+  o->checkpoint_interval_ms = 1000;
+  o->max_line_bytes = 1u << 20;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--")) {
+      o->script_args = argv + i + 1;
+      o->nscript_args = argc - i - 1;
+      break;
+    }
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      sl_cli_print_help();
+      return SL_CLI_EXIT_OK;
+    }
+    if (!strcmp(a, "-") || strncmp(a, "-", 1)) {
+      if (o->script) {
+        fprintf(stderr, "sluice: unexpected argument '%s' (script is '%s'; put script args after --)\n", a,
+                o->script);
+        return SL_CLI_USAGE;
+      }
+      o->script = a;
+      continue;
+    }
+    if (parse_option(argc, argv, &i, o))
+      return SL_CLI_USAGE;
+  }
+  if (!o->script) {
+    fputs("sluice: run needs a SCRIPT (see sluice --help)\n", stderr);
+    return SL_CLI_USAGE;
+  }
+  return SL_CLI_RUN;
+}

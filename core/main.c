@@ -1,0 +1,26 @@
+/* main.c — the `sluice` command: dispatches subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/cli.h"
+#include "core/runtime.h"
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    sl_cli_print_help();
+    return argc < 2 ? 2 : 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("sluice %s\n", SLUICE_VERSION);
+    return 0;
+  }
+  if (!strcmp(argv[1], "run")) {
+    sl_run_options o;
+    int rc = sl_cli_parse_run(argc - 2, argv + 2, &o);
+    if (rc != SL_CLI_RUN)
+      return rc == SL_CLI_EXIT_OK ? 0 : 2;
+    return sl_runtime_run(&o);
+  }
+  fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,51 @@
+/* record_batch.h — a batch of validated, indexed input records handed to Lua in one call.
+ *
+ * Why batches: crossing from C into Lua (lua_pcall) costs far more than a JIT-compiled loop iteration, so
+ * the runtime validates and indexes a whole read's worth of lines in C, then makes one call; the Lua side
+ * walks the batch through the FFI. The records point into the source's line buffer, so a batch must be run
+ * before that buffer is compacted. `cursor` is the index of the record Lua is working on: when an operator
+ * throws, the runtime knows which record failed and resumes at the next one. */
+#ifndef SLUICE_RECORD_BATCH_H
+#define SLUICE_RECORD_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/json_scan.h"
+
+#define SL_RECORD_INDEXED_FIELDS 24
+
+/* One input record: a JSON object line and the index of its top-level fields. Seen from Lua as the opaque
+ * `sl_rec *` (lua/sluice/record.lua). */
+typedef struct sl_rec {
+  const char *line;
+  uint32_t len;
+  uint32_t nfields; /* may exceed SL_RECORD_INDEXED_FIELDS: then look-ups scan the line */
+  const sl_json_field *fields;
+  uint64_t line_no;
+  int32_t source; /* index of the source that read it */
+} sl_rec;
+
+typedef struct sl_batch {
+  sl_rec *recs;
+  uint32_t n, cap;
+  uint32_t cursor;
+  sl_json_field *fields; /* SL_RECORD_INDEXED_FIELDS per record slot */
+  size_t out_mark;       /* output buffer length before record `cursor`: a failed record's output is cut */
+} sl_batch;
+
+int sl_batch_init(sl_batch *b, uint32_t cap);
+void sl_batch_free(sl_batch *b);
+void sl_batch_reset(sl_batch *b);
+static inline int sl_batch_full(const sl_batch *b) {
+  return b->n == b->cap;
+}
+
+/* Validates and indexes one line and appends it. Returns 0, or -1 with *err (the line is not added). */
+int sl_batch_add(sl_batch *b, const char *line, size_t len, uint64_t line_no, int32_t source,
+                 sl_json_error *err);
+
+/* FFI entry points for the Lua side. */
+sl_rec *sl_batch_get(sl_batch *b, uint32_t i);
+
+#endif

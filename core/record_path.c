@@ -1,0 +1,81 @@
+/* record_path.c — from buffered lines to output: split, validate into a batch, run the batch through
+ * Lua, write the output. Bad records are rejected here, one at a time, each with one error line naming the
+ * input, the line and the reason, a counter, and a dead-letter entry; the records around them go on. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/output.h"
+#include "core/runtime.h"
+#include "core/source.h"
+
+static void reject(sl_runtime *rt, const char *input, uint64_t line_no, const char *reason, const char *text,
+                   size_t len) {
+  rt->stats.errors++;
+  sl_error("%s:%llu: %s", input, (unsigned long long)line_no, reason);
+  sl_dead_letter_write(rt->dead_letter_fd, input, (unsigned long long)line_no, reason, text, len);
+}
+
+static int blank(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+      return 0;
+  return 1;
+}
+
+static size_t count_lines(const sl_buf *b) {
+  size_t n = 0;
+  for (const char *p = b->data, *end = b->data + b->len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+    n++;
+  return n;
+}
+
+/* Runs the batch; a record whose operator throws is rejected and the batch resumes after it. */
+static void run_batch(sl_runtime *rt, sl_input *in) {
+  char err[4096];
+  sl_batch *b = &rt->batch;
+  while (b->cursor < b->n) {
+    if (sl_lua_host_run_batch(&rt->lua, b, &rt->out_buf, err, sizeof err) == 0)
+      break;
+    sl_rec *r = &b->recs[b->cursor];
+    reject(rt, in->name, r->line_no, err, r->line, r->len);
+    b->cursor++;
+  }
+  rt->stats.records_out += count_lines(&rt->out_buf);
+  if (sl_output_write(&rt->out, &rt->out_buf)) {
+    rt->failed = 1;
+    sl_runtime_stop(rt);
+  }
+  sl_batch_reset(b);
+}
+
+void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
+  sl_line line;
+  sl_json_error jerr;
+  char reason[256];
+  if (rt->failed)
+    return;
+  while (sl_line_reader_next(&in->reader, &line, at_eof)) {
+    rt->stats.records_in++;
+    if (line.too_long) {
+      snprintf(reason, sizeof reason, "line longer than %zu bytes (--max-line-bytes); skipped",
+               rt->opts->max_line_bytes);
+      reject(rt, in->name, line.line_no, reason, line.text, line.len > 256 ? 256 : line.len);
+      continue;
+    }
+    if (blank(line.text, line.len)) {
+      rt->stats.records_in--;
+      continue;
+    }
+    if (sl_batch_add(&rt->batch, line.text, line.len, line.line_no, in->source_index, &jerr)) {
+      snprintf(reason, sizeof reason, "invalid JSON at byte %zu: %s", jerr.offset, jerr.reason);
+      reject(rt, in->name, line.line_no, reason, line.text, line.len);
+      continue;
+    }
+    if (sl_batch_full(&rt->batch))
+      run_batch(rt, in);
+  }
+  if (rt->batch.n > 0)
+    run_batch(rt, in);
+  sl_line_reader_compact(&in->reader);
+}

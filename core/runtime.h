@@ -1,0 +1,80 @@
+/* runtime.h — one running job: the libuv loop, its sources, the Lua pipeline, the state backend, the
+ * output, and the commits that tie offsets, output and state together.
+ *
+ * Everything runs on one thread. A source reads a chunk, and the runtime splits it into lines, validates
+ * them into a batch, runs the batch through Lua and writes the output before the source reads again: that
+ * synchronous step is the backpressure (a slow sink blocks the reads; nothing queues without bound), and
+ * it makes every point between two chunks a consistent cut of the stream, where state, source offsets and
+ * the output size are committed together in one LMDB transaction. */
+#ifndef SLUICE_RUNTIME_H
+#define SLUICE_RUNTIME_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/cli.h"
+#include "core/json_write.h"
+#include "core/line_reader.h"
+#include "core/record_batch.h"
+#include "lua/lua_host.h"
+#include "state/state_backend.h"
+
+struct sl_runtime;
+
+/* One stream of lines: a file, stdin, or one TCP connection. Sources embed it. */
+typedef struct sl_input {
+  struct sl_runtime *rt;
+  int source_index;
+  char *name;            /* for messages: the path as given, "stdin", "tcp:HOST:PORT#N" */
+  sl_line_reader reader;
+} sl_input;
+
+typedef struct sl_source sl_source;   /* core/source.h */
+
+typedef struct sl_output {
+  int fd;
+  char *path;     /* NULL for stdout */
+  char *meta_key; /* "sink/<realpath>" for files */
+  uint64_t size;  /* bytes written so far (file sink) */
+} sl_output;
+
+typedef struct sl_stats {
+  uint64_t records_in, records_out, errors, commits, commit_failures;
+} sl_stats;
+
+typedef struct sl_runtime {
+  uv_loop_t *loop;
+  const sl_run_options *opts;
+  sl_lua_host lua;
+  sl_backend *backend;
+  char *state_dir;
+  sl_batch batch;
+  sl_buf out_buf;
+  sl_output out;
+  int dead_letter_fd;
+  sl_source **sources;
+  int nsources, sources_done;
+  uv_timer_t commit_timer;
+  uv_signal_t sigint, sigterm;
+  int stopping;
+  int failed; /* a fatal runtime error happened: exit status 1 */
+  sl_stats stats;
+} sl_runtime;
+
+/* Runs the job described by the options to completion. Returns the process exit status. */
+int sl_runtime_run(const sl_run_options *opts);
+
+/* Called by sources: processes every complete line buffered in in->reader (all of it when at_eof), then
+ * compacts the reader. */
+void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof);
+
+/* Called by a source when it will produce nothing more. */
+void sl_runtime_source_done(sl_runtime *rt);
+
+/* Commits state, offsets and output size together; durable = fsync output and LMDB. 0 or -1 (logged). */
+int sl_runtime_commit(sl_runtime *rt, int durable);
+
+/* Stops reading, commits, and lets the loop end. */
+void sl_runtime_stop(sl_runtime *rt);
+
+#endif

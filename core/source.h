@@ -1,0 +1,40 @@
+/* source.h — the sources a job reads: files (optionally followed across growth and rotation), stdin, and a
+ * TCP server of JSON lines. Each has an open (restoring its offset from the state) / start / close
+ * lifecycle, and reports its resume point for commits. */
+#ifndef SLUICE_SOURCE_H
+#define SLUICE_SOURCE_H
+
+#include "core/runtime.h"
+
+struct sl_source {
+  sl_input in;
+  sl_endpoint ep;
+  /* file and stdin */
+  int fd;
+  int regular;          /* a regular file: read directly; else a pipe/tty read through libuv */
+  int follow;
+  uint64_t dev, ino;
+  char *meta_key;       /* "source/<realpath>" for rewindable files, NULL otherwise */
+  uv_idle_t idle;       /* drives reads of regular files */
+  uv_timer_t poll;      /* follow mode: checks for growth and rotation */
+  uv_stream_t *stream;  /* pipes, ttys */
+  /* tcp */
+  uv_tcp_t server;
+  int nconns;
+  struct sl_tcp_conn *conns;
+  int closed;
+  int handles_open;
+};
+
+/* Opens the source described by ep (index i). Restores a file's offset from the backend's metadata.
+ * Returns NULL with a message in err when the input cannot be opened (a missing file: exit status 2). */
+sl_source *sl_source_open(sl_runtime *rt, int i, const sl_endpoint *ep, char *err, size_t errlen);
+int sl_source_start(sl_source *s);
+/* Writes the resume point (offset, line) into the backend's pending metadata (rewindable sources only). */
+int sl_source_save_offset(sl_source *s);
+/* Stops reading and closes its handles (idempotent). */
+void sl_source_close(sl_source *s);
+/* Frees a closed source once the loop has run its handles' close callbacks. */
+void sl_source_free(sl_source *s);
+
+#endif

@@ -1,0 +1,262 @@
+/* source_file.c — file and stdin sources.
+ *
+ * Regular files (and stdin redirected from one) are read with plain read() from an idle handle, one chunk
+ * per loop turn: a local file read does not block in any way that matters, and it saves the thread-pool
+ * round trip libuv's uv_fs_read would cost per chunk. Pipes and terminals are read through a libuv stream.
+ * With --follow a file at its end is polled for growth, truncation and rotation (a new inode at the path,
+ * as logrotate leaves it), like `tail -F`. A file's offset and line number are committed with the state,
+ * so a restarted job resumes where the last commit left it, provided the file is the same (device and
+ * inode); a different file at the path is read from its start. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/source.h"
+
+#define READ_SIZE (1u << 20)
+#define FOLLOW_POLL_MS 100
+
+typedef struct sl_offset_record {
+  uint64_t dev, ino, offset, line;
+} sl_offset_record;
+
+static void on_handle_closed(uv_handle_t *h) {
+  sl_source *s = h->data;
+  s->handles_open--;
+}
+
+static void close_handle(sl_source *s, uv_handle_t *h) {
+  if (!uv_is_closing(h)) {
+    h->data = s;
+    uv_close(h, on_handle_closed);
+  }
+}
+
+static void finish(sl_source *s) {
+  if (s->closed)
+    return;
+  sl_runtime_consume(s->in.rt, &s->in, 1);
+  sl_runtime_source_done(s->in.rt);
+  sl_source_close(s);
+}
+
+/* Reads one chunk; returns bytes read, 0 at end of file, -1 on error (logged). */
+static ssize_t read_chunk(sl_source *s) {
+  char *p;
+  size_t room;
+  if (sl_line_reader_space(&s->in.reader, &p, &room)) {
+    sl_error("%s: out of memory", s->in.name);
+    return -1;
+  }
+  if (room > READ_SIZE)
+    room = READ_SIZE;
+  ssize_t n;
+  do
+    n = read(s->fd, p, room);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    sl_error("%s: read failed: %s", s->in.name, strerror(errno));
+    return -1;
+  }
+  sl_line_reader_commit(&s->in.reader, (size_t)n);
+  return n;
+}
+
+/* Follow mode: the file at the path is no longer the one we read (rotated) or shrank (truncated). */
+static void check_rotation(sl_source *s) {
+  struct stat now, cur;
+  if (fstat(s->fd, &cur) == 0 && (uint64_t)cur.st_size < s->in.reader.offset) {
+    sl_warn("%s: file truncated; reading from its start", s->in.name);
+    lseek(s->fd, 0, SEEK_SET);
+    s->in.reader.offset = 0;
+    s->in.reader.start = s->in.reader.len = s->in.reader.scan = 0;
+    return;
+  }
+  if (stat(s->ep.path, &now) != 0 || ((uint64_t)now.st_ino == s->ino && (uint64_t)now.st_dev == s->dev))
+    return;
+  int fd = open(s->ep.path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return; /* the new file is not there yet; try again at the next poll */
+  sl_runtime_consume(s->in.rt, &s->in, 1); /* a last line without newline in the old file */
+  sl_info("%s: file rotated; reading the new one from its start", s->in.name);
+  close(s->fd);
+  s->fd = fd;
+  s->dev = (uint64_t)now.st_dev;
+  s->ino = (uint64_t)now.st_ino;
+  s->in.reader.offset = 0;
+  s->in.reader.line_no = 0;
+}
+
+static void on_idle(uv_idle_t *h);
+
+static void on_poll(uv_timer_t *t) {
+  sl_source *s = t->data;
+  ssize_t n = read_chunk(s);
+  if (n > 0) {
+    sl_runtime_consume(s->in.rt, &s->in, 0);
+    uv_timer_stop(&s->poll);
+    uv_idle_start(&s->idle, on_idle);
+  } else if (n == 0) {
+    check_rotation(s);
+  }
+}
+
+static void on_idle(uv_idle_t *h) {
+  sl_source *s = h->data;
+  ssize_t n = read_chunk(s);
+  if (n > 0) {
+    sl_runtime_consume(s->in.rt, &s->in, 0);
+    return;
+  }
+  if (n == 0 && s->follow) {
+    uv_idle_stop(&s->idle);
+    uv_timer_start(&s->poll, on_poll, FOLLOW_POLL_MS, FOLLOW_POLL_MS);
+    return;
+  }
+  if (n < 0)
+    s->in.rt->failed = 1;
+  finish(s);
+}
+
+static void on_stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  sl_source *s = h->data;
+  char *p = NULL;
+  size_t room = 0;
+  (void)suggested;
+  if (sl_line_reader_space(&s->in.reader, &p, &room) == 0 && room > READ_SIZE)
+    room = READ_SIZE;
+  *buf = uv_buf_init(p, (unsigned)room);
+}
+
+static void on_stream_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  sl_source *s = st->data;
+  (void)buf;
+  if (n > 0) {
+    sl_line_reader_commit(&s->in.reader, (size_t)n);
+    sl_runtime_consume(s->in.rt, &s->in, 0);
+  } else if (n < 0) {
+    if (n != UV_EOF) {
+      sl_error("%s: read failed: %s", s->in.name, uv_strerror((int)n));
+      s->in.rt->failed = 1;
+    }
+    finish(s);
+  }
+}
+
+/* Restores the resume point of a file read by an earlier run, if it is the same file. */
+static void restore_offset(sl_source *s, const struct stat *st) {
+  const void *val;
+  size_t len;
+  if (sl_backend_meta_get(s->in.rt->backend, s->meta_key, &val, &len) != SL_STATE_OK ||
+      len != sizeof(sl_offset_record))
+    return;
+  sl_offset_record rec;
+  memcpy(&rec, val, sizeof rec);
+  if (rec.dev != (uint64_t)st->st_dev || rec.ino != (uint64_t)st->st_ino) {
+    sl_info("%s: not the file read before (new inode); reading from its start", s->in.name);
+    return;
+  }
+  if (rec.offset > (uint64_t)st->st_size) {
+    sl_warn("%s: shorter than the %llu bytes read before; reading from its start", s->in.name,
+            (unsigned long long)rec.offset);
+    return;
+  }
+  if (lseek(s->fd, (off_t)rec.offset, SEEK_SET) < 0)
+    return;
+  s->in.reader.offset = rec.offset;
+  s->in.reader.line_no = rec.line;
+}
+
+int sl_source_save_offset(sl_source *s) {
+  if (!s->meta_key)
+    return 0;
+  sl_offset_record rec = {s->dev, s->ino, s->in.reader.offset, s->in.reader.line_no};
+  return sl_backend_meta_put(s->in.rt->backend, s->meta_key, &rec, sizeof rec);
+}
+
+int sl_source_file_open(sl_source *s, char *err, size_t errlen) {
+  struct stat st;
+  if (s->ep.kind == SL_EP_STDIN) {
+    s->fd = 0;
+    s->in.name = strdup("stdin");
+  } else {
+    s->fd = open(s->ep.path, O_RDONLY | O_CLOEXEC);
+    if (s->fd < 0) {
+      snprintf(err, errlen, "cannot open input '%s': %s", s->ep.path, strerror(errno));
+      return -1;
+    }
+    s->in.name = strdup(s->ep.path);
+  }
+  if (fstat(s->fd, &st) != 0) {
+    snprintf(err, errlen, "cannot stat input '%s': %s", s->in.name, strerror(errno));
+    return -1;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "input '%s' is a directory", s->in.name);
+    return -1;
+  }
+  s->regular = S_ISREG(st.st_mode);
+  s->dev = (uint64_t)st.st_dev;
+  s->ino = (uint64_t)st.st_ino;
+  s->follow = s->in.rt->opts->follow && s->ep.kind == SL_EP_FILE;
+  if (s->ep.kind == SL_EP_FILE && s->regular) {
+    char real[PATH_MAX];
+    if (realpath(s->ep.path, real)) {
+      size_t n = strlen(real) + 8;
+      s->meta_key = malloc(n);
+      snprintf(s->meta_key, n, "source/%s", real);
+      restore_offset(s, &st);
+    }
+  }
+  return 0;
+}
+
+int sl_source_file_start(sl_source *s) {
+  uv_loop_t *loop = s->in.rt->loop;
+  if (s->regular) {
+    uv_idle_init(loop, &s->idle);
+    uv_timer_init(loop, &s->poll);
+    s->idle.data = s->poll.data = s;
+    s->handles_open = 2;
+    return uv_idle_start(&s->idle, on_idle);
+  }
+  uv_handle_type type = uv_guess_handle(s->fd);
+  int rc;
+  if (type == UV_TTY) {
+    s->stream = malloc(sizeof(uv_tty_t));
+    rc = uv_tty_init(loop, (uv_tty_t *)s->stream, s->fd, 1);
+  } else {
+    s->stream = malloc(sizeof(uv_pipe_t));
+    rc = uv_pipe_init(loop, (uv_pipe_t *)s->stream, 0);
+    if (rc == 0)
+      rc = uv_pipe_open((uv_pipe_t *)s->stream, s->fd);
+  }
+  if (rc != 0) {
+    sl_error("%s: cannot read: %s", s->in.name, uv_strerror(rc));
+    return -1;
+  }
+  s->stream->data = s;
+  s->handles_open = 1;
+  return uv_read_start(s->stream, on_stream_alloc, on_stream_read);
+}
+
+void sl_source_file_close(sl_source *s) {
+  if (s->regular) {
+    uv_idle_stop(&s->idle);
+    uv_timer_stop(&s->poll);
+    close_handle(s, (uv_handle_t *)&s->idle);
+    close_handle(s, (uv_handle_t *)&s->poll);
+  } else if (s->stream) {
+    uv_read_stop(s->stream);
+    close_handle(s, (uv_handle_t *)s->stream);
+  }
+  if (s->fd > 0)
+    close(s->fd);
+  s->fd = -1;
+}

@@ -1,0 +1,84 @@
+/* ffi_record.c — FFI entry points for lazy records and key scopes (see ffi_record.h). */
+#include "lua/ffi_record.h"
+
+#include <stdlib.h>
+
+int sl_rec_field(const sl_rec *r, const char *key, size_t klen, sl_json_field *out) {
+  if (r->nfields <= SL_RECORD_INDEXED_FIELDS) {
+    int i = sl_json_find(r->line, r->fields, r->nfields, key, klen);
+    if (i < 0)
+      return -1;
+    *out = r->fields[i];
+  } else if (sl_json_find_scan(r->line, r->len, key, klen, out)) {
+    return -1;
+  }
+  return out->type;
+}
+
+double sl_rec_number(const sl_rec *r, const sl_json_field *f) {
+  /* The scanner validated the number, and the byte after it is a delimiter, so strtod stops there. */
+  return strtod(r->line + f->val_off, NULL);
+}
+
+/* Scratch for decoded escaped strings: grows to the longest seen; one per thread would be needed once
+ * workers run on several threads. */
+static char *scratch;
+static size_t scratch_cap;
+
+const char *sl_rec_string(const sl_rec *r, const sl_json_field *f, size_t *len) {
+  const char *text = r->line + f->val_off;
+  if (!f->val_escaped) {
+    *len = f->val_len;
+    return text;
+  }
+  if (scratch_cap < f->val_len + 1) {
+    char *n = realloc(scratch, f->val_len + 1);
+    if (!n) {
+      *len = 0;
+      return "";
+    }
+    scratch = n;
+    scratch_cap = f->val_len + 1;
+  }
+  *len = sl_json_unescape(text, f->val_len, scratch);
+  return scratch;
+}
+
+const char *sl_rec_value_text(const sl_rec *r, const sl_json_field *f) {
+  return r->line + f->val_off;
+}
+
+const char *sl_rec_line(const sl_rec *r, size_t *len) {
+  *len = r->len;
+  return r->line;
+}
+
+int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen) {
+  sl_json_field f;
+  int type = sl_rec_field(r, field, flen, &f);
+  if (type < 0 || type == SL_JSON_NULL)
+    return 1;
+  size_t len = f.val_len;
+  const char *key = type == SL_JSON_STRING ? sl_rec_string(r, &f, &len) : r->line + f.val_off;
+  return sl_scope_set_key(s, key, len) == 0 ? 0 : -1;
+}
+
+const char *sl_scope_current_key(const sl_keyed_scope *s, size_t *len) {
+  if (!s->has_key) {
+    *len = 0;
+    return NULL;
+  }
+  *len = s->key_len;
+  return (const char *)s->key;
+}
+
+sl_keyed_scope *sl_scope_new(sl_backend *b, unsigned max_parallelism) {
+  sl_keyed_scope *s = malloc(sizeof *s);
+  if (s)
+    sl_scope_init(s, b, (uint16_t)(max_parallelism ? max_parallelism : SL_DEFAULT_MAX_PARALLELISM));
+  return s;
+}
+
+void sl_scope_free(sl_keyed_scope *s) {
+  free(s);
+}

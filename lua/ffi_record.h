@@ -1,0 +1,38 @@
+/* ffi_record.h — plain C functions the Lua side calls through the LuaJIT FFI on the per-record path:
+ * field access on lazy records and setting the current key from a record field. They are declared again,
+ * identically, in lua/sluice/native.lua (ffi.cdef); keep the two in step.
+ *
+ * Why FFI and not the classic Lua C API: FFI calls are compiled into the JIT trace as direct calls, while
+ * lua_* calls from a hot loop leave the trace. Record access is the hottest path there is. */
+#ifndef SLUICE_FFI_RECORD_H
+#define SLUICE_FFI_RECORD_H
+
+#include <stddef.h>
+
+#include "core/json_scan.h"
+#include "core/record_batch.h"
+#include "state/keyed_scope.h"
+
+/* Finds top-level field key[0..klen) of r into *out. Returns its sl_json_type, or -1 if absent. */
+int sl_rec_field(const sl_rec *r, const char *key, size_t klen, sl_json_field *out);
+/* The value of a number field. */
+double sl_rec_number(const sl_rec *r, const sl_json_field *f);
+/* The decoded bytes of a string field: a pointer into the line when it has no escapes, else into a
+ * scratch buffer valid until the next call. */
+const char *sl_rec_string(const sl_rec *r, const sl_json_field *f, size_t *len);
+/* The raw JSON text of a field's value (for nested objects and arrays). */
+const char *sl_rec_value_text(const sl_rec *r, const sl_json_field *f);
+/* The whole line. */
+const char *sl_rec_line(const sl_rec *r, size_t *len);
+
+/* Sets the scope's current key from field `field` of r: a string's decoded bytes, any other value's JSON
+ * text. Returns 0, 1 if the record has no such field (or it is null), -1 if the key is too long. */
+int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen);
+/* The current key (for messages and ctx:key()); *len = 0 and NULL when none is set. */
+const char *sl_scope_current_key(const sl_keyed_scope *s, size_t *len);
+
+/* Keyed scopes for Lua (one per key_by stage), freed by the Lua GC through ffi.gc. */
+sl_keyed_scope *sl_scope_new(sl_backend *b, unsigned max_parallelism);
+void sl_scope_free(sl_keyed_scope *s);
+
+#endif

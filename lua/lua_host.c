@@ -1,0 +1,193 @@
+/* lua_host.c — the job's Lua VM (see lua_host.h). This is the only file that uses the classic Lua C API
+ * on a per-batch path; per-record work happens inside Lua and crosses back to C through the FFI. */
+#include "lua/lua_host.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SLUICE_LUA_DIR
+#define SLUICE_LUA_DIR "lua"
+#endif
+
+static char *dup_field(lua_State *L, int idx, const char *name) {
+  lua_getfield(L, idx, name);
+  const char *s = lua_tostring(L, -1);
+  char *copy = s ? strdup(s) : NULL;
+  lua_pop(L, 1);
+  return copy;
+}
+
+/* Reads an endpoint table at the top of the stack. */
+static void read_endpoint(lua_State *L, sl_endpoint *ep) {
+  lua_getfield(L, -1, "kind");
+  const char *kind = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  memset(ep, 0, sizeof *ep);
+  if (!kind || !strcmp(kind, "stdin"))
+    ep->kind = SL_EP_STDIN;
+  else if (!strcmp(kind, "stdout"))
+    ep->kind = SL_EP_STDOUT;
+  else if (!strcmp(kind, "tcp"))
+    ep->kind = SL_EP_TCP;
+  else
+    ep->kind = SL_EP_FILE;
+  ep->path = dup_field(L, -1, "path");
+  ep->host = dup_field(L, -1, "host");
+  lua_getfield(L, -1, "port");
+  ep->port = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+}
+
+static void read_job_desc(lua_State *L, sl_job_desc *job) {
+  job->name = dup_field(L, -1, "name");
+  lua_getfield(L, -1, "sources");
+  job->nsources = (int)lua_objlen(L, -1);
+  job->sources = calloc(job->nsources ? (size_t)job->nsources : 1, sizeof *job->sources);
+  for (int i = 0; i < job->nsources; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    read_endpoint(L, &job->sources[i]);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "sink");
+  read_endpoint(L, &job->sink);
+  lua_pop(L, 1);
+}
+
+static void set_package_path(lua_State *L, const char *script) {
+  const char *dir = getenv("SLUICE_LUA_DIR");
+  if (!dir || !*dir)
+    dir = SLUICE_LUA_DIR;
+  char sdir[4096];
+  snprintf(sdir, sizeof sdir, "%s", script);
+  char *slash = strrchr(sdir, '/');
+  if (slash)
+    *slash = '\0';
+  else
+    strcpy(sdir, ".");
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua;%s", dir, dir, sdir, lua_tostring(L, -1));
+  lua_setfield(L, -3, "path");
+  lua_pop(L, 2);
+}
+
+/* Pushes a Lua array of the given strings. */
+static void push_strings(lua_State *L, const char *const *v, int n) {
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushstring(L, v[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+static void copy_error(lua_State *L, char *err, size_t errlen) {
+  const char *msg = lua_tostring(L, -1);
+  snprintf(err, errlen, "%s", msg ? msg : "(error object is not a string)");
+  lua_pop(L, 1);
+}
+
+int sl_lua_host_open(sl_lua_host *h, const sl_host_config *cfg, char *err, size_t errlen) {
+  memset(h, 0, sizeof *h);
+  h->host_ref = LUA_NOREF;
+  h->L = luaL_newstate();
+  if (!h->L) {
+    snprintf(err, errlen, "cannot create the Lua VM (out of memory)");
+    return -1;
+  }
+  lua_State *L = h->L;
+  luaL_openlibs(L);
+  lua_pushboolean(L, 1);
+  lua_setglobal(L, "SLUICE_HOST");
+  set_package_path(L, cfg->script);
+
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "sluice.host");
+  if (lua_pcall(L, 1, 1, 0)) {
+    copy_error(L, err, errlen);
+    return -1;
+  }
+  lua_pushvalue(L, -1);
+  h->host_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+  lua_getfield(L, -1, "load");
+  lua_pushstring(L, cfg->script);
+  lua_createtable(L, 0, 4);
+  push_strings(L, cfg->inputs, cfg->ninputs);
+  lua_setfield(L, -2, "inputs");
+  push_strings(L, (const char *const *)cfg->args, cfg->nargs);
+  lua_setfield(L, -2, "args");
+  if (cfg->output) {
+    lua_pushstring(L, cfg->output);
+    lua_setfield(L, -2, "output");
+  }
+  if (cfg->state_dir) {
+    lua_pushstring(L, cfg->state_dir);
+    lua_setfield(L, -2, "state_dir");
+  }
+  if (lua_pcall(L, 2, 1, 0)) {
+    copy_error(L, err, errlen);
+    lua_pop(L, 1);
+    return -1;
+  }
+  read_job_desc(L, &h->job);
+  lua_pop(L, 2);
+  return 0;
+}
+
+static int push_host_fn(sl_lua_host *h, const char *name) {
+  lua_rawgeti(h->L, LUA_REGISTRYINDEX, h->host_ref);
+  lua_getfield(h->L, -1, name);
+  lua_remove(h->L, -2);
+  return 0;
+}
+
+int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, char *err, size_t errlen) {
+  push_host_fn(h, "start");
+  lua_pushlightuserdata(h->L, backend);
+  lua_pushlightuserdata(h->L, buf);
+  if (lua_pcall(h->L, 2, 0, 0)) {
+    copy_error(h->L, err, errlen);
+    return -1;
+  }
+  return 0;
+}
+
+int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen) {
+  lua_State *L = h->L;
+  push_host_fn(h, "run_batch");
+  lua_pushlightuserdata(L, batch);
+  lua_pushlightuserdata(L, buf);
+  if (lua_pcall(L, 2, 0, 0) == 0)
+    return 0;
+  const char *msg = lua_tostring(L, -1);
+  char what[256] = "?";
+  push_host_fn(h, "current_operator");
+  if (lua_pcall(L, 0, 1, 0) == 0 && lua_tostring(L, -1))
+    snprintf(what, sizeof what, "%s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  snprintf(err, errlen, "operator '%s': %s", what, msg ? msg : "(error object is not a string)");
+  lua_pop(L, 1);
+  if (buf->len > batch->out_mark)
+    buf->len = batch->out_mark;
+  return 1;
+}
+
+void sl_lua_host_close(sl_lua_host *h) {
+  if (h->L)
+    lua_close(h->L);
+  h->L = NULL;
+  free(h->job.name);
+  for (int i = 0; i < h->job.nsources; i++) {
+    free(h->job.sources[i].path);
+    free(h->job.sources[i].host);
+  }
+  free(h->job.sources);
+  free(h->job.sink.path);
+  free(h->job.sink.host);
+  memset(&h->job, 0, sizeof h->job);
+}

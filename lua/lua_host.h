@@ -1,0 +1,66 @@
+/* lua_host.h — the job's Lua VM, seen from the runtime: load the script into a job description, start the
+ * pipeline on the state backend, run record batches.
+ *
+ * The VM is LuaJIT with the standard libraries, SLUICE_HOST = true (so sluice.native binds ffi.C, the
+ * symbols of libsluice already loaded in this process), and package.path covering the sluice Lua library
+ * ($SLUICE_LUA_DIR, else the source tree's lua/) and the script's own directory.
+ * Ownership: the host owns its lua_State and the job description strings. */
+#ifndef SLUICE_LUA_HOST_H
+#define SLUICE_LUA_HOST_H
+
+#include <stddef.h>
+
+#include "core/json_write.h"
+#include "core/record_batch.h"
+#include "state/state_backend.h"
+
+typedef struct lua_State lua_State;
+
+typedef enum sl_endpoint_kind { SL_EP_STDIN, SL_EP_STDOUT, SL_EP_FILE, SL_EP_TCP } sl_endpoint_kind;
+
+/* A source or sink as the script declared it. */
+typedef struct sl_endpoint {
+  sl_endpoint_kind kind;
+  char *path; /* SL_EP_FILE */
+  char *host; /* SL_EP_TCP */
+  int port;   /* SL_EP_TCP */
+} sl_endpoint;
+
+typedef struct sl_job_desc {
+  char *name;
+  sl_endpoint *sources;
+  int nsources;
+  sl_endpoint sink;
+} sl_job_desc;
+
+typedef struct sl_host_config {
+  const char *script;
+  const char *const *inputs;
+  int ninputs;
+  const char *output;
+  const char *state_dir;
+  char *const *args;
+  int nargs;
+} sl_host_config;
+
+typedef struct sl_lua_host {
+  lua_State *L;
+  int host_ref; /* registry reference to the sluice.host module table */
+  sl_job_desc job;
+} sl_lua_host;
+
+/* Creates the VM and runs the script. Returns 0 with h->job filled, or -1 with the reason (the script's
+ * file:line for script errors) in err. */
+int sl_lua_host_open(sl_lua_host *h, const sl_host_config *cfg, char *err, size_t errlen);
+
+/* Builds the pipeline: state handles bind to backend, the sink writes into buf. 0 or -1 with err. */
+int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, char *err, size_t errlen);
+
+/* Runs batch->cursor .. n-1. Returns 0 when all ran, or 1 when record batch->cursor failed: err holds
+ * "operator 'uid': message", the output written for that record is already cut off (buf->len reset to
+ * batch->out_mark) and the caller resumes with cursor + 1. */
+int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen);
+
+void sl_lua_host_close(sl_lua_host *h);
+
+#endif

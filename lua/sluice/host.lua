@@ -1,0 +1,105 @@
+-- sluice.host — what the C runtime calls: load a job script, start its pipeline, run record batches.
+--
+-- The runtime (core/runtime.c) calls, in order: load(script, config) -> job description; start(backend,
+-- buf) once the state backend is open; run_batch(batch) for every batch of input records. Errors from
+-- run_batch name the operator (current_operator()) and come with the record's position from C.
+local ffi = require "ffi"
+local sluice = require "sluice"
+local pipeline = require "sluice.pipeline"
+
+local M = {}
+
+local job, head
+
+-- Describes the sources of a job for C, expanding "input" into the command line's inputs.
+local function describe_sources(j, config)
+  local out = {}
+  local sources = #j.sources > 0 and j.sources or { { kind = "input" } }
+  for _, s in ipairs(sources) do
+    if s.kind == "input" then
+      local inputs = config.inputs or {}
+      if #inputs == 0 then
+        out[#out + 1] = { kind = "stdin" }
+      end
+      for _, path in ipairs(inputs) do
+        out[#out + 1] = path == "-" and { kind = "stdin" } or { kind = "file", path = path }
+      end
+    else
+      out[#out + 1] = s
+    end
+  end
+  return out
+end
+
+local function describe_sink(j, config)
+  local s = j.sink_spec or { kind = "output" }
+  if s.kind == "output" then
+    return config.output and { kind = "file", path = config.output } or { kind = "stdout" }
+  end
+  return s
+end
+
+-- Runs the script and checks that it returns a job. Returns { name, sources, sink } or raises an error
+-- naming the script's file:line.
+function M.load(script, config)
+  sluice.args = config.args or {}
+  sluice.inputs = config.inputs or {}
+  sluice.output = config.output
+  sluice.state_dir = config.state_dir
+  local chunk, err = loadfile(script)
+  if not chunk then
+    error(err, 0)
+  end
+  local ok, result = xpcall(chunk, function(e)
+    return type(e) == "string" and e or tostring(e)
+  end, unpack(sluice.args))
+  if not ok then
+    error(result, 0)
+  end
+  if not sluice.is_job(result) then
+    error(("%s: the script must return a job (end it with `return sluice.job \"name\" ...`), got %s")
+      :format(script, type(result)), 0)
+  end
+  if #result.ops == 0 then
+    error(("%s: job '%s' has no operator"):format(script, result.name), 0)
+  end
+  job = result
+  return { name = job.name, sources = describe_sources(job, config), sink = describe_sink(job, config) }
+end
+
+-- Builds the pipeline on the opened backend; buf is the sl_buf the sink writes into.
+function M.start(backend, buf, max_parallelism)
+  head = pipeline.compile(job, {
+    backend = ffi.cast("sl_backend *", backend),
+    buf = ffi.cast("sl_buf *", buf),
+    max_parallelism = max_parallelism,
+  })
+end
+
+local batch_t = ffi.typeof("sl_batch *")
+local buf_t = ffi.typeof("sl_buf *")
+local get = require("sluice.native").C.sl_batch_get
+local outbuf
+
+-- Runs records cursor..n-1 of the batch through the pipeline. On an error, batch.cursor is the failed
+-- record and batch.out_mark the output length to cut back to.
+function M.run_batch(lud, buflud)
+  local b = ffi.cast(batch_t, lud)
+  outbuf = outbuf or ffi.cast(buf_t, buflud)
+  local o = outbuf
+  local n = b.n
+  local i = b.cursor
+  while i < n do
+    b.cursor = i
+    b.out_mark = o.len
+    head(get(b, i), nil)
+    i = i + 1
+  end
+  b.cursor = n
+end
+
+function M.current_operator()
+  return pipeline.current or "?"
+end
+
+return M

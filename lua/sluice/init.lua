@@ -1,0 +1,148 @@
+-- sluice — the job API. A job script builds a dataflow graph with this module and returns it:
+--
+--   local sluice = require "sluice"
+--   return sluice.job "url-count"
+--     :key_by "url"
+--     :process("count", function(ctx, rec)
+--        local n = ctx:value "n"
+--        local c = (n:value() or 0) + 1
+--        n:update(c)
+--        ctx:emit({ url = rec.url, count = c }, { "url", "count" })
+--     end)
+--
+-- Sources default to the command line's --input files (or stdin) and the sink to --output (or stdout).
+-- Operators run in the order they are chained; every operator has a uid (given, or derived from its
+-- position) under which its state is stored, so keep uids stable across versions of a job.
+local record = require "sluice.record"
+
+local M = {}
+
+-- Filled in by the host before the script runs.
+M.args = {}        -- the SCRIPT-ARGS after "--"
+M.inputs = {}      -- the --input paths ("-" for stdin)
+M.output = nil     -- the --output path, nil for stdout
+M.state_dir = nil  -- the --state-dir given, if any
+
+M.totable = record.totable
+M.is_record = record.is_record
+M.line = record.line
+
+local Job = {}
+Job.__index = Job
+Job.__tostring = function(j) return ("Job<%s> (%d operators)"):format(j.name, #j.ops) end
+
+local function check_name(what, s)
+  if type(s) ~= "string" or s == "" or s:find("[%z/]") then
+    error(("%s must be a non-empty string without '/' (got %s)"):format(what, tostring(s)), 3)
+  end
+end
+
+-- Creates an empty job named `name` (its default state dir is ./sluice-state/<name>).
+function M.job(name)
+  check_name("job name", name)
+  return setmetatable({ name = name, sources = {}, ops = {}, uids = {} }, Job)
+end
+
+function M.is_job(v)
+  return getmetatable(v) == Job
+end
+
+-- Sources --------------------------------------------------------------------------------------------
+M.source = {}
+-- The --input files of the command line, or stdin when none was given.
+function M.source.input() return { kind = "input" } end
+-- One file, named in the script. opts.path is required.
+function M.source.file(opts)
+  if type(opts) ~= "table" or type(opts.path) ~= "string" then
+    error("sluice.source.file needs { path = \"...\" }", 2)
+  end
+  return { kind = "file", path = opts.path }
+end
+function M.source.stdin() return { kind = "stdin" } end
+-- A TCP server of JSON lines. opts.port is required; opts.host defaults to 127.0.0.1.
+function M.source.tcp(opts)
+  if type(opts) ~= "table" or type(opts.port) ~= "number" or opts.port < 0 or opts.port > 65535 then
+    error("sluice.source.tcp needs { port = 0..65535 [, host = \"127.0.0.1\"] }", 2)
+  end
+  return { kind = "tcp", host = opts.host or "127.0.0.1", port = math.floor(opts.port) }
+end
+
+-- Sinks ----------------------------------------------------------------------------------------------
+M.sink = {}
+function M.sink.output() return { kind = "output" } end
+function M.sink.stdout() return { kind = "stdout" } end
+function M.sink.file(opts)
+  if type(opts) ~= "table" or type(opts.path) ~= "string" then
+    error("sluice.sink.file needs { path = \"...\" }", 2)
+  end
+  return { kind = "file", path = opts.path }
+end
+
+-- Graph building ---------------------------------------------------------------------------------------
+function Job:source(src)
+  if type(src) ~= "table" or not src.kind then
+    error("job:source expects a sluice.source.* value", 2)
+  end
+  self.sources[#self.sources + 1] = src
+  return self
+end
+
+function Job:sink(snk)
+  if type(snk) ~= "table" or not snk.kind then
+    error("job:sink expects a sluice.sink.* value", 2)
+  end
+  if self.sink_spec then
+    error("a job has one sink", 2)
+  end
+  self.sink_spec = snk
+  return self
+end
+
+-- Adds an operator; `a, b` is either (fn) or (uid, fn).
+local function add_op(job, kind, a, b)
+  local uid, fn = a, b
+  if b == nil then
+    uid, fn = kind .. "-" .. (#job.ops + 1), a
+  end
+  check_name(kind .. " uid", uid)
+  if job.uids[uid] then
+    error(("operator uid '%s' is used twice"):format(uid), 3)
+  end
+  if type(fn) ~= "function" then
+    error(("%s '%s' needs a function (got %s)"):format(kind, uid, type(fn)), 3)
+  end
+  local info = debug.getinfo(fn, "S")
+  job.uids[uid] = true
+  job.ops[#job.ops + 1] = { kind = kind, uid = uid, fn = fn, where = info.short_src .. ":" .. info.linedefined }
+  return job
+end
+
+-- map(fn(rec) -> rec[, fields]): a nil result drops the record.
+function Job:map(a, b) return add_op(self, "map", a, b) end
+-- filter(fn(rec) -> keep?)
+function Job:filter(a, b) return add_op(self, "filter", a, b) end
+-- flat_map(fn(rec, out)): call out(rec[, fields]) any number of times, or return an array of records.
+function Job:flat_map(a, b) return add_op(self, "flat_map", a, b) end
+-- process(uid, fn(ctx, rec)): ctx:emit(rec[, fields]), ctx:value(name[, default]), ctx:map(name), ctx:key().
+function Job:process(uid, fn)
+  if fn == nil then
+    error("process needs a uid and a function: :process(\"count\", function(ctx, rec) ... end)", 2)
+  end
+  return add_op(self, "process", uid, fn)
+end
+
+-- key_by(field name | fn(rec) -> key): state of the operators after it is scoped to this key.
+function Job:key_by(key)
+  local op = { kind = "key_by", uid = "key_by-" .. (#self.ops + 1) }
+  if type(key) == "string" then
+    op.field = key
+  elseif type(key) == "function" then
+    op.fn = key
+  else
+    error("key_by expects a field name or a function(rec) -> key", 2)
+  end
+  self.ops[#self.ops + 1] = op
+  return self
+end
+
+return M

@@ -1,0 +1,173 @@
+-- sluice.pipeline — turns a job's operator list into one chain of Lua closures (operator chaining, as
+-- Flink fuses operators that need no exchange): a record goes through every stage in a single call, so
+-- LuaJIT compiles the whole path into one trace.
+--
+-- Each stage is function(rec, fields) calling the next one. `fields` travels with the record: it is the
+-- output field list given to ctx:emit or returned by map, used by the sink.
+local ffi = require "ffi"
+local native = require "sluice.native"
+local state = require "sluice.state"
+local encode = require "sluice.encode"
+
+local C = native.C
+local M = {}
+
+-- The operator running now: named in the error line when an operator throws.
+M.current = nil
+
+local Ctx = {}
+Ctx.__index = Ctx
+Ctx.__tostring = function(c) return ("Context<%s>"):format(c.uid) end
+
+local function handle(ctx, kind, name, default)
+  local cache = ctx._handles[kind]
+  local h = cache[name]
+  if h == nil then
+    if type(name) ~= "string" or name == "" then
+      error(("%s state needs a non-empty string name"):format(kind), 3)
+    end
+    if ctx._scope == nil then
+      error(("operator '%s' is not keyed: add key_by before it to use keyed state"):format(ctx.uid), 3)
+    end
+    h = state.new(kind, ctx._env.backend, ctx._scope, ctx.uid, name, default)
+    cache[name] = h
+  end
+  return h
+end
+
+-- ValueState handle `name` (created on first use; `default` is what value() returns when unset).
+function Ctx:value(name, default) return handle(self, "value", name, default) end
+-- MapState handle `name`.
+function Ctx:map(name) return handle(self, "map", name) end
+-- The current key, as a string (nil outside a keyed operator).
+function Ctx:key()
+  return self._scope and state.current_key(self._scope) or nil
+end
+-- Sends a record downstream.
+function Ctx:emit(rec, fields)
+  return self._next(rec, fields)
+end
+
+local function new_scope(env)
+  local s = C.sl_scope_new(env.backend, env.max_parallelism or 0)
+  if s == nil then
+    error("out of memory creating a key scope", 0)
+  end
+  return ffi.gc(s, C.sl_scope_free)
+end
+
+local builders = {}
+
+function builders.map(op, nxt)
+  local fn, uid = op.fn, op.uid
+  return function(rec, fields)
+    M.current = uid
+    local out, out_fields = fn(rec)
+    if out ~= nil then
+      return nxt(out, out_fields)
+    end
+  end
+end
+
+function builders.filter(op, nxt)
+  local fn, uid = op.fn, op.uid
+  return function(rec, fields)
+    M.current = uid
+    if fn(rec) then
+      return nxt(rec, fields)
+    end
+  end
+end
+
+function builders.flat_map(op, nxt)
+  local fn, uid = op.fn, op.uid
+  local function out(r, f)
+    nxt(r, f)
+    M.current = uid
+  end
+  return function(rec)
+    M.current = uid
+    local list = fn(rec, out)
+    if type(list) == "table" then
+      for i = 1, #list do
+        nxt(list[i])
+      end
+    end
+  end
+end
+
+function builders.key_by(op, nxt, env)
+  local scope, field, fn, uid = op.scope, op.field, op.fn, op.uid
+  local set_key_from_value = function(k)
+    if k == nil then
+      error(("key_by: the key function returned nil"), 0)
+    end
+    local s = type(k) == "string" and k or tostring(k)
+    if C.sl_scope_set_key(scope, s, #s) ~= 0 then
+      error(("key_by: key too long (%d bytes)"):format(#s), 0)
+    end
+  end
+  if field then
+    return function(rec, fields)
+      M.current = uid
+      if type(rec) == "cdata" then
+        local rc = C.sl_scope_key_from_field(scope, rec, field, #field)
+        if rc ~= 0 then
+          error(rc > 0 and ("key_by: record has no field '%s'"):format(field) or "key_by: key too long", 0)
+        end
+      else
+        local k = rec[field]
+        if k == nil then
+          error(("key_by: record has no field '%s'"):format(field), 0)
+        end
+        set_key_from_value(k)
+      end
+      return nxt(rec, fields)
+    end
+  end
+  return function(rec, fields)
+    M.current = uid
+    set_key_from_value(fn(rec))
+    return nxt(rec, fields)
+  end
+  -- env is unused here: scopes are made in M.compile so every keyed operator knows its scope.
+end
+
+function builders.process(op, nxt, env)
+  local fn, uid = op.fn, op.uid
+  local ctx = setmetatable({ uid = uid, _next = nil, _scope = op.scope, _env = env,
+    _handles = { value = {}, map = {} } }, Ctx)
+  ctx._next = function(r, f)
+    nxt(r, f)
+    M.current = uid
+  end
+  op.ctx = ctx
+  return function(rec)
+    M.current = uid
+    return fn(ctx, rec)
+  end
+end
+
+-- Builds the chain for `job` writing into the sl_buf `buf`. env = { backend = sl_backend*, buf = sl_buf*,
+-- max_parallelism = n }. Returns the head stage.
+function M.compile(job, env)
+  local scope
+  for _, op in ipairs(job.ops) do
+    if op.kind == "key_by" then
+      scope = new_scope(env)
+    end
+    op.scope = scope
+  end
+  local buf = env.buf
+  local put_record = encode.put_record
+  local nxt = function(rec, fields)
+    M.current = "sink"
+    put_record(buf, rec, fields)
+  end
+  for i = #job.ops, 1, -1 do
+    nxt = builders[job.ops[i].kind](job.ops[i], nxt, env)
+  end
+  return nxt
+end
+
+return M

@@ -1,0 +1,25 @@
+# lib.sh — shared helpers for the end-to-end tests (sourced by them).
+set -euo pipefail
+: "${SLUICE:?set SLUICE to the sluice binary}"
+: "${SLUICE_SRC:?set SLUICE_SRC to the source tree}"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+SCRIPTS="$SLUICE_SRC/scripts"
+DATA="$SLUICE_SRC/tests/data"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_same EXPECTED ACTUAL: files must be byte-identical.
+expect_same() {
+  if ! cmp -s "$1" "$2"; then
+    echo "--- expected ($1) vs actual ($2):" >&2
+    diff "$1" "$2" | head -20 >&2 || true
+    fail "output differs"
+  fi
+}
+
+# run_sluice ...: runs sluice with a time bound (no test may hang).
+run_sluice() { timeout 120 "$SLUICE" "$@"; }
+
+# gen_access N [SEED]: N deterministic nginx-like JSON records (same generator everywhere in the tests).
+gen_access() { luajit "$SLUICE_SRC/tests/data/gen_access.lua" "$@"; }
