@@ -8,8 +8,8 @@
  *
  * Layout on disk: DIR/state.mdb (MDB_NOSUBDIR, plus its -lock file). Named databases:
  *   "kv"     composite keys (see state_key.h) -> encoded values; the cache sits in front of it
- *   "meta"   runtime metadata by name (source offsets, sink positions, job name) -> bytes; written straight
- *            into the current write transaction, so it commits atomically with the state
+ *   "meta"   runtime metadata by name (source offsets, sink positions, job name) -> bytes; written into
+ *            the same write transaction as the state at commit, so it commits atomically with the state
  *   "states" "op_uid\0state_name" -> state id (uint32 big-endian), assigned once and kept forever
  *
  * Threading: one backend is used by one thread (LMDB binds a write transaction to its thread).
@@ -27,8 +27,11 @@
 typedef struct sl_backend sl_backend;
 
 typedef struct sl_backend_options {
-  size_t cache_max_bytes; /* soft cap of cached keys+values; past it, a commit-free flush of dirty entries
-                             into the open write transaction and a drop of all entries; 0 = 64 MiB */
+  size_t cache_max_bytes; /* soft cap of cached keys+values; past it (checked on put/delete, never on get),
+                             a commit-free flush of dirty entries into the open write transaction and a drop
+                             of all entries; 0 = 64 MiB. The flushed entries are also appended to an unlinked
+                             temporary file in DIR (the spill log, emptied at each commit), so that the
+                             transaction can still be aborted and rebuilt to grow the map. */
   size_t map_size;        /* initial LMDB map size; 0 = 1 GiB; grown (doubled) on MDB_MAP_FULL and retried */
 } sl_backend_options;
 
@@ -61,7 +64,10 @@ int sl_backend_delete_prefix(sl_backend *b, const void *prefix, size_t plen);
 /* Iterates, in key order, every entry whose key starts with prefix, as of now (dirty cache entries are
  * flushed into the write transaction first, without committing). Mutating the backend while an iterator is
  * open is allowed for the entry the iterator is on (LMDB cursor semantics); next returns OK or NOTFOUND at
- * the end. Key and value pointers are valid until the next call on the iterator. */
+ * the end. Key and value pointers are valid until the next call on the iterator.
+ * An iterator survives a commit or a map resize: it resumes after the last key it returned, in the new
+ * transaction. Opening one scans the cache when entries are dirty (O(cache capacity)), so it is not meant
+ * for every record of a hot key. */
 typedef struct sl_backend_iter sl_backend_iter;
 int sl_backend_iter_open(sl_backend *b, const void *prefix, size_t plen, sl_backend_iter **it);
 int sl_backend_iter_next(sl_backend_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen);
@@ -72,7 +78,8 @@ void sl_backend_iter_close(sl_backend_iter *it);
 int sl_backend_meta_put(sl_backend *b, const char *name, const void *val, size_t len);
 int sl_backend_meta_get(sl_backend *b, const char *name, const void **val, size_t *len);
 
-/* Writes every dirty cache entry and the pending metadata in one LMDB write transaction and commits it.
+/* Writes every dirty cache entry, the pending metadata and new state ids in one LMDB write transaction and
+ * commits it (metadata and new state ids wait in memory until then, so an aborted transaction loses none).
  * sync != 0 also flushes it to disk (mdb_env_sync). On EFULL/EIO nothing of this commit is visible and
  * the cache keeps the dirty entries, so a later commit can retry: no update is lost. */
 int sl_backend_commit(sl_backend *b, int sync);

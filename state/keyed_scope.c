@@ -1,0 +1,34 @@
+/* keyed_scope.c — the current key of a keyed operator (see keyed_scope.h).
+ *
+ * The key group is computed once per key here, not once per state access, because every ValueState and
+ * MapState call of the record reuses it. Composite keys are built into the scope's scratch buffer, so a state
+ * access allocates nothing. */
+#include <string.h>
+
+#include "state/keyed_scope.h"
+
+#define SL_SCOPE_MAX_KEY (SL_KEY_MAX_LEN - SL_KEY_HEADER_LEN - 64u)
+
+void sl_scope_init(sl_keyed_scope *s, sl_backend *b, uint16_t max_parallelism) {
+  memset(s, 0, offsetof(sl_keyed_scope, key));
+  s->backend = b;
+  s->max_parallelism = max_parallelism ? max_parallelism : SL_DEFAULT_MAX_PARALLELISM;
+}
+
+int sl_scope_set_key(sl_keyed_scope *s, const void *key, size_t len) {
+  if (!s || (len && !key) || len > SL_SCOPE_MAX_KEY)
+    return SL_STATE_EINVAL;
+  if (len)
+    memcpy(s->key, key, len);
+  s->key_len = len;
+  s->key_group = sl_key_group(s->key, len, s->max_parallelism);
+  s->has_key = 1;
+  return SL_STATE_OK;
+}
+
+void sl_scope_clear_key(sl_keyed_scope *s) {
+  if (!s)
+    return;
+  s->has_key = 0;
+  s->key_len = 0;
+}

@@ -1,0 +1,313 @@
+/* state_backend.c — the backend's entry points: open/close, keyed get/put/delete through the write-back
+ * cache, runtime metadata, state ids and counters (see state_backend.h for the contract).
+ *
+ * The hot path is sl_backend_get/sl_backend_put on a cached key: one hash, one probe, a memcpy into the
+ * entry's own storage, no allocation and no LMDB call. A miss reads through the open write transaction and
+ * caches the result, a miss included (a clean "deleted" entry), so the usual get-then-put of a new key
+ * touches LMDB once. Gets never evict, which is what keeps earlier get pointers valid until the next
+ * mutating call. The write transaction, spills and commit live in state_txn.c; cursors in
+ * state_backend_iter.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "state/state_backend_internal.h"
+#include "state/state_key.h"
+
+#define SL_DEFAULT_CACHE_MAX ((size_t)64 << 20)
+#define SL_DEFAULT_MAP_SIZE ((size_t)1 << 30)
+
+int sl_bk_fail(sl_backend *b, int rc, const char *what) {
+  snprintf(b->err, sizeof(b->err), "%s: %s", what, mdb_strerror(rc));
+  switch (rc) {
+  case ENOSPC:
+    return SL_STATE_EFULL;
+  case ENOMEM:
+    return SL_STATE_ENOMEM;
+  case MDB_PANIC:
+  case MDB_CORRUPTED:
+  case MDB_PAGE_NOTFOUND:
+  case MDB_INVALID:
+  case MDB_VERSION_MISMATCH:
+    b->broken = 1;
+    return SL_STATE_ECORRUPT;
+  default:
+    return SL_STATE_EIO;
+  }
+}
+
+/* mkdir -p: creates dir and its missing parents. */
+static int make_dirs(const char *dir) {
+  char path[4096];
+  size_t n = strlen(dir);
+  if (n == 0 || n >= sizeof(path))
+    return ENAMETOOLONG;
+  memcpy(path, dir, n + 1);
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+      return errno;
+    *p = '/';
+  }
+  if (mkdir(path, 0755) != 0 && errno != EEXIST)
+    return errno;
+  return 0;
+}
+
+static int open_env(sl_backend *b, const char *dir, size_t map_size, const char **what) {
+  char path[4096];
+  int rc;
+  if (snprintf(path, sizeof(path), "%s/state.mdb", dir) >= (int)sizeof(path))
+    return ENAMETOOLONG;
+  *what = "creating the environment";
+  if ((rc = mdb_env_create(&b->env)) != 0)
+    return rc;
+  if ((rc = mdb_env_set_maxdbs(b->env, 4)) != 0 || (rc = mdb_env_set_mapsize(b->env, map_size)) != 0)
+    return rc;
+  *what = "opening state.mdb";
+  if ((rc = mdb_env_open(b->env, path, MDB_NOSUBDIR | MDB_NOSYNC, 0644)) != 0)
+    return rc;
+  int dead = 0;
+  *what = "clearing stale readers";
+  if ((rc = mdb_reader_check(b->env, &dead)) != 0)
+    return rc;
+  MDB_txn *txn;
+  *what = "opening the named databases";
+  if ((rc = mdb_txn_begin(b->env, NULL, 0, &txn)) != 0)
+    return rc;
+  if ((rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &b->kv)) != 0 ||
+      (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &b->meta)) != 0 ||
+      (rc = mdb_dbi_open(txn, "states", MDB_CREATE, &b->states)) != 0) {
+    mdb_txn_abort(txn);
+    return rc;
+  }
+  if ((rc = mdb_txn_commit(txn)) != 0)
+    return rc;
+  MDB_envinfo info;
+  MDB_stat st;
+  if ((rc = mdb_env_info(b->env, &info)) != 0 || (rc = mdb_env_stat(b->env, &st)) != 0)
+    return rc;
+  b->mapsize = info.me_mapsize;
+  b->psize = st.ms_psize;
+  return 0;
+}
+
+int sl_backend_open(sl_backend **out, const char *dir, const sl_backend_options *opts, char *errbuf,
+                    size_t errlen) {
+  const char *what = "creating the directory";
+  int rc, st = SL_STATE_EIO;
+  if (errbuf && errlen)
+    errbuf[0] = '\0';
+  if (!out || !dir || !dir[0])
+    return SL_STATE_EINVAL;
+  *out = NULL;
+  sl_backend *b = calloc(1, sizeof(*b));
+  if (!b)
+    return SL_STATE_ENOMEM;
+  b->cache_max = opts && opts->cache_max_bytes ? opts->cache_max_bytes : SL_DEFAULT_CACHE_MAX;
+  size_t map_size = opts && opts->map_size ? opts->map_size : SL_DEFAULT_MAP_SIZE;
+  if (sl_cache_init(&b->cache) || sl_cache_init(&b->meta_pend) || sl_cache_init(&b->ids_pend) ||
+      sl_cache_init(&b->pfx_pend) || sl_spill_init(&b->spill, dir)) {
+    st = SL_STATE_ENOMEM;
+    rc = ENOMEM;
+    what = "allocating the cache";
+    goto fail;
+  }
+  if ((rc = make_dirs(dir)) != 0 || (rc = open_env(b, dir, map_size, &what)) != 0) {
+    st = sl_bk_fail(b, rc, what);
+    goto fail;
+  }
+  *out = b;
+  return SL_STATE_OK;
+
+fail:
+  if (errbuf && errlen)
+    snprintf(errbuf, errlen, "%s: %s: %s", dir, what, mdb_strerror(rc));
+  sl_backend_close(b);
+  return st == SL_STATE_OK ? SL_STATE_EIO : st;
+}
+
+void sl_backend_close(sl_backend *b) {
+  if (!b)
+    return;
+  if (b->txn)
+    mdb_txn_abort(b->txn);
+  if (b->env)
+    mdb_env_close(b->env);
+  sl_cache_free(&b->cache);
+  sl_cache_free(&b->meta_pend);
+  sl_cache_free(&b->ids_pend);
+  sl_cache_free(&b->pfx_pend);
+  sl_spill_close(&b->spill);
+  free(b);
+}
+
+const char *sl_backend_last_error(const sl_backend *b) {
+  return b ? b->err : "no backend";
+}
+
+void sl_backend_get_stats(const sl_backend *b, sl_backend_stats *out) {
+  if (!b || !out)
+    return;
+  *out = b->stats;
+  out->cache_bytes = b->cache.bytes;
+}
+
+static int key_ok(const void *key, size_t klen) {
+  return key && klen > 0 && klen <= SL_KEY_MAX_LEN;
+}
+
+struct get_arg {
+  MDB_dbi dbi;
+  MDB_val k, v;
+};
+
+static int op_get(sl_backend *b, void *arg) {
+  struct get_arg *g = arg;
+  return mdb_get(b->txn, g->dbi, &g->k, &g->v);
+}
+
+int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val, size_t *vlen) {
+  if (!b || !key_ok(key, klen) || !val || !vlen)
+    return SL_STATE_EINVAL;
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  uint64_t h = sl_key_hash(key, klen);
+  sl_cache_entry *e = sl_cache_find(&b->cache, h, key, klen);
+  if (e) {
+    b->stats.cache_hits++;
+  } else {
+    b->stats.cache_misses++;
+    struct get_arg g = {b->kv, {klen, (void *)key}, {0, NULL}};
+    int rc = sl_bk_run(b, op_get, &g, "reading a state entry");
+    if (rc == SL_STATE_NOTFOUND)
+      e = sl_cache_set(&b->cache, h, key, klen, NULL, 0, SL_CE_DELETED);
+    else if (rc != SL_STATE_OK)
+      return rc;
+    else if (!(e = sl_cache_set(&b->cache, h, key, klen, g.v.mv_data, g.v.mv_size, 0))) {
+      /* No memory to cache it: LMDB's own pointer is valid until the next write. */
+      *val = g.v.mv_data;
+      *vlen = g.v.mv_size;
+      return SL_STATE_OK;
+    }
+    if (!e)
+      return SL_STATE_NOTFOUND;
+  }
+  if (e->flags & SL_CE_DELETED)
+    return SL_STATE_NOTFOUND;
+  *val = sl_cache_value(e);
+  *vlen = e->vlen;
+  return SL_STATE_OK;
+}
+
+int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val, size_t vlen) {
+  if (!b || !key_ok(key, klen) || (vlen && !val) || vlen > UINT32_MAX / 2)
+    return SL_STATE_EINVAL;
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  if (!sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, val, vlen, SL_CE_DIRTY))
+    return SL_STATE_ENOMEM;
+  b->flush_needed = 1;
+  return b->cache.bytes > b->cache_max ? sl_bk_maybe_spill(b) : SL_STATE_OK;
+}
+
+int sl_backend_delete(sl_backend *b, const void *key, size_t klen) {
+  if (!b || !key_ok(key, klen))
+    return SL_STATE_EINVAL;
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  if (!sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, NULL, 0, SL_CE_DIRTY | SL_CE_DELETED))
+    return SL_STATE_ENOMEM;
+  b->flush_needed = 1;
+  return b->cache.bytes > b->cache_max ? sl_bk_maybe_spill(b) : SL_STATE_OK;
+}
+
+/* Metadata: pending puts are kept in memory (so an aborted transaction loses none) and written at commit. */
+static int name_ok(const char *name) {
+  return name && name[0] && strlen(name) <= SL_KEY_MAX_LEN;
+}
+
+int sl_backend_meta_put(sl_backend *b, const char *name, const void *val, size_t len) {
+  if (!b || !name_ok(name) || (len && !val) || len > UINT32_MAX / 2)
+    return SL_STATE_EINVAL;
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  size_t n = strlen(name);
+  if (!sl_cache_set(&b->meta_pend, sl_key_hash(name, n), name, n, val, len, SL_CE_DIRTY))
+    return SL_STATE_ENOMEM;
+  return SL_STATE_OK;
+}
+
+int sl_backend_meta_get(sl_backend *b, const char *name, const void **val, size_t *len) {
+  if (!b || !name_ok(name) || !val || !len)
+    return SL_STATE_EINVAL;
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  size_t n = strlen(name);
+  sl_cache_entry *e = sl_cache_find(&b->meta_pend, sl_key_hash(name, n), name, n);
+  if (e) {
+    *val = sl_cache_value(e);
+    *len = e->vlen;
+    return SL_STATE_OK;
+  }
+  struct get_arg g = {b->meta, {n, (void *)name}, {0, NULL}};
+  int rc = sl_bk_run(b, op_get, &g, "reading metadata");
+  if (rc == SL_STATE_OK) {
+    *val = g.v.mv_data;
+    *len = g.v.mv_size;
+  }
+  return rc;
+}
+
+static int op_count_states(sl_backend *b, void *arg) {
+  MDB_stat st;
+  int rc = mdb_stat(b->txn, b->states, &st);
+  if (!rc)
+    *(size_t *)arg = st.ms_entries;
+  return rc;
+}
+
+/* Ids are dense (1, 2, ...) and never deleted, so the next one is the number of ids known plus one. New ids
+ * stay in memory until the commit writes them, like metadata. */
+int sl_backend_state_id(sl_backend *b, const char *op_uid, const char *state_name, uint32_t *id) {
+  if (!b || !op_uid || !op_uid[0] || !state_name || !state_name[0] || !id)
+    return SL_STATE_EINVAL;
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  uint8_t key[SL_KEY_MAX_LEN];
+  size_t ol = strlen(op_uid), sl = strlen(state_name);
+  if (ol + 1 + sl > sizeof(key))
+    return SL_STATE_EINVAL;
+  memcpy(key, op_uid, ol + 1);
+  memcpy(key + ol + 1, state_name, sl);
+  size_t klen = ol + 1 + sl;
+  uint64_t h = sl_key_hash(key, klen);
+  const uint8_t *p = NULL;
+  sl_cache_entry *e = sl_cache_find(&b->ids_pend, h, key, klen);
+  struct get_arg g = {b->states, {klen, key}, {0, NULL}};
+  int rc = SL_STATE_OK;
+  if (e) {
+    p = sl_cache_value(e);
+  } else if ((rc = sl_bk_run(b, op_get, &g, "reading a state id")) == SL_STATE_OK) {
+    if (g.v.mv_size != 4)
+      return sl_bk_fail(b, MDB_CORRUPTED, "reading a state id");
+    p = g.v.mv_data;
+  } else if (rc == SL_STATE_NOTFOUND) {
+    size_t known = 0;
+    if ((rc = sl_bk_run(b, op_count_states, &known, "counting state ids")) != SL_STATE_OK)
+      return rc;
+    uint32_t next = (uint32_t)(known + b->ids_pend.count + 1);
+    uint8_t be[4] = {(uint8_t)(next >> 24), (uint8_t)(next >> 16), (uint8_t)(next >> 8), (uint8_t)next};
+    if (!(e = sl_cache_set(&b->ids_pend, h, key, klen, be, 4, SL_CE_DIRTY)))
+      return SL_STATE_ENOMEM;
+    p = sl_cache_value(e);
+  } else {
+    return rc;
+  }
+  *id = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+  return SL_STATE_OK;
+}

@@ -1,0 +1,63 @@
+/* state_backend_internal.h — the backend's struct and the helpers its three files share. Not a public header:
+ * only state_backend.c (entry points), state_txn.c (the write transaction and its recovery) and
+ * state_backend_iter.c (cursors: iterators and delete_prefix) include it.
+ *
+ * The invariant everything rests on: until a commit succeeds, every change since the previous commit can be
+ * rebuilt without the open write transaction — from pending prefix deletes, the spill log (writes that cache
+ * spills moved out of memory), dirty cache entries, pending meta and pending state ids, replayed in that
+ * order. So the transaction can be aborted at any time (to grow the map, or after an error) and rebuilt
+ * without losing an update, and a failed commit leaves the working state intact. */
+#ifndef SLUICE_STATE_BACKEND_INTERNAL_H
+#define SLUICE_STATE_BACKEND_INTERNAL_H
+
+#include <lmdb.h>
+
+#include "state/state_backend.h"
+#include "state/state_cache.h"
+#include "state/state_spill_log.h"
+
+struct sl_backend {
+  MDB_env *env;
+  MDB_dbi kv, meta, states;
+  MDB_txn *txn;     /* the write transaction, opened lazily; NULL between commits until needed */
+  uint64_t txn_gen; /* bumped whenever a transaction ends, so iterators notice their cursor is gone */
+  int flush_needed; /* some cache entry is dirty and not yet written into txn */
+  int broken;       /* LMDB panicked or the file is corrupt: only close is allowed */
+  size_t cache_max;
+  size_t mapsize, psize;
+  sl_spill_log spill; /* writes spilled out of the cache since the last commit */
+  sl_cache cache;     /* composite key -> value, the write-back cache */
+  sl_cache meta_pend; /* meta name -> bytes not yet written */
+  sl_cache ids_pend;  /* "op_uid\0state_name" -> u32 BE id assigned since the last commit */
+  sl_cache pfx_pend;  /* prefixes deleted since the last commit (values empty) */
+  sl_backend_stats stats;
+  char err[320];
+};
+
+/* Records "what: LMDB's message" as the last error and maps an LMDB/errno code to a status (MDB_PANIC and
+ * corruption mark the backend broken). */
+int sl_bk_fail(sl_backend *b, int rc, const char *what);
+
+/* An operation run inside the write transaction; returns an LMDB code (0, MDB_NOTFOUND, MDB_MAP_FULL, ...).
+ */
+typedef int (*sl_bk_op)(sl_backend *b, void *arg);
+
+/* Runs op in the write transaction (opening it, and replaying pending prefix deletes and the spill log,
+ * first). On MDB_MAP_FULL it aborts, doubles the map and runs op again; on other errors it aborts the
+ * transaction. Returns OK, NOTFOUND (op said MDB_NOTFOUND) or an error status. */
+int sl_bk_run(sl_backend *b, sl_bk_op op, void *arg, const char *what);
+
+/* Ends the write transaction without committing (no-op without one); everything in it stays replayable. */
+void sl_bk_txn_abort(sl_backend *b);
+
+/* sl_bk_op: writes every dirty cache entry not yet in the transaction into it. */
+int sl_bk_op_flush(sl_backend *b, void *arg);
+
+/* Called after a put/delete when the cache is past its cap: logs the dirty entries to the spill log, writes
+ * them into the transaction and drops every cache entry. */
+int sl_bk_maybe_spill(sl_backend *b);
+
+/* Deletes every kv entry of txn whose key starts with prefix. Returns an LMDB code. */
+int sl_bk_delete_range(sl_backend *b, const void *prefix, size_t plen);
+
+#endif

@@ -1,0 +1,173 @@
+/* state_backend_iter.c — everything that walks LMDB with a cursor: prefix iterators and delete_prefix.
+ *
+ * An iterator reads the write transaction after flushing dirty cache entries into it, so it sees the state
+ * "as of now" in key order without merging two sources. Because the transaction can end under it (a commit,
+ * or an abort to grow the map — LMDB then frees the cursor itself), an iterator remembers the transaction
+ * generation it was opened in and the last key it returned; when the generation has moved on it flushes
+ * again, opens a fresh cursor and resumes just after that key. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/state_backend_internal.h"
+#include "state/state_key.h"
+
+struct sl_backend_iter {
+  sl_backend *b;
+  MDB_cursor *cur;
+  uint64_t gen; /* b->txn_gen when cur was opened */
+  int started, done;
+  size_t plen, lastlen;
+  uint8_t last[SL_KEY_MAX_LEN];
+  uint8_t prefix[];
+};
+
+static int has_prefix(const MDB_val *k, const void *prefix, size_t plen) {
+  return k->mv_size >= plen && (plen == 0 || memcmp(k->mv_data, prefix, plen) == 0);
+}
+
+int sl_bk_delete_range(sl_backend *b, const void *prefix, size_t plen) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(b->txn, b->kv, &cur);
+  if (rc)
+    return rc;
+  MDB_val k, v;
+  /* Seek afresh after each delete rather than trust the cursor's position past a deleted node. */
+  for (;;) {
+    k.mv_size = plen;
+    k.mv_data = (void *)prefix;
+    rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+    if (rc || !has_prefix(&k, prefix, plen) || (rc = mdb_cursor_del(cur, 0)) != 0)
+      break;
+  }
+  mdb_cursor_close(cur);
+  return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+struct prefix_arg {
+  const void *prefix;
+  size_t plen;
+};
+
+static int op_delete_range(sl_backend *b, void *arg) {
+  struct prefix_arg *p = arg;
+  return sl_bk_delete_range(b, p->prefix, p->plen);
+}
+
+static int in_prefix(const sl_cache_entry *e, void *arg) {
+  const struct prefix_arg *p = arg;
+  return e->klen >= p->plen && (p->plen == 0 || memcmp(e->data, p->prefix, p->plen) == 0);
+}
+
+int sl_backend_delete_prefix(sl_backend *b, const void *prefix, size_t plen) {
+  if (!b || (plen && !prefix) || plen > SL_KEY_MAX_LEN)
+    return SL_STATE_EINVAL;
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  struct prefix_arg p = {prefix, plen};
+  /* Remembered first, so that a transaction begun (or begun again) from here on replays it. */
+  if (!sl_cache_set(&b->pfx_pend, sl_key_hash(prefix, plen), plen ? prefix : "", plen, NULL, 0, SL_CE_DIRTY))
+    return SL_STATE_ENOMEM;
+  /* After a spill the log replays in order, so it must see this delete after the writes it spilled. */
+  int rc;
+  if (b->spill.records && (rc = sl_spill_append(&b->spill, SL_SPILL_DELPFX, prefix, plen, NULL, 0)) != 0)
+    return sl_bk_fail(b, rc, "writing the spill log");
+  sl_cache_remove_if(&b->cache, in_prefix, &p);
+  return sl_bk_run(b, op_delete_range, &p, "deleting a key prefix");
+}
+
+/* Opens it->cur in the current transaction, after writing dirty entries into it. */
+static int attach(sl_backend_iter *it) {
+  sl_backend *b = it->b;
+  int rc = sl_bk_run(b, sl_bk_op_flush, NULL, "flushing the cache for an iterator");
+  if (rc != SL_STATE_OK)
+    return rc;
+  if ((rc = mdb_cursor_open(b->txn, b->kv, &it->cur)) != 0) {
+    it->cur = NULL;
+    return sl_bk_fail(b, rc, "opening a cursor");
+  }
+  it->gen = b->txn_gen;
+  return SL_STATE_OK;
+}
+
+int sl_backend_iter_open(sl_backend *b, const void *prefix, size_t plen, sl_backend_iter **out) {
+  if (!b || !out || (plen && !prefix) || plen > SL_KEY_MAX_LEN)
+    return SL_STATE_EINVAL;
+  *out = NULL;
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  sl_backend_iter *it = calloc(1, sizeof(*it) + plen + 1);
+  if (!it)
+    return SL_STATE_ENOMEM;
+  it->b = b;
+  it->plen = plen;
+  if (plen)
+    memcpy(it->prefix, prefix, plen);
+  int rc = attach(it);
+  if (rc != SL_STATE_OK) {
+    free(it);
+    return rc;
+  }
+  *out = it;
+  return SL_STATE_OK;
+}
+
+int sl_backend_iter_next(sl_backend_iter *it, const void **key, size_t *klen, const void **val,
+                         size_t *vlen) {
+  if (!it || !key || !klen || !val || !vlen)
+    return SL_STATE_EINVAL;
+  if (it->done)
+    return SL_STATE_NOTFOUND;
+  sl_backend *b = it->b;
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  MDB_val k, v;
+  MDB_cursor_op op;
+  int rc;
+  if (it->gen != b->txn_gen || !b->txn) {
+    /* The transaction the cursor lived in is gone (LMDB freed the cursor): resume in the current one. */
+    it->cur = NULL;
+    rc = attach(it);
+    if (rc != SL_STATE_OK)
+      return rc;
+    if (it->started) {
+      k.mv_size = it->lastlen;
+      k.mv_data = it->last;
+      rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+      if (rc == 0 && k.mv_size == it->lastlen && memcmp(k.mv_data, it->last, it->lastlen) == 0)
+        rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+      goto got;
+    }
+  }
+  if (it->started) {
+    op = MDB_NEXT;
+  } else {
+    k.mv_size = it->plen;
+    k.mv_data = it->prefix;
+    op = it->plen ? MDB_SET_RANGE : MDB_FIRST;
+  }
+  rc = mdb_cursor_get(it->cur, &k, &v, op);
+got:
+  if (rc == MDB_NOTFOUND || (rc == 0 && !has_prefix(&k, it->prefix, it->plen))) {
+    it->done = 1;
+    return SL_STATE_NOTFOUND;
+  }
+  if (rc)
+    return sl_bk_fail(b, rc, "iterating");
+  it->started = 1;
+  it->lastlen = k.mv_size;
+  memcpy(it->last, k.mv_data, k.mv_size);
+  *key = k.mv_data;
+  *klen = k.mv_size;
+  *val = v.mv_data;
+  *vlen = v.mv_size;
+  return SL_STATE_OK;
+}
+
+void sl_backend_iter_close(sl_backend_iter *it) {
+  if (!it)
+    return;
+  /* A cursor of a write transaction that has ended was freed with it. */
+  if (it->cur && it->gen == it->b->txn_gen && it->b->txn)
+    mdb_cursor_close(it->cur);
+  free(it);
+}

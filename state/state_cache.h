@@ -1,0 +1,75 @@
+/* state_cache.h — the write-back cache in front of LMDB: an open-addressing hash table (linear probing,
+ * power-of-two capacity, backward-shift removal, no tombstones) from composite key to value bytes.
+ *
+ * Each entry is one allocation holding its key and its value inline, with spare value capacity so that
+ * rewriting a value of the same or smaller size (the per-record update of a counter) allocates nothing.
+ * The caller computes a key's hash once (sl_key_hash) and passes it to both the lookup and the insert.
+ * Entry pointers are stable across table growth (the table holds pointers); an entry moves only when its
+ * value outgrows its capacity (sl_cache_set_value) or when it is removed.
+ * Ownership: the cache owns its table and every entry. Used only by state_backend.c. */
+#ifndef SLUICE_STATE_CACHE_H
+#define SLUICE_STATE_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+  SL_CE_DIRTY = 1,   /* differs from what LMDB last committed: must be written before the commit succeeds */
+  SL_CE_DELETED = 2, /* the key is absent (a delete to write if dirty, a cached miss if clean) */
+  SL_CE_IN_TXN = 4,  /* this exact value is already written into the open write transaction */
+};
+
+typedef struct sl_cache_entry {
+  uint32_t klen, vlen, vcap;
+  uint32_t flags;
+  uint8_t data[]; /* klen key bytes, then vcap value bytes */
+} sl_cache_entry;
+
+typedef struct sl_cache_slot {
+  uint64_t hash;
+  sl_cache_entry *e; /* NULL = empty slot */
+} sl_cache_slot;
+
+typedef struct sl_cache {
+  sl_cache_slot *slots;
+  size_t mask;  /* capacity - 1 */
+  size_t count; /* entries */
+  size_t bytes; /* sum of entry allocations (header + key + value capacity) */
+} sl_cache;
+
+static inline const uint8_t *sl_cache_key(const sl_cache_entry *e) {
+  return e->data;
+}
+static inline uint8_t *sl_cache_value(sl_cache_entry *e) {
+  return e->data + e->klen;
+}
+
+/* Returns 0, or -1 on allocation failure. */
+int sl_cache_init(sl_cache *c);
+/* Frees every entry and the table. */
+void sl_cache_free(sl_cache *c);
+
+/* The entry of key (hash h), or NULL. Inline: this is the per-record hot path. */
+static inline sl_cache_entry *sl_cache_find(const sl_cache *c, uint64_t h, const void *key, size_t klen) {
+  for (size_t i = (size_t)h & c->mask;; i = (i + 1) & c->mask) {
+    const sl_cache_slot *s = &c->slots[i];
+    if (!s->e)
+      return NULL;
+    if (s->hash == h && s->e->klen == klen && memcmp(s->e->data, key, klen) == 0)
+      return s->e;
+  }
+}
+
+/* Sets key's value and flags, creating the entry if absent (val may be NULL when vlen is 0). Reuses the
+ * entry's memory when the value fits; val may point into the entry's own current value. Returns the entry, or
+ * NULL on allocation failure (the cache is then unchanged). */
+sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
+                             size_t vlen, uint32_t flags);
+
+/* Removes (and frees) every entry for which pred returns non-zero; pred NULL removes all. */
+void sl_cache_remove_if(sl_cache *c, int (*pred)(const sl_cache_entry *e, void *arg), void *arg);
+
+/* Slot-order traversal: for (i = 0; i <= c->mask; i++) if ((e = c->slots[i].e)) ... */
+
+#endif
