@@ -28,8 +28,14 @@ grep -q "mixed.log:6: line longer than 2048 bytes" "$WORK/err" || fail "no over-
 grep -q "mixed.log:7: operator 'key_by-1': key_by: record has no field 'url'" "$WORK/err" || fail "no key_by reason"
 grep -q "6 rejected" "$WORK/err" || fail "rejected count missing: $(tail -1 "$WORK/err")"
 [ "$(wc -l < "$WORK/dead.jsonl")" -eq 6 ] || fail "dead letters: $(wc -l < "$WORK/dead.jsonl")"
-luajit -e 'local cjson = require "cjson"; for l in io.lines(arg[1]) do local d = cjson.decode(l);
-  assert(d.source and d.line and d.error and d.record, l) end' "$WORK/dead.jsonl" || fail "dead letters are not JSON"
+cat > "$WORK/check.lua" <<'LUA'
+local cjson = require "cjson"
+for l in io.lines(arg[1]) do
+  local d = cjson.decode(l)
+  assert(d.source and d.line and d.error and d.record, l)
+end
+LUA
+luajit "$WORK/check.lua" "$WORK/dead.jsonl" || fail "dead letters are not JSON"
 
 # A Lua error inside an operator names the script's file:line; the job goes on.
 cat > "$WORK/throws.lua" <<'LUA'

@@ -18,7 +18,7 @@ expect_status 2 "cannot read script" "$SLUICE" run "$WORK/nope.lua"
 expect_status 2 "cannot open input '$WORK/missing.log'" "$SLUICE" run "$SCRIPTS/lag.lua" \
   --input "$WORK/missing.log" --state-dir "$WORK/st"
 
-printf 'local x = \n' > "$WORK/syntax.lua"
+printf 'local = 1\n' > "$WORK/syntax.lua"
 expect_status 2 "syntax.lua:1:" "$SLUICE" run "$WORK/syntax.lua" --state-dir "$WORK/st"
 printf 'local sluice = require "sluice"\nreturn 42\n' > "$WORK/nojob.lua"
 expect_status 2 "must return a job" "$SLUICE" run "$WORK/nojob.lua" --state-dir "$WORK/st"

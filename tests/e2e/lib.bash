@@ -3,7 +3,8 @@ set -euo pipefail
 : "${SLUICE:?set SLUICE to the sluice binary}"
 : "${SLUICE_SRC:?set SLUICE_SRC to the source tree}"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# On exit, stop any sluice a test left running in the background, then remove the scratch directory.
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 SCRIPTS="$SLUICE_SRC/scripts"
 DATA="$SLUICE_SRC/tests/data"
 

@@ -33,8 +33,8 @@ head -n 500 "$WORK/all.log" > "$WORK/follow.log"
 "$SLUICE" run "$SCRIPTS/url_count.lua" --input "$WORK/follow.log" --follow --state-dir "$WORK/fst" \
   --output "$WORK/f1.out" --quiet &
 pid=$!
-for _ in $(seq 100); do [ "$(wc -l < "$WORK/f1.out" 2>/dev/null || echo 0)" -ge 500 ] && break; sleep 0.05; done
-tail -n +501 "$WORK/all.log" | head -n 700 >> "$WORK/follow.log"
+for _ in $(seq 100); do [ "$(cat "$WORK/f1.out" 2>/dev/null | wc -l)" -ge 500 ] && break; sleep 0.05; done
+sed -n '501,1200p' "$WORK/all.log" >> "$WORK/follow.log"
 for _ in $(seq 100); do [ "$(wc -l < "$WORK/f1.out")" -ge 1200 ] && break; sleep 0.05; done
 kill -TERM $pid; wait $pid || fail "SIGTERM stop exited non-zero"
 tail -n +1201 "$WORK/all.log" >> "$WORK/follow.log"
