@@ -161,7 +161,8 @@ int sl_json_find(const char *line, const sl_json_field *fields, uint32_t n, cons
   for (uint32_t i = n; i-- > 0;) {
     const sl_json_field *f = &fields[i];
     if (f->key_escaped ? sl_json_key_equals(line + f->key_off, f->key_len, 1, key, klen)
-                       : f->key_len == klen && memcmp(line + f->key_off, key, klen) == 0)
+                       : f->key_len == klen && (klen == 0 || line[f->key_off] == key[0]) &&
+                             memcmp(line + f->key_off, key, klen) == 0)
       return (int)i;
   }
   return -1;

@@ -176,8 +176,10 @@ int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val
     return SL_STATE_EINVAL;
   if (b->broken)
     return SL_STATE_ECORRUPT;
-  uint64_t h = sl_key_hash(key, klen);
-  sl_cache_entry *e = sl_cache_find(&b->cache, h, key, klen);
+  uint64_t h = 0;
+  sl_cache_entry *e = sl_cache_last(&b->cache, key, klen);
+  if (!e)
+    e = sl_cache_find(&b->cache, h = sl_key_hash(key, klen), key, klen);
   if (e) {
     b->stats.cache_hits++;
   } else {
@@ -209,8 +211,16 @@ int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val,
     return SL_STATE_EINVAL;
   if (b->broken)
     return SL_STATE_ECORRUPT;
-  if (!sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, val, vlen, SL_CE_DIRTY))
+  sl_cache_entry *e = sl_cache_last(&b->cache, key, klen);
+  if (e && vlen <= e->vcap) {
+    /* The get-then-put of one key: rewrite the value in place, no hash, no probe. */
+    if (vlen)
+      memmove(sl_cache_value(e), val, vlen);
+    e->vlen = (uint32_t)vlen;
+    e->flags = SL_CE_DIRTY;
+  } else if (!sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, val, vlen, SL_CE_DIRTY)) {
     return SL_STATE_ENOMEM;
+  }
   b->flush_needed = 1;
   return b->cache.bytes > b->cache_max ? sl_bk_maybe_spill(b) : SL_STATE_OK;
 }

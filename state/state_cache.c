@@ -98,7 +98,7 @@ sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t kl
         memmove(e->data + klen, val, vlen);
       e->vlen = (uint32_t)vlen;
       e->flags = flags;
-      return e;
+      return c->last = e;
     }
     /* Built before the old entry is freed, so val may point into it. */
     sl_cache_entry *n = entry_new(key, klen, val, vlen, flags);
@@ -107,7 +107,7 @@ sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t kl
     c->bytes += entry_size(klen, n->vcap) - entry_size(klen, e->vcap);
     free(e);
     c->slots[i].e = n;
-    return n;
+    return c->last = n;
   }
   sl_cache_entry *n = entry_new(key, klen, val, vlen, flags);
   if (!n)
@@ -124,7 +124,7 @@ sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t kl
   }
   c->count++;
   c->bytes += entry_size(klen, n->vcap);
-  return n;
+  return c->last = n;
 }
 
 /* Empties slot i and closes the hole by moving back later entries of the probe chain (Knuth's algorithm R),
@@ -147,6 +147,7 @@ static void remove_at(sl_cache *c, size_t i) {
 }
 
 void sl_cache_remove_if(sl_cache *c, int (*pred)(const sl_cache_entry *e, void *arg), void *arg) {
+  c->last = NULL;
   if (!pred) {
     for (size_t i = 0; i <= c->mask; i++)
       free(c->slots[i].e);

@@ -36,6 +36,10 @@ typedef struct sl_cache {
   size_t mask;  /* capacity - 1 */
   size_t count; /* entries */
   size_t bytes; /* sum of entry allocations (header + key + value capacity) */
+  /* The entry most recently found or set. A keyed operator reads a state and then writes it back for the
+   * same key (get, then put): checking this entry first skips the hash and the probe of the second call.
+   * Cleared whenever an entry is freed. */
+  sl_cache_entry *last;
 } sl_cache;
 
 static inline const uint8_t *sl_cache_key(const sl_cache_entry *e) {
@@ -51,14 +55,20 @@ int sl_cache_init(sl_cache *c);
 void sl_cache_free(sl_cache *c);
 
 /* The entry of key (hash h), or NULL. Inline: this is the per-record hot path. */
-static inline sl_cache_entry *sl_cache_find(const sl_cache *c, uint64_t h, const void *key, size_t klen) {
+static inline sl_cache_entry *sl_cache_find(sl_cache *c, uint64_t h, const void *key, size_t klen) {
   for (size_t i = (size_t)h & c->mask;; i = (i + 1) & c->mask) {
     const sl_cache_slot *s = &c->slots[i];
     if (!s->e)
       return NULL;
     if (s->hash == h && s->e->klen == klen && memcmp(s->e->data, key, klen) == 0)
-      return s->e;
+      return c->last = s->e;
   }
+}
+
+/* The last entry found or set, if it is key's; else NULL (then hash and sl_cache_find). */
+static inline sl_cache_entry *sl_cache_last(const sl_cache *c, const void *key, size_t klen) {
+  sl_cache_entry *e = c->last;
+  return e && e->klen == klen && memcmp(e->data, key, klen) == 0 ? e : NULL;
 }
 
 /* Sets key's value and flags, creating the entry if absent (val may be NULL when vlen is 0). Reuses the
