@@ -17,10 +17,18 @@ void sl_cli_print_help(void) {
         "  --follow                  keep reading files as they grow, across rotation (like tail -F)\n"
         "  --output PATH             write output records (JSON lines) to PATH; default stdout\n"
         "  --state-dir DIR           state and offsets; default ./sluice-state/<job name>\n"
-        "  --checkpoint-interval MS  commit state and offsets every MS ms (default 1000, 0 = only at stop)\n"
+        "  --checkpoint-interval MS  take a checkpoint every MS ms (default 1000; 0 = only at the end)\n"
+        "  --retain-checkpoints N    keep the newest N complete checkpoints (default 3)\n"
+        "  --checkpoint-mode M       exactly-once (default) or at-least-once\n"
+        "  --from-savepoint PATH     start from a savepoint (state matched to operators by uid)\n"
+        "  --allow-non-restored-state  drop savepoint/checkpoint state of operators the job no longer has\n"
         "  --dead-letter PATH        append rejected records (with the reason) to PATH as JSON lines\n"
         "  --max-line-bytes N        longest accepted input line (default 1048576)\n"
         "  --quiet                   no summary line on stderr at the end\n"
+        "\n"
+        "\n"
+        "  sluice checkpoints STATE-DIR       list checkpoints (id, time, size, duration, complete)\n"
+        "  sluice savepoint STATE-DIR [PATH]  ask the job running on STATE-DIR for a savepoint\n"
         "\n"
         "exit status: 0 done, 1 runtime failure, 2 bad usage, script, input path or state dir\n",
         stdout);
@@ -54,6 +62,24 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
     o->follow = 1;
   else if (!strcmp(a, "--quiet"))
     o->quiet = 1;
+  else if (!strcmp(a, "--allow-non-restored-state"))
+    o->allow_non_restored = 1;
+  else if (!strcmp(a, "--from-savepoint")) {
+    if (!(o->from_savepoint = take_value(argc, argv, i)))
+      return -1;
+  } else if (!strcmp(a, "--retain-checkpoints")) {
+    if (!(v = take_value(argc, argv, i)) || parse_number(a, v, 1, &n))
+      return -1;
+    o->retain_checkpoints = n;
+  } else if (!strcmp(a, "--checkpoint-mode")) {
+    if (!(v = take_value(argc, argv, i)))
+      return -1;
+    if (strcmp(v, "exactly-once") && strcmp(v, "at-least-once")) {
+      fprintf(stderr, "sluice: --checkpoint-mode is exactly-once or at-least-once, not '%s'\n", v);
+      return -1;
+    }
+    o->at_least_once = !strcmp(v, "at-least-once");
+  }
   else if (!strcmp(a, "--input")) {
     if (!(v = take_value(argc, argv, i)))
       return -1;
@@ -90,6 +116,7 @@ int sl_cli_parse_run(int argc, char **argv, sl_run_options *o) {
   memset(o, 0, sizeof *o);
   o->checkpoint_interval_ms = 1000;
   o->max_line_bytes = 1u << 20;
+  o->retain_checkpoints = 3;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--")) {

@@ -2,7 +2,11 @@
  *
  *   sluice run SCRIPT [--input PATH|-]... [--follow] [--output PATH] [--state-dir DIR]
  *                     [--checkpoint-interval MS] [--dead-letter PATH] [--max-line-bytes N]
+ *                     [--retain-checkpoints N] [--checkpoint-mode exactly-once|at-least-once]
+ *                     [--from-savepoint PATH] [--allow-non-restored-state]
  *                     [--quiet] [-- SCRIPT-ARGS...]
+ *   sluice checkpoints STATE-DIR
+ *   sluice savepoint STATE-DIR [PATH]
  *   sluice --help | --version
  */
 #ifndef SLUICE_CLI_H
@@ -23,6 +27,10 @@ typedef struct sl_run_options {
   const char *dead_letter; /* NULL = none */
   size_t max_line_bytes;
   int quiet;               /* no end-of-run summary on stderr */
+  long retain_checkpoints;
+  int at_least_once;       /* --checkpoint-mode at-least-once */
+  const char *from_savepoint;
+  int allow_non_restored;
   char **script_args;      /* after "--"; borrowed from argv */
   int nscript_args;
 } sl_run_options;

@@ -4,6 +4,7 @@
 
 #include "core/cli.h"
 #include "core/runtime.h"
+#include "core/savepoint.h"
 
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -21,6 +22,10 @@ int main(int argc, char **argv) {
       return rc == SL_CLI_EXIT_OK ? 0 : 2;
     return sl_runtime_run(&o);
   }
+  if (!strcmp(argv[1], "savepoint"))
+    return sl_savepoint_command(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "checkpoints"))
+    return sl_checkpoints_command(argc - 2, argv + 2);
   fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", argv[1]);
   return 2;
 }

@@ -11,39 +11,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/output.h"
+#include "core/savepoint.h"
 #include "core/source.h"
 
 #define BATCH_RECORDS 4096
 #define EXIT_RUNTIME 1
 #define EXIT_SETUP 2
 
-int sl_runtime_commit(sl_runtime *rt, int durable) {
-  int rc = sl_output_prepare_commit(&rt->out, rt->backend, durable);
-  for (int i = 0; rc == 0 && i < rt->nsources; i++)
-    if (sl_source_save_offset(rt->sources[i]) != SL_STATE_OK)
-      rc = -1;
-  if (rc == 0) {
-    int st = sl_backend_commit(rt->backend, durable);
-    if (st != SL_STATE_OK) {
-      sl_error("commit of state and offsets failed (%s: %s); the job goes on and retries at the next commit",
-               sl_state_strerror(st), sl_backend_last_error(rt->backend));
-      rc = -1;
-    }
-  }
-  if (rc == 0)
-    rt->stats.commits++;
-  else
-    rt->stats.commit_failures++;
-  return rc;
-}
-
 static void on_commit_timer(uv_timer_t *t) {
-  sl_runtime_commit(t->data, 1);
+  sl_runtime *rt = t->data;
+  sl_checkpoint_trigger(&rt->ckpt, 0);
 }
 
 void sl_runtime_stop(sl_runtime *rt) {
@@ -56,6 +39,7 @@ void sl_runtime_stop(sl_runtime *rt) {
   uv_close((uv_handle_t *)&rt->commit_timer, NULL);
   uv_close((uv_handle_t *)&rt->sigint, NULL);
   uv_close((uv_handle_t *)&rt->sigterm, NULL);
+  uv_close((uv_handle_t *)&rt->sigusr1, NULL);
 }
 
 void sl_runtime_source_done(sl_runtime *rt) {
@@ -65,8 +49,35 @@ void sl_runtime_source_done(sl_runtime *rt) {
 
 static void on_signal(uv_signal_t *h, int signum) {
   sl_runtime *rt = h->data;
-  sl_info("signal %d: stopping after a final commit", signum);
+  sl_info("signal %d: stopping after a final checkpoint", signum);
   sl_runtime_stop(rt);
+}
+
+/* SIGUSR1: `sluice savepoint` left its target path in STATE-DIR/savepoint.request. */
+static void on_savepoint_signal(uv_signal_t *h, int signum) {
+  sl_runtime *rt = h->data;
+  (void)signum;
+  if (sl_savepoint_take_request(rt->state_dir, rt->ckpt.pending_savepoint, sizeof rt->ckpt.pending_savepoint))
+    return;
+  sl_info("savepoint requested: %s", rt->ckpt.pending_savepoint);
+  if (sl_checkpoint_trigger(&rt->ckpt, 0) == 1)
+    sl_info("a checkpoint is in flight; the savepoint comes with the next one");
+}
+
+/* Restore filter: state of an operator the job no longer has is refused, or dropped when allowed. */
+static int keep_state(const char *op_uid, const char *state_name, void *arg) {
+  sl_runtime *rt = arg;
+  for (int i = 0; i < rt->lua.job.nuids; i++)
+    if (!strcmp(rt->lua.job.uids[i], op_uid))
+      return 1;
+  if (rt->opts->allow_non_restored)
+    sl_warn("dropping state '%s' of operator '%s': the job has no such operator", state_name, op_uid);
+  else
+    rt->non_restored++;
+  if (!rt->opts->allow_non_restored)
+    sl_error("the restored state has state '%s' of operator '%s', which the job no longer has "
+             "(rename it back, or pass --allow-non-restored-state to drop it)", state_name, op_uid);
+  return 0;
 }
 
 static int make_dirs(const char *path) {
@@ -83,6 +94,22 @@ static int make_dirs(const char *path) {
   return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
 }
 
+/* One job per state dir: an flock held for the job's life, and the pid for `sluice savepoint`. */
+static int lock_state_dir(sl_runtime *rt) {
+  char path[4200], pid[32];
+  snprintf(path, sizeof path, "%s/lock", rt->state_dir);
+  rt->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (rt->lock_fd < 0 || flock(rt->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    sl_error("state dir '%s' is in use by another sluice job (%s)", rt->state_dir,
+             rt->lock_fd < 0 ? strerror(errno) : "locked");
+    return -1;
+  }
+  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(rt->lock_fd, 0) != 0 || pwrite(rt->lock_fd, pid, (size_t)n, 0) != n)
+    sl_warn("cannot record the pid in %s", path);
+  return 0;
+}
+
 static int open_state(sl_runtime *rt) {
   char err[512];
   if (rt->opts->state_dir) {
@@ -96,7 +123,18 @@ static int open_state(sl_runtime *rt) {
     sl_error("cannot create state dir '%s': %s", rt->state_dir, strerror(errno));
     return -1;
   }
-  sl_backend_options bo = {0, 0};
+  if (lock_state_dir(rt))
+    return -1;
+  rt->ckpt.rt = rt;
+  rt->ckpt.retain = (int)rt->opts->retain_checkpoints;
+  if (sl_checkpoint_recover(&rt->ckpt, rt->state_dir, rt->opts->from_savepoint, keep_state, rt, &rt->restored,
+                            &rt->have_restored))
+    return -1;
+  if (rt->non_restored)
+    return -1;
+  /* The map is only address space (the file grows as needed); it is large because LMDB cannot resize it
+   * while a snapshot's read view is open. */
+  sl_backend_options bo = {0, (size_t)16 << 30};
   int rc = sl_backend_open(&rt->backend, rt->state_dir, &bo, err, sizeof err);
   if (rc != SL_STATE_OK) {
     sl_error("cannot open state dir '%s': %s", rt->state_dir, err);
@@ -127,7 +165,10 @@ static int setup(sl_runtime *rt) {
       return -1;
     }
   }
-  if (sl_output_open(&rt->out, &rt->lua.job.sink, rt->backend, err, sizeof err)) {
+  char pending[4200];
+  snprintf(pending, sizeof pending, "%s/pending", rt->state_dir);
+  if (sl_output_open(&rt->out, &rt->lua.job.sink, pending, err, sizeof err) ||
+      sl_output_recover(&rt->out, rt->have_restored ? &rt->restored : NULL, rt->ckpt.next_id, err, sizeof err)) {
     sl_error("%s", err);
     return -1;
   }
@@ -162,6 +203,9 @@ static void start(sl_runtime *rt) {
   rt->sigint.data = rt->sigterm.data = rt;
   uv_signal_start(&rt->sigint, on_signal, SIGINT);
   uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
+  uv_signal_init(rt->loop, &rt->sigusr1);
+  rt->sigusr1.data = rt;
+  uv_signal_start(&rt->sigusr1, on_savepoint_signal, SIGUSR1);
   for (int i = 0; i < rt->nsources; i++)
     if (sl_source_start(rt->sources[i])) {
       rt->failed = 1;
@@ -184,6 +228,8 @@ static void teardown(sl_runtime *rt) {
   sl_batch_free(&rt->batch);
   sl_buf_free(&rt->out_buf);
   free(rt->state_dir);
+  if (rt->lock_fd > 0)
+    close(rt->lock_fd);
 }
 
 int sl_runtime_run(const sl_run_options *opts) {
@@ -193,6 +239,8 @@ int sl_runtime_run(const sl_run_options *opts) {
   rt.opts = opts;
   rt.dead_letter_fd = -1;
   rt.out.fd = -1;
+  rt.out.part_fd = -1;
+  rt.lock_fd = -1;
   sl_buf_init(&rt.out_buf);
   signal(SIGPIPE, SIG_IGN);
   rt.loop = uv_default_loop();
@@ -204,17 +252,17 @@ int sl_runtime_run(const sl_run_options *opts) {
   }
   start(&rt);
   uv_run(rt.loop, UV_RUN_DEFAULT);
-  if (!rt.failed || rt.stats.records_in > 0) {
-    if (sl_output_write(&rt.out, &rt.out_buf) || sl_runtime_commit(&rt, 1))
-      rt.failed = 1;
-  }
+  /* The final checkpoint: everything read is in it, and the file output is committed. */
+  if (!rt.failed && sl_checkpoint_trigger(&rt.ckpt, 1) != 0)
+    rt.failed = 1;
   if (rt.failed)
     status = EXIT_RUNTIME;
   if (!opts->quiet)
-    sl_info("done: %llu records in, %llu out, %llu rejected, %llu commits%s",
+    sl_info("done: %llu records in, %llu out, %llu rejected; checkpoints: %llu complete, %llu failed, %llu "
+            "skipped%s",
             (unsigned long long)rt.stats.records_in, (unsigned long long)rt.stats.records_out,
-            (unsigned long long)rt.stats.errors, (unsigned long long)rt.stats.commits,
-            rt.failed ? " (failed)" : "");
+            (unsigned long long)rt.stats.errors, (unsigned long long)rt.ckpt.completed,
+            (unsigned long long)rt.ckpt.failed, (unsigned long long)rt.ckpt.skipped, rt.failed ? " (failed)" : "");
   teardown(&rt);
   uv_loop_close(rt.loop);
   return status;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/checkpoint.h"
 #include "core/cli.h"
 #include "core/json_write.h"
 #include "core/line_reader.h"
@@ -32,14 +33,17 @@ typedef struct sl_input {
 typedef struct sl_source sl_source;   /* core/source.h */
 
 typedef struct sl_output {
-  int fd;
-  char *path;     /* NULL for stdout */
-  char *meta_key; /* "sink/<realpath>" for files */
-  uint64_t size;  /* bytes written so far (file sink) */
+  int fd;            /* the output file, or 1 for stdout */
+  char *path;        /* NULL for stdout */
+  char *pending_dir; /* file sink: where pending parts live */
+  int part_fd;       /* file sink: the open pending part */
+  uint64_t part_id, part_len;
+  uint64_t committed;   /* file sink: the output file's committed size */
+  uint64_t uncommitted; /* file sink: bytes of closed parts whose checkpoint has not completed yet */
 } sl_output;
 
 typedef struct sl_stats {
-  uint64_t records_in, records_out, errors, commits, commit_failures;
+  uint64_t records_in, records_out, errors;
 } sl_stats;
 
 typedef struct sl_runtime {
@@ -55,7 +59,12 @@ typedef struct sl_runtime {
   sl_source **sources;
   int nsources, sources_done;
   uv_timer_t commit_timer;
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sigusr1;
+  sl_checkpointer ckpt;
+  int lock_fd; /* STATE-DIR/lock, held (flock) while the job runs: one job per state dir */
+  sl_checkpoint_meta restored; /* the checkpoint or savepoint this run started from */
+  int have_restored;
+  int non_restored; /* restored state of operators the job lacks (refused unless allowed) */
   int stopping;
   int failed; /* a fatal runtime error happened: exit status 1 */
   sl_stats stats;
@@ -70,9 +79,6 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof);
 
 /* Called by a source when it will produce nothing more. */
 void sl_runtime_source_done(sl_runtime *rt);
-
-/* Commits state, offsets and output size together; durable = fsync output and LMDB. 0 or -1 (logged). */
-int sl_runtime_commit(sl_runtime *rt, int durable);
 
 /* Stops reading, commits, and lets the loop end. */
 void sl_runtime_stop(sl_runtime *rt);

@@ -56,6 +56,15 @@ static void read_job_desc(lua_State *L, sl_job_desc *job) {
   lua_getfield(L, -1, "sink");
   read_endpoint(L, &job->sink);
   lua_pop(L, 1);
+  lua_getfield(L, -1, "uids");
+  job->nuids = (int)lua_objlen(L, -1);
+  job->uids = calloc(job->nuids ? (size_t)job->nuids : 1, sizeof *job->uids);
+  for (int i = 0; i < job->nuids; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    job->uids[i] = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
 }
 
 static void set_package_path(lua_State *L, const char *script) {
@@ -187,6 +196,9 @@ void sl_lua_host_close(sl_lua_host *h) {
     free(h->job.sources[i].host);
   }
   free(h->job.sources);
+  for (int i = 0; i < h->job.nuids; i++)
+    free(h->job.uids[i]);
+  free(h->job.uids);
   free(h->job.sink.path);
   free(h->job.sink.host);
   memset(&h->job, 0, sizeof h->job);

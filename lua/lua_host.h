@@ -31,6 +31,8 @@ typedef struct sl_job_desc {
   sl_endpoint *sources;
   int nsources;
   sl_endpoint sink;
+  char **uids; /* every operator's uid: state is matched to operators by these on restore */
+  int nuids;
 } sl_job_desc;
 
 typedef struct sl_host_config {

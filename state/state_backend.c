@@ -69,7 +69,7 @@ static int open_env(sl_backend *b, const char *dir, size_t map_size, const char 
   if ((rc = mdb_env_set_maxdbs(b->env, 4)) != 0 || (rc = mdb_env_set_mapsize(b->env, map_size)) != 0)
     return rc;
   *what = "opening state.mdb";
-  if ((rc = mdb_env_open(b->env, path, MDB_NOSUBDIR | MDB_NOSYNC, 0644)) != 0)
+  if ((rc = mdb_env_open(b->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0644)) != 0)
     return rc;
   int dead = 0;
   *what = "clearing stale readers";

@@ -23,6 +23,7 @@ struct sl_backend {
   uint64_t txn_gen; /* bumped whenever a transaction ends, so iterators notice their cursor is gone */
   int flush_needed; /* some cache entry is dirty and not yet written into txn */
   int broken;       /* LMDB panicked or the file is corrupt: only close is allowed */
+  int snapshots_open; /* read views held by snapshots: the map must not be resized meanwhile */
   size_t cache_max;
   size_t mapsize, psize;
   sl_spill_log spill; /* writes spilled out of the cache since the last commit */

@@ -73,6 +73,8 @@ static int begin(sl_backend *b) {
 
 static int grow(sl_backend *b) {
   sl_bk_txn_abort(b);
+  if (b->snapshots_open)
+    return sl_bk_fail(b, MDB_MAP_FULL, "growing the map while a snapshot is being written (retried later)");
   if (b->mapsize >= ((size_t)1 << 46))
     return sl_bk_fail(b, MDB_MAP_FULL, "growing the map past 64 TiB");
   int rc = mdb_env_set_mapsize(b->env, b->mapsize * 2);

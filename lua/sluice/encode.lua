@@ -108,18 +108,42 @@ end
 -- the per-record work is then one buffer append per field name instead of an escape call and separators.
 local prefix_cache = setmetatable({}, { __mode = "k" })
 
+-- A job may reuse one field list table and change it between records: the cached prefixes are used only
+-- while the list still holds the names they were built from (p.names), else they are built again.
+local function prefixes_match(p, fields)
+  local names = p.names
+  if #names ~= #fields then
+    return false
+  end
+  for i = 1, #names do
+    if names[i] ~= fields[i] then
+      return false
+    end
+  end
+  return true
+end
+
+-- The prefixes used last: a field list written inline (`ctx:emit(t, { "url", "count" })`) is a new table
+-- for every record, so the weak cache would never hit; comparing the names with the last list does.
+local last_prefixes = { names = {} }
+
 local function prefixes_for(fields)
   local p = prefix_cache[fields]
-  if p == nil then
-    p = {}
+  if p == nil and prefixes_match(last_prefixes, fields) then
+    return last_prefixes
+  end
+  if p == nil or not prefixes_match(p, fields) then
+    p = { names = {} }
     local tmp = ffi.gc(ffi.new("sl_buf[1]"), C.sl_buf_free)
     for i = 1, #fields do
       C.sl_buf_reset(tmp)
       put_key(tmp, fields[i], i == 1)
       p[i] = (i == 1 and "{" or "") .. ffi.string(tmp[0].data, tmp[0].len)
+      p.names[i] = fields[i]
     end
     prefix_cache[fields] = p
   end
+  last_prefixes = p
   return p
 end
 
@@ -167,11 +191,11 @@ end
 
 -- Encodes a record to a Lua string (tests, dead letters).
 function M.to_string(rec, fields)
-  local buf = ffi.gc(ffi.new("sl_buf[1]"), C.sl_buf_free)
+  -- A struct, not an sl_buf[1] array: put_projection reads and rewinds buf.len, which an array lacks.
+  local buf = ffi.gc(ffi.new("sl_buf"), C.sl_buf_free)
   C.sl_buf_init(buf)
   M.put_record(buf, rec, fields)
-  local s = ffi.string(buf[0].data, buf[0].len - 1)
-  return s
+  return ffi.string(buf.data, buf.len - 1)
 end
 
 return M

@@ -64,7 +64,12 @@ function M.load(script, config)
     error(("%s: job '%s' has no operator"):format(script, result.name), 0)
   end
   job = result
-  return { name = job.name, sources = describe_sources(job, config), sink = describe_sink(job, config) }
+  local uids = {}
+  for _, op in ipairs(job.ops) do
+    uids[#uids + 1] = op.uid
+  end
+  return { name = job.name, sources = describe_sources(job, config), sink = describe_sink(job, config),
+    uids = uids }
 end
 
 -- Builds the pipeline on the opened backend; buf is the sl_buf the sink writes into.

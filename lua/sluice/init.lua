@@ -98,7 +98,8 @@ function Job:sink(snk)
   return self
 end
 
--- Adds an operator; `a, b` is either (fn) or (uid, fn).
+-- Adds an operator; `a, b` is either (fn) or (uid, fn). The Job methods tail-call it, so the frame above
+-- it is the job script's: its own errors use level 2 (and check_name's level 3) to point at the script.
 local function add_op(job, kind, a, b)
   local uid, fn = a, b
   if b == nil then
@@ -106,10 +107,10 @@ local function add_op(job, kind, a, b)
   end
   check_name(kind .. " uid", uid)
   if job.uids[uid] then
-    error(("operator uid '%s' is used twice"):format(uid), 3)
+    error(("operator uid '%s' is used twice"):format(uid), 2)
   end
   if type(fn) ~= "function" then
-    error(("%s '%s' needs a function (got %s)"):format(kind, uid, type(fn)), 3)
+    error(("%s '%s' needs a function (got %s)"):format(kind, uid, type(fn)), 2)
   end
   local info = debug.getinfo(fn, "S")
   job.uids[uid] = true

@@ -28,9 +28,12 @@ expect_status 2 "runerr.lua:3:" "$SLUICE" run "$WORK/runerr.lua" --state-dir "$W
 touch "$WORK/file-not-dir"
 expect_status 2 "cannot create state dir" "$SLUICE" run "$SCRIPTS/lag.lua" --input "$DATA/seed_lag.in" \
   --state-dir "$WORK/file-not-dir/sub"
-mkdir -p "$WORK/garbage-state" && head -c 100000 /dev/urandom > "$WORK/garbage-state/state.mdb"
-expect_status 2 "cannot open state dir" "$SLUICE" run "$SCRIPTS/lag.lua" --input "$DATA/seed_lag.in" \
-  --state-dir "$WORK/garbage-state"
+# One job per state dir: a second one is refused while the first runs.
+"$SLUICE" run "$SCRIPTS/lag.lua" --input "$DATA/seed_lag.in" --follow --state-dir "$WORK/busy" --quiet > /dev/null &
+for _ in $(seq 100); do [ -s "$WORK/busy/lock" ] && break; sleep 0.05; done
+expect_status 2 "in use by another sluice job" "$SLUICE" run "$SCRIPTS/lag.lua" --input "$DATA/seed_lag.in" \
+  --state-dir "$WORK/busy"
+kill %1; wait %1 || true
 
 # Script args reach the script: count by another field.
 run_sluice run "$SCRIPTS/url_count.lua" --input "$DATA/seed_url_count.in" --state-dir "$WORK/st4" --quiet \

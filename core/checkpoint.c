@@ -1,0 +1,196 @@
+/* checkpoint.c — the checkpoint coordinator (see checkpoint.h). */
+#include "core/checkpoint.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/output.h"
+#include "core/runtime.h"
+#include "core/source.h"
+
+static void chk_dir(const sl_checkpointer *c, uint64_t id, char *out, size_t len) {
+  snprintf(out, len, "%s/chk-%020" PRIu64, c->dir, id);
+}
+
+/* Copies a file (savepoints). 0 or -1. */
+static int copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+  char buf[1 << 16];
+  size_t n;
+  int rc = in && out ? 0 : -1;
+  while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n)
+      rc = -1;
+  if (out && (fflush(out) != 0 || fsync(fileno(out)) != 0))
+    rc = -1;
+  if (in)
+    fclose(in);
+  if (out && fclose(out) != 0)
+    rc = -1;
+  return rc;
+}
+
+/* Writes a savepoint: the snapshot and metadata copied to a directory of its own (kept until deleted). */
+static int write_savepoint(sl_checkpoint_job *j) {
+  char from[4200], to[4200];
+  if (mkdir(j->savepoint, 0755) && errno != EEXIST)
+    return -1;
+  snprintf(from, sizeof from, "%s/state.snap", j->dir);
+  snprintf(to, sizeof to, "%s/state.snap", j->savepoint);
+  if (copy_file(from, to))
+    return -1;
+  sl_checkpoint_meta m = j->meta;
+  m.savepoint = 1;
+  char err[256];
+  return sl_checkpoint_meta_write(j->savepoint, &m, err, sizeof err);
+}
+
+/* On the worker thread: everything that waits on the disk. */
+static void work(uv_work_t *w) {
+  sl_checkpointer *c = w->data;
+  sl_checkpoint_job *j = &c->job;
+  char path[4200];
+  snprintf(path, sizeof path, "%s/state.snap", j->dir);
+  j->ok = 0;
+  if (sl_snapshot_write(j->snap, path, &j->meta.snapshot_bytes, &j->meta.snapshot_entries, j->err,
+                        sizeof j->err))
+    return;
+  if (sl_output_sync_parts(&c->rt->out, j->part_first, j->part_last)) {
+    snprintf(j->err, sizeof j->err, "syncing pending output: %s", strerror(errno));
+    return;
+  }
+  j->meta.duration_ms = sl_now_ms() - j->started_ms;
+  if (sl_checkpoint_meta_write(j->dir, &j->meta, j->err, sizeof j->err))
+    return;
+  j->ok = 1;
+  if (j->savepoint[0] && write_savepoint(j))
+    sl_warn("checkpoint %" PRIu64 ": writing savepoint %s failed: %s", j->id, j->savepoint, strerror(errno));
+}
+
+/* Deletes complete checkpoints beyond the newest `retain`, and incomplete ones older than the newest. */
+static void prune(sl_checkpointer *c, uint64_t newest) {
+  uint64_t *ids;
+  int n = sl_checkpoint_list(c->dir, &ids);
+  int kept = 0;
+  char dir[4200], err[64];
+  for (int i = n - 1; i >= 0; i--) {
+    if (ids[i] > newest)
+      continue;
+    sl_checkpoint_meta m;
+    chk_dir(c, ids[i], dir, sizeof dir);
+    int complete = sl_checkpoint_meta_read(dir, &m, err, sizeof err) == 0;
+    if (complete && kept < c->retain) {
+      kept++;
+      continue;
+    }
+    sl_remove_tree(dir);
+  }
+  free(ids);
+}
+
+/* Back on the loop thread. */
+static void after_work(uv_work_t *w, int status) {
+  sl_checkpointer *c = w->data;
+  sl_checkpoint_job *j = &c->job;
+  sl_runtime *rt = c->rt;
+  sl_snapshot_end(j->snap);
+  j->snap = NULL;
+  if (status == 0 && j->ok) {
+    c->completed++;
+    c->last_duration_ms = j->meta.duration_ms;
+    c->last_bytes = j->meta.snapshot_bytes;
+    if (sl_output_commit_parts(&rt->out, j->part_first, j->part_last, j->part_len) == 0) {
+      c->carry_first = j->part_last + 1;
+      rt->out.uncommitted = 0;
+    }
+    prune(c, j->id);
+    sl_log(SL_LOG_DEBUG, "checkpoint %" PRIu64 " complete: %" PRIu64 " entries, %" PRIu64 " bytes, %" PRIu64 " ms",
+           j->id, j->meta.snapshot_entries, j->meta.snapshot_bytes, j->meta.duration_ms);
+    if (j->savepoint[0])
+      sl_info("savepoint written to %s (checkpoint %" PRIu64 ")", j->savepoint, j->id);
+  } else {
+    c->failed++;
+    sl_error("checkpoint %" PRIu64 " failed: %s; the job goes on and the next checkpoint retries", j->id,
+             status ? uv_strerror(status) : j->err);
+    sl_remove_tree(j->dir);
+  }
+  c->in_flight = 0;
+}
+
+/* The barrier: pre-commit the sink, commit state and offsets, open the frozen view. */
+static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
+  sl_runtime *rt = c->rt;
+  memset(j, 0, sizeof *j);
+  j->id = c->next_id++;
+  j->started_ms = sl_now_ms();
+  j->meta.id = j->id;
+  j->meta.time_ms = j->started_ms;
+  chk_dir(c, j->id, j->dir, sizeof j->dir);
+  if (sl_output_write(&rt->out, &rt->out_buf))
+    return -1;
+  j->meta.sink_committed = rt->out.committed;
+  if (sl_output_rotate(&rt->out, j->id + 1, &j->part_last, &j->part_len))
+    return -1;
+  j->part_first = c->carry_first;
+  /* Parts of earlier failed checkpoints are carried into this one: it covers all uncommitted bytes. */
+  rt->out.uncommitted += j->part_len;
+  j->part_len = rt->out.path ? rt->out.uncommitted : 0;
+  j->meta.sink_first_part = j->part_first;
+  j->meta.sink_part = j->part_len;
+  for (int i = 0; i < rt->nsources; i++)
+    if (sl_source_save_offset(rt->sources[i]) != SL_STATE_OK)
+      goto state_failed;
+  int st = sl_backend_commit(rt->backend, 0);
+  if (st != SL_STATE_OK)
+    goto state_failed;
+  if (mkdir(j->dir, 0755) && errno != EEXIST) {
+    snprintf(j->err, sizeof j->err, "cannot create %s: %s", j->dir, strerror(errno));
+    return -1;
+  }
+  if (sl_snapshot_begin(rt->backend, &j->snap) != SL_STATE_OK)
+    goto state_failed;
+  if (c->pending_savepoint[0]) {
+    snprintf(j->savepoint, sizeof j->savepoint, "%s", c->pending_savepoint);
+    c->pending_savepoint[0] = '\0';
+  }
+  return 0;
+state_failed:
+  snprintf(j->err, sizeof j->err, "%s", sl_backend_last_error(rt->backend));
+  return -1;
+}
+
+int sl_checkpoint_trigger(sl_checkpointer *c, int sync) {
+  if (c->in_flight) {
+    c->skipped++;
+    return 1;
+  }
+  sl_checkpoint_job *j = &c->job;
+  if (barrier(c, j)) {
+    c->failed++;
+    sl_error("checkpoint %" PRIu64 " failed at the barrier: %s; the job goes on", j->id, j->err);
+    if (j->snap)
+      sl_snapshot_end(j->snap);
+    j->snap = NULL;
+    sl_remove_tree(j->dir);
+    return -1;
+  }
+  c->in_flight = 1;
+  c->work.data = c;
+  if (sync) {
+    work(&c->work);
+    after_work(&c->work, 0);
+    return j->ok ? 0 : -1;
+  }
+  int rc = uv_queue_work(c->rt->loop, &c->work, work, after_work);
+  if (rc) {
+    work(&c->work); /* no thread pool: do it inline rather than lose the checkpoint */
+    after_work(&c->work, 0);
+  }
+  return 0;
+}

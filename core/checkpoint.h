@@ -1,0 +1,68 @@
+/* checkpoint.h — the checkpoint coordinator: barriers, asynchronous snapshots, completion, retention, and
+ * recovery at start.
+ *
+ * The barrier. The runtime runs every operator synchronously on one thread, so between two batches no
+ * record is in flight anywhere in the graph: a checkpoint taken there has the barrier at every source and
+ * every operator at once — inputs are aligned by construction (alignment time 0), and no record read after
+ * the barrier can reach the snapshot, whichever input it came from. Checkpoint N at that point: the sink's
+ * pending part is closed (pre-commit), source offsets are written into the state, the state is committed to
+ * the working LMDB environment (no fsync), and a read view of it is opened.
+ *
+ * The snapshot. A libuv worker thread streams that view into checkpoints/chk-N/state.snap, fsyncs it and
+ * the sink's pending parts, and writes _metadata durably: only then is N complete. Processing goes on
+ * meanwhile (LMDB's MVCC keeps the view frozen). Back on the loop thread the sink commits (the parts are
+ * appended to the output file) and checkpoints beyond the retained ones are deleted. One checkpoint is in
+ * flight at a time; a trigger while one runs is skipped and counted.
+ *
+ * Recovery. At start the newest complete checkpoint whose metadata and snapshot verify is loaded into a
+ * fresh working environment (a corrupt one is reported and the previous one used); sources seek to its
+ * offsets, the output file is put back to its committed content. */
+#ifndef SLUICE_CHECKPOINT_H
+#define SLUICE_CHECKPOINT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/checkpoint_meta.h"
+#include "state/state_snapshot.h"
+
+struct sl_runtime;
+
+typedef struct sl_checkpoint_job {
+  uint64_t id;
+  uint64_t started_ms;
+  uint64_t part_first, part_last, part_len;
+  sl_snapshot *snap;
+  char dir[4096];
+  char savepoint[4096]; /* non-empty: also copy the checkpoint there as a savepoint */
+  int ok;
+  char err[512];
+  sl_checkpoint_meta meta;
+} sl_checkpoint_job;
+
+typedef struct sl_checkpointer {
+  struct sl_runtime *rt;
+  char dir[4096]; /* STATE-DIR/checkpoints */
+  uint64_t next_id;
+  uint64_t carry_first; /* first sink part not yet covered by a complete checkpoint */
+  int retain;
+  int in_flight;
+  uv_work_t work;
+  sl_checkpoint_job job;
+  char pending_savepoint[4096];
+  uint64_t completed, failed, skipped;
+  uint64_t last_duration_ms, last_bytes;
+} sl_checkpointer;
+
+/* Recovery, before the backend opens: picks the checkpoint to restore (or the savepoint at from, if given),
+ * loads it into STATE-DIR's working environment, and fills *restored (or leaves *have = 0 on a fresh
+ * start). keep/arg decide which operators' state is restored (see sl_snapshot_load). 0, or -1 logged. */
+int sl_checkpoint_recover(sl_checkpointer *c, const char *state_dir, const char *from_savepoint,
+                          sl_snapshot_keep_fn keep, void *arg, sl_checkpoint_meta *restored, int *have);
+
+/* Takes checkpoint next_id now (we are between batches). Returns 0 when started, 1 when skipped (one is in
+ * flight), -1 when it failed at the barrier (logged, counted; the job goes on). sync: wait for completion
+ * (the final checkpoint at a graceful stop). */
+int sl_checkpoint_trigger(sl_checkpointer *c, int sync);
+
+#endif

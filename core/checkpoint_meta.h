@@ -1,0 +1,43 @@
+/* checkpoint_meta.h — a checkpoint's metadata file and the checkpoints directory.
+ *
+ * STATE-DIR/checkpoints/chk-<id>/ holds state.snap (state_snapshot.h) and _metadata. A checkpoint is
+ * complete exactly when its _metadata exists: it is written last, durably (temp file, fsync, rename, fsync
+ * of the directory), so a crash at any instant leaves either no _metadata or a whole one. The format is
+ * "key value" text lines, readable with cat:
+ *   sluice-checkpoint 1 | id N | time_ms T | duration_ms D | alignment_ms A | snapshot_bytes B |
+ *   snapshot_entries E | sink_committed S | sink_first_part F | sink_part L | savepoint 0/1
+ * sink_committed is the output file's committed size before this checkpoint's pending parts (parts F..id:
+ * more than one when earlier checkpoints failed), sink_part their total length: after checkpoint N the
+ * output file is exactly S + L bytes. */
+#ifndef SLUICE_CHECKPOINT_META_H
+#define SLUICE_CHECKPOINT_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sl_checkpoint_meta {
+  uint64_t id;
+  uint64_t time_ms;      /* wall clock when the barrier was taken */
+  uint64_t duration_ms;  /* barrier to durable metadata */
+  uint64_t alignment_ms; /* time inputs were held back for alignment */
+  uint64_t snapshot_bytes, snapshot_entries;
+  uint64_t sink_committed, sink_first_part, sink_part;
+  int savepoint;
+} sl_checkpoint_meta;
+
+/* Writes dir/_metadata durably. 0, or -1 with the reason. */
+int sl_checkpoint_meta_write(const char *dir, const sl_checkpoint_meta *m, char *err, size_t errlen);
+/* Reads dir/_metadata. 0, or -1 with the reason (missing, truncated, malformed). */
+int sl_checkpoint_meta_read(const char *dir, sl_checkpoint_meta *m, char *err, size_t errlen);
+
+/* The ids of every chk-<id> directory under checkpoints_dir, ascending. Returns the count (0 when the
+ * directory is missing), or -1. *ids is malloc'ed; the caller frees it. */
+int sl_checkpoint_list(const char *checkpoints_dir, uint64_t **ids);
+
+/* fsyncs a directory (after a rename in it). */
+int sl_fsync_dir(const char *dir);
+/* rm -rf of one checkpoint directory (files and the directory). */
+void sl_remove_tree(const char *dir);
+uint64_t sl_now_ms(void);
+
+#endif

@@ -1,0 +1,358 @@
+/* state_snapshot.c — writes, verifies and loads full snapshots (see state_snapshot.h). */
+#include "state/state_snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "state/state_backend_internal.h"
+
+#define MAGIC "SLSNAP01"
+#define TRAILER_TAG 0xFF
+#define TRAILER_LEN (1 + 8 + 4)
+#define LOAD_MAP_SIZE ((size_t)16 << 30)
+
+struct sl_snapshot {
+  sl_backend *b;
+  MDB_txn *txn;
+};
+
+uint32_t sl_crc32(uint32_t crc, const void *p, size_t n) {
+  static uint32_t table[256];
+  if (!table[1])
+    for (uint32_t i = 0; i < 256; i++) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; k++)
+        c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      table[i] = c;
+    }
+  const uint8_t *s = p;
+  crc = ~crc;
+  while (n--)
+    crc = table[(crc ^ *s++) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+}
+
+int sl_snapshot_begin(sl_backend *b, sl_snapshot **out) {
+  sl_snapshot *s = calloc(1, sizeof *s);
+  if (!s)
+    return SL_STATE_ENOMEM;
+  int rc = mdb_txn_begin(b->env, NULL, MDB_RDONLY, &s->txn);
+  if (rc) {
+    free(s);
+    return sl_bk_fail(b, rc, "opening the snapshot view");
+  }
+  s->b = b;
+  b->snapshots_open++;
+  *out = s;
+  return SL_STATE_OK;
+}
+
+void sl_snapshot_end(sl_snapshot *s) {
+  if (!s)
+    return;
+  mdb_txn_abort(s->txn);
+  s->b->snapshots_open--;
+  free(s);
+}
+
+/* A buffered, checksummed writer. */
+typedef struct writer {
+  int fd;
+  uint32_t crc;
+  uint64_t bytes;
+  size_t len;
+  int failed;
+  uint8_t buf[1 << 16];
+} writer;
+
+static void w_flush(writer *w) {
+  size_t off = 0;
+  while (!w->failed && off < w->len) {
+    ssize_t n = write(w->fd, w->buf + off, w->len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      w->failed = errno;
+    else
+      off += (size_t)n;
+  }
+  w->len = 0;
+}
+
+static void w_put(writer *w, const void *p, size_t n, int checksum) {
+  if (checksum)
+    w->crc = sl_crc32(w->crc, p, n);
+  w->bytes += n;
+  const uint8_t *s = p;
+  while (n > 0) {
+    if (w->len == sizeof w->buf)
+      w_flush(w);
+    size_t k = sizeof w->buf - w->len < n ? sizeof w->buf - w->len : n;
+    memcpy(w->buf + w->len, s, k);
+    w->len += k;
+    s += k;
+    n -= k;
+  }
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_u64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get_u64(const uint8_t *p) {
+  return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static int write_db(sl_snapshot *s, MDB_dbi dbi, uint8_t tag, writer *w, uint64_t *entries) {
+  MDB_cursor *c;
+  MDB_val k, v;
+  int rc = mdb_cursor_open(s->txn, dbi, &c);
+  if (rc)
+    return rc;
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    uint8_t head[9];
+    head[0] = tag;
+    put_u32(head + 1, (uint32_t)k.mv_size);
+    put_u32(head + 5, (uint32_t)v.mv_size);
+    w_put(w, head, sizeof head, 1);
+    w_put(w, k.mv_data, k.mv_size, 1);
+    w_put(w, v.mv_data, v.mv_size, 1);
+    (*entries)++;
+  }
+  mdb_cursor_close(c);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int sl_snapshot_write(sl_snapshot *s, const char *path, uint64_t *bytes, uint64_t *entries, char *err,
+                      size_t errlen) {
+  writer *w = calloc(1, sizeof *w);
+  if (!w) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (w->fd < 0) {
+    snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    free(w);
+    return -1;
+  }
+  *entries = 0;
+  w_put(w, MAGIC, 8, 1);
+  int rc = write_db(s, s->b->kv, 1, w, entries);
+  if (!rc)
+    rc = write_db(s, s->b->meta, 2, w, entries);
+  if (!rc)
+    rc = write_db(s, s->b->states, 3, w, entries);
+  uint8_t trailer[TRAILER_LEN];
+  trailer[0] = TRAILER_TAG;
+  put_u64(trailer + 1, *entries);
+  w_put(w, trailer, 9, 1);
+  put_u32(trailer + 9, w->crc);
+  w_put(w, trailer + 9, 4, 0);
+  w_flush(w);
+  int result = 0;
+  if (rc) {
+    snprintf(err, errlen, "reading the snapshot view: %s", mdb_strerror(rc));
+    result = -1;
+  } else if (w->failed || fsync(w->fd) != 0) {
+    snprintf(err, errlen, "writing %s: %s", path, strerror(w->failed ? w->failed : errno));
+    result = -1;
+  }
+  *bytes = w->bytes;
+  close(w->fd);
+  free(w);
+  return result;
+}
+
+/* A verified snapshot mapped in memory. */
+typedef struct mapped {
+  const uint8_t *p;
+  size_t len;
+  uint64_t entries;
+} mapped;
+
+static int map_verified(const char *path, mapped *m, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  memset(m, 0, sizeof *m);
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  m->len = (size_t)st.st_size;
+  if (m->len < 8 + TRAILER_LEN) {
+    snprintf(err, errlen, "%s is truncated (%zu bytes)", path, m->len);
+    close(fd);
+    return -1;
+  }
+  m->p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (m->p == MAP_FAILED) {
+    snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
+    m->p = NULL;
+    return -1;
+  }
+  const uint8_t *t = m->p + m->len - TRAILER_LEN;
+  if (memcmp(m->p, MAGIC, 8) != 0 || t[0] != TRAILER_TAG) {
+    snprintf(err, errlen, "%s is not a sluice snapshot or is truncated", path);
+  } else if (sl_crc32(0, m->p, m->len - 4) != get_u32(t + 9)) {
+    snprintf(err, errlen, "%s fails its checksum (corrupt)", path);
+  } else {
+    m->entries = get_u64(t + 1);
+    /* Walk the records once: every length must stay inside the file. */
+    size_t off = 8;
+    uint64_t n = 0;
+    while (off < m->len - TRAILER_LEN) {
+      if (off + 9 > m->len - TRAILER_LEN)
+        break;
+      size_t klen = get_u32(m->p + off + 1), vlen = get_u32(m->p + off + 5);
+      if (m->p[off] < 1 || m->p[off] > 3 || klen == 0 || off + 9 + klen + vlen > m->len - TRAILER_LEN)
+        break;
+      off += 9 + klen + vlen;
+      n++;
+    }
+    if (off == m->len - TRAILER_LEN && n == m->entries)
+      return 0;
+    snprintf(err, errlen, "%s has a malformed record at byte %zu", path, off);
+  }
+  munmap((void *)m->p, m->len);
+  m->p = NULL;
+  return -1;
+}
+
+int sl_snapshot_verify(const char *path, char *err, size_t errlen) {
+  mapped m;
+  if (map_verified(path, &m, err, errlen))
+    return -1;
+  munmap((void *)m.p, m.len);
+  return 0;
+}
+
+void sl_snapshot_remove_env(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/state.mdb", dir);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/state.mdb-lock", dir);
+  unlink(path);
+}
+
+/* State ids whose registration the keep function refused. */
+typedef struct dropped {
+  uint32_t *ids;
+  size_t n;
+} dropped;
+
+static int is_dropped(const dropped *d, const uint8_t *key, size_t klen) {
+  if (!d->n || klen < 6)
+    return 0;
+  uint32_t sid = (uint32_t)key[2] << 24 | (uint32_t)key[3] << 16 | (uint32_t)key[4] << 8 | key[5];
+  for (size_t i = 0; i < d->n; i++)
+    if (d->ids[i] == sid)
+      return 1;
+  return 0;
+}
+
+static int collect_dropped(const mapped *m, sl_snapshot_keep_fn keep, void *arg, dropped *d) {
+  for (size_t off = 8; off < m->len - TRAILER_LEN;) {
+    size_t klen = get_u32(m->p + off + 1), vlen = get_u32(m->p + off + 5);
+    const uint8_t *k = m->p + off + 9;
+    if (m->p[off] == 3 && vlen == 4 && keep) {
+      char name[1024];
+      size_t n = klen < sizeof name - 1 ? klen : sizeof name - 1;
+      memcpy(name, k, n);
+      name[n] = '\0';
+      const char *state = memchr(name, '\0', n) ? name + strlen(name) + 1 : "";
+      if (!keep(name, state, arg)) {
+        uint32_t *ids = realloc(d->ids, (d->n + 1) * sizeof *ids);
+        if (!ids)
+          return -1;
+        d->ids = ids;
+        const uint8_t *v = k + klen;
+        d->ids[d->n++] = (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
+      }
+    }
+    off += 9 + klen + vlen;
+  }
+  return 0;
+}
+
+static int load_records(MDB_env *env, const mapped *m, const dropped *d) {
+  MDB_txn *txn;
+  MDB_dbi dbi[4];
+  int rc = mdb_txn_begin(env, NULL, 0, &txn);
+  if (rc)
+    return rc;
+  if ((rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &dbi[1])) || (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &dbi[2])) ||
+      (rc = mdb_dbi_open(txn, "states", MDB_CREATE, &dbi[3]))) {
+    mdb_txn_abort(txn);
+    return rc;
+  }
+  for (size_t off = 8; rc == 0 && off < m->len - TRAILER_LEN;) {
+    uint8_t tag = m->p[off];
+    size_t klen = get_u32(m->p + off + 1), vlen = get_u32(m->p + off + 5);
+    MDB_val k = {klen, (void *)(m->p + off + 9)}, v = {vlen, (void *)(m->p + off + 9 + klen)};
+    int drop = (tag == 1 && is_dropped(d, k.mv_data, klen)) ||
+               (tag == 3 && vlen == 4 && d->n && is_dropped(d, (const uint8_t *)v.mv_data - 2, 6));
+    if (!drop)
+      rc = mdb_put(txn, dbi[tag], &k, &v, MDB_APPEND);
+    off += 9 + klen + vlen;
+  }
+  if (rc) {
+    mdb_txn_abort(txn);
+    return rc;
+  }
+  return mdb_txn_commit(txn);
+}
+
+int sl_snapshot_load(const char *dir, const char *path, sl_snapshot_keep_fn keep, void *arg, char *err,
+                     size_t errlen) {
+  mapped m;
+  dropped d = {NULL, 0};
+  char tmp[4096], final[4096];
+  if (map_verified(path, &m, err, errlen))
+    return -1;
+  int result = -1;
+  MDB_env *env = NULL;
+  snprintf(tmp, sizeof tmp, "%s/state.loading.mdb", dir);
+  snprintf(final, sizeof final, "%s/state.mdb", dir);
+  unlink(tmp);
+  int rc = collect_dropped(&m, keep, arg, &d) ? ENOMEM : 0;
+  if (!rc && !(rc = mdb_env_create(&env)) && !(rc = mdb_env_set_maxdbs(env, 4)) &&
+      !(rc = mdb_env_set_mapsize(env, LOAD_MAP_SIZE)) &&
+      !(rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK, 0644)) &&
+      !(rc = load_records(env, &m, &d)) && !(rc = mdb_env_sync(env, 1))) {
+    mdb_env_close(env);
+    env = NULL;
+    sl_snapshot_remove_env(dir);
+    if (rename(tmp, final) == 0)
+      result = 0;
+    else
+      snprintf(err, errlen, "cannot install %s: %s", final, strerror(errno));
+  } else {
+    snprintf(err, errlen, "loading %s: %s", path, rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
+  }
+  if (env)
+    mdb_env_close(env);
+  if (result)
+    unlink(tmp);
+  snprintf(tmp, sizeof tmp, "%s/state.loading.mdb-lock", dir);
+  unlink(tmp);
+  free(d.ids);
+  munmap((void *)m.p, m.len);
+  return result;
+}

@@ -1,0 +1,56 @@
+/* state_snapshot.h — full snapshots of a backend: written from a frozen view while processing goes on,
+ * verified, and loaded back into a fresh environment.
+ *
+ * Why a flat file and not an LMDB copy: a snapshot must be exactly the state at a barrier, but
+ * mdb_env_copy opens its own read transaction whenever it starts; here the read transaction is opened at
+ * the barrier (sl_snapshot_begin, on the runtime's thread, right after the barrier's commit) and handed to
+ * a worker thread that streams it out (the environment runs with MDB_NOTLS, so a read transaction may move
+ * between threads). LMDB's MVCC keeps that view intact while the runtime writes on. The flat format is
+ * also what savepoints are: portable, checksummed, and loadable with MDB_APPEND in one sorted pass.
+ *
+ * File format (all integers little-endian):
+ *   "SLSNAP01"                                        8-byte magic
+ *   records: u8 db (1 kv, 2 meta, 3 states) | u32 klen | u32 vlen | key | value   (sorted per db)
+ *   trailer: u8 0xFF | u64 record count | u32 CRC-32 (IEEE) of every byte before the trailer's CRC
+ * A file that is short, has a bad magic, or fails the CRC is corrupt and never loaded. */
+#ifndef SLUICE_STATE_SNAPSHOT_H
+#define SLUICE_STATE_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/state_backend.h"
+
+typedef struct sl_snapshot sl_snapshot;
+
+/* Opens the frozen view: everything committed so far. Call right after sl_backend_commit at the barrier.
+ * The backend refuses to grow its map while a snapshot is open (LMDB forbids resizing with a transaction
+ * active), so size the map generously. */
+int sl_snapshot_begin(sl_backend *b, sl_snapshot **out);
+
+/* Writes the view to path (creating or replacing it) and fsyncs it. May run on another thread; it touches
+ * only the read transaction. Fills *bytes and *entries. */
+int sl_snapshot_write(sl_snapshot *s, const char *path, uint64_t *bytes, uint64_t *entries, char *err,
+                      size_t errlen);
+
+/* Ends the view (on the runtime's thread). */
+void sl_snapshot_end(sl_snapshot *s);
+
+/* Checks a snapshot file (magic, structure, CRC) without loading it. 0, or -1 with the reason. */
+int sl_snapshot_verify(const char *path, char *err, size_t errlen);
+
+/* Decides, while loading, whether a "states" registration (op uid, state name) is kept. Entries of a state
+ * that is not kept are dropped with it. NULL keeps everything. */
+typedef int (*sl_snapshot_keep_fn)(const char *op_uid, const char *state_name, void *arg);
+
+/* Replaces the environment in dir by the snapshot's content (verified first; the old state.mdb is removed
+ * only once the snapshot is known to be good). Returns 0, or -1 with the reason. */
+int sl_snapshot_load(const char *dir, const char *path, sl_snapshot_keep_fn keep, void *arg, char *err,
+                     size_t errlen);
+
+/* Removes the environment files in dir (a fresh start). */
+void sl_snapshot_remove_env(const char *dir);
+
+uint32_t sl_crc32(uint32_t crc, const void *p, size_t n);
+
+#endif
