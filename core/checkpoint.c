@@ -135,6 +135,7 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
   if (sl_output_write(&rt->out, &rt->out_buf))
     return -1;
   j->meta.sink_committed = rt->out.committed;
+  snprintf(j->meta.sink_path, sizeof j->meta.sink_path, "%s", rt->out.real_path ? rt->out.real_path : "");
   if (sl_output_rotate(&rt->out, j->id + 1, &j->part_last, &j->part_len))
     return -1;
   j->part_first = c->carry_first;

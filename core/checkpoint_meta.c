@@ -44,16 +44,16 @@ void sl_remove_tree(const char *dir) {
 }
 
 int sl_checkpoint_meta_write(const char *dir, const sl_checkpoint_meta *m, char *err, size_t errlen) {
-  char tmp[4096], final[4096], text[1024];
+  char tmp[4096], final[4096], text[5200];
   snprintf(tmp, sizeof tmp, "%s/_metadata.tmp", dir);
   snprintf(final, sizeof final, "%s/_metadata", dir);
   int n = snprintf(text, sizeof text,
                    "sluice-checkpoint 1\nid %" PRIu64 "\ntime_ms %" PRIu64 "\nduration_ms %" PRIu64
                    "\nalignment_ms %" PRIu64 "\nsnapshot_bytes %" PRIu64 "\nsnapshot_entries %" PRIu64
                    "\nsink_committed %" PRIu64 "\nsink_first_part %" PRIu64 "\nsink_part %" PRIu64
-                   "\nsavepoint %d\nend\n",
+                   "\nsavepoint %d\nsink_path %s\nend\n",
                    m->id, m->time_ms, m->duration_ms, m->alignment_ms, m->snapshot_bytes, m->snapshot_entries,
-                   m->sink_committed, m->sink_first_part, m->sink_part, m->savepoint);
+                   m->sink_committed, m->sink_first_part, m->sink_part, m->savepoint, m->sink_path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
     snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
@@ -81,11 +81,16 @@ int sl_checkpoint_meta_read(const char *dir, sl_checkpoint_meta *m, char *err, s
     snprintf(err, errlen, "no metadata (%s)", strerror(errno));
     return -1;
   }
-  char line[256];
+  char line[4200];
   while (fgets(line, sizeof line, f)) {
     if (!strcmp(line, "end\n")) {
       ended = 1;
       break;
+    }
+    if (!strncmp(line, "sink_path ", 10)) {
+      snprintf(m->sink_path, sizeof m->sink_path, "%s", line + 10);
+      m->sink_path[strcspn(m->sink_path, "\n")] = '\0';
+      continue;
     }
     if (sscanf(line, "%63s %llu", key, &v) != 2)
       continue;

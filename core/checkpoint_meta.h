@@ -5,7 +5,8 @@
  * of the directory), so a crash at any instant leaves either no _metadata or a whole one. The format is
  * "key value" text lines, readable with cat:
  *   sluice-checkpoint 1 | id N | time_ms T | duration_ms D | alignment_ms A | snapshot_bytes B |
- *   snapshot_entries E | sink_committed S | sink_first_part F | sink_part L | savepoint 0/1
+ *   snapshot_entries E | sink_committed S | sink_first_part F | sink_part L | savepoint 0/1 |
+ *   sink_path P (last, the rest of its line)
  * sink_committed is the output file's committed size before this checkpoint's pending parts (parts F..id:
  * more than one when earlier checkpoints failed), sink_part their total length: after checkpoint N the
  * output file is exactly S + L bytes. */
@@ -23,6 +24,7 @@ typedef struct sl_checkpoint_meta {
   uint64_t snapshot_bytes, snapshot_entries;
   uint64_t sink_committed, sink_first_part, sink_part;
   int savepoint;
+  char sink_path[4096]; /* the file sink's real path ("" for stdout): its sink_* fields apply to that file */
 } sl_checkpoint_meta;
 
 /* Writes dir/_metadata durably. 0, or -1 with the reason. */

@@ -57,6 +57,9 @@ int sl_output_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir,
     snprintf(err, errlen, "cannot open output '%s': %s", ep->path, strerror(errno));
     return -1;
   }
+  o->real_path = realpath(ep->path, NULL);
+  if (!o->real_path)
+    o->real_path = strdup(ep->path);
   return 0;
 }
 
@@ -130,6 +133,8 @@ int sl_output_recover(sl_output *o, const sl_checkpoint_meta *m, uint64_t next_i
   struct stat st;
   if (!o->path)
     return 0;
+  if (m && strcmp(m->sink_path, o->real_path) != 0)
+    m = NULL; /* the checkpoint's output was another file: this one starts empty */
   o->committed = m ? m->sink_committed : 0;
   uint64_t want = o->committed + (m ? m->sink_part : 0);
   if (fstat(o->fd, &st) != 0) {
@@ -209,6 +214,7 @@ void sl_output_close(sl_output *o) {
   if (o->fd > 2)
     close(o->fd);
   free(o->path);
+  free(o->real_path);
   free(o->pending_dir);
   memset(o, 0, sizeof *o);
   o->fd = -1;

@@ -35,6 +35,7 @@ typedef struct sl_source sl_source;   /* core/source.h */
 typedef struct sl_output {
   int fd;            /* the output file, or 1 for stdout */
   char *path;        /* NULL for stdout */
+  char *real_path;   /* its resolved path: checkpoints name the file their sink fields apply to */
   char *pending_dir; /* file sink: where pending parts live */
   int part_fd;       /* file sink: the open pending part */
   uint64_t part_id, part_len;
