@@ -156,6 +156,7 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
   }
   if (sl_snapshot_begin(rt->backend, &j->snap) != SL_STATE_OK)
     goto state_failed;
+  j->meta.barrier_ms = sl_now_ms() - j->started_ms;
   if (c->pending_savepoint[0]) {
     snprintf(j->savepoint, sizeof j->savepoint, "%s", c->pending_savepoint);
     c->pending_savepoint[0] = '\0';

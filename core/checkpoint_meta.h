@@ -4,7 +4,7 @@
  * complete exactly when its _metadata exists: it is written last, durably (temp file, fsync, rename, fsync
  * of the directory), so a crash at any instant leaves either no _metadata or a whole one. The format is
  * "key value" text lines, readable with cat:
- *   sluice-checkpoint 1 | id N | time_ms T | duration_ms D | alignment_ms A | snapshot_bytes B |
+ *   sluice-checkpoint 1 | id N | time_ms T | duration_ms D | alignment_ms A | barrier_ms P | snapshot_bytes B |
  *   snapshot_entries E | sink_committed S | sink_first_part F | sink_part L | savepoint 0/1 |
  *   sink_path P (last, the rest of its line)
  * sink_committed is the output file's committed size before this checkpoint's pending parts (parts F..id:
@@ -21,6 +21,7 @@ typedef struct sl_checkpoint_meta {
   uint64_t time_ms;      /* wall clock when the barrier was taken */
   uint64_t duration_ms;  /* barrier to durable metadata */
   uint64_t alignment_ms; /* time inputs were held back for alignment */
+  uint64_t barrier_ms;   /* time the stream stood still at the barrier (state flush + commit + view) */
   uint64_t snapshot_bytes, snapshot_entries;
   uint64_t sink_committed, sink_first_part, sink_part;
   int savepoint;

@@ -108,13 +108,14 @@ int sl_checkpoints_command(int argc, char **argv) {
     fprintf(stderr, "sluice: cannot list %s: %s\n", dir, strerror(errno));
     return 2;
   }
-  printf("%-8s %-24s %12s %10s %12s %12s  %s\n", "id", "time (UTC)", "bytes", "entries", "duration_ms",
-         "alignment_ms", "status");
+  printf("%-8s %-24s %12s %10s %12s %11s %13s  %s\n", "id", "time (UTC)", "bytes", "entries", "duration_ms",
+         "barrier_ms", "alignment_ms", "status");
   for (int i = 0; i < n; i++) {
     sl_checkpoint_meta m;
     snprintf(chk, sizeof chk, "%s/chk-%020" PRIu64, dir, ids[i]);
     if (sl_checkpoint_meta_read(chk, &m, err, sizeof err)) {
-      printf("%-8" PRIu64 " %-24s %12s %10s %12s %12s  incomplete (%s)\n", ids[i], "-", "-", "-", "-", "-", err);
+      printf("%-8" PRIu64 " %-24s %12s %10s %12s %11s %13s  incomplete (%s)\n", ids[i], "-", "-", "-", "-", "-", "-",
+             err);
       continue;
     }
     snprintf(snap, sizeof snap, "%s/state.snap", chk);
@@ -122,9 +123,9 @@ int sl_checkpoints_command(int argc, char **argv) {
     char when[32];
     time_t t = (time_t)(m.time_ms / 1000);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-    printf("%-8" PRIu64 " %-24s %12" PRIu64 " %10" PRIu64 " %12" PRIu64 " %12" PRIu64 "  %s%s\n", m.id, when,
-           m.snapshot_bytes, m.snapshot_entries, m.duration_ms, m.alignment_ms, ok ? "complete" : "corrupt: ",
-           ok ? "" : err);
+    printf("%-8" PRIu64 " %-24s %12" PRIu64 " %10" PRIu64 " %12" PRIu64 " %11" PRIu64 " %13" PRIu64 "  %s%s\n", m.id,
+           when, m.snapshot_bytes, m.snapshot_entries, m.duration_ms, m.barrier_ms, m.alignment_ms,
+           ok ? "complete" : "corrupt: ", ok ? "" : err);
   }
   free(ids);
   return 0;
