@@ -17,12 +17,27 @@ int sl_line_reader_init(sl_line_reader *r, size_t max_line, size_t read_size, ui
 }
 
 void sl_line_reader_free(sl_line_reader *r) {
-  free(r->buf);
+  if (!r->external)
+    free(r->buf);
   r->buf = NULL;
 }
 
+void sl_line_reader_use_mapping(sl_line_reader *r, const char *map, size_t len, uint64_t start_offset) {
+  free(r->buf);
+  r->external = 1;
+  r->buf = (char *)map; /* never written through: the mapping is read-only */
+  r->cap = len;
+  r->start = r->len = (size_t)start_offset;
+  r->offset = start_offset;
+  r->scan = 0;
+}
+
+size_t sl_line_reader_mapping_left(const sl_line_reader *r) {
+  return r->cap - r->len;
+}
+
 void sl_line_reader_compact(sl_line_reader *r) {
-  if (r->start == 0)
+  if (r->start == 0 || r->external)
     return;
   memmove(r->buf, r->buf + r->start, r->len - r->start);
   r->len -= r->start;
@@ -30,6 +45,11 @@ void sl_line_reader_compact(sl_line_reader *r) {
 }
 
 int sl_line_reader_space(sl_line_reader *r, char **p, size_t *n) {
+  if (r->external) {
+    *p = r->buf + r->len;
+    *n = r->cap - r->len;
+    return 0;
+  }
   if (r->cap - r->len < r->read_size)
     sl_line_reader_compact(r);
   if (r->cap - r->len < r->read_size) {

@@ -21,7 +21,8 @@ typedef struct sl_line {
 } sl_line;
 
 typedef struct sl_line_reader {
-  char *buf;
+  char *buf;              /* our buffer, or a read-only file mapping in external mode */
+  int external;           /* buf is a mapping of the whole input: lines point into it, nothing is copied */
   size_t start, len, cap; /* unconsumed bytes are buf[start .. len) */
   size_t scan;            /* bytes before this (from start) are known to have no newline */
   size_t max_line;
@@ -35,6 +36,13 @@ typedef struct sl_line_reader {
 int sl_line_reader_init(sl_line_reader *r, size_t max_line, size_t read_size, uint64_t start_offset,
                         uint64_t start_line);
 void sl_line_reader_free(sl_line_reader *r);
+
+/* Switches to external mode over a mapping of a whole file (len bytes), resuming at start_offset: the
+ * source then "reads" by sl_line_reader_commit of the next window, with no copy. The reader's own buffer
+ * is freed; the caller owns the mapping and unmaps it after sl_line_reader_free. */
+void sl_line_reader_use_mapping(sl_line_reader *r, const char *map, size_t len, uint64_t start_offset);
+/* External mode: bytes of the mapping not yet committed. */
+size_t sl_line_reader_mapping_left(const sl_line_reader *r);
 
 /* Free space to read into (at least read_size bytes). Returns -1 on out of memory. */
 int sl_line_reader_space(sl_line_reader *r, char **p, size_t *n);

@@ -45,6 +45,7 @@ int sl_batch_add(sl_batch *b, const char *line, size_t len, uint64_t line_no, in
   r->fields = fields;
   r->line_no = line_no;
   r->source = source;
+  r->memo_key = NULL;
   return 0;
 }
 

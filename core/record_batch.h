@@ -24,6 +24,10 @@ typedef struct sl_rec {
   const sl_json_field *fields;
   uint64_t line_no;
   int32_t source; /* index of the source that read it */
+  /* The last field looked up, by the address of its name: Lua strings are interned, so key_by("url") and
+   * the operator's rec.url pass the same pointer, and the second look-up is free. */
+  const char *memo_key;
+  int32_t memo_index;
 } sl_rec;
 
 typedef struct sl_batch {

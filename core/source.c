@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 int sl_source_file_open(sl_source *s, char *err, size_t errlen);
@@ -14,6 +15,8 @@ void sl_source_tcp_close(sl_source *s, uv_close_cb done);
 
 void sl_source_free(sl_source *s) {
   sl_line_reader_free(&s->in.reader);
+  if (s->map)
+    munmap(s->map, s->map_len);
   free(s->in.name);
   free(s->meta_key);
   free(s->stream);

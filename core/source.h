@@ -15,6 +15,8 @@ struct sl_source {
   int follow;
   uint64_t dev, ino;
   char *meta_key;       /* "source/<realpath>" for rewindable files, NULL otherwise */
+  void *map;            /* a file read in place (see source_file.c), or NULL */
+  size_t map_len, map_released;
   uv_idle_t idle;       /* drives reads of regular files */
   uv_timer_t poll;      /* follow mode: checks for growth and rotation */
   uv_stream_t *stream;  /* pipes, ttys */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,10 +47,41 @@ static void finish(sl_source *s) {
   sl_source_close(s);
 }
 
+/* Maps a regular file that is read to its end once (no --follow): lines are then read in place, with no
+ * copy into a buffer. A followed file grows and rotates, so it is read with read(). */
+static void try_map(sl_source *s, const struct stat *st) {
+  if (s->follow || st->st_size <= 0)
+    return;
+  void *map = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE, s->fd, 0);
+  if (map == MAP_FAILED)
+    return; /* fine: read() it is */
+  madvise(map, (size_t)st->st_size, MADV_SEQUENTIAL);
+  s->map = map;
+  s->map_len = (size_t)st->st_size;
+  sl_line_reader_use_mapping(&s->in.reader, map, s->map_len, s->in.reader.offset);
+}
+
+/* Drops the mapped pages of lines already processed, so a large input does not stay resident. */
+static void release_consumed(sl_source *s) {
+  size_t done = s->in.reader.start & ~(size_t)(64u * 1024 * 1024 - 1);
+  if (done > s->map_released) {
+    madvise((char *)s->map + s->map_released, done - s->map_released, MADV_DONTNEED);
+    s->map_released = done;
+  }
+}
+
 /* Reads one chunk; returns bytes read, 0 at end of file, -1 on error (logged). */
 static ssize_t read_chunk(sl_source *s) {
   char *p;
   size_t room;
+  if (s->in.reader.external) {
+    /* A mapped file: "reading" is taking the next window of the mapping. */
+    size_t n = sl_line_reader_mapping_left(&s->in.reader);
+    n = n > READ_SIZE ? READ_SIZE : n;
+    sl_line_reader_commit(&s->in.reader, n);
+    release_consumed(s);
+    return (ssize_t)n;
+  }
   if (sl_line_reader_space(&s->in.reader, &p, &room)) {
     sl_error("%s: out of memory", s->in.name);
     return -1;
@@ -214,6 +246,8 @@ int sl_source_file_open(sl_source *s, char *err, size_t errlen) {
       restore_offset(s, &st);
     }
   }
+  if (s->regular)
+    try_map(s, &st);
   return 0;
 }
 

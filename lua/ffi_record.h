@@ -13,7 +13,9 @@
 #include "core/record_batch.h"
 #include "state/keyed_scope.h"
 
-/* Finds top-level field key[0..klen) of r into *out. Returns its sl_json_type, or -1 if absent. */
+/* Finds top-level field key[0..klen) of r into *out. Returns its sl_json_type, or -1 if absent. The last
+ * look-up is remembered by the key's address, so key must not change while the record lives (Lua strings
+ * are immutable and interned). */
 int sl_rec_field(const sl_rec *r, const char *key, size_t klen, sl_json_field *out);
 /* The value of a number field. */
 double sl_rec_number(const sl_rec *r, const sl_json_field *f);
