@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# checkpoint_bench.sh [ROUNDS] — what checkpoints cost.
+#  1. Size and duration of a full checkpoint with 10 k and with 1 M keys (URL count, one record per key and
+#     then one more pass, checkpoints every second; the table is `sluice checkpoints` of the state dir).
+#  2. Throughput of the URL count on 1 M access records with checkpoints every 1 s, every 100 ms, and only
+#     at the end, alternating ROUNDS times in one run.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+ROUNDS=${1:-3}
+SLUICE=${SLUICE:-$src/build/sluice}
+work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-ckbench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+for keys in 10000 1000000; do
+  luajit -e "local n = $keys; local t = {}
+    for pass = 1, 2 do for i = 1, n do t[#t + 1] = '{\"url\":\"/k/' .. i .. '\"}'
+      if #t == 10000 then io.write(table.concat(t, '\n'), '\n'); t = {} end end end
+    if #t > 0 then io.write(table.concat(t, '\n'), '\n') end" > "$work/keys.log"
+  rm -rf "$work/st"
+  t0=$(date +%s.%N)
+  "$SLUICE" run "$src/scripts/url_count.lua" --input "$work/keys.log" --state-dir "$work/st" \
+    --output "$work/out" --checkpoint-interval 1000 --retain-checkpoints 100 --quiet
+  t1=$(date +%s.%N)
+  printf '\n== %d keys, %d records, %.2f s\n' "$keys" $((2 * keys)) "$(echo "$t1 - $t0" | bc -l)"
+  "$SLUICE" checkpoints "$work/st"
+done
+
+gen="$src/../shared/data/gen-records"
+if [ -x "$gen" ]; then "$gen" access 1000000 > "$work/access.log"
+else luajit "$src/tests/data/gen_access.lua" 1000000 1 10000 > "$work/access.log"; fi
+echo
+declare -A times
+for r in $(seq "$ROUNDS"); do
+  for interval in 0 1000 100; do
+    rm -rf "$work/st"
+    t0=$(date +%s.%N)
+    "$SLUICE" run "$src/scripts/url_count.lua" --input "$work/access.log" --state-dir "$work/st" \
+      --output "$work/out" --checkpoint-interval "$interval" --quiet
+    t1=$(date +%s.%N)
+    times[$interval]+="$(echo "$t1 - $t0" | bc -l) "
+  done
+done
+for interval in 0 1000 100; do
+  label=$([ "$interval" = 0 ] && echo "only at the end" || echo "every $interval ms")
+  printf 'checkpoints %-16s median %.3f s (%.2f M rec/s) over: %s\n' "$label" \
+    "$(printf '%s\n' ${times[$interval]} | sort -n | awk '{t[NR]=$1} END {print t[int((NR+1)/2)]}')" \
+    "$(printf '%s\n' ${times[$interval]} | sort -n | awk '{t[NR]=$1} END {print 1/t[int((NR+1)/2)]}')" \
+    "${times[$interval]}"
+done
