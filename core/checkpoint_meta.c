@@ -140,10 +140,13 @@ int sl_checkpoint_list(const char *checkpoints_dir, uint64_t **ids) {
   struct dirent *e;
   while ((e = readdir(d))) {
     char *end;
-    if (strncmp(e->d_name, "chk-", 4))
+    /* Only chk-<digits>: strtoull alone would also take "chk-+5", "chk- 5", "chk--5" (as 2^64-5) and
+     * saturate an overflow, and such a stray name would become the newest checkpoint. */
+    if (strncmp(e->d_name, "chk-", 4) || e->d_name[4] < '0' || e->d_name[4] > '9')
       continue;
+    errno = 0;
     unsigned long long id = strtoull(e->d_name + 4, &end, 10);
-    if (*end || end == e->d_name + 4)
+    if (*end || errno == ERANGE)
       continue;
     if (n == cap) {
       uint64_t *g = realloc(*ids, (cap = cap ? cap * 2 : 16) * sizeof *g);

@@ -39,6 +39,8 @@ uint32_t sl_crc32(uint32_t crc, const void *p, size_t n) {
 }
 
 int sl_snapshot_begin(sl_backend *b, sl_snapshot **out) {
+  /* Build the CRC table here, on the loop thread, before a worker thread can race to build it. */
+  sl_crc32(0, "", 0);
   sl_snapshot *s = calloc(1, sizeof *s);
   if (!s)
     return SL_STATE_ENOMEM;
@@ -271,7 +273,8 @@ static int collect_dropped(const mapped *m, sl_snapshot_keep_fn keep, void *arg,
   for (size_t off = 8; off < m->len - TRAILER_LEN;) {
     size_t klen = get_u32(m->p + off + 1), vlen = get_u32(m->p + off + 5);
     const uint8_t *k = m->p + off + 9;
-    if (m->p[off] == 3 && vlen == 4 && keep) {
+    /* Tombstones (keys starting with NUL, see load_records) are no registration to offer to keep. */
+    if (m->p[off] == 3 && vlen == 4 && keep && k[0] != '\0') {
       char name[1024];
       size_t n = klen < sizeof name - 1 ? klen : sizeof name - 1;
       memcpy(name, k, n);
@@ -308,8 +311,18 @@ static int load_records(MDB_env *env, const mapped *m, const dropped *d) {
     MDB_val k = {klen, (void *)(m->p + off + 9)}, v = {vlen, (void *)(m->p + off + 9 + klen)};
     int drop = (tag == 1 && is_dropped(d, k.mv_data, klen)) ||
                (tag == 3 && vlen == 4 && d->n && is_dropped(d, (const uint8_t *)v.mv_data - 2, 6));
-    if (!drop)
+    if (!drop) {
       rc = mdb_put(txn, dbi[tag], &k, &v, MDB_APPEND);
+    } else if (tag == 3) {
+      /* A dropped registration leaves a tombstone "\0" + id: the backend assigns the next id as the
+       * number of registrations + 1, so removing a row would hand a kept state's id to the next new
+       * state. No op uid is empty, so a tombstone is never found by a lookup; it sorts first, so the
+       * appends after it are still in order. */
+      uint8_t tomb[5] = {0};
+      memcpy(tomb + 1, v.mv_data, 4);
+      MDB_val tk = {sizeof tomb, tomb};
+      rc = mdb_put(txn, dbi[3], &tk, &v, 0);
+    }
     off += 9 + klen + vlen;
   }
   if (rc) {

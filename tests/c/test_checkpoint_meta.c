@@ -1,0 +1,298 @@
+/* test_checkpoint_meta.c — checkpoint metadata files and the checkpoints directory (core/checkpoint_meta.c):
+ * every field round-trips, the write leaves no temp file, any damaged or partial _metadata is rejected with a
+ * reason (a truncated file must never read as a complete checkpoint), listing returns only chk-<digits> ids
+ * in order, and sl_remove_tree removes a checkpoint directory. Each test gets its own directory under
+ * $TMPDIR. */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/checkpoint_meta.h"
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static int setup_dir(void **state) {
+  const char *tmp = getenv("TMPDIR");
+  char *dir = malloc(4096);
+  snprintf(dir, 4096, "%s/sl_chkmeta_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+  if (!mkdtemp(dir)) {
+    free(dir);
+    return -1;
+  }
+  *state = dir;
+  return 0;
+}
+
+static int teardown_dir(void **state) {
+  nftw(*state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  free(*state);
+  return 0;
+}
+
+static void sample(sl_checkpoint_meta *m) {
+  memset(m, 0, sizeof *m);
+  m->id = 42;
+  m->time_ms = 1764000000123ull;
+  m->duration_ms = 17;
+  m->alignment_ms = 3;
+  m->barrier_ms = 5;
+  m->snapshot_bytes = 123456789012ull;
+  m->snapshot_entries = 98765;
+  m->sink_committed = 4096;
+  m->sink_first_part = 40;
+  m->sink_part = 777;
+  m->savepoint = 1;
+  snprintf(m->sink_path, sizeof m->sink_path, "/data/out dir/my output file.jsonl");
+}
+
+static void expect_same(const sl_checkpoint_meta *a, const sl_checkpoint_meta *b) {
+  assert_int_equal(a->id, b->id);
+  assert_int_equal(a->time_ms, b->time_ms);
+  assert_int_equal(a->duration_ms, b->duration_ms);
+  assert_int_equal(a->alignment_ms, b->alignment_ms);
+  assert_int_equal(a->barrier_ms, b->barrier_ms);
+  assert_int_equal(a->snapshot_bytes, b->snapshot_bytes);
+  assert_int_equal(a->snapshot_entries, b->snapshot_entries);
+  assert_int_equal(a->sink_committed, b->sink_committed);
+  assert_int_equal(a->sink_first_part, b->sink_first_part);
+  assert_int_equal(a->sink_part, b->sink_part);
+  assert_int_equal(a->savepoint, b->savepoint);
+  assert_string_equal(a->sink_path, b->sink_path);
+}
+
+static void write_text(const char *dir, const char *name, const void *p, size_t len) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  if (len)
+    assert_int_equal(fwrite(p, 1, len, f), len);
+  assert_int_equal(fclose(f), 0);
+}
+
+static char *read_text(const char *dir, const char *name, size_t *len) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char *p = malloc(8192);
+  *len = fread(p, 1, 8191, f);
+  p[*len] = '\0';
+  fclose(f);
+  return p;
+}
+
+static void expect_read_fails(const char *dir) {
+  sl_checkpoint_meta m;
+  char err[256] = "";
+  assert_int_equal(sl_checkpoint_meta_read(dir, &m, err, sizeof err), -1);
+  assert_true(strlen(err) > 0);
+}
+
+static void test_round_trip_every_field(void **state) {
+  const char *dir = *state;
+  char err[256] = "", path[4200];
+  sl_checkpoint_meta w, r;
+  sample(&w);
+  assert_int_equal(sl_checkpoint_meta_write(dir, &w, err, sizeof err), 0);
+  memset(&r, 0xAB, sizeof r);
+  assert_int_equal(sl_checkpoint_meta_read(dir, &r, err, sizeof err), 0);
+  expect_same(&w, &r);
+
+  /* Atomic write: the final file is there, the temporary one is not. */
+  snprintf(path, sizeof path, "%s/_metadata", dir);
+  assert_int_equal(access(path, F_OK), 0);
+  snprintf(path, sizeof path, "%s/_metadata.tmp", dir);
+  assert_int_equal(access(path, F_OK), -1);
+
+  /* Rewriting replaces the whole file; zero values and an empty sink path (stdout) round-trip too. */
+  sl_checkpoint_meta z;
+  memset(&z, 0, sizeof z);
+  z.id = 1;
+  assert_int_equal(sl_checkpoint_meta_write(dir, &z, err, sizeof err), 0);
+  assert_int_equal(sl_checkpoint_meta_read(dir, &r, err, sizeof err), 0);
+  expect_same(&z, &r);
+  assert_int_equal(access(path, F_OK), -1);
+
+  /* Extreme values. */
+  sample(&w);
+  w.id = UINT64_MAX;
+  w.snapshot_bytes = UINT64_MAX - 1;
+  w.savepoint = 0;
+  assert_int_equal(sl_checkpoint_meta_write(dir, &w, err, sizeof err), 0);
+  assert_int_equal(sl_checkpoint_meta_read(dir, &r, err, sizeof err), 0);
+  expect_same(&w, &r);
+
+  /* A directory that does not exist: the write fails with a reason. */
+  snprintf(path, sizeof path, "%s/no/such/dir", dir);
+  err[0] = '\0';
+  assert_int_equal(sl_checkpoint_meta_write(path, &w, err, sizeof err), -1);
+  assert_true(strlen(err) > 0);
+}
+
+static void test_read_missing_file(void **state) {
+  expect_read_fails(*state);
+  char sub[4200];
+  snprintf(sub, sizeof sub, "%s/absent", (char *)*state);
+  expect_read_fails(sub);
+}
+
+/* Whatever byte a crash or a short copy cuts the file at, it never reads as a complete checkpoint. */
+static void test_read_rejects_every_truncation(void **state) {
+  const char *dir = *state;
+  char err[256] = "";
+  sl_checkpoint_meta w;
+  sample(&w);
+  assert_int_equal(sl_checkpoint_meta_write(dir, &w, err, sizeof err), 0);
+  size_t len;
+  char *full = read_text(dir, "_metadata", &len);
+  assert_true(len > 100);
+  for (size_t n = 0; n < len; n++) {
+    write_text(dir, "_metadata", full, n);
+    expect_read_fails(dir);
+  }
+  write_text(dir, "_metadata", full, len);
+  sl_checkpoint_meta r;
+  assert_int_equal(sl_checkpoint_meta_read(dir, &r, err, sizeof err), 0);
+  expect_same(&w, &r);
+  free(full);
+}
+
+static void test_read_rejects_malformed(void **state) {
+  const char *dir = *state;
+  char err[256] = "";
+  sl_checkpoint_meta w;
+  sample(&w);
+  assert_int_equal(sl_checkpoint_meta_write(dir, &w, err, sizeof err), 0);
+  size_t len;
+  char *full = read_text(dir, "_metadata", &len);
+  assert_int_equal(strcmp(full + len - 4, "end\n"), 0);
+
+  /* Without its "end" line. */
+  write_text(dir, "_metadata", full, len - 4);
+  expect_read_fails(dir);
+  /* "end" not on a line of its own. */
+  char *alt = malloc(len + 16);
+  memcpy(alt, full, len - 4);
+  memcpy(alt + len - 4, "ending\n", 7);
+  write_text(dir, "_metadata", alt, len + 3);
+  expect_read_fails(dir);
+
+  /* Garbage. */
+  const char garbage[] = "\x7f"
+                         "ELF\x02\x01\x01\0\0\0garbage that is not metadata\n\xff\xfe\n";
+  write_text(dir, "_metadata", garbage, sizeof garbage - 1);
+  expect_read_fails(dir);
+  /* Garbage lines followed by an "end" line: still not a checkpoint. */
+  const char junk_end[] = "hello world\nfoo bar\n\nend\n";
+  write_text(dir, "_metadata", junk_end, sizeof junk_end - 1);
+  expect_read_fails(dir);
+  /* Only "end". */
+  write_text(dir, "_metadata", "end\n", 4);
+  expect_read_fails(dir);
+  free(alt);
+  free(full);
+}
+
+static void make_dir(const char *parent, const char *name) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", parent, name);
+  assert_int_equal(mkdir(path, 0755), 0);
+}
+
+static void test_list_ids(void **state) {
+  const char *dir = *state;
+  char chk[4200];
+  uint64_t *ids = (uint64_t *)1;
+  snprintf(chk, sizeof chk, "%s/checkpoints", dir);
+
+  /* A missing directory holds no checkpoints. */
+  assert_int_equal(sl_checkpoint_list(chk, &ids), 0);
+  assert_null(ids);
+
+  assert_int_equal(mkdir(chk, 0755), 0);
+  assert_int_equal(sl_checkpoint_list(chk, &ids), 0);
+  free(ids);
+
+  make_dir(chk, "chk-00000000000000000010");
+  make_dir(chk, "chk-3");
+  make_dir(chk, "chk-00000000000000000007");
+  make_dir(chk, "chk-1000");
+  make_dir(chk, "chk-00000000000000000001");
+  /* Names that are not chk-<digits>. */
+  make_dir(chk, "chk-");
+  make_dir(chk, "chk-12x");
+  make_dir(chk, "foo");
+  make_dir(chk, "chk-5.tmp");
+  make_dir(chk, "chk-+8");
+  make_dir(chk, "chk--9");
+  make_dir(chk, "chk- 11");
+  make_dir(chk, "xchk-4");
+  make_dir(chk, "CHK-6");
+  make_dir(chk, "chk-99999999999999999999999"); /* past 2^64 */
+
+  int n = sl_checkpoint_list(chk, &ids);
+  assert_int_equal(n, 5);
+  assert_non_null(ids);
+  const uint64_t want[] = {1, 3, 7, 10, 1000};
+  for (int i = 0; i < n; i++)
+    assert_int_equal(ids[i], want[i]);
+  free(ids);
+
+  /* Many ids come back sorted. */
+  for (int i = 100; i > 0; i--) {
+    char name[64];
+    snprintf(name, sizeof name, "chk-%020d", 5000 + i * 13 % 101);
+    make_dir(chk, name);
+  }
+  n = sl_checkpoint_list(chk, &ids);
+  assert_int_equal(n, 105);
+  for (int i = 1; i < n; i++)
+    assert_true(ids[i - 1] < ids[i]);
+  assert_int_equal(ids[n - 1], 5100);
+  free(ids);
+}
+
+static void test_remove_tree(void **state) {
+  const char *dir = *state;
+  char chk[4200], err[256] = "";
+  snprintf(chk, sizeof chk, "%s/chk-00000000000000000004", dir);
+  assert_int_equal(mkdir(chk, 0755), 0);
+  write_text(chk, "state.snap", "snapshot bytes", 14);
+  write_text(chk, "part-4", "", 0);
+  sl_checkpoint_meta m;
+  sample(&m);
+  assert_int_equal(sl_checkpoint_meta_write(chk, &m, err, sizeof err), 0);
+  sl_remove_tree(chk);
+  struct stat st;
+  assert_int_equal(stat(chk, &st), -1);
+  /* The parent stays, and removing something absent is harmless. */
+  assert_int_equal(stat(dir, &st), 0);
+  sl_remove_tree(chk);
+  assert_int_equal(sl_fsync_dir(dir), 0);
+  assert_int_equal(sl_fsync_dir(chk), -1);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      T(test_round_trip_every_field), T(test_read_missing_file), T(test_read_rejects_every_truncation),
+      T(test_read_rejects_malformed), T(test_list_ids),          T(test_remove_tree),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
