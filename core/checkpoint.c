@@ -144,6 +144,8 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
   j->part_len = rt->out.path ? rt->out.uncommitted : 0;
   j->meta.sink_first_part = j->part_first;
   j->meta.sink_part = j->part_len;
+  if (sl_lua_host_snapshot_hooks(&rt->lua, j->err, sizeof j->err))
+    return -1;
   for (int i = 0; i < rt->nsources; i++)
     if (sl_source_save_offset(rt->sources[i]) != SL_STATE_OK)
       goto state_failed;

@@ -5,7 +5,15 @@
 
 int sl_rec_field(const sl_rec *r, const char *key, size_t klen, sl_json_field *out) {
   if (r->nfields <= SL_RECORD_INDEXED_FIELDS) {
-    int i = sl_json_find(r->line, r->fields, r->nfields, key, klen);
+    int i;
+    if (r->memo_key == key) {
+      i = r->memo_index;
+    } else {
+      i = sl_json_find(r->line, r->fields, r->nfields, key, klen);
+      /* The memo is a cache inside an otherwise read-only record. */
+      ((sl_rec *)r)->memo_key = key;
+      ((sl_rec *)r)->memo_index = i;
+    }
     if (i < 0)
       return -1;
     *out = r->fields[i];
@@ -80,5 +88,6 @@ sl_keyed_scope *sl_scope_new(sl_backend *b, unsigned max_parallelism) {
 }
 
 void sl_scope_free(sl_keyed_scope *s) {
+  sl_scope_close(s);
   free(s);
 }

@@ -186,6 +186,22 @@ int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *er
   return 1;
 }
 
+int sl_lua_host_snapshot_hooks(sl_lua_host *h, char *err, size_t errlen) {
+  lua_State *L = h->L;
+  push_host_fn(h, "snapshot_hooks");
+  if (lua_pcall(L, 0, 0, 0) == 0)
+    return 0;
+  const char *msg = lua_tostring(L, -1);
+  char what[256] = "?";
+  push_host_fn(h, "current_operator");
+  if (lua_pcall(L, 0, 1, 0) == 0 && lua_tostring(L, -1))
+    snprintf(what, sizeof what, "%s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  snprintf(err, errlen, "operator '%s': snapshot hook: %s", what, msg ? msg : "(error object is not a string)");
+  lua_pop(L, 1);
+  return -1;
+}
+
 void sl_lua_host_close(sl_lua_host *h) {
   if (h->L)
     lua_close(h->L);

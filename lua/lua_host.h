@@ -63,6 +63,11 @@ int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, char *er
  * batch->out_mark) and the caller resumes with cursor + 1. */
 int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen);
 
+/* At a checkpoint barrier, before the commit: runs every operator's snapshot(ctx) hook (operator state is
+ * written into the backend) and one bounded step of TTL cleanup. 0, or -1 with "operator 'uid': message"
+ * in err (the checkpoint must then not be taken). */
+int sl_lua_host_snapshot_hooks(sl_lua_host *h, char *err, size_t errlen);
+
 void sl_lua_host_close(sl_lua_host *h);
 
 #endif

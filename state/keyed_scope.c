@@ -3,6 +3,7 @@
  * The key group is computed once per key here, not once per state access, because every ValueState and
  * MapState call of the record reuses it. Composite keys are built into the scope's scratch buffer, so a state
  * access allocates nothing. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "state/keyed_scope.h"
@@ -31,4 +32,23 @@ void sl_scope_clear_key(sl_keyed_scope *s) {
     return;
   s->has_key = 0;
   s->key_len = 0;
+}
+
+void sl_scope_close(sl_keyed_scope *s) {
+  if (!s)
+    return;
+  free(s->vbuf);
+  s->vbuf = NULL;
+  s->vcap = 0;
+}
+
+void sl_scope_set_clock(sl_keyed_scope *s, sl_clock_fn fn, void *arg) {
+  if (!s)
+    return;
+  s->clock.fn = fn;
+  s->clock.arg = arg;
+}
+
+int64_t sl_scope_now(const sl_keyed_scope *s) {
+  return sl_clock_now(s ? &s->clock : NULL);
 }

@@ -38,6 +38,22 @@ int sl_map_put(sl_keyed_scope *s, uint32_t state_id, const void *mkey, size_t mk
   return sl_backend_put(s->backend, s->buf, klen, val, vlen);
 }
 
+int sl_map_get_ttl(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const void *mkey, size_t mklen,
+                   const void **val, size_t *vlen) {
+  size_t klen = entry_key(s, state_id, mkey, mklen);
+  if (!klen)
+    return SL_STATE_EINVAL;
+  return sl_ttl_get(s, ttl, s->buf, klen, val, vlen);
+}
+
+int sl_map_put_ttl(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const void *mkey, size_t mklen,
+                   const void *val, size_t vlen) {
+  size_t klen = entry_key(s, state_id, mkey, mklen);
+  if (!klen)
+    return SL_STATE_EINVAL;
+  return sl_ttl_put(s, ttl, s->buf, klen, val, vlen);
+}
+
 int sl_map_remove(sl_keyed_scope *s, uint32_t state_id, const void *mkey, size_t mklen) {
   size_t klen = entry_key(s, state_id, mkey, mklen);
   if (!klen)

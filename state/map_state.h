@@ -4,7 +4,7 @@
 #ifndef SLUICE_MAP_STATE_H
 #define SLUICE_MAP_STATE_H
 
-#include "state/keyed_scope.h"
+#include "state/state_ttl.h"
 
 int sl_map_get(sl_keyed_scope *s, uint32_t state_id, const void *mkey, size_t mklen, const void **val,
                size_t *vlen);
@@ -16,6 +16,13 @@ int sl_map_contains(sl_keyed_scope *s, uint32_t state_id, const void *mkey, size
 /* OK if the map has no entry, NOTFOUND if it has one or more. */
 int sl_map_is_empty(sl_keyed_scope *s, uint32_t state_id);
 int sl_map_clear(sl_keyed_scope *s, uint32_t state_id);
+
+/* get/put with TTL per map entry (state_ttl.h); ttl NULL behaves as the plain calls. Iterators return the
+ * stored bytes: pass each value through sl_ttl_unwrap. */
+int sl_map_get_ttl(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const void *mkey, size_t mklen,
+                   const void **val, size_t *vlen);
+int sl_map_put_ttl(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const void *mkey, size_t mklen,
+                   const void *val, size_t vlen);
 
 /* Streams the map's entries in map-key byte order. The iterator is bound to the key current at open. */
 typedef struct sl_map_iter sl_map_iter;

@@ -72,6 +72,9 @@ typedef struct sl_backend_iter sl_backend_iter;
 int sl_backend_iter_open(sl_backend *b, const void *prefix, size_t plen, sl_backend_iter **it);
 int sl_backend_iter_next(sl_backend_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen);
 void sl_backend_iter_close(sl_backend_iter *it);
+/* Moves the iterator so that the next call to next returns the first entry (within its prefix) after key:
+ * for walks done in steps that must not keep an iterator open between them. EINVAL on a bad argument. */
+int sl_backend_iter_seek_after(sl_backend_iter *it, const void *key, size_t klen);
 
 /* Runtime metadata, committed atomically with the state. get returns OK or NOTFOUND; the pointer is valid
  * until the next mutating call. */

@@ -171,3 +171,18 @@ void sl_backend_iter_close(sl_backend_iter *it) {
     mdb_cursor_close(it->cur);
   free(it);
 }
+
+int sl_backend_iter_seek_after(sl_backend_iter *it, const void *key, size_t klen) {
+  if (!it || !key || klen == 0 || klen > SL_KEY_MAX_LEN)
+    return SL_STATE_EINVAL;
+  /* Reuse the resume-after-a-commit path of next: drop the cursor and pretend it was on key. */
+  if (it->cur && it->gen == it->b->txn_gen && it->b->txn)
+    mdb_cursor_close(it->cur);
+  it->cur = NULL;
+  it->gen = it->b->txn_gen - 1;
+  it->started = 1;
+  it->done = 0;
+  it->lastlen = klen;
+  memcpy(it->last, key, klen);
+  return SL_STATE_OK;
+}

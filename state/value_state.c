@@ -29,3 +29,17 @@ int sl_value_clear(sl_keyed_scope *s, uint32_t state_id) {
     return SL_STATE_EINVAL;
   return sl_backend_delete(s->backend, s->buf, klen);
 }
+
+int sl_value_get_ttl(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const void **val, size_t *len) {
+  size_t klen = value_key(s, state_id);
+  if (!klen)
+    return SL_STATE_EINVAL;
+  return sl_ttl_get(s, ttl, s->buf, klen, val, len);
+}
+
+int sl_value_put_ttl(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const void *val, size_t len) {
+  size_t klen = value_key(s, state_id);
+  if (!klen)
+    return SL_STATE_EINVAL;
+  return sl_ttl_put(s, ttl, s->buf, klen, val, len);
+}

@@ -107,4 +107,13 @@ function M.current_operator()
   return pipeline.current or "?"
 end
 
+-- Called by the runtime before each commit (core/runtime.c, between batches): runs every process
+-- operator's snapshot(ctx) hook, writes every operator ListState into the backend (cached writes, so the
+-- commit that follows makes them durable with the keyed state and offsets), then runs one bounded step of
+-- background TTL cleanup. Returns nothing; raises a Lua error (naming the operator, see
+-- current_operator()) if a hook fails, in which case the runtime should not commit. A no-op before start.
+function M.snapshot_hooks()
+  pipeline.snapshot(job)
+end
+
 return M

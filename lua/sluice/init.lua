@@ -14,6 +14,7 @@
 -- Operators run in the order they are chained; every operator has a uid (given, or derived from its
 -- position) under which its state is stored, so keep uids stable across versions of a job.
 local record = require "sluice.record"
+local state_desc = require "sluice.state_desc"
 
 local M = {}
 
@@ -26,6 +27,12 @@ M.state_dir = nil  -- the --state-dir given, if any
 M.totable = record.totable
 M.is_record = record.is_record
 M.line = record.line
+
+-- State descriptors for :process(uid, { state = {...}, operator_state = {...} }) (sluice.state_desc).
+M.state = {
+  value = state_desc.value, map = state_desc.map, list = state_desc.list, reducing = state_desc.reducing,
+  aggregating = state_desc.aggregating, operator_list = state_desc.operator_list,
+}
 
 local Job = {}
 Job.__index = Job
@@ -100,7 +107,7 @@ end
 
 -- Adds an operator; `a, b` is either (fn) or (uid, fn). The Job methods tail-call it, so the frame above
 -- it is the job script's: its own errors use level 2 (and check_name's level 3) to point at the script.
-local function add_op(job, kind, a, b)
+local function add_op(job, kind, a, b, extra)
   local uid, fn = a, b
   if b == nil then
     uid, fn = kind .. "-" .. (#job.ops + 1), a
@@ -114,7 +121,11 @@ local function add_op(job, kind, a, b)
   end
   local info = debug.getinfo(fn, "S")
   job.uids[uid] = true
-  job.ops[#job.ops + 1] = { kind = kind, uid = uid, fn = fn, where = info.short_src .. ":" .. info.linedefined }
+  local op = { kind = kind, uid = uid, fn = fn, where = info.short_src .. ":" .. info.linedefined }
+  for k, v in pairs(extra or {}) do
+    op[k] = v
+  end
+  job.ops[#job.ops + 1] = op
   return job
 end
 
@@ -124,10 +135,65 @@ function Job:map(a, b) return add_op(self, "map", a, b) end
 function Job:filter(a, b) return add_op(self, "filter", a, b) end
 -- flat_map(fn(rec, out)): call out(rec[, fields]) any number of times, or return an array of records.
 function Job:flat_map(a, b) return add_op(self, "flat_map", a, b) end
--- process(uid, fn(ctx, rec)): ctx:emit(rec[, fields]), ctx:value(name[, default]), ctx:map(name), ctx:key().
+-- Checks the table form of process and returns the fields it adds to the operator: states (keyed state
+-- descriptors, sorted by name, each { name, kind, default, ttl, ... }), operator_states (likewise, kind
+-- operator_list), initialize, snapshot. These describe every state of the job without running a record.
+local function process_spec(uid, spec)
+  local function sorted(t, what, ok)
+    local out = {}
+    if t == nil then
+      return out
+    end
+    if type(t) ~= "table" then
+      error(("process '%s': %s must be a table of name = descriptor"):format(uid, what), 4)
+    end
+    for name, d in pairs(t) do
+      if type(name) ~= "string" or name == "" or not ok(d) then
+        error(("process '%s': %s.%s is not a %s descriptor"):format(uid, what, tostring(name),
+          what == "state" and "sluice.state.*" or "sluice.state.operator_list"), 4)
+      end
+      local e = { name = name }
+      for k, v in pairs(d) do
+        e[k] = v
+      end
+      out[#out + 1] = e
+    end
+    table.sort(out, function(a, b) return a.name < b.name end)
+    return out
+  end
+  for _, hook in ipairs({ "initialize", "snapshot" }) do
+    if spec[hook] ~= nil and type(spec[hook]) ~= "function" then
+      error(("process '%s': %s must be a function"):format(uid, hook), 3)
+    end
+  end
+  local extra = { states = sorted(spec.state, "state", state_desc.is_descriptor),
+    operator_states = sorted(spec.operator_state, "operator_state", function(d)
+      return type(d) == "table" and d.kind == "operator_list"
+    end), initialize = spec.initialize, snapshot = spec.snapshot }
+  local seen = {}
+  for _, d in ipairs(extra.states) do
+    seen[d.name] = true
+  end
+  for _, d in ipairs(extra.operator_states) do
+    if seen[d.name] then
+      error(("process '%s': '%s' is both keyed and operator state"):format(uid, d.name), 3)
+    end
+  end
+  return extra
+end
+
+-- process(uid, fn(ctx, rec)): ctx:emit(rec[, fields]), ctx:value(name[, default]), ctx:map(name),
+-- ctx:list(name), ctx:reducing(name, fn), ctx:aggregating(name, agg), ctx:key().
+-- process(uid, { state = { name = sluice.state.* }, operator_state = { name = sluice.state.operator_list },
+--   initialize = fn(ctx, restored), snapshot = fn(ctx), process = fn(ctx, rec) }): the declared states are
+-- ctx.state.<name> (keyed) and ctx.operator_state.<name> (operator ListState, per instance).
 function Job:process(uid, fn)
   if fn == nil then
     error("process needs a uid and a function: :process(\"count\", function(ctx, rec) ... end)", 2)
+  end
+  if type(fn) == "table" then
+    local spec = fn
+    return add_op(self, "process", uid, spec.process, process_spec(uid, spec))
   end
   return add_op(self, "process", uid, fn)
 end

@@ -76,6 +76,47 @@ int sl_map_iter_open(sl_keyed_scope *s, uint32_t state_id, sl_map_iter **it);
 int sl_map_iter_next(sl_map_iter *it, const void **mkey, size_t *mklen, const void **val, size_t *vlen);
 void sl_map_iter_close(sl_map_iter *it);
 
+/* state/state_clock.h, keyed_scope.h, state_ttl.h */
+typedef int64_t (*sl_clock_fn)(void *arg);
+int64_t sl_clock_manual(void *arg);
+void sl_scope_set_clock(sl_keyed_scope *s, sl_clock_fn fn, void *arg);
+int64_t sl_scope_now(const sl_keyed_scope *s);
+typedef struct sl_ttl { int64_t ttl_ms; int32_t update; int32_t visibility; } sl_ttl;
+int sl_ttl_unwrap(const sl_keyed_scope *s, const sl_ttl *t, const void *raw, size_t rawlen, const void **val,
+                  size_t *len);
+int sl_value_get_ttl(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const void **val, size_t *len);
+int sl_value_put_ttl(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const void *val, size_t len);
+int sl_map_get_ttl(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const void *mkey, size_t mklen,
+                   const void **val, size_t *vlen);
+int sl_map_put_ttl(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const void *mkey, size_t mklen,
+                   const void *val, size_t vlen);
+
+/* state/state_ttl_cleanup.h */
+typedef struct sl_ttl_cleaner sl_ttl_cleaner;
+sl_ttl_cleaner *sl_ttl_cleaner_new(sl_backend *b);
+void sl_ttl_cleaner_free(sl_ttl_cleaner *c);
+int sl_ttl_cleaner_add(sl_ttl_cleaner *c, uint32_t state_id, const sl_ttl *ttl);
+int sl_ttl_cleaner_step(sl_ttl_cleaner *c, int64_t now, size_t max_entries, size_t *removed);
+
+/* state/list_state.h */
+typedef struct sl_list_iter sl_list_iter;
+int sl_list_add(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const void *val, size_t len);
+int sl_list_clear(sl_keyed_scope *s, uint32_t state_id);
+int sl_list_iter_open(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, sl_list_iter **it);
+int sl_list_iter_next(sl_list_iter *it, const void **val, size_t *len);
+void sl_list_iter_close(sl_list_iter *it);
+int sl_list_is_empty(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl);
+
+/* state/operator_state.h */
+typedef struct sl_op_item { const void *data; size_t len; } sl_op_item;
+typedef struct sl_op_list { sl_op_item *items; size_t n; void *owned; } sl_op_list;
+int sl_op_state_redistribute(const sl_op_list *old, size_t n_old, size_t m, int mode, sl_op_list *out);
+void sl_op_list_free(sl_op_list *l);
+int sl_op_state_write(sl_backend *b, uint32_t state_id, uint32_t instance, uint32_t parallelism,
+                      const sl_op_item *items, size_t n);
+int sl_op_state_restore(sl_backend *b, uint32_t state_id, int mode, uint32_t m, uint32_t instance,
+                        sl_op_list *out);
+
 /* core/json_write.h */
 typedef struct sl_buf { char *data; size_t len, cap; int oom; } sl_buf;
 void sl_buf_init(sl_buf *b);

@@ -8,6 +8,8 @@ local ffi = require "ffi"
 local native = require "sluice.native"
 local state = require "sluice.state"
 local encode = require "sluice.encode"
+local state_desc = require "sluice.state_desc"
+local operator_state = require "sluice.operator_state"
 
 local C = native.C
 local M = {}
@@ -19,7 +21,7 @@ local Ctx = {}
 Ctx.__index = Ctx
 Ctx.__tostring = function(c) return ("Context<%s>"):format(c.uid) end
 
-local function handle(ctx, kind, name, default)
+local function handle(ctx, kind, name, default, opts)
   local cache = ctx._handles[kind]
   local h = cache[name]
   if h == nil then
@@ -29,7 +31,7 @@ local function handle(ctx, kind, name, default)
     if ctx._scope == nil then
       error(("operator '%s' is not keyed: add key_by before it to use keyed state"):format(ctx.uid), 3)
     end
-    h = state.new(kind, ctx._env.backend, ctx._scope, ctx.uid, name, default)
+    h = state.new(kind, ctx._env.backend, ctx._scope, ctx.uid, name, default, opts)
     cache[name] = h
   end
   return h
@@ -39,6 +41,20 @@ end
 function Ctx:value(name, default) return handle(self, "value", name, default) end
 -- MapState handle `name`.
 function Ctx:map(name) return handle(self, "map", name) end
+-- ListState handle `name`.
+function Ctx:list(name) return handle(self, "list", name) end
+-- ReducingState handle `name` folding with reduce(a, b).
+function Ctx:reducing(name, reduce)
+  if type(reduce) ~= "function" then
+    error(("ReducingState<%s> needs a reduce function"):format(tostring(name)), 2)
+  end
+  return handle(self, "reducing", name, nil, { reduce = reduce })
+end
+-- AggregatingState handle `name` with agg = { create, add, result[, merge] }.
+function Ctx:aggregating(name, agg)
+  local d = state_desc.aggregating(agg)
+  return handle(self, "aggregating", name, nil, { agg = d.agg })
+end
 -- The current key, as a string (nil outside a keyed operator).
 function Ctx:key()
   return self._scope and state.current_key(self._scope) or nil
@@ -57,6 +73,7 @@ local function new_scope(env)
 end
 
 local builders = {}
+local ttl_cleaner
 
 function builders.map(op, nxt)
   local fn, uid = op.fn, op.uid
@@ -133,19 +150,73 @@ function builders.key_by(op, nxt, env)
   -- env is unused here: scopes are made in M.compile so every keyed operator knows its scope.
 end
 
+-- ctx.state.<name>: the declared keyed states; an undeclared name is an error, not a silent nil.
+local function declared_states(ctx, op, env)
+  local t = {}
+  for _, d in ipairs(op.states or {}) do
+    if ctx._scope == nil then
+      error(("operator '%s' declares keyed state '%s' but is not keyed: add key_by before it"):format(op.uid,
+        d.name), 0)
+    end
+    local ttl = state_desc.ttl_cdata(d.ttl)
+    local h = state.new(d.kind, env.backend, ctx._scope, op.uid, d.name, d.default,
+      { ttl = ttl, reduce = d.reduce, agg = d.agg })
+    ctx._handles[d.kind][d.name] = h
+    t[d.name] = h
+    if ttl ~= nil and d.ttl.cleanup_batch > 0 then
+      env.cleanup = env.cleanup or {}
+      env.cleanup[#env.cleanup + 1] = { id = h.id, ttl = ttl, batch = d.ttl.cleanup_batch, scope = ctx._scope }
+    end
+  end
+  return setmetatable(t, { __index = function(_, name)
+    error(("operator '%s' declares no state '%s'"):format(op.uid, tostring(name)), 2)
+  end })
+end
+
 function builders.process(op, nxt, env)
   local fn, uid = op.fn, op.uid
   local ctx = setmetatable({ uid = uid, _next = nil, _scope = op.scope, _env = env,
-    _handles = { value = {}, map = {} } }, Ctx)
+    _handles = { value = {}, map = {}, list = {}, reducing = {}, aggregating = {} } }, Ctx)
   ctx._next = function(r, f)
     nxt(r, f)
     M.current = uid
   end
+  ctx.state = declared_states(ctx, op, env)
   op.ctx = ctx
   return function(rec)
     M.current = uid
     return fn(ctx, rec)
   end
+end
+
+-- Runs every operator's initialize hook with its restored operator lists (at start, after compile).
+local function initialize(job, env)
+  for _, op in ipairs(job.ops) do
+    if op.ctx then
+      local lists, restored = operator_state.restore(env.backend, op)
+      op.ctx.operator_state = lists
+      if op.initialize then
+        M.current = op.uid
+        op.initialize(op.ctx, restored)
+      end
+    end
+  end
+end
+
+-- The background TTL cleaner of the job's TTL states (nil when there is none).
+ttl_cleaner = function(env)
+  if not env.cleanup then
+    return nil
+  end
+  local c = C.sl_ttl_cleaner_new(env.backend)
+  if c == nil then
+    error("out of memory creating the TTL cleaner", 0)
+  end
+  c = ffi.gc(c, C.sl_ttl_cleaner_free)
+  for _, t in ipairs(env.cleanup) do
+    C.sl_ttl_cleaner_add(c, t.id, t.ttl)
+  end
+  return c
 end
 
 -- Builds the chain for `job` writing into the sl_buf `buf`. env = { backend = sl_backend*, buf = sl_buf*,
@@ -155,6 +226,9 @@ function M.compile(job, env)
   for _, op in ipairs(job.ops) do
     if op.kind == "key_by" then
       scope = new_scope(env)
+      if env.clock then
+        C.sl_scope_set_clock(scope, env.clock.fn, env.clock.arg)
+      end
     end
     op.scope = scope
   end
@@ -167,7 +241,48 @@ function M.compile(job, env)
   for i = #job.ops, 1, -1 do
     nxt = builders[job.ops[i].kind](job.ops[i], nxt, env)
   end
+  job.env = env
+  env.cleaner = ttl_cleaner(env)
+  initialize(job, env)
   return nxt
+end
+
+-- Before a commit: every operator's snapshot hook, then its operator lists written to the backend, then
+-- one bounded step of background TTL cleanup. Raises on a hook error (naming the operator via M.current).
+function M.snapshot(job)
+  local env = job and job.env
+  if not env then
+    return
+  end
+  for _, op in ipairs(job.ops) do
+    if op.ctx then
+      M.current = op.uid
+      if op.snapshot then
+        op.snapshot(op.ctx)
+      end
+      operator_state.write(env.backend, op.uid, op.ctx.operator_state or {})
+    end
+  end
+  M.cleanup_step(job)
+end
+
+-- One step of incremental TTL cleanup: each TTL state's batch of entries checked (in one walk of the
+-- store). Returns the number of entries removed.
+function M.cleanup_step(job)
+  local env = job.env
+  if not (env and env.cleaner) then
+    return 0
+  end
+  local batch = 0
+  for _, c in ipairs(env.cleanup) do
+    batch = batch + c.batch
+  end
+  local removed = ffi.new("size_t[1]")
+  local rc = C.sl_ttl_cleaner_step(env.cleaner, C.sl_scope_now(env.cleanup[1].scope), batch, removed)
+  if rc ~= 0 then
+    error("state TTL cleanup: " .. native.strerror(rc), 0)
+  end
+  return tonumber(removed[0])
 end
 
 return M

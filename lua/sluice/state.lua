@@ -1,99 +1,60 @@
 -- sluice.state — typed handles for keyed state, bound to the C state backend through the FFI.
 --
 -- A handle is an FFI object (`ValueState<n> op=count key=/api/a` when printed) holding the key scope of
--- its operator and the state's id. Every call works on the key of the record being processed, which the
--- key_by stage set in C before the operator ran; nothing of the state lives in Lua variables. Values go
--- through sluice.codec.
+-- its operator, the state's id and its TTL config (NULL without TTL). Every call works on the key of the
+-- record being processed, which the key_by stage set in C before the operator ran; nothing of the state
+-- lives in Lua variables. Values go through sluice.codec. This module holds ValueState and MapState and
+-- creates handles of every kind (ListState: sluice.state_list; Reducing/AggregatingState:
+-- sluice.state_reduce; shared helpers: sluice.state_base).
 local ffi = require "ffi"
 local native = require "sluice.native"
-local codec = require "sluice.codec"
+local base = require "sluice.state_base"
+local list = require "sluice.state_list"
+local reduce = require "sluice.state_reduce"
 
 local C = native.C
-local NOTFOUND = native.status.notfound
+local NOTFOUND = base.NOTFOUND
+local infos, fail, vp, lp = base.infos, base.fail, base.vp, base.lp
+local decode = base.decode
 local M = {}
-
-ffi.cdef [[
-typedef struct sl_value_handle { sl_keyed_scope *scope; uint32_t id; int32_t info; } sl_value_handle;
-typedef struct sl_map_handle { sl_keyed_scope *scope; uint32_t id; int32_t info; } sl_map_handle;
-]]
-
--- Per-handle facts that do not belong in the FFI struct: name, operator, default value.
-local infos = {}
-
-local vp = ffi.new("const void *[1]")
-local lp = ffi.new("size_t[1]")
-local kp = ffi.new("const void *[1]")
-local klp = ffi.new("size_t[1]")
-
-local function current_key(scope)
-  local p = C.sl_scope_current_key(scope, lp)
-  if p == nil then
-    return nil
-  end
-  return ffi.string(p, lp[0])
-end
-
-local function describe(kind, h)
-  local info = infos[h.info]
-  return ("%s<%s> op=%s key=%s"):format(kind, info.name, info.op, tostring(current_key(h.scope)))
-end
-
-local function fail(kind, h, rc)
-  local info = infos[h.info]
-  if rc == native.status.einval and current_key(h.scope) == nil then
-    error(("%s<%s> of operator '%s' used with no current key (keyed state needs a key_by before the operator)")
-      :format(kind, info.name, info.op), 3)
-  end
-  error(("%s<%s> of operator '%s': %s"):format(kind, info.name, info.op, native.strerror(rc)), 3)
-end
-
-local function default_of(h)
-  local d = infos[h.info].default
-  if type(d) == "table" then
-    -- A fresh copy each time, so that mutating the returned table never changes the default.
-    local p, n = codec.encode(d)
-    return codec.decode(p, n)
-  end
-  return d
-end
 
 -- ValueState: value(), update(v), clear(). update(nil) clears, as in Flink.
 local ValueState = {}
 ValueState.__index = ValueState
 
 function ValueState:value()
-  local rc = C.sl_value_get(self.scope, self.id, vp, lp)
+  local rc = C.sl_value_get_ttl(self.scope, self.id, self.ttl, vp, lp)
   if rc == 0 then
-    return codec.decode(vp[0], lp[0])
+    return decode(vp[0], lp[0])
   elseif rc == NOTFOUND then
-    return default_of(self)
+    return base.copy(infos[self.info].default)
   end
-  fail("ValueState", self, rc)
+  fail(self, rc)
 end
 
 function ValueState:update(v)
   if v == nil then
     return self:clear()
   end
-  local p, n = codec.encode(v, "ValueState<" .. infos[self.info].name .. ">")
-  local rc = C.sl_value_put(self.scope, self.id, p, n)
+  local p, n = base.encode(self, v)
+  local rc = C.sl_value_put_ttl(self.scope, self.id, self.ttl, p, n)
   if rc ~= 0 then
-    fail("ValueState", self, rc)
+    fail(self, rc)
   end
 end
 
 function ValueState:clear()
   local rc = C.sl_value_clear(self.scope, self.id)
   if rc ~= 0 then
-    fail("ValueState", self, rc)
+    fail(self, rc)
   end
 end
 
-ValueState.__tostring = function(h) return describe("ValueState", h) end
+ValueState.__tostring = base.describe
 
 -- MapState: get, put, put_all, remove, contains, is_empty, clear, pairs/keys/values iterators.
 -- Map keys and values are any storable value (sluice.codec); iteration streams from LMDB in the order of
--- the encoded keys.
+-- the encoded keys. With TTL every entry expires on its own.
 local MapState = {}
 MapState.__index = MapState
 
@@ -101,29 +62,31 @@ local function map_key(h, k)
   if k == nil then
     error(("MapState<%s>: a map key cannot be nil"):format(infos[h.info].name), 3)
   end
-  return codec.encode_string(k, "MapState<" .. infos[h.info].name .. "> key")
+  return base.encode(h, k, " key")
 end
 
 function MapState:get(k)
-  local mk = map_key(self, k)
-  local rc = C.sl_map_get(self.scope, self.id, mk, #mk, vp, lp)
+  local mk, mkn = map_key(self, k)
+  mk = ffi.string(mk, mkn)
+  local rc = C.sl_map_get_ttl(self.scope, self.id, self.ttl, mk, #mk, vp, lp)
   if rc == 0 then
-    return codec.decode(vp[0], lp[0])
+    return decode(vp[0], lp[0])
   elseif rc == NOTFOUND then
     return nil
   end
-  fail("MapState", self, rc)
+  fail(self, rc)
 end
 
 function MapState:put(k, v)
   if v == nil then
     return self:remove(k)
   end
-  local mk = map_key(self, k)
-  local p, n = codec.encode(v, "MapState<" .. infos[self.info].name .. "> value")
-  local rc = C.sl_map_put(self.scope, self.id, mk, #mk, p, n)
+  local mk, mkn = map_key(self, k)
+  mk = ffi.string(mk, mkn)
+  local p, n = base.encode(self, v, " value")
+  local rc = C.sl_map_put_ttl(self.scope, self.id, self.ttl, mk, #mk, p, n)
   if rc ~= 0 then
-    fail("MapState", self, rc)
+    fail(self, rc)
   end
 end
 
@@ -134,26 +97,21 @@ function MapState:put_all(t)
 end
 
 function MapState:remove(k)
-  local mk = map_key(self, k)
-  local rc = C.sl_map_remove(self.scope, self.id, mk, #mk)
+  local mk, mkn = map_key(self, k)
+  local rc = C.sl_map_remove(self.scope, self.id, mk, mkn)
   if rc ~= 0 then
-    fail("MapState", self, rc)
+    fail(self, rc)
   end
 end
 
 function MapState:contains(k)
-  local mk = map_key(self, k)
-  local rc = C.sl_map_contains(self.scope, self.id, mk, #mk)
-  if rc < 0 then
-    fail("MapState", self, rc)
+  if self.ttl ~= nil then
+    return self:get(k) ~= nil
   end
-  return rc == 0
-end
-
-function MapState:is_empty()
-  local rc = C.sl_map_is_empty(self.scope, self.id)
+  local mk, mkn = map_key(self, k)
+  local rc = C.sl_map_contains(self.scope, self.id, mk, mkn)
   if rc < 0 then
-    fail("MapState", self, rc)
+    fail(self, rc)
   end
   return rc == 0
 end
@@ -161,22 +119,23 @@ end
 function MapState:clear()
   local rc = C.sl_map_clear(self.scope, self.id)
   if rc ~= 0 then
-    fail("MapState", self, rc)
+    fail(self, rc)
   end
 end
 
 -- A streaming iterator over (key, value). The C iterator is closed at the end, or by the GC when a loop
--- breaks early.
+-- breaks early. Entries expired under TTL are skipped (or shown once, per the TTL's visibility).
 local function iterate(h, want)
   local itp = ffi.new("sl_map_iter *[1]")
   local rc = C.sl_map_iter_open(h.scope, h.id, itp)
   if rc ~= 0 then
-    fail("MapState", h, rc)
+    fail(h, rc, 4)
   end
   local it = ffi.gc(itp[0], C.sl_map_iter_close)
   local mkp, mklp, valp, vlp = ffi.new("const void *[1]"), ffi.new("size_t[1]"), ffi.new("const void *[1]"),
     ffi.new("size_t[1]")
-  return function()
+  local ttl, uvp, ulp = h.ttl, ffi.new("const void *[1]"), ffi.new("size_t[1]")
+  local function step()
     if it == nil then
       return nil
     end
@@ -185,18 +144,25 @@ local function iterate(h, want)
       C.sl_map_iter_close(ffi.gc(it, nil))
       it = nil
       if r ~= NOTFOUND then
-        fail("MapState", h, r)
+        fail(h, r, 3)
       end
       return nil
     end
-    local k = codec.decode(mkp[0], mklp[0])
+    if ttl ~= nil then
+      if C.sl_ttl_unwrap(h.scope, ttl, valp[0], vlp[0], uvp, ulp) ~= 0 then
+        return step()
+      end
+      valp[0], vlp[0] = uvp[0], ulp[0]
+    end
+    local k = decode(mkp[0], mklp[0])
     if want == "keys" then
       return k
     elseif want == "values" then
-      return codec.decode(valp[0], vlp[0])
+      return decode(valp[0], vlp[0])
     end
-    return k, codec.decode(valp[0], vlp[0])
+    return k, decode(valp[0], vlp[0])
   end
+  return step
 end
 
 function MapState:pairs() return iterate(self, "pairs") end
@@ -205,25 +171,57 @@ function MapState:values() return iterate(self, "values") end
 -- Alias for Flink users.
 MapState.entries = MapState.pairs
 
-MapState.__tostring = function(h) return describe("MapState", h) end
+function MapState:is_empty()
+  if self.ttl ~= nil then
+    return iterate(self, "keys")() == nil
+  end
+  local rc = C.sl_map_is_empty(self.scope, self.id)
+  if rc < 0 then
+    fail(self, rc)
+  end
+  return rc == 0
+end
 
-local value_t = ffi.metatype("sl_value_handle", ValueState)
-local map_t = ffi.metatype("sl_map_handle", MapState)
+MapState.__tostring = base.describe
+
+local ctypes = {
+  value = { ffi.metatype("sl_value_handle", ValueState), "ValueState" },
+  map = { ffi.metatype("sl_map_handle", MapState), "MapState" },
+  list = { list.ctype, "ListState" },
+  reducing = { reduce.reducing_t, "ReducingState" },
+  aggregating = { reduce.aggregating_t, "AggregatingState" },
+}
 
 -- Creates a handle for state `name` of operator `op`, on `scope`, registering the state in the backend.
-function M.new(kind, backend, scope, op, name, default)
+-- kind: value | map | list | reducing | aggregating. default: ValueState's default. opts: { ttl = sl_ttl
+-- cdata (from sluice.state_desc), reduce = fn (reducing), agg = { create, add, result, merge } (aggregating) }.
+function M.new(kind, backend, scope, op, name, default, opts)
+  local ct = ctypes[kind]
+  if not ct then
+    error(("unknown state kind '%s'"):format(tostring(kind)), 2)
+  end
+  local id = M.state_id(backend, op, name)
+  opts = opts or {}
+  local info = base.register({ kind = ct[2], name = name, op = op, default = default, ttl = opts.ttl,
+    reduce = opts.reduce, agg = opts.agg })
+  return ct[1](scope, id, info, opts.ttl)
+end
+
+-- The backend id of state `name` of operator `op` (assigned on first use, kept forever).
+function M.state_id(backend, op, name)
   local idp = ffi.new("uint32_t[1]")
   local rc = C.sl_backend_state_id(backend, op, name, idp)
   if rc ~= 0 then
     error(("state '%s' of operator '%s': %s"):format(name, op, native.strerror(rc)), 3)
   end
-  infos[#infos + 1] = { name = name, op = op, default = default }
-  local ctype = kind == "value" and value_t or map_t
-  return ctype(scope, idp[0], #infos)
+  return idp[0]
 end
 
-function M.is_value_state(v) return ffi.istype(value_t, v) end
-function M.is_map_state(v) return ffi.istype(map_t, v) end
-M.current_key = current_key
+function M.is_value_state(v) return ffi.istype(ctypes.value[1], v) end
+function M.is_map_state(v) return ffi.istype(ctypes.map[1], v) end
+function M.is_list_state(v) return ffi.istype(ctypes.list[1], v) end
+function M.is_reducing_state(v) return ffi.istype(ctypes.reducing[1], v) end
+function M.is_aggregating_state(v) return ffi.istype(ctypes.aggregating[1], v) end
+M.current_key = base.current_key
 
 return M

@@ -39,7 +39,7 @@ grep -q "complete" "$WORK/list" || fail "no complete checkpoint listed: $(cat "$
 kill -9 $pid; wait $pid 2>/dev/null || true
 
 # 3. A corrupt newest checkpoint: recovery says so and falls back to the one before; nothing is lost.
-newest=$(ls -d "$WORK/ck/checkpoints"/chk-* | tail -1)
+newest=$(dirname "$(ls "$WORK/ck/checkpoints"/chk-*/_metadata | tail -1)") # the newest complete one
 printf 'garbage' | dd of="$newest/state.snap" bs=1 seek=20 conv=notrunc 2>/dev/null
 run_sluice run "$slow" --input "$WORK/c.log" --state-dir "$WORK/ck" --output "$WORK/ck.out" -- 0 2> "$WORK/err3"
 grep -q "is unusable (.*checksum" "$WORK/err3" || fail "no fallback message: $(cat "$WORK/err3")"

@@ -1,0 +1,204 @@
+/* operator_state.c — operator ListState: storage under the reserved key group and redistribution (see
+ * operator_state.h).
+ *
+ * Restore loads the old lists into one buffer and redistributes them in memory, because redistribution
+ * needs the total count before it can hand out the first share, and operator lists are small by design. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/operator_state.h"
+#include "state/state_key.h"
+
+void sl_op_list_free(sl_op_list *l) {
+  if (!l)
+    return;
+  free(l->items);
+  free(l->owned);
+  memset(l, 0, sizeof(*l));
+}
+
+int sl_op_state_redistribute(const sl_op_list *old, size_t n_old, size_t m, int mode, sl_op_list *out) {
+  if (!out || m == 0 || (n_old && !old) || (mode != SL_REDIST_EVEN_SPLIT && mode != SL_REDIST_UNION))
+    return SL_STATE_EINVAL;
+  memset(out, 0, m * sizeof(*out));
+  size_t total = 0;
+  for (size_t i = 0; i < n_old; i++)
+    total += old[i].n;
+  size_t next = 0; /* index in the concatenation where the next even-split share starts */
+  for (size_t j = 0; j < m; j++) {
+    size_t from = 0, count = total;
+    if (mode == SL_REDIST_EVEN_SPLIT) {
+      from = next;
+      count = total / m + (j < total % m ? 1 : 0);
+      next += count;
+    }
+    out[j].n = count;
+    if (count == 0)
+      continue;
+    if (!(out[j].items = malloc(count * sizeof(sl_op_item)))) {
+      for (size_t k = 0; k <= j; k++)
+        sl_op_list_free(&out[k]);
+      return SL_STATE_ENOMEM;
+    }
+    /* Walk the concatenation from `from`: skip whole old lists, then copy item references. */
+    size_t skip = from, got = 0;
+    for (size_t i = 0; i < n_old && got < count; i++) {
+      if (skip >= old[i].n) {
+        skip -= old[i].n;
+        continue;
+      }
+      size_t take = old[i].n - skip;
+      if (take > count - got)
+        take = count - got;
+      memcpy(out[j].items + got, old[i].items + skip, take * sizeof(sl_op_item));
+      got += take;
+      skip = 0;
+    }
+  }
+  return SL_STATE_OK;
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* The prefix of instance `instance`'s list: [group][state id][len 4][instance BE]. */
+static size_t instance_prefix(uint8_t *out, uint32_t state_id, uint32_t instance) {
+  uint8_t ik[4];
+  put_be32(ik, instance);
+  return sl_key_prefix(out, SL_KEY_MAX_LEN, SL_OP_STATE_GROUP, state_id, ik, sizeof(ik));
+}
+
+int sl_op_state_write(sl_backend *b, uint32_t state_id, uint32_t instance, uint32_t parallelism,
+                      const sl_op_item *items, size_t n) {
+  if (!b || (n && !items) || parallelism == 0 || instance >= parallelism)
+    return SL_STATE_EINVAL;
+  uint8_t key[SL_KEY_MAX_LEN];
+  size_t hl = sl_key_prefix(key, sizeof(key), SL_OP_STATE_GROUP, state_id, NULL, 0);
+  uint8_t pv[4];
+  put_be32(pv, parallelism);
+  int rc = sl_backend_put(b, key, hl, pv, sizeof(pv));
+  if (rc != SL_STATE_OK)
+    return rc;
+  size_t plen = instance_prefix(key, state_id, instance);
+  if ((rc = sl_backend_delete_prefix(b, key, plen)) != SL_STATE_OK)
+    return rc;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t seq = i;
+    for (int k = 7; k >= 0; k--, seq >>= 8)
+      key[plen + (size_t)k] = (uint8_t)seq;
+    if ((rc = sl_backend_put(b, key, plen + 8, items[i].data, items[i].len)) != SL_STATE_OK)
+      return rc;
+  }
+  return SL_STATE_OK;
+}
+
+/* Appends one instance's stored list to *all (items referencing offsets into a growing byte buffer,
+ * turned into pointers once loading is done). */
+struct loader {
+  sl_op_item *items;
+  size_t n, cap;
+  uint8_t *bytes;
+  size_t blen, bcap;
+};
+
+static int load_push(struct loader *ld, const void *v, size_t len) {
+  if (ld->n == ld->cap) {
+    size_t cap = ld->cap ? ld->cap * 2 : 16;
+    sl_op_item *p = realloc(ld->items, cap * sizeof(*p));
+    if (!p)
+      return SL_STATE_ENOMEM;
+    ld->items = p;
+    ld->cap = cap;
+  }
+  if (ld->blen + len > ld->bcap) {
+    size_t cap = ld->bcap ? ld->bcap : 256;
+    while (cap < ld->blen + len)
+      cap *= 2;
+    uint8_t *p = realloc(ld->bytes, cap);
+    if (!p)
+      return SL_STATE_ENOMEM;
+    ld->bytes = p;
+    ld->bcap = cap;
+  }
+  if (len)
+    memcpy(ld->bytes + ld->blen, v, len);
+  ld->items[ld->n].data = (const void *)(uintptr_t)ld->blen; /* an offset until loading is done */
+  ld->items[ld->n++].len = len;
+  ld->blen += len;
+  return SL_STATE_OK;
+}
+
+static int load_instance(sl_backend *b, uint32_t state_id, uint32_t instance, struct loader *ld) {
+  uint8_t prefix[SL_KEY_MAX_LEN];
+  size_t plen = instance_prefix(prefix, state_id, instance);
+  sl_backend_iter *it;
+  int rc = sl_backend_iter_open(b, prefix, plen, &it);
+  if (rc != SL_STATE_OK)
+    return rc;
+  const void *k, *v;
+  size_t kl, vl;
+  while ((rc = sl_backend_iter_next(it, &k, &kl, &v, &vl)) == SL_STATE_OK)
+    if ((rc = load_push(ld, v, vl)) != SL_STATE_OK)
+      break;
+  sl_backend_iter_close(it);
+  return rc == SL_STATE_NOTFOUND ? SL_STATE_OK : rc;
+}
+
+int sl_op_state_restore(sl_backend *b, uint32_t state_id, int mode, uint32_t m, uint32_t instance,
+                        sl_op_list *out) {
+  if (!b || !out || m == 0 || instance >= m)
+    return SL_STATE_EINVAL;
+  memset(out, 0, sizeof(*out));
+  uint8_t key[SL_KEY_MAX_LEN];
+  size_t hl = sl_key_prefix(key, sizeof(key), SL_OP_STATE_GROUP, state_id, NULL, 0);
+  const void *hv;
+  size_t hlen;
+  int rc = sl_backend_get(b, key, hl, &hv, &hlen);
+  if (rc == SL_STATE_NOTFOUND)
+    return SL_STATE_OK;
+  if (rc != SL_STATE_OK)
+    return rc;
+  uint32_t n_old = hlen == 4 ? get_be32(hv) : 0;
+  struct loader ld = {0};
+  sl_op_list *old = calloc(n_old ? n_old : 1, sizeof(*old));
+  sl_op_list *res = calloc(m, sizeof(*res));
+  if (!old || !res) {
+    rc = SL_STATE_ENOMEM;
+    goto cleanup;
+  }
+  /* Each old list is a contiguous run of the loaded items: remember where each starts. */
+  for (uint32_t i = 0; i < n_old; i++) {
+    size_t start = ld.n;
+    if ((rc = load_instance(b, state_id, i, &ld)) != SL_STATE_OK)
+      goto cleanup;
+    old[i].items = (sl_op_item *)(uintptr_t)start;
+    old[i].n = ld.n - start;
+  }
+  for (size_t i = 0; i < ld.n; i++)
+    ld.items[i].data = ld.bytes + (uintptr_t)ld.items[i].data;
+  for (uint32_t i = 0; i < n_old; i++)
+    old[i].items = ld.items + (uintptr_t)old[i].items;
+  if ((rc = sl_op_state_redistribute(old, n_old, m, mode, res)) != SL_STATE_OK)
+    goto cleanup;
+  *out = res[instance];
+  out->owned = ld.bytes;
+  ld.bytes = NULL;
+  res[instance].items = NULL;
+cleanup:
+  if (res)
+    for (uint32_t j = 0; j < m; j++)
+      sl_op_list_free(&res[j]);
+  free(res);
+  free(old);
+  free(ld.items);
+  free(ld.bytes);
+  return rc;
+}

@@ -1,0 +1,55 @@
+/* operator_state.h — operator (non-keyed) ListState: one list of opaque byte values per operator instance
+ * (parallel subtask), and its redistribution when the parallelism changes.
+ *
+ * Storage: under the reserved key group SL_OP_STATE_GROUP (never a keyed group: key groups are < the max
+ * parallelism, at most 0xFFFF), with the instance index (uint32 BE) as user key and the element index
+ * (uint64 BE) as sub key; the number of instances that wrote the state is a header entry with the empty user
+ * key (uint32 BE). So the lists of every instance of one state are one cursor range.
+ *
+ * Redistribution, as Flink defines it for operator ListState: SL_REDIST_EVEN_SPLIT concatenates the old
+ * lists (instance 0 first) and gives each new instance a contiguous, near-equal share (the first
+ * total % M instances get one more); SL_REDIST_UNION gives every new instance the whole concatenation.
+ * Operator lists are loaded whole: they are meant to be small (offsets, buffered records at a snapshot). */
+#ifndef SLUICE_OPERATOR_STATE_H
+#define SLUICE_OPERATOR_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/state_backend.h"
+
+#define SL_OP_STATE_GROUP 0xFFFFu
+
+enum sl_redist_mode { SL_REDIST_EVEN_SPLIT = 0, SL_REDIST_UNION = 1 };
+
+typedef struct sl_op_item {
+  const void *data;
+  size_t len;
+} sl_op_item;
+
+/* A list of items. Who owns the bytes is said by the function that filled it. */
+typedef struct sl_op_list {
+  sl_op_item *items;
+  size_t n;
+  void *owned; /* memory the list owns (item array and, for a loaded list, the bytes); freed by _free */
+} sl_op_list;
+
+/* Fills out[0..m) from old[0..n_old) by mode. out's item arrays are allocated (freed by sl_op_list_free);
+ * their bytes are borrowed from old. EINVAL on m == 0 or a bad mode, ENOMEM. On error out is all empty. */
+int sl_op_state_redistribute(const sl_op_list *old, size_t n_old, size_t m, int mode, sl_op_list *out);
+
+/* Frees what l owns and empties it. NULL is allowed. */
+void sl_op_list_free(sl_op_list *l);
+
+/* Replaces the list of `instance` of state `state_id` by items[0..n), and records `parallelism` (the number
+ * of instances writing this state) in the header. Cached writes: durable at the next commit. */
+int sl_op_state_write(sl_backend *b, uint32_t state_id, uint32_t instance, uint32_t parallelism,
+                      const sl_op_item *items, size_t n);
+
+/* Restores the list of `instance` of the new parallelism m: loads every stored instance's list and
+ * redistributes them by mode. *out owns its bytes (sl_op_list_free). A state never written gives an empty
+ * list. */
+int sl_op_state_restore(sl_backend *b, uint32_t state_id, int mode, uint32_t m, uint32_t instance,
+                        sl_op_list *out);
+
+#endif

@@ -1,0 +1,95 @@
+/* test_state_operator.c — operator ListState (state/operator_state.c): even-split and union redistribution
+ * (scale up, scale down, empty lists, more instances than items) and write/restore through the backend. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "state/operator_state.h"
+#include "state_fixture.h"
+
+static sl_op_item S[] = {{"a", 1}, {"b", 1}, {"c", 1}, {"d", 1}, {"e", 1}, {"f", 1}, {"g", 1}};
+
+/* "ab|cd|" for lists out[0..m). */
+static void show(const sl_op_list *out, size_t m, char *buf) {
+  size_t n = 0;
+  for (size_t j = 0; j < m; j++) {
+    for (size_t i = 0; i < out[j].n; i++)
+      n += (size_t)sprintf(buf + n, "%.*s", (int)out[j].items[i].len, (const char *)out[j].items[i].data);
+    buf[n++] = '|';
+  }
+  buf[n] = '\0';
+}
+
+static void check(const sl_op_list *old, size_t n_old, size_t m, int mode, const char *want) {
+  sl_op_list out[8];
+  char buf[256];
+  assert_int_equal(sl_op_state_redistribute(old, n_old, m, mode, out), SL_STATE_OK);
+  show(out, m, buf);
+  assert_string_equal(buf, want);
+  for (size_t j = 0; j < m; j++)
+    sl_op_list_free(&out[j]);
+}
+
+static void test_even_split(void **state) {
+  (void)state;
+  sl_op_list old[3] = {{S, 3, NULL}, {S + 3, 0, NULL}, {S + 3, 4, NULL}}; /* abc | - | defg */
+  check(old, 3, 1, SL_REDIST_EVEN_SPLIT, "abcdefg|");
+  check(old, 3, 2, SL_REDIST_EVEN_SPLIT, "abcd|efg|");
+  check(old, 3, 3, SL_REDIST_EVEN_SPLIT, "abc|de|fg|");
+  check(old, 3, 4, SL_REDIST_EVEN_SPLIT, "ab|cd|ef|g|");
+  check(old, 3, 8, SL_REDIST_EVEN_SPLIT, "a|b|c|d|e|f|g||");
+  check(old, 0, 2, SL_REDIST_EVEN_SPLIT, "||");
+}
+
+static void test_union(void **state) {
+  (void)state;
+  sl_op_list old[2] = {{S, 2, NULL}, {S + 2, 1, NULL}};
+  check(old, 2, 1, SL_REDIST_UNION, "abc|");
+  check(old, 2, 3, SL_REDIST_UNION, "abc|abc|abc|");
+  check(old, 1, 2, SL_REDIST_UNION, "ab|ab|");
+}
+
+static void test_bad_args(void **state) {
+  (void)state;
+  sl_op_list out[2];
+  assert_int_equal(sl_op_state_redistribute(NULL, 0, 0, SL_REDIST_UNION, out), SL_STATE_EINVAL);
+  assert_int_equal(sl_op_state_redistribute(NULL, 0, 2, 7, out), SL_STATE_EINVAL);
+}
+
+static void restored(struct fixture *f, int mode, uint32_t m, uint32_t i, const char *want) {
+  sl_op_list l;
+  char buf[256];
+  assert_int_equal(sl_op_state_restore(f->b, 5, mode, m, i, &l), SL_STATE_OK);
+  show(&l, 1, buf);
+  assert_string_equal(buf, want);
+  sl_op_list_free(&l);
+}
+
+static void test_write_restore(void **state) {
+  struct fixture *f = *state;
+  restored(f, SL_REDIST_UNION, 1, 0, "|"); /* never written */
+  /* Two old instances wrote "abc" and "defg". */
+  assert_int_equal(sl_op_state_write(f->b, 5, 0, 2, S, 3), SL_STATE_OK);
+  assert_int_equal(sl_op_state_write(f->b, 5, 1, 2, S + 3, 4), SL_STATE_OK);
+  assert_int_equal(sl_backend_commit(f->b, 0), SL_STATE_OK);
+  restored(f, SL_REDIST_EVEN_SPLIT, 1, 0, "abcdefg|");
+  restored(f, SL_REDIST_EVEN_SPLIT, 3, 1, "de|");
+  restored(f, SL_REDIST_UNION, 3, 2, "abcdefg|");
+  /* Rewriting an instance replaces its list, a shorter one included. */
+  assert_int_equal(sl_op_state_write(f->b, 5, 0, 1, S + 6, 1), SL_STATE_OK);
+  restored(f, SL_REDIST_UNION, 1, 0, "g|");
+  assert_int_equal(sl_op_state_write(f->b, 5, 0, 1, NULL, 0), SL_STATE_OK);
+  restored(f, SL_REDIST_UNION, 1, 0, "|");
+  assert_int_equal(sl_op_state_write(f->b, 5, 1, 1, S, 1), SL_STATE_EINVAL);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_even_split), cmocka_unit_test(test_union),
+                                     cmocka_unit_test(test_bad_args), T(test_write_restore)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
