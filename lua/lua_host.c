@@ -166,6 +166,19 @@ int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, char *er
   return 0;
 }
 
+/* Turns the error at the top of the stack into "operator 'uid': <what>message" in err, and pops it. */
+static void operator_error(sl_lua_host *h, const char *what, char *err, size_t errlen) {
+  lua_State *L = h->L;
+  const char *msg = lua_tostring(L, -1);
+  char op[256] = "?";
+  push_host_fn(h, "current_operator");
+  if (lua_pcall(L, 0, 1, 0) == 0 && lua_tostring(L, -1))
+    snprintf(op, sizeof op, "%s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  snprintf(err, errlen, "operator '%s': %s%s", op, what, msg ? msg : "(error object is not a string)");
+  lua_pop(L, 1);
+}
+
 int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen) {
   lua_State *L = h->L;
   push_host_fn(h, "run_batch");
@@ -173,14 +186,7 @@ int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *er
   lua_pushlightuserdata(L, buf);
   if (lua_pcall(L, 2, 0, 0) == 0)
     return 0;
-  const char *msg = lua_tostring(L, -1);
-  char what[256] = "?";
-  push_host_fn(h, "current_operator");
-  if (lua_pcall(L, 0, 1, 0) == 0 && lua_tostring(L, -1))
-    snprintf(what, sizeof what, "%s", lua_tostring(L, -1));
-  lua_pop(L, 1);
-  snprintf(err, errlen, "operator '%s': %s", what, msg ? msg : "(error object is not a string)");
-  lua_pop(L, 1);
+  operator_error(h, "", err, errlen);
   if (buf->len > batch->out_mark)
     buf->len = batch->out_mark;
   return 1;
@@ -191,14 +197,7 @@ int sl_lua_host_snapshot_hooks(sl_lua_host *h, char *err, size_t errlen) {
   push_host_fn(h, "snapshot_hooks");
   if (lua_pcall(L, 0, 0, 0) == 0)
     return 0;
-  const char *msg = lua_tostring(L, -1);
-  char what[256] = "?";
-  push_host_fn(h, "current_operator");
-  if (lua_pcall(L, 0, 1, 0) == 0 && lua_tostring(L, -1))
-    snprintf(what, sizeof what, "%s", lua_tostring(L, -1));
-  lua_pop(L, 1);
-  snprintf(err, errlen, "operator '%s': snapshot hook: %s", what, msg ? msg : "(error object is not a string)");
-  lua_pop(L, 1);
+  operator_error(h, "snapshot hook: ", err, errlen);
   return -1;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/byte_order.h"
 #include "state/list_state.h"
 
 struct sl_list_iter {
@@ -14,18 +15,6 @@ struct sl_list_iter {
   const sl_ttl *ttl; /* borrowed */
   size_t plen;       /* the elements' common prefix (the header's key) */
 };
-
-static void put_be64(uint8_t *p, uint64_t v) {
-  for (int i = 7; i >= 0; i--, v >>= 8)
-    p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v = v << 8 | p[i];
-  return v;
-}
 
 static size_t list_prefix(sl_keyed_scope *s, uint32_t state_id) {
   if (!s || !s->has_key)
@@ -42,11 +31,11 @@ int sl_list_add(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const v
   uint64_t seq = 0;
   int rc = sl_backend_get(s->backend, s->buf, plen, &hv, &hl);
   if (rc == SL_STATE_OK && hl == SL_LIST_SEQ_LEN)
-    seq = get_be64(hv);
+    seq = sl_get_be64(hv);
   else if (rc != SL_STATE_OK && rc != SL_STATE_NOTFOUND)
     return rc;
   uint8_t next[SL_LIST_SEQ_LEN];
-  put_be64(next, seq + 1);
+  sl_put_be64(next, seq + 1);
   if ((rc = sl_backend_put(s->backend, s->buf, plen, next, sizeof(next))) != SL_STATE_OK)
     return rc;
   /* The element's key is the header's key followed by the sequence number. */
@@ -54,7 +43,7 @@ int sl_list_add(sl_keyed_scope *s, uint32_t state_id, const sl_ttl *ttl, const v
   if (plen + SL_LIST_SEQ_LEN > SL_KEY_MAX_LEN)
     return SL_STATE_EINVAL;
   memcpy(key, s->buf, plen);
-  put_be64(key + plen, seq);
+  sl_put_be64(key + plen, seq);
   return sl_ttl_put(s, ttl, key, plen + SL_LIST_SEQ_LEN, val, len);
 }
 

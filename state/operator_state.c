@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/byte_order.h"
 #include "state/operator_state.h"
 #include "state/state_key.h"
 
@@ -58,21 +59,10 @@ int sl_op_state_redistribute(const sl_op_list *old, size_t n_old, size_t m, int 
   return SL_STATE_OK;
 }
 
-static void put_be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 /* The prefix of instance `instance`'s list: [group][state id][len 4][instance BE]. */
 static size_t instance_prefix(uint8_t *out, uint32_t state_id, uint32_t instance) {
   uint8_t ik[4];
-  put_be32(ik, instance);
+  sl_put_be32(ik, instance);
   return sl_key_prefix(out, SL_KEY_MAX_LEN, SL_OP_STATE_GROUP, state_id, ik, sizeof(ik));
 }
 
@@ -83,7 +73,7 @@ int sl_op_state_write(sl_backend *b, uint32_t state_id, uint32_t instance, uint3
   uint8_t key[SL_KEY_MAX_LEN];
   size_t hl = sl_key_prefix(key, sizeof(key), SL_OP_STATE_GROUP, state_id, NULL, 0);
   uint8_t pv[4];
-  put_be32(pv, parallelism);
+  sl_put_be32(pv, parallelism);
   int rc = sl_backend_put(b, key, hl, pv, sizeof(pv));
   if (rc != SL_STATE_OK)
     return rc;
@@ -166,7 +156,7 @@ int sl_op_state_restore(sl_backend *b, uint32_t state_id, int mode, uint32_t m, 
     return SL_STATE_OK;
   if (rc != SL_STATE_OK)
     return rc;
-  uint32_t n_old = hlen == 4 ? get_be32(hv) : 0;
+  uint32_t n_old = hlen == 4 ? sl_get_be32(hv) : 0;
   struct loader ld = {0};
   sl_op_list *old = calloc(n_old ? n_old : 1, sizeof(*old));
   sl_op_list *res = calloc(m, sizeof(*res));

@@ -8,6 +8,7 @@
  * taken modulo a small max_parallelism. Bytes are read little-endian whatever the host. */
 #include <string.h>
 
+#include "state/byte_order.h"
 #include "state/state_key.h"
 
 #define P1 0x9E3779B185EBCA87ULL
@@ -95,22 +96,6 @@ uint16_t sl_key_group(const void *key, size_t len, uint16_t max_parallelism) {
   return (uint16_t)(sl_key_hash(key, len) % max_parallelism);
 }
 
-static void put_be16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 size_t sl_key_compose(uint8_t *out, size_t cap, uint16_t key_group, uint32_t state_id, const void *user_key,
                       size_t ukey_len, const void *sub_key, size_t sub_len) {
   if (ukey_len > SL_KEY_MAX_LEN || sub_len > SL_KEY_MAX_LEN)
@@ -120,9 +105,9 @@ size_t sl_key_compose(uint8_t *out, size_t cap, uint16_t key_group, uint32_t sta
     return 0;
   if ((ukey_len && !user_key) || (sub_len && !sub_key))
     return 0;
-  put_be16(out, key_group);
-  put_be32(out + 2, state_id);
-  put_be32(out + 6, (uint32_t)ukey_len);
+  sl_put_be16(out, key_group);
+  sl_put_be32(out + 2, state_id);
+  sl_put_be32(out + 6, (uint32_t)ukey_len);
   if (ukey_len)
     memcpy(out + SL_KEY_HEADER_LEN, user_key, ukey_len);
   if (sub_len)
@@ -140,13 +125,13 @@ int sl_key_parse(const void *key, size_t klen, uint16_t *key_group, uint32_t *st
   const uint8_t *p = key;
   if (!p || klen < SL_KEY_HEADER_LEN)
     return -1;
-  uint32_t ulen = get_be32(p + 6);
+  uint32_t ulen = sl_get_be32(p + 6);
   if (ulen > klen - SL_KEY_HEADER_LEN)
     return -1;
   if (key_group)
     *key_group = (uint16_t)((uint16_t)p[0] << 8 | p[1]);
   if (state_id)
-    *state_id = get_be32(p + 2);
+    *state_id = sl_get_be32(p + 2);
   if (user_key)
     *user_key = p + SL_KEY_HEADER_LEN;
   if (ukey_len)

@@ -6,19 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/byte_order.h"
 #include "state/state_ttl.h"
-
-static void put_be64(uint8_t *p, uint64_t v) {
-  for (int i = 7; i >= 0; i--, v >>= 8)
-    p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v = v << 8 | p[i];
-  return v;
-}
 
 int sl_ttl_check(int64_t now, const void *raw, size_t rawlen, const void **val, size_t *len) {
   const uint8_t *p = raw;
@@ -29,7 +18,7 @@ int sl_ttl_check(int64_t now, const void *raw, size_t rawlen, const void **val, 
   }
   *val = p + SL_TTL_HEADER_LEN;
   *len = rawlen - SL_TTL_HEADER_LEN;
-  return (int64_t)get_be64(p + 1) <= now ? SL_TTL_EXPIRED : SL_TTL_LIVE;
+  return (int64_t)sl_get_be64(p + 1) <= now ? SL_TTL_EXPIRED : SL_TTL_LIVE;
 }
 
 static int grow(sl_keyed_scope *s, size_t need) {
@@ -56,7 +45,7 @@ static int wrap(sl_keyed_scope *s, const sl_ttl *t, const void *val, size_t len,
   if (len)
     memmove(s->vbuf + SL_TTL_HEADER_LEN, inside ? s->vbuf + off : val, len);
   s->vbuf[0] = SL_TTL_TAG;
-  put_be64(s->vbuf + 1, (uint64_t)(now + t->ttl_ms));
+  sl_put_be64(s->vbuf + 1, (uint64_t)(now + t->ttl_ms));
   return SL_STATE_OK;
 }
 
