@@ -58,6 +58,8 @@ static void work(uv_work_t *w) {
   char path[4200];
   snprintf(path, sizeof path, "%s/state.snap", j->dir);
   j->ok = 0;
+  if (j->frozen && sl_frozen_flush(j->frozen, &j->snap, j->err, sizeof j->err))
+    return;
   if (sl_snapshot_write(j->snap, path, &j->meta.snapshot_bytes, &j->meta.snapshot_entries, j->err,
                         sizeof j->err))
     return;
@@ -101,6 +103,8 @@ static void after_work(uv_work_t *w, int status) {
   sl_runtime *rt = c->rt;
   sl_snapshot_end(j->snap);
   j->snap = NULL;
+  sl_frozen_complete(j->frozen);
+  j->frozen = NULL;
   if (status == 0 && j->ok) {
     c->completed++;
     c->last_duration_ms = j->meta.duration_ms;
@@ -149,15 +153,18 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
   for (int i = 0; i < rt->nsources; i++)
     if (sl_source_save_offset(rt->sources[i]) != SL_STATE_OK)
       goto state_failed;
-  int st = sl_backend_commit(rt->backend, 0);
-  if (st != SL_STATE_OK)
-    goto state_failed;
   if (mkdir(j->dir, 0755) && errno != EEXIST) {
     snprintf(j->err, sizeof j->err, "cannot create %s: %s", j->dir, strerror(errno));
     return -1;
   }
-  if (sl_snapshot_begin(rt->backend, &j->snap) != SL_STATE_OK)
+  int st = sl_backend_freeze(rt->backend, &j->frozen);
+  if (st == 1) {
+    /* The write transaction holds spilled changes: commit here, on the loop thread, as a whole. */
+    if (sl_backend_commit(rt->backend, 0) != SL_STATE_OK || sl_snapshot_begin(rt->backend, &j->snap) != SL_STATE_OK)
+      goto state_failed;
+  } else if (st != SL_STATE_OK) {
     goto state_failed;
+  }
   j->meta.barrier_ms = sl_now_ms() - j->started_ms;
   if (c->pending_savepoint[0]) {
     snprintf(j->savepoint, sizeof j->savepoint, "%s", c->pending_savepoint);

@@ -6,7 +6,8 @@
  * every operator at once — inputs are aligned by construction (alignment time 0), and no record read after
  * the barrier can reach the snapshot, whichever input it came from. Checkpoint N at that point: the sink's
  * pending part is closed (pre-commit), source offsets are written into the state, the state is committed to
- * the working LMDB environment (no fsync), and a read view of it is opened.
+ * the working LMDB environment, and a read view of it is opened. The commit is the worker's: at the barrier
+ * the dirty state is only copied (state_flush.h), so the stall is a memory copy, not an LMDB flush.
  *
  * The snapshot. A libuv worker thread streams that view into checkpoints/chk-N/state.snap, fsyncs it and
  * the sink's pending parts, and writes _metadata durably: only then is N complete. Processing goes on
@@ -24,6 +25,7 @@
 #include <uv.h>
 
 #include "core/checkpoint_meta.h"
+#include "state/state_flush.h"
 #include "state/state_snapshot.h"
 
 struct sl_runtime;
@@ -33,6 +35,7 @@ typedef struct sl_checkpoint_job {
   uint64_t started_ms;
   uint64_t part_first, part_last, part_len;
   sl_snapshot *snap;
+  sl_frozen *frozen; /* the barrier's state, for the worker to write into LMDB (state_flush.h) */
   char dir[4096];
   char savepoint[4096]; /* non-empty: also copy the checkpoint there as a savepoint */
   int ok;

@@ -106,6 +106,10 @@ int sl_backend_open(sl_backend **out, const char *dir, const sl_backend_options 
     return SL_STATE_EINVAL;
   *out = NULL;
   sl_backend *b = calloc(1, sizeof(*b));
+  if (b) {
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+  }
   if (!b)
     return SL_STATE_ENOMEM;
   b->cache_max = opts && opts->cache_max_bytes ? opts->cache_max_bytes : SL_DEFAULT_CACHE_MAX;
@@ -134,10 +138,13 @@ fail:
 void sl_backend_close(sl_backend *b) {
   if (!b)
     return;
+  sl_bk_wait_flush(b);
   if (b->txn)
     mdb_txn_abort(b->txn);
   if (b->env)
     mdb_env_close(b->env);
+  pthread_mutex_destroy(&b->mu);
+  pthread_cond_destroy(&b->cv);
   sl_cache_free(&b->cache);
   sl_cache_free(&b->meta_pend);
   sl_cache_free(&b->ids_pend);
@@ -185,7 +192,7 @@ int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val
   } else {
     b->stats.cache_misses++;
     struct get_arg g = {b->kv, {klen, (void *)key}, {0, NULL}};
-    int rc = sl_bk_run(b, op_get, &g, "reading a state entry");
+    int rc = sl_bk_read(b, op_get, &g, "reading a state entry");
     if (rc == SL_STATE_NOTFOUND)
       e = sl_cache_set(&b->cache, h, key, klen, NULL, 0, SL_CE_DELETED);
     else if (rc != SL_STATE_OK)
@@ -265,7 +272,7 @@ int sl_backend_meta_get(sl_backend *b, const char *name, const void **val, size_
     return SL_STATE_OK;
   }
   struct get_arg g = {b->meta, {n, (void *)name}, {0, NULL}};
-  int rc = sl_bk_run(b, op_get, &g, "reading metadata");
+  int rc = sl_bk_read(b, op_get, &g, "reading metadata");
   if (rc == SL_STATE_OK) {
     *val = g.v.mv_data;
     *len = g.v.mv_size;
@@ -302,13 +309,13 @@ int sl_backend_state_id(sl_backend *b, const char *op_uid, const char *state_nam
   int rc = SL_STATE_OK;
   if (e) {
     p = sl_cache_value(e);
-  } else if ((rc = sl_bk_run(b, op_get, &g, "reading a state id")) == SL_STATE_OK) {
+  } else if ((rc = sl_bk_read(b, op_get, &g, "reading a state id")) == SL_STATE_OK) {
     if (g.v.mv_size != 4)
       return sl_bk_fail(b, MDB_CORRUPTED, "reading a state id");
     p = g.v.mv_data;
   } else if (rc == SL_STATE_NOTFOUND) {
     size_t known = 0;
-    if ((rc = sl_bk_run(b, op_count_states, &known, "counting state ids")) != SL_STATE_OK)
+    if ((rc = sl_bk_read(b, op_count_states, &known, "counting state ids")) != SL_STATE_OK)
       return rc;
     uint32_t next = (uint32_t)(known + b->ids_pend.count + 1);
     uint8_t be[4] = {(uint8_t)(next >> 24), (uint8_t)(next >> 16), (uint8_t)(next >> 8), (uint8_t)next};

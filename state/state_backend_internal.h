@@ -11,6 +11,7 @@
 #define SLUICE_STATE_BACKEND_INTERNAL_H
 
 #include <lmdb.h>
+#include <pthread.h>
 
 #include "state/state_backend.h"
 #include "state/state_cache.h"
@@ -24,6 +25,14 @@ struct sl_backend {
   int flush_needed; /* some cache entry is dirty and not yet written into txn */
   int broken;       /* LMDB panicked or the file is corrupt: only close is allowed */
   int snapshots_open; /* read views held by snapshots: the map must not be resized meanwhile */
+  /* A frozen batch is being written by a checkpoint worker (state_flush.h). flushed is set by the worker
+   * (under mu, signalling cv) once its commit is done and the write lock free again. */
+  int flushing;
+  int flushed;
+  int flush_failed;   /* the last background flush failed: the next barrier commits synchronously */
+  MDB_txn *rtxn;      /* read-only transaction for cache misses while flushing */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
   size_t cache_max;
   size_t mapsize, psize;
   sl_spill_log spill; /* writes spilled out of the cache since the last commit */
@@ -47,6 +56,13 @@ typedef int (*sl_bk_op)(sl_backend *b, void *arg);
  * first). On MDB_MAP_FULL it aborts, doubles the map and runs op again; on other errors it aborts the
  * transaction. Returns OK, NOTFOUND (op said MDB_NOTFOUND) or an error status. */
 int sl_bk_run(sl_backend *b, sl_bk_op op, void *arg, const char *what);
+
+/* Like sl_bk_run for operations that only read: while a frozen batch is being flushed they run on a
+ * read-only transaction instead of waiting for the write lock. */
+int sl_bk_read(sl_backend *b, sl_bk_op op, void *arg, const char *what);
+
+/* Blocks until a background flush has committed, then ends the flushing state. */
+void sl_bk_wait_flush(sl_backend *b);
 
 /* Ends the write transaction without committing (no-op without one); everything in it stays replayable. */
 void sl_bk_txn_abort(sl_backend *b);

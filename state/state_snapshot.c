@@ -20,6 +20,7 @@
 struct sl_snapshot {
   sl_backend *b;
   MDB_txn *txn;
+  int counted; /* opened by sl_snapshot_begin, which counts it in b->snapshots_open */
 };
 
 uint32_t sl_crc32(uint32_t crc, const void *p, size_t n) {
@@ -50,7 +51,18 @@ int sl_snapshot_begin(sl_backend *b, sl_snapshot **out) {
     return sl_bk_fail(b, rc, "opening the snapshot view");
   }
   s->b = b;
+  s->counted = 1;
   b->snapshots_open++;
+  *out = s;
+  return SL_STATE_OK;
+}
+
+int sl_snapshot_wrap(sl_backend *b, void *read_txn, sl_snapshot **out) {
+  sl_snapshot *s = calloc(1, sizeof *s);
+  if (!s)
+    return SL_STATE_ENOMEM;
+  s->b = b;
+  s->txn = read_txn;
   *out = s;
   return SL_STATE_OK;
 }
@@ -59,7 +71,8 @@ void sl_snapshot_end(sl_snapshot *s) {
   if (!s)
     return;
   mdb_txn_abort(s->txn);
-  s->b->snapshots_open--;
+  if (s->counted)
+    s->b->snapshots_open--;
   free(s);
 }
 

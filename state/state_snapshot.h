@@ -28,6 +28,10 @@ typedef struct sl_snapshot sl_snapshot;
  * active), so size the map generously. */
 int sl_snapshot_begin(sl_backend *b, sl_snapshot **out);
 
+/* Wraps a read transaction opened elsewhere (state_flush.c) as a snapshot; sl_snapshot_end aborts it.
+ * read_txn is an MDB_txn *. */
+int sl_snapshot_wrap(sl_backend *b, void *read_txn, sl_snapshot **out);
+
 /* Writes the view to path (creating or replacing it) and fsyncs it. May run on another thread; it touches
  * only the read transaction. Fills *bytes and *entries. */
 int sl_snapshot_write(sl_snapshot *s, const char *path, uint64_t *bytes, uint64_t *entries, char *err,

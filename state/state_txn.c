@@ -88,7 +88,43 @@ static int grow(sl_backend *b) {
   return SL_STATE_OK;
 }
 
+void sl_bk_wait_flush(sl_backend *b) {
+  if (!b->flushing)
+    return;
+  pthread_mutex_lock(&b->mu);
+  while (!b->flushed)
+    pthread_cond_wait(&b->cv, &b->mu);
+  pthread_mutex_unlock(&b->mu);
+  if (b->rtxn) {
+    mdb_txn_abort(b->rtxn);
+    b->rtxn = NULL;
+  }
+  b->flushing = 0;
+}
+
+int sl_bk_read(sl_backend *b, sl_bk_op op, void *arg, const char *what) {
+  if (!b->flushing)
+    return sl_bk_run(b, op, arg, what);
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  int rc = b->rtxn ? 0 : mdb_txn_begin(b->env, NULL, MDB_RDONLY, &b->rtxn);
+  if (rc) {
+    b->rtxn = NULL;
+    return sl_bk_fail(b, rc, what);
+  }
+  /* The op reads b->txn; there is no write transaction while flushing, so lend it the read one. */
+  b->txn = b->rtxn;
+  rc = op(b, arg);
+  b->txn = NULL;
+  if (rc == 0)
+    return SL_STATE_OK;
+  if (rc == MDB_NOTFOUND)
+    return SL_STATE_NOTFOUND;
+  return sl_bk_fail(b, rc, what);
+}
+
 int sl_bk_run(sl_backend *b, sl_bk_op op, void *arg, const char *what) {
+  sl_bk_wait_flush(b); /* the write lock is the worker's until its commit */
   for (;;) {
     if (b->broken)
       return SL_STATE_ECORRUPT;

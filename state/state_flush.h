@@ -1,0 +1,43 @@
+/* state_flush.h — checkpoint barriers that do not wait for LMDB.
+ *
+ * A barrier must capture the state as of that instant. Writing every dirty cache entry into LMDB there
+ * (sl_backend_commit) stalls the stream for as long as the flush takes: about 1 µs per changed key, a
+ * second for a million. Instead, sl_backend_freeze copies the dirty entries (and pending metadata and state
+ * ids) into a private batch — a memory copy, tens of ns per entry — and the checkpoint's worker thread
+ * writes that batch into LMDB in its own write transaction, commits, and opens the snapshot's read view
+ * right after, which is then exactly the state at the barrier.
+ *
+ * While a frozen batch is being flushed (the backend is "flushing"), the loop thread keeps working from the
+ * cache: cache misses read through a read-only transaction (the committed state plus the frozen batch is
+ * the truth, and every frozen entry is still in the cache), and the rare operations that need the write
+ * transaction (a cache spill, an iterator's flush, a prefix delete) wait for the worker's commit first.
+ * When the checkpoint ends, entries that did not change since the freeze are marked clean.
+ *
+ * When the write transaction already holds changes (spilled entries, prefix deletes, an iterator's flush),
+ * they cannot be handed to another thread; sl_backend_freeze then says so and the caller commits on the
+ * loop thread as before. */
+#ifndef SLUICE_STATE_FLUSH_H
+#define SLUICE_STATE_FLUSH_H
+
+#include "state/state_backend.h"
+#include "state/state_snapshot.h"
+
+typedef struct sl_frozen sl_frozen;
+
+/* On the loop thread, at the barrier. Returns OK with *out (the backend is then flushing), 1 when the
+ * caller must commit synchronously instead (see above), or an error. */
+int sl_backend_freeze(sl_backend *b, sl_frozen **out);
+
+/* On the worker thread: writes the frozen batch into LMDB, commits, and opens the snapshot view (*snap).
+ * Wakes a loop thread waiting in the backend. 0, or -1 with err (nothing committed; the entries stay dirty
+ * in the cache and the next barrier commits them on the loop thread). */
+int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen);
+
+/* On the loop thread, when the checkpoint is over (after sl_snapshot_end): marks unchanged entries clean
+ * and frees the batch. */
+void sl_frozen_complete(sl_frozen *f);
+
+/* Number of entries frozen (for metrics). */
+size_t sl_frozen_count(const sl_frozen *f);
+
+#endif
