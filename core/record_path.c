@@ -25,6 +25,8 @@ static int blank(const char *p, size_t n) {
 
 static size_t count_lines(const sl_buf *b) {
   size_t n = 0;
+  if (b->len == 0)
+    return 0; /* data may still be NULL: memchr must not see it */
   for (const char *p = b->data, *end = b->data + b->len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
     n++;
   return n;
