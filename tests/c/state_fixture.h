@@ -1,21 +1,15 @@
 /* state_fixture.h — the fixture the state kind tests share: a backend in a fresh temp dir and one scope on
- * it, removed again at teardown. Header-only so that each test_state_*.c stays one executable. */
+ * it (with a manual clock at f->now), removed again at teardown. Header-only so that each test_state_*.c
+ * stays one executable. Include after <cmocka.h>. */
 #ifndef SLUICE_TEST_STATE_FIXTURE_H
 #define SLUICE_TEST_STATE_FIXTURE_H
 
-#include <ftw.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "state/keyed_scope.h"
-
-static inline int fx_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
+#include "state_expect.h"
+#include "test_tmpdir.h"
 
 struct fixture {
   char dir[4096];
@@ -24,15 +18,28 @@ struct fixture {
   int64_t now; /* the scope's clock reads this (sl_clock_manual) */
 };
 
+/* Opens the backend in f->dir and a scope on it (default max parallelism) whose clock reads f->now. */
+static inline void fixture_open(struct fixture *f) {
+  f->b = open_backend(f->dir, NULL);
+  sl_scope_init(&f->s, f->b, 0);
+  sl_scope_set_clock(&f->s, sl_clock_manual, &f->now);
+}
+
+/* Closes scope and backend (dropping what was not committed) and opens them again on the same dir. */
+static inline void fixture_reopen(struct fixture *f) {
+  sl_scope_close(&f->s);
+  sl_backend_close(f->b);
+  fixture_open(f);
+}
+
 static inline int setup(void **state) {
   struct fixture *f = calloc(1, sizeof(*f));
-  const char *tmp = getenv("TMPDIR");
-  snprintf(f->dir, sizeof(f->dir), "%s/sl_kind_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-  if (!mkdtemp(f->dir) || sl_backend_open(&f->b, f->dir, NULL, NULL, 0) != SL_STATE_OK)
+  if (!f || tmpdir_create(f->dir, sizeof(f->dir), "sl_kind") != 0) {
+    free(f);
     return -1;
-  sl_scope_init(&f->s, f->b, 0);
+  }
   f->now = 1000;
-  sl_scope_set_clock(&f->s, sl_clock_manual, &f->now);
+  fixture_open(f);
   *state = f;
   return 0;
 }
@@ -41,7 +48,7 @@ static inline int teardown(void **state) {
   struct fixture *f = *state;
   sl_scope_close(&f->s);
   sl_backend_close(f->b);
-  nftw(f->dir, fx_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  tmpdir_remove(f->dir);
   free(f);
   return 0;
 }

@@ -3,7 +3,6 @@
  * reason (a truncated file must never read as a complete checkpoint), listing returns only chk-<digits> ids
  * in order, and sl_remove_tree removes a checkpoint directory. Each test gets its own directory under
  * $TMPDIR. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,31 +16,8 @@
 #include <cmocka.h>
 
 #include "core/checkpoint_meta.h"
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-static int setup_dir(void **state) {
-  const char *tmp = getenv("TMPDIR");
-  char *dir = malloc(4096);
-  snprintf(dir, 4096, "%s/sl_chkmeta_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-  if (!mkdtemp(dir)) {
-    free(dir);
-    return -1;
-  }
-  *state = dir;
-  return 0;
-}
-
-static int teardown_dir(void **state) {
-  nftw(*state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  free(*state);
-  return 0;
-}
+#define TEST_TMPDIR_PREFIX "sl_chkmeta"
+#include "test_tmpdir.h"
 
 static void sample(sl_checkpoint_meta *m) {
   memset(m, 0, sizeof *m);
@@ -103,6 +79,14 @@ static void expect_read_fails(const char *dir) {
   assert_true(strlen(err) > 0);
 }
 
+/* Writes sample() as dir's _metadata into *w and returns the file's text (caller frees). */
+static char *write_sample(const char *dir, sl_checkpoint_meta *w, size_t *len) {
+  char err[256] = "";
+  sample(w);
+  assert_int_equal(sl_checkpoint_meta_write(dir, w, err, sizeof err), 0);
+  return read_text(dir, "_metadata", len);
+}
+
 static void test_round_trip_every_field(void **state) {
   const char *dir = *state;
   char err[256] = "", path[4200];
@@ -156,10 +140,8 @@ static void test_read_rejects_every_truncation(void **state) {
   const char *dir = *state;
   char err[256] = "";
   sl_checkpoint_meta w;
-  sample(&w);
-  assert_int_equal(sl_checkpoint_meta_write(dir, &w, err, sizeof err), 0);
   size_t len;
-  char *full = read_text(dir, "_metadata", &len);
+  char *full = write_sample(dir, &w, &len);
   assert_true(len > 100);
   for (size_t n = 0; n < len; n++) {
     write_text(dir, "_metadata", full, n);
@@ -174,12 +156,9 @@ static void test_read_rejects_every_truncation(void **state) {
 
 static void test_read_rejects_malformed(void **state) {
   const char *dir = *state;
-  char err[256] = "";
   sl_checkpoint_meta w;
-  sample(&w);
-  assert_int_equal(sl_checkpoint_meta_write(dir, &w, err, sizeof err), 0);
   size_t len;
-  char *full = read_text(dir, "_metadata", &len);
+  char *full = write_sample(dir, &w, &len);
   assert_int_equal(strcmp(full + len - 4, "end\n"), 0);
 
   /* Without its "end" line. */
@@ -287,7 +266,7 @@ static void test_remove_tree(void **state) {
   assert_int_equal(sl_fsync_dir(chk), -1);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+#define T(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

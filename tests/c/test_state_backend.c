@@ -1,53 +1,24 @@
 /* test_state_backend.c — the LMDB backend and its write-back cache (state/state_backend.c, state_txn.c,
  * state_backend_iter.c, state_cache.c): durability across reopen, atomic meta, state ids, prefix deletes,
  * iteration over committed + dirty entries, cache spills, map growth. Each test gets its own directory. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "state/state_backend.h"
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-static int setup_dir(void **state) {
-  const char *tmp = getenv("TMPDIR");
-  char *dir = malloc(4096);
-  snprintf(dir, 4096, "%s/sl_backend_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-  if (!mkdtemp(dir))
-    return -1;
-  *state = dir;
-  return 0;
-}
-
-static int teardown_dir(void **state) {
-  nftw(*state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  free(*state);
-  return 0;
-}
+#include "state_expect.h"
+#define TEST_TMPDIR_PREFIX "sl_backend"
+#include "test_tmpdir.h"
 
 static sl_backend *open_b(const char *dir, size_t cache_max, size_t map_size) {
   sl_backend_options o = {cache_max, map_size};
-  sl_backend *b = NULL;
-  char err[256];
-  int rc = sl_backend_open(&b, dir, &o, err, sizeof(err));
-  if (rc != SL_STATE_OK)
-    fprintf(stderr, "open: %s\n", err);
-  assert_int_equal(rc, SL_STATE_OK);
-  assert_non_null(b);
-  return b;
+  return open_backend(dir, &o);
 }
 
 static size_t keyf(char *buf, const char *prefix, int i) {
@@ -55,16 +26,10 @@ static size_t keyf(char *buf, const char *prefix, int i) {
 }
 
 static void expect_val(sl_backend *b, const char *key, const char *want) {
-  const void *v;
-  size_t vl;
+  const void *v = NULL;
+  size_t vl = 0;
   int rc = sl_backend_get(b, key, strlen(key), &v, &vl);
-  if (!want) {
-    assert_int_equal(rc, SL_STATE_NOTFOUND);
-    return;
-  }
-  assert_int_equal(rc, SL_STATE_OK);
-  assert_int_equal(vl, strlen(want));
-  assert_memory_equal(v, want, vl);
+  expect_found(rc, v, vl, want);
 }
 
 static void put_s(sl_backend *b, const char *key, const char *val) {
@@ -136,19 +101,6 @@ static void test_uncommitted_changes_vanish(void **state) {
   expect_val(b, "b", NULL);
   expect_val(b, "c", "committed");
   sl_backend_close(b);
-}
-
-static void expect_meta(sl_backend *b, const char *name, const char *want) {
-  const void *v;
-  size_t vl;
-  int rc = sl_backend_meta_get(b, name, &v, &vl);
-  if (!want) {
-    assert_int_equal(rc, SL_STATE_NOTFOUND);
-    return;
-  }
-  assert_int_equal(rc, SL_STATE_OK);
-  assert_int_equal(vl, strlen(want));
-  assert_memory_equal(v, want, vl);
 }
 
 static void test_meta_commits_with_state(void **state) {
@@ -490,7 +442,7 @@ static void test_open_errors_and_strerror(void **state) {
   assert_string_not_equal(sl_state_strerror(SL_STATE_EFULL), sl_state_strerror(SL_STATE_EIO));
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+#define T(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

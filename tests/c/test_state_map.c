@@ -1,70 +1,27 @@
 /* test_state_map.c — MapState (state/map_state.c): put/get/remove/contains/is_empty/clear, iteration in
  * map-key order over committed and uncommitted entries, scoping by key and state, and 100k entries. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "state/map_state.h"
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-struct fixture {
-  char dir[4096];
-  sl_backend *b;
-  sl_keyed_scope s;
-};
-
-static int setup(void **state) {
-  struct fixture *f = calloc(1, sizeof(*f));
-  const char *tmp = getenv("TMPDIR");
-  snprintf(f->dir, sizeof(f->dir), "%s/sl_map_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-  if (!mkdtemp(f->dir) || sl_backend_open(&f->b, f->dir, NULL, NULL, 0) != SL_STATE_OK)
-    return -1;
-  sl_scope_init(&f->s, f->b, 0);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct fixture *f = *state;
-  sl_backend_close(f->b);
-  nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  free(f);
-  return 0;
-}
-
-static void set_key(struct fixture *f, const char *key) {
-  assert_int_equal(sl_scope_set_key(&f->s, key, strlen(key)), SL_STATE_OK);
-}
+#include "state_fixture.h"
 
 static void mput(struct fixture *f, uint32_t id, const char *k, const char *v) {
   assert_int_equal(sl_map_put(&f->s, id, k, strlen(k), v, strlen(v)), SL_STATE_OK);
 }
 
 static void mexpect(struct fixture *f, uint32_t id, const char *k, const char *want) {
-  const void *v;
-  size_t vl;
+  const void *v = NULL;
+  size_t vl = 0;
   int rc = sl_map_get(&f->s, id, k, strlen(k), &v, &vl);
   assert_int_equal(sl_map_contains(&f->s, id, k, strlen(k)), want ? SL_STATE_OK : SL_STATE_NOTFOUND);
-  if (!want) {
-    assert_int_equal(rc, SL_STATE_NOTFOUND);
-    return;
-  }
-  assert_int_equal(rc, SL_STATE_OK);
-  assert_int_equal(vl, strlen(want));
-  assert_memory_equal(v, want, vl);
+  expect_found(rc, v, vl, want);
 }
 
 /* "k=v;" for every entry of the current key's map. */

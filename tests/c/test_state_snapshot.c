@@ -5,7 +5,6 @@
  * round-trips. Each test gets its own directory under $TMPDIR. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,45 +20,12 @@
 #include "state/state_backend.h"
 #include "state/state_key.h"
 #include "state/state_snapshot.h"
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-static int setup_dir(void **state) {
-  const char *tmp = getenv("TMPDIR");
-  char *dir = malloc(4096);
-  snprintf(dir, 4096, "%s/sl_snapshot_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-  if (!mkdtemp(dir)) {
-    free(dir);
-    return -1;
-  }
-  *state = dir;
-  return 0;
-}
-
-static int teardown_dir(void **state) {
-  nftw(*state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  free(*state);
-  return 0;
-}
+#include "state_expect.h"
+#define TEST_TMPDIR_PREFIX "sl_snapshot"
+#include "test_tmpdir.h"
 
 static void path_in(char *out, const void **state, const char *name) {
   snprintf(out, 4096, "%s/%s", (const char *)*state, name);
-}
-
-static sl_backend *open_b(const char *dir) {
-  sl_backend *b = NULL;
-  char err[256];
-  int rc = sl_backend_open(&b, dir, NULL, err, sizeof err);
-  if (rc != SL_STATE_OK)
-    fprintf(stderr, "open %s: %s\n", dir, err);
-  assert_int_equal(rc, SL_STATE_OK);
-  assert_non_null(b);
-  return b;
 }
 
 static uint32_t sid(sl_backend *b, const char *op, const char *name) {
@@ -94,33 +60,14 @@ static void del_kv(sl_backend *b, uint32_t state_id, int i) {
 static void expect_kv(sl_backend *b, uint32_t state_id, int i, const char *want) {
   uint8_t k[SL_KEY_MAX_LEN];
   size_t kl = ckey(k, state_id, i);
-  const void *v;
-  size_t vl;
+  const void *v = NULL;
+  size_t vl = 0;
   int rc = sl_backend_get(b, k, kl, &v, &vl);
-  if (!want) {
-    assert_int_equal(rc, SL_STATE_NOTFOUND);
-    return;
-  }
-  assert_int_equal(rc, SL_STATE_OK);
-  assert_int_equal(vl, strlen(want));
-  assert_memory_equal(v, want, vl);
+  expect_found(rc, v, vl, want);
 }
 
 static void put_meta(sl_backend *b, const char *name, const char *val) {
   assert_int_equal(sl_backend_meta_put(b, name, val, strlen(val)), SL_STATE_OK);
-}
-
-static void expect_meta(sl_backend *b, const char *name, const char *want) {
-  const void *v;
-  size_t vl;
-  int rc = sl_backend_meta_get(b, name, &v, &vl);
-  if (!want) {
-    assert_int_equal(rc, SL_STATE_NOTFOUND);
-    return;
-  }
-  assert_int_equal(rc, SL_STATE_OK);
-  assert_int_equal(vl, strlen(want));
-  assert_memory_equal(v, want, vl);
 }
 
 static uint64_t count_kv(sl_backend *b) {
@@ -231,7 +178,7 @@ static void test_snapshot_is_state_at_begin(void **state) {
   path_in(src, (const void **)state, "src");
   path_in(dst, (const void **)state, "dst");
   path_in(snap, (const void **)state, "state.snap");
-  sl_backend *b = open_b(src);
+  sl_backend *b = open_backend(src, NULL);
   uint32_t counts = sid(b, "op1", "count"), names = sid(b, "op1", "names");
   assert_int_not_equal(counts, names);
   for (int i = 0; i < 50; i++) {
@@ -282,7 +229,7 @@ static void test_snapshot_is_state_at_begin(void **state) {
   sl_backend_close(b);
 
   load_ok(dst, snap, NULL, NULL);
-  b = open_b(dst);
+  b = open_backend(dst, NULL);
   for (int i = 0; i < 50; i++) {
     snprintf(v, sizeof v, "old-%d", i);
     expect_kv(b, counts, i, v);
@@ -306,7 +253,7 @@ static void test_snapshot_is_state_at_begin(void **state) {
 static uint8_t *make_small_snapshot(const void **state, const char *path, size_t *len) {
   char src[4096], v[64];
   path_in(src, state, "small");
-  sl_backend *b = open_b(src);
+  sl_backend *b = open_backend(src, NULL);
   uint32_t id = sid(b, "op", "st");
   for (int i = 0; i < 40; i++) {
     snprintf(v, sizeof v, "value-%d", i);
@@ -393,7 +340,7 @@ static void test_load_refuses_corrupt_file(void **state) {
   size_t len;
   uint8_t *good = make_small_snapshot((const void **)state, snap, &len);
 
-  sl_backend *b = open_b(dst);
+  sl_backend *b = open_backend(dst, NULL);
   uint32_t id = sid(b, "other", "st");
   put_kv(b, id, 7, "existing");
   put_meta(b, "m", "existing-meta");
@@ -425,7 +372,7 @@ static void test_load_refuses_corrupt_file(void **state) {
   assert_int_equal(after_len, before_len);
   assert_memory_equal(after, before, before_len);
   assert_int_equal(access(loading, F_OK), -1);
-  b = open_b(dst);
+  b = open_backend(dst, NULL);
   expect_kv(b, id, 7, "existing");
   expect_meta(b, "m", "existing-meta");
   sl_backend_close(b);
@@ -433,7 +380,7 @@ static void test_load_refuses_corrupt_file(void **state) {
   /* The good file does replace it. */
   load_ok(dst, snap, NULL, NULL);
   assert_int_equal(access(loading, F_OK), -1);
-  b = open_b(dst);
+  b = open_backend(dst, NULL);
   /* Both environments gave id 1 to their only state: key 7 now holds the snapshot's value. */
   assert_int_equal(id, 1);
   expect_kv(b, id, 7, "value-7");
@@ -471,7 +418,7 @@ static void test_keep_filter_drops_state(void **state) {
   path_in(dst2, (const void **)state, "dst2");
   path_in(snap, (const void **)state, "state.snap");
   path_in(snap2, (const void **)state, "again.snap");
-  sl_backend *b = open_b(src);
+  sl_backend *b = open_backend(src, NULL);
   uint32_t a = sid(b, "a", "s1"), b1 = sid(b, "b", "s1"), c = sid(b, "c", "s1"), b2 = sid(b, "b", "s2");
   assert_int_equal(a, 1);
   assert_int_equal(b1, 2);
@@ -494,7 +441,7 @@ static void test_keep_filter_drops_state(void **state) {
   assert_int_equal(log.b_s1, 1);
   assert_int_equal(log.b_s2, 1);
 
-  b = open_b(dst);
+  b = open_backend(dst, NULL);
   for (int i = 0; i < 20; i++) {
     expect_kv(b, a, i, "A");
     expect_kv(b, c, i, "C");
@@ -532,7 +479,7 @@ static void test_keep_filter_drops_state(void **state) {
   load_ok(dst2, snap2, keep_not_b, &log2);
   assert_int_equal(log2.empty_uid, 0);
   assert_int_equal(log2.calls, 2);
-  b = open_b(dst2);
+  b = open_backend(dst2, NULL);
   assert_int_equal(sid(b, "a", "s1"), a);
   assert_int_equal(sid(b, "c", "s1"), c);
   uint32_t ne = sid(b, "e", "s1");
@@ -547,7 +494,7 @@ static void test_100k_entries_round_trip(void **state) {
   path_in(src, (const void **)state, "src");
   path_in(dst, (const void **)state, "dst");
   path_in(snap, (const void **)state, "big.snap");
-  sl_backend *b = open_b(src);
+  sl_backend *b = open_backend(src, NULL);
   uint32_t id = sid(b, "big", "values");
   for (int i = 0; i < 100000; i++) {
     snprintf(v, sizeof v, "v%d", i * 7);
@@ -560,7 +507,7 @@ static void test_100k_entries_round_trip(void **state) {
   char err[512] = "";
   assert_int_equal(sl_snapshot_verify(snap, err, sizeof err), 0);
   load_ok(dst, snap, NULL, NULL);
-  b = open_b(dst);
+  b = open_backend(dst, NULL);
   assert_int_equal(count_kv(b), 100000);
   for (int i = 0; i < 100000; i += 997) {
     snprintf(v, sizeof v, "v%d", i * 7);
@@ -572,7 +519,7 @@ static void test_100k_entries_round_trip(void **state) {
   sl_backend_close(b);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+#define T(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

@@ -18,16 +18,10 @@ static void vput(struct fixture *f, const sl_ttl *t, const char *v) {
 }
 
 static void vexpect(struct fixture *f, const sl_ttl *t, const char *want) {
-  const void *v;
-  size_t vl;
+  const void *v = NULL;
+  size_t vl = 0;
   int rc = sl_value_get_ttl(&f->s, 1, t, &v, &vl);
-  if (!want) {
-    assert_int_equal(rc, SL_STATE_NOTFOUND);
-    return;
-  }
-  assert_int_equal(rc, SL_STATE_OK);
-  assert_int_equal(vl, strlen(want));
-  assert_memory_equal(v, want, vl);
+  expect_found(rc, v, vl, want);
 }
 
 static void test_expiry_on_write(void **state) {

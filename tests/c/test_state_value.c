@@ -1,71 +1,22 @@
 /* test_state_value.c — ValueState and the keyed scope (state/value_state.c, state/keyed_scope.c): values
  * are scoped by current key and by state id, keyed access without a key is refused, values persist. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "state/value_state.h"
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-struct fixture {
-  char dir[4096];
-  sl_backend *b;
-  sl_keyed_scope s;
-};
-
-static void open_fixture(struct fixture *f) {
-  char err[256];
-  assert_int_equal(sl_backend_open(&f->b, f->dir, NULL, err, sizeof(err)), SL_STATE_OK);
-  sl_scope_init(&f->s, f->b, 128);
-}
-
-static int setup(void **state) {
-  struct fixture *f = calloc(1, sizeof(*f));
-  const char *tmp = getenv("TMPDIR");
-  snprintf(f->dir, sizeof(f->dir), "%s/sl_value_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-  if (!mkdtemp(f->dir))
-    return -1;
-  open_fixture(f);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct fixture *f = *state;
-  sl_backend_close(f->b);
-  nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  free(f);
-  return 0;
-}
-
-static void set_key(struct fixture *f, const char *key) {
-  assert_int_equal(sl_scope_set_key(&f->s, key, strlen(key)), SL_STATE_OK);
-}
+#include "state_fixture.h"
 
 static void expect(struct fixture *f, uint32_t id, const char *want) {
-  const void *v;
-  size_t vl;
+  const void *v = NULL;
+  size_t vl = 0;
   int rc = sl_value_get(&f->s, id, &v, &vl);
-  if (!want) {
-    assert_int_equal(rc, SL_STATE_NOTFOUND);
-    return;
-  }
-  assert_int_equal(rc, SL_STATE_OK);
-  assert_int_equal(vl, strlen(want));
-  assert_memory_equal(v, want, vl);
+  expect_found(rc, v, vl, want);
 }
 
 static void put(struct fixture *f, uint32_t id, const char *val) {
@@ -139,8 +90,7 @@ static void test_values_persist(void **state) {
   set_key(f, "user-3");
   assert_int_equal(sl_value_clear(&f->s, 7), SL_STATE_OK);
   assert_int_equal(sl_backend_commit(f->b, 1), SL_STATE_OK);
-  sl_backend_close(f->b);
-  open_fixture(f);
+  fixture_reopen(f);
   for (int i = 0; i < 1000; i++) {
     snprintf(key, sizeof(key), "user-%d", i);
     snprintf(val, sizeof(val), "%d", i * i);
