@@ -24,11 +24,13 @@ void sl_cli_print_help(void) {
         "  --allow-non-restored-state  drop savepoint/checkpoint state of operators the job no longer has\n"
         "  --dead-letter PATH        append rejected records (with the reason) to PATH as JSON lines\n"
         "  --max-line-bytes N        longest accepted input line (default 1048576)\n"
+        "  --no-watch                do not reload the job when its script (or a module next to it) changes\n"
         "  --quiet                   no summary line on stderr at the end\n"
         "\n"
         "\n"
         "  sluice checkpoints STATE-DIR       list checkpoints (id, time, size, duration, complete)\n"
         "  sluice savepoint STATE-DIR [PATH]  ask the job running on STATE-DIR for a savepoint\n"
+        "  sluice reload STATE-DIR            reload the script of the job running on STATE-DIR (as SIGHUP)\n"
         "\n"
         "exit status: 0 done, 1 runtime failure, 2 bad usage, script, input path or state dir\n",
         stdout);
@@ -64,6 +66,8 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
     o->quiet = 1;
   else if (!strcmp(a, "--allow-non-restored-state"))
     o->allow_non_restored = 1;
+  else if (!strcmp(a, "--no-watch"))
+    o->no_watch = 1;
   else if (!strcmp(a, "--from-savepoint")) {
     if (!(o->from_savepoint = take_value(argc, argv, i)))
       return -1;

@@ -4,9 +4,10 @@
  *                     [--checkpoint-interval MS] [--dead-letter PATH] [--max-line-bytes N]
  *                     [--retain-checkpoints N] [--checkpoint-mode exactly-once|at-least-once]
  *                     [--from-savepoint PATH] [--allow-non-restored-state]
- *                     [--quiet] [-- SCRIPT-ARGS...]
+ *                     [--no-watch] [--quiet] [-- SCRIPT-ARGS...]
  *   sluice checkpoints STATE-DIR
  *   sluice savepoint STATE-DIR [PATH]
+ *   sluice reload STATE-DIR
  *   sluice --help | --version
  */
 #ifndef SLUICE_CLI_H
@@ -31,6 +32,7 @@ typedef struct sl_run_options {
   int at_least_once;       /* --checkpoint-mode at-least-once */
   const char *from_savepoint;
   int allow_non_restored;
+  int no_watch;            /* --no-watch: no hot reload on script changes (SIGHUP still reloads) */
   char **script_args;      /* after "--"; borrowed from argv */
   int nscript_args;
 } sl_run_options;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/reload.h"
 #include "core/runtime.h"
 #include "core/savepoint.h"
 
@@ -24,6 +25,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "savepoint"))
     return sl_savepoint_command(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "reload")) /* hot reload on request: core/reload.c */
+    return sl_reload_command(argc - 2, argv + 2);
   if (!strcmp(argv[1], "checkpoints"))
     return sl_checkpoints_command(argc - 2, argv + 2);
   fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", argv[1]);

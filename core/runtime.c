@@ -40,6 +40,7 @@ void sl_runtime_stop(sl_runtime *rt) {
   uv_close((uv_handle_t *)&rt->sigint, NULL);
   uv_close((uv_handle_t *)&rt->sigterm, NULL);
   uv_close((uv_handle_t *)&rt->sigusr1, NULL);
+  sl_reload_stop(&rt->reload); /* hot reload: its timer, SIGHUP and file watches */
 }
 
 void sl_runtime_source_done(sl_runtime *rt) {
@@ -110,8 +111,20 @@ static int lock_state_dir(sl_runtime *rt) {
   return 0;
 }
 
+int sl_runtime_open_backend(sl_runtime *rt, char *err, size_t errlen) {
+  /* The map is only address space (the file grows as needed); it is large because LMDB cannot resize it
+   * while a snapshot's read view is open. */
+  sl_backend_options bo = {0, (size_t)16 << 30};
+  char why[512];
+  if (sl_backend_open(&rt->backend, rt->state_dir, &bo, why, sizeof why) != SL_STATE_OK) {
+    snprintf(err, errlen, "cannot open state dir '%s': %s", rt->state_dir, why);
+    return -1;
+  }
+  return 0;
+}
+
 static int open_state(sl_runtime *rt) {
-  char err[512];
+  char err[1024];
   if (rt->opts->state_dir) {
     rt->state_dir = strdup(rt->opts->state_dir);
   } else {
@@ -132,22 +145,25 @@ static int open_state(sl_runtime *rt) {
     return -1;
   if (rt->non_restored)
     return -1;
-  /* The map is only address space (the file grows as needed); it is large because LMDB cannot resize it
-   * while a snapshot's read view is open. */
-  sl_backend_options bo = {0, (size_t)16 << 30};
-  int rc = sl_backend_open(&rt->backend, rt->state_dir, &bo, err, sizeof err);
-  if (rc != SL_STATE_OK) {
-    sl_error("cannot open state dir '%s': %s", rt->state_dir, err);
+  if (sl_runtime_open_backend(rt, err, sizeof err)) {
+    sl_error("%s", err);
     return -1;
   }
   return 0;
 }
 
+void sl_runtime_host_config(const sl_runtime *rt, sl_host_config *hc) {
+  const sl_run_options *o = rt->opts;
+  sl_host_config c = {o->script,    o->inputs,      o->ninputs,     o->output,
+                      o->state_dir, o->script_args, o->nscript_args};
+  *hc = c;
+}
+
 static int setup(sl_runtime *rt) {
   char err[4096];
   const sl_run_options *o = rt->opts;
-  sl_host_config hc = {o->script, o->inputs, o->ninputs, o->output, o->state_dir, o->script_args,
-                       o->nscript_args};
+  sl_host_config hc;
+  sl_runtime_host_config(rt, &hc);
   if (access(o->script, R_OK) != 0) {
     sl_error("cannot read script '%s': %s", o->script, strerror(errno));
     return -1;
@@ -206,6 +222,7 @@ static void start(sl_runtime *rt) {
   uv_signal_init(rt->loop, &rt->sigusr1);
   rt->sigusr1.data = rt;
   uv_signal_start(&rt->sigusr1, on_savepoint_signal, SIGUSR1);
+  sl_reload_start(&rt->reload, rt); /* hot reload: SIGHUP and (unless --no-watch) the script's files */
   for (int i = 0; i < rt->nsources; i++)
     if (sl_source_start(rt->sources[i])) {
       rt->failed = 1;

@@ -17,6 +17,7 @@
 #include "core/json_write.h"
 #include "core/line_reader.h"
 #include "core/record_batch.h"
+#include "core/reload.h"
 #include "lua/lua_host.h"
 #include "state/state_backend.h"
 
@@ -69,6 +70,7 @@ typedef struct sl_runtime {
   int stopping;
   int failed; /* a fatal runtime error happened: exit status 1 */
   sl_stats stats;
+  sl_reloader reload; /* hot reload of the script (core/reload.c) */
 } sl_runtime;
 
 /* Runs the job described by the options to completion. Returns the process exit status. */
@@ -83,5 +85,11 @@ void sl_runtime_source_done(sl_runtime *rt);
 
 /* Stops reading, commits, and lets the loop end. */
 void sl_runtime_stop(sl_runtime *rt);
+
+/* For hot reload (core/reload*.c), which loads the script again and may reopen the backend. */
+/* The Lua host configuration of this run (strings borrowed from the options). */
+void sl_runtime_host_config(const sl_runtime *rt, sl_host_config *hc);
+/* Opens the state backend in the state dir into rt->backend. 0, or -1 with the reason in err. */
+int sl_runtime_open_backend(sl_runtime *rt, char *err, size_t errlen);
 
 #endif

@@ -31,7 +31,7 @@ int sl_savepoint_take_request(const char *state_dir, char *path, size_t len) {
   return path[0] ? 0 : -1;
 }
 
-static long job_pid(const char *state_dir) {
+long sl_state_dir_job_pid(const char *state_dir) {
   char lock[4200];
   long pid = 0;
   snprintf(lock, sizeof lock, "%s/lock", state_dir);
@@ -69,7 +69,7 @@ int sl_savepoint_command(int argc, char **argv) {
     snprintf(parent, sizeof parent, "%s/savepoints", real);
     mkdir(parent, 0755);
   }
-  long pid = job_pid(state_dir);
+  long pid = sl_state_dir_job_pid(state_dir);
   if (pid <= 0 || kill((pid_t)pid, 0) != 0) {
     fprintf(stderr, "sluice: no job is running on '%s'\n", state_dir);
     return 2;

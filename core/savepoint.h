@@ -11,6 +11,8 @@
 int sl_savepoint_command(int argc, char **argv);
 /* The `sluice checkpoints` command. Returns the exit status. */
 int sl_checkpoints_command(int argc, char **argv);
+/* The pid recorded in STATE-DIR/lock by the job that holds (or last held) it, or 0. */
+long sl_state_dir_job_pid(const char *state_dir);
 /* In the job: reads and removes the request. 0 with the target in path, or -1. */
 int sl_savepoint_take_request(const char *state_dir, char *path, size_t len);
 

@@ -21,6 +21,21 @@ static char *dup_field(lua_State *L, int idx, const char *name) {
   return copy;
 }
 
+/* Copies the array of strings in field `name` of the table at the top of the stack; *n gets its length. */
+static char **dup_strings(lua_State *L, const char *name, int *n) {
+  lua_getfield(L, -1, name);
+  int len = (int)lua_objlen(L, -1);
+  char **v = calloc(len ? (size_t)len : 1, sizeof *v);
+  for (int i = 0; i < len; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    v[i] = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  *n = len;
+  return v;
+}
+
 /* Reads an endpoint table at the top of the stack. */
 static void read_endpoint(lua_State *L, sl_endpoint *ep) {
   lua_getfield(L, -1, "kind");
@@ -56,15 +71,15 @@ static void read_job_desc(lua_State *L, sl_job_desc *job) {
   lua_getfield(L, -1, "sink");
   read_endpoint(L, &job->sink);
   lua_pop(L, 1);
-  lua_getfield(L, -1, "uids");
-  job->nuids = (int)lua_objlen(L, -1);
-  job->uids = calloc(job->nuids ? (size_t)job->nuids : 1, sizeof *job->uids);
-  for (int i = 0; i < job->nuids; i++) {
-    lua_rawgeti(L, -1, i + 1);
-    job->uids[i] = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
+  job->uids = dup_strings(L, "uids", &job->nuids);
+  job->kinds = dup_strings(L, "kinds", &job->nkinds);
+  job->files = dup_strings(L, "files", &job->nfiles);
+}
+
+static void free_strings(char **v, int n) {
+  for (int i = 0; v && i < n; i++)
+    free(v[i]);
+  free(v);
 }
 
 static void set_package_path(lua_State *L, const char *script) {
@@ -211,9 +226,9 @@ void sl_lua_host_close(sl_lua_host *h) {
     free(h->job.sources[i].host);
   }
   free(h->job.sources);
-  for (int i = 0; i < h->job.nuids; i++)
-    free(h->job.uids[i]);
-  free(h->job.uids);
+  free_strings(h->job.kinds, h->job.nkinds);
+  free_strings(h->job.uids, h->job.nuids);
+  free_strings(h->job.files, h->job.nfiles);
   free(h->job.sink.path);
   free(h->job.sink.host);
   memset(&h->job, 0, sizeof h->job);

@@ -18,5 +18,5 @@ return sluice.job "url-count"
     local n = ctx:value("count", 0)
     local c = n:value() + 1
     n:update(c)
-    ctx:emit({ [field] = rec[field], count = c }, fields)
+    ctx:emit_fields(fields, rec[field], c)
   end)

@@ -39,8 +39,27 @@ local function describe_sink(j, config)
   return s
 end
 
--- Runs the script and checks that it returns a job. Returns { name, sources, sink } or raises an error
--- naming the script's file:line.
+-- The files the job's code came from, for hot reload (core/reload.c) to watch: the script, then every
+-- module it required that lives in the script's directory (or below it), as found on package.path.
+local function code_files(script)
+  local dir = script:match("^(.*)/[^/]*$") or "."
+  local files = { script }
+  local names = {}
+  for name in pairs(package.loaded) do
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local path = package.searchpath(name, package.path)
+    if path and path:sub(1, #dir + 1) == dir .. "/" then
+      files[#files + 1] = path
+    end
+  end
+  return files
+end
+
+-- Runs the script and checks that it returns a job. Returns { name, sources, sink, uids, kinds, files } or
+-- raises an error naming the script's file:line.
 function M.load(script, config)
   sluice.args = config.args or {}
   sluice.inputs = config.inputs or {}
@@ -64,12 +83,13 @@ function M.load(script, config)
     error(("%s: job '%s' has no operator"):format(script, result.name), 0)
   end
   job = result
-  local uids = {}
+  local uids, kinds = {}, {}
   for _, op in ipairs(job.ops) do
     uids[#uids + 1] = op.uid
+    kinds[#kinds + 1] = op.kind
   end
   return { name = job.name, sources = describe_sources(job, config), sink = describe_sink(job, config),
-    uids = uids }
+    uids = uids, kinds = kinds, files = code_files(script) }
 end
 
 -- Builds the pipeline on the opened backend; buf is the sl_buf the sink writes into.

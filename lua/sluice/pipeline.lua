@@ -59,6 +59,21 @@ end
 function Ctx:key()
   return self._scope and state.current_key(self._scope) or nil
 end
+-- Sends the record { [fields[1]] = v1, [fields[2]] = v2, ... } downstream, written in that field order.
+-- When the sink is the next stage no table is built at all (the values are encoded straight into the
+-- output): the per-record allocation of ctx:emit({...}) is a tenth of the URL count's time.
+function Ctx:emit_fields(fields, ...)
+  local direct = self._sink_direct
+  if direct then
+    return direct(fields, ...)
+  end
+  local t = {}
+  for i = 1, #fields do
+    t[fields[i]] = (select(i, ...))
+  end
+  return self._next(t, fields)
+end
+
 -- Sends a record downstream.
 function Ctx:emit(rec, fields)
   return self._next(rec, fields)
@@ -173,7 +188,7 @@ local function declared_states(ctx, op, env)
   end })
 end
 
-function builders.process(op, nxt, env)
+function builders.process(op, nxt, env, is_last)
   local fn, uid = op.fn, op.uid
   local ctx = setmetatable({ uid = uid, _next = nil, _scope = op.scope, _env = env,
     _handles = { value = {}, map = {}, list = {}, reducing = {}, aggregating = {} } }, Ctx)
@@ -182,6 +197,14 @@ function builders.process(op, nxt, env)
     M.current = uid
   end
   ctx.state = declared_states(ctx, op, env)
+  if is_last then
+    local buf, put_values = env.buf, encode.put_values
+    ctx._sink_direct = function(fields, ...)
+      M.current = "sink"
+      put_values(buf, fields, ...)
+      M.current = uid
+    end
+  end
   op.ctx = ctx
   return function(rec)
     M.current = uid
@@ -239,7 +262,7 @@ function M.compile(job, env)
     put_record(buf, rec, fields)
   end
   for i = #job.ops, 1, -1 do
-    nxt = builders[job.ops[i].kind](job.ops[i], nxt, env)
+    nxt = builders[job.ops[i].kind](job.ops[i], nxt, env, i == #job.ops)
   end
   job.env = env
   env.cleaner = ttl_cleaner(env)

@@ -184,6 +184,20 @@ describe("pipeline.compile", function()
     }, out)
   end)
 
+  it("emit_fields writes values in field order, straight to the sink or as a table downstream", function()
+    local fields = { "url", "n" }
+    local emit = function(ctx, r) ctx:emit_fields(fields, r.url, r.n) end
+    local out = run(sluice.job("j"):process("p", emit), access)
+    assert.are.equal(5, #out)
+    assert.are.equal('{"url": "/a", "n": 1}', out[1])
+    assert.are.equal('{"url": "/c", "n": 5}', out[5])
+    local out2 = run(sluice.job("j"):process("p", emit)
+      :map(function(t) return { u = t.url, n2 = t.n * 2 }, { "u", "n2" } end), access)
+    assert.are.equal('{"u": "/b", "n2": 4}', out2[2])
+    local out3 = run(sluice.job("j"):process("p", function(ctx, r) ctx:emit_fields(fields, nil, r.n) end), access)
+    assert.are.equal('{"n": 3}', out3[3])
+  end)
+
   it("map drops a record when it returns nil", function()
     local out = run(sluice.job("j"):map(function(r)
       if r.n % 2 == 1 then return { n = r.n } end
