@@ -63,7 +63,7 @@ static void try_map(sl_source *s, const struct stat *st) {
 
 /* Drops the mapped pages of lines already processed, so a large input does not stay resident. */
 static void release_consumed(sl_source *s) {
-  size_t done = s->in.reader.start & ~(size_t)(64u * 1024 * 1024 - 1);
+  size_t done = s->in.reader.start & ~(size_t)(16u * 1024 * 1024 - 1);
   if (done > s->map_released) {
     madvise((char *)s->map + s->map_released, done - s->map_released, MADV_DONTNEED);
     s->map_released = done;
