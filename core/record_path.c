@@ -43,12 +43,17 @@ static void run_batch(sl_runtime *rt, sl_input *in) {
     reject(rt, in->name, r->line_no, err, r->line, r->len);
     b->cursor++;
   }
+  sl_timer_service_after_batch(rt); /* timers the batch made due (event time) fire before the output goes */
+  sl_runtime_flush_output(rt);
+  sl_batch_reset(b);
+}
+
+void sl_runtime_flush_output(sl_runtime *rt) {
   rt->stats.records_out += count_lines(&rt->out_buf);
   if (sl_output_write(&rt->out, &rt->out_buf)) {
     rt->failed = 1;
     sl_runtime_stop(rt);
   }
-  sl_batch_reset(b);
 }
 
 void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/timer_service.h"
 #include "core/reload.h"
 #include "core/runtime.h"
 
@@ -151,6 +152,10 @@ static int start_and_swap(sl_runtime *rt, sl_lua_host *next, char *err, size_t e
   sl_lua_host_close(&rt->lua); /* its key scopes are freed by its GC; the backend outlives them */
   rt->lua = *next;
   free(next);
+  /* The new pipeline's processing-time timers: fire what is due and re-arm the loop's timer now, not at
+   * the next batch. */
+  sl_timer_service_after_batch(rt);
+  sl_runtime_flush_output(rt);
   return 0;
 }
 

@@ -41,11 +41,14 @@ void sl_runtime_stop(sl_runtime *rt) {
   uv_close((uv_handle_t *)&rt->sigterm, NULL);
   uv_close((uv_handle_t *)&rt->sigusr1, NULL);
   sl_reload_stop(&rt->reload); /* hot reload: its timer, SIGHUP and file watches */
+  sl_timer_service_stop(rt);   /* timers: the processing-time uv_timer (pending timers stay in the state) */
 }
 
 void sl_runtime_source_done(sl_runtime *rt) {
-  if (++rt->sources_done == rt->nsources)
+  if (++rt->sources_done == rt->nsources) {
+    sl_timer_service_end_of_input(rt); /* timers: the end of the input fires every event-time timer */
     sl_runtime_stop(rt);
+  }
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -223,6 +226,7 @@ static void start(sl_runtime *rt) {
   rt->sigusr1.data = rt;
   uv_signal_start(&rt->sigusr1, on_savepoint_signal, SIGUSR1);
   sl_reload_start(&rt->reload, rt); /* hot reload: SIGHUP and (unless --no-watch) the script's files */
+  sl_timer_service_start(rt);       /* timers: fires restored due timers, then arms for the next one */
   for (int i = 0; i < rt->nsources; i++)
     if (sl_source_start(rt->sources[i])) {
       rt->failed = 1;

@@ -18,6 +18,7 @@
 #include "core/line_reader.h"
 #include "core/record_batch.h"
 #include "core/reload.h"
+#include "core/timer_service.h"
 #include "lua/lua_host.h"
 #include "state/state_backend.h"
 
@@ -70,7 +71,8 @@ typedef struct sl_runtime {
   int stopping;
   int failed; /* a fatal runtime error happened: exit status 1 */
   sl_stats stats;
-  sl_reloader reload; /* hot reload of the script (core/reload.c) */
+  sl_reloader reload;      /* hot reload of the script (core/reload.c) */
+  sl_timer_service timers; /* fires the job's timers between batches (core/timer_service.c) */
 } sl_runtime;
 
 /* Runs the job described by the options to completion. Returns the process exit status. */
@@ -79,6 +81,10 @@ int sl_runtime_run(const sl_run_options *opts);
 /* Called by sources: processes every complete line buffered in in->reader (all of it when at_eof), then
  * compacts the reader. */
 void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof);
+
+/* Writes the sink's buffer (rt->out_buf) to the output and counts its records; on a write error, fails and
+ * stops the job. For whoever ran Lua between batches: record batches, timers (core/record_path.c). */
+void sl_runtime_flush_output(sl_runtime *rt);
 
 /* Called by a source when it will produce nothing more. */
 void sl_runtime_source_done(sl_runtime *rt);

@@ -216,6 +216,31 @@ int sl_lua_host_snapshot_hooks(sl_lua_host *h, char *err, size_t errlen) {
   return -1;
 }
 
+int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, int64_t *next_ms,
+                            uint64_t *late, void (*on_error)(void *arg, const char *msg), void *arg,
+                            char *err, size_t errlen) {
+  lua_State *L = h->L;
+  *next_ms = -1;
+  push_host_fn(h, "fire_timers");
+  lua_pushnumber(L, (lua_Number)now_ms);
+  lua_pushboolean(L, end_of_input);
+  if (lua_pcall(L, 2, 3, 0)) {
+    operator_error(h, "timers: ", err, errlen);
+    return -1;
+  }
+  if (lua_isnumber(L, -3))
+    *next_ms = (int64_t)lua_tonumber(L, -3);
+  if (lua_istable(L, -2))
+    for (int i = 1; i <= (int)lua_objlen(L, -2); i++) {
+      lua_rawgeti(L, -2, i);
+      on_error(arg, lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
+      lua_pop(L, 1);
+    }
+  *late = (uint64_t)lua_tonumber(L, -1);
+  lua_pop(L, 3);
+  return 0;
+}
+
 void sl_lua_host_close(sl_lua_host *h) {
   if (h->L)
     lua_close(h->L);

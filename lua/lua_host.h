@@ -9,6 +9,7 @@
 #define SLUICE_LUA_HOST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/json_write.h"
 #include "core/record_batch.h"
@@ -71,6 +72,16 @@ int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *er
  * written into the backend) and one bounded step of TTL cleanup. 0, or -1 with "operator 'uid': message"
  * in err (the checkpoint must then not be taken). */
 int sl_lua_host_snapshot_hooks(sl_lua_host *h, char *err, size_t errlen);
+
+/* Timers (core/timer_service.c), between batches: advances the watermark and fires the due timers
+ * (host.fire_timers), writing their output into the sink's buffer. now_ms is the processing time (epoch
+ * ms); end_of_input fires every event-time timer. *next_ms gets the earliest pending processing-time timer
+ * or -1, *late the number of late records so far. Each on_timer error ("operator 'uid': on_timer(...): msg",
+ * its output already cut) goes to on_error. Returns 0, or -1 with the reason in err when firing itself
+ * failed (e.g. the state backend). */
+int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, int64_t *next_ms,
+                            uint64_t *late, void (*on_error)(void *arg, const char *msg), void *arg,
+                            char *err, size_t errlen);
 
 void sl_lua_host_close(sl_lua_host *h);
 

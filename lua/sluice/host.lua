@@ -136,4 +136,13 @@ function M.snapshot_hooks()
   pipeline.snapshot(job)
 end
 
+-- Timers (core/timer_service.c, between batches: after every batch, and when the runtime's processing-time
+-- timer goes off): advances the watermark and fires due timers, now = epoch ms, end_of_input = fire every
+-- event-time timer. Output goes into the sink's buffer. Returns the earliest pending processing-time timer
+-- (ms, or nil), the on_timer errors (array of messages, or nil: each timer's output was cut) and the number
+-- of late records so far. A no-op before start.
+function M.fire_timers(now, end_of_input)
+  return pipeline.fire_timers(job, now, end_of_input)
+end
+
 return M

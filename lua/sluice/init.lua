@@ -15,6 +15,8 @@
 -- position) under which its state is stored, so keep uids stable across versions of a job.
 local record = require "sluice.record"
 local state_desc = require "sluice.state_desc"
+local event_time = require "sluice.event_time"
+local window = require "sluice.window"
 
 local M = {}
 
@@ -54,24 +56,38 @@ function M.is_job(v)
   return getmetatable(v) == Job
 end
 
+-- Event time (sluice.event_time): sluice.time.parse(v, format) and sluice.time.format(ms, format).
+M.time = { parse = event_time.parse, format = event_time.format }
+-- Windows over state and timers (sluice.window): sluice.window.tumbling/sliding/session { ... }.
+M.window = window
+
 -- Sources --------------------------------------------------------------------------------------------
 M.source = {}
+-- Every source takes an optional opts.watermark: the job's event-time strategy (sluice.event_time),
+-- checked here so that a bad one is reported at the script's line.
+local function with_watermark(src, opts)
+  if type(opts) == "table" and opts.watermark ~= nil then
+    event_time.strategy(opts.watermark, 3)
+    src.watermark = opts.watermark
+  end
+  return src
+end
 -- The --input files of the command line, or stdin when none was given.
-function M.source.input() return { kind = "input" } end
+function M.source.input(opts) return with_watermark({ kind = "input" }, opts) end
 -- One file, named in the script. opts.path is required.
 function M.source.file(opts)
   if type(opts) ~= "table" or type(opts.path) ~= "string" then
     error("sluice.source.file needs { path = \"...\" }", 2)
   end
-  return { kind = "file", path = opts.path }
+  return with_watermark({ kind = "file", path = opts.path }, opts)
 end
-function M.source.stdin() return { kind = "stdin" } end
+function M.source.stdin(opts) return with_watermark({ kind = "stdin" }, opts) end
 -- A TCP server of JSON lines. opts.port is required; opts.host defaults to 127.0.0.1.
 function M.source.tcp(opts)
   if type(opts) ~= "table" or type(opts.port) ~= "number" or opts.port < 0 or opts.port > 65535 then
     error("sluice.source.tcp needs { port = 0..65535 [, host = \"127.0.0.1\"] }", 2)
   end
-  return { kind = "tcp", host = opts.host or "127.0.0.1", port = math.floor(opts.port) }
+  return with_watermark({ kind = "tcp", host = opts.host or "127.0.0.1", port = math.floor(opts.port) }, opts)
 end
 
 -- Sinks ----------------------------------------------------------------------------------------------
@@ -161,7 +177,7 @@ local function process_spec(uid, spec)
     table.sort(out, function(a, b) return a.name < b.name end)
     return out
   end
-  for _, hook in ipairs({ "initialize", "snapshot" }) do
+  for _, hook in ipairs({ "initialize", "snapshot", "on_timer" }) do
     if spec[hook] ~= nil and type(spec[hook]) ~= "function" then
       error(("process '%s': %s must be a function"):format(uid, hook), 3)
     end
@@ -169,7 +185,8 @@ local function process_spec(uid, spec)
   local extra = { states = sorted(spec.state, "state", state_desc.is_descriptor),
     operator_states = sorted(spec.operator_state, "operator_state", function(d)
       return type(d) == "table" and d.kind == "operator_list"
-    end), initialize = spec.initialize, snapshot = spec.snapshot }
+    end), initialize = spec.initialize, snapshot = spec.snapshot,
+    on_timer = spec.on_timer }
   local seen = {}
   for _, d in ipairs(extra.states) do
     seen[d.name] = true
@@ -187,6 +204,8 @@ end
 -- process(uid, { state = { name = sluice.state.* }, operator_state = { name = sluice.state.operator_list },
 --   initialize = fn(ctx, restored), snapshot = fn(ctx), process = fn(ctx, rec) }): the declared states are
 -- ctx.state.<name> (keyed) and ctx.operator_state.<name> (operator ListState, per instance).
+-- The table form may add on_timer = fn(ctx, ts, kind): timers set with ctx:timer_at / ctx:event_timer_at
+-- fire there, with the timer's key current (sluice.timers).
 function Job:process(uid, fn)
   if fn == nil then
     error("process needs a uid and a function: :process(\"count\", function(ctx, rec) ... end)", 2)
@@ -196,6 +215,12 @@ function Job:process(uid, fn)
     return add_op(self, "process", uid, spec.process, process_spec(uid, spec))
   end
   return add_op(self, "process", uid, fn)
+end
+
+-- window(uid, sluice.window.tumbling|sliding|session { ... }, { aggregate = ..., emit = ... }): a keyed
+-- window operator, i.e. :process(uid, sluice.window.operator(assigner, spec)) (sluice.window).
+function Job:window(uid, assigner, spec)
+  return self:process(uid, window.operator(assigner, spec))
 end
 
 -- key_by(field name | fn(rec) -> key): state of the operators after it is scoped to this key.

@@ -10,6 +10,7 @@ local state = require "sluice.state"
 local encode = require "sluice.encode"
 local state_desc = require "sluice.state_desc"
 local operator_state = require "sluice.operator_state"
+local timers = require "sluice.timers"
 
 local C = native.C
 local M = {}
@@ -78,6 +79,10 @@ end
 function Ctx:emit(rec, fields)
   return self._next(rec, fields)
 end
+
+-- Timers and event time (sluice.timers): ctx:timer_at, ctx:event_timer_at, ctx:delete_timer,
+-- ctx:delete_event_timer, ctx:now, ctx:watermark, ctx:timestamp.
+timers.install(Ctx)
 
 local function new_scope(env)
   local s = C.sl_scope_new(env.backend, env.max_parallelism or 0)
@@ -205,6 +210,7 @@ function builders.process(op, nxt, env, is_last)
       M.current = uid
     end
   end
+  timers.attach(ctx, op, env) -- its watermark, and its timer queues when it has an on_timer
   op.ctx = ctx
   return function(rec)
     M.current = uid
@@ -264,6 +270,7 @@ function M.compile(job, env)
   for i = #job.ops, 1, -1 do
     nxt = builders[job.ops[i].kind](job.ops[i], nxt, env, i == #job.ops)
   end
+  nxt = timers.stamp(job, env, nxt, M) -- event time: records stamped at the head (when a source declares it)
   job.env = env
   env.cleaner = ttl_cleaner(env)
   initialize(job, env)
@@ -287,6 +294,12 @@ function M.snapshot(job)
     end
   end
   M.cleanup_step(job)
+end
+
+-- Between batches: advances the watermark and fires due timers (sluice.timers.fire). Returns the earliest
+-- pending processing-time timer (or nil), the on_timer errors (or nil) and the count of late records.
+function M.fire_timers(job, now, end_of_input)
+  return timers.fire(job, now, end_of_input, M)
 end
 
 -- One step of incremental TTL cleanup: each TTL state's batch of entries checked (in one walk of the
