@@ -103,8 +103,11 @@ static void after_work(uv_work_t *w, int status) {
   sl_runtime *rt = c->rt;
   sl_snapshot_end(j->snap);
   j->snap = NULL;
-  sl_frozen_complete(j->frozen);
-  j->frozen = NULL;
+  if (j->frozen) {
+    sl_frozen_finish(j->frozen);
+    c->settling = j->frozen;
+    j->frozen = NULL;
+  }
   if (status == 0 && j->ok) {
     c->completed++;
     c->last_duration_ms = j->meta.duration_ms;
@@ -157,6 +160,13 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
     snprintf(j->err, sizeof j->err, "cannot create %s: %s", j->dir, strerror(errno));
     return -1;
   }
+  /* Entries of the previous checkpoint not settled yet are settled now, or they would be frozen again. */
+  sl_checkpoint_after_batch(c);
+  if (c->settling) {
+    sl_frozen_settle(c->settling, (size_t)-1);
+    sl_frozen_free(c->settling);
+    c->settling = NULL;
+  }
   int st = sl_backend_freeze(rt->backend, &j->frozen);
   if (st == 1) {
     /* The write transaction holds spilled changes: commit here, on the loop thread, as a whole. */
@@ -174,6 +184,20 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
 state_failed:
   snprintf(j->err, sizeof j->err, "%s", sl_backend_last_error(rt->backend));
   return -1;
+}
+
+#define SETTLE_PER_BATCH 16384
+
+void sl_checkpoint_after_batch(sl_checkpointer *c) {
+  if (c->settling && sl_frozen_settle(c->settling, SETTLE_PER_BATCH)) {
+    sl_frozen_free(c->settling);
+    c->settling = NULL;
+  }
+}
+
+void sl_checkpoint_close(sl_checkpointer *c) {
+  sl_frozen_free(c->settling);
+  c->settling = NULL;
 }
 
 int sl_checkpoint_trigger(sl_checkpointer *c, int sync) {

@@ -53,6 +53,7 @@ typedef struct sl_checkpointer {
   uv_work_t work;
   sl_checkpoint_job job;
   char pending_savepoint[4096];
+  sl_frozen *settling; /* the last checkpoint's frozen state, marked clean a slice per batch */
   uint64_t completed, failed, skipped;
   uint64_t last_duration_ms, last_bytes;
 } sl_checkpointer;
@@ -62,6 +63,11 @@ typedef struct sl_checkpointer {
  * start). keep/arg decide which operators' state is restored (see sl_snapshot_load). 0, or -1 logged. */
 int sl_checkpoint_recover(sl_checkpointer *c, const char *state_dir, const char *from_savepoint,
                           sl_snapshot_keep_fn keep, void *arg, sl_checkpoint_meta *restored, int *have);
+
+/* After each batch: settles a slice of the last checkpoint's frozen entries (see sl_frozen_settle). */
+void sl_checkpoint_after_batch(sl_checkpointer *c);
+/* Frees what the checkpointer still holds (at teardown). */
+void sl_checkpoint_close(sl_checkpointer *c);
 
 /* Takes checkpoint next_id now (we are between batches). Returns 0 when started, 1 when skipped (one is in
  * flight), -1 when it failed at the barrier (logged, counted; the job goes on). sync: wait for completion

@@ -46,6 +46,7 @@ static void run_batch(sl_runtime *rt, sl_input *in) {
   sl_timer_service_after_batch(rt); /* timers the batch made due (event time) fire before the output goes */
   sl_runtime_flush_output(rt);
   sl_batch_reset(b);
+  sl_checkpoint_after_batch(&rt->ckpt);
 }
 
 void sl_runtime_flush_output(sl_runtime *rt) {

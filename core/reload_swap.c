@@ -212,6 +212,7 @@ static int drop_removed_state(sl_runtime *rt, sl_lua_host *next, int *fatal, cha
   *fatal = 1;
   take_endpoints(&next->job, &rt->lua.job);
   sl_lua_host_close(&rt->lua);
+  sl_checkpoint_close(&rt->ckpt); /* it may still point into the backend */
   sl_backend_close(rt->backend);
   rt->backend = NULL;
   snprintf(from, sizeof from, "%s/state.mdb", dir);

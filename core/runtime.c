@@ -245,6 +245,7 @@ static void teardown(sl_runtime *rt) {
   if (rt->dead_letter_fd > 0)
     close(rt->dead_letter_fd);
   sl_lua_host_close(&rt->lua); /* before the backend: Lua's GC frees key scopes that point into it */
+  sl_checkpoint_close(&rt->ckpt); /* it may still point into the backend */
   sl_backend_close(rt->backend);
   sl_batch_free(&rt->batch);
   sl_buf_free(&rt->out_buf);

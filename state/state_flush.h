@@ -33,8 +33,19 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out);
  * in the cache and the next barrier commits them on the loop thread). */
 int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen);
 
-/* On the loop thread, when the checkpoint is over (after sl_snapshot_end): marks unchanged entries clean
- * and frees the batch. */
+/* On the loop thread, when the checkpoint is over (after sl_snapshot_end): ends the flushing state and
+ * settles the committed metadata and state ids. Entries are settled by sl_frozen_settle. */
+void sl_frozen_finish(sl_frozen *f);
+
+/* Marks up to max frozen entries clean that still hold what was frozen (LMDB has those bytes now). A
+ * million lookups take a while, so the runtime spreads them over the batches that follow; an entry left
+ * dirty meanwhile is merely written again. Returns 1 when every entry was looked at. */
+int sl_frozen_settle(sl_frozen *f, size_t max);
+
+/* Frees the batch (settled or not). */
+void sl_frozen_free(sl_frozen *f);
+
+/* sl_frozen_finish, then every entry settled, then freed: for callers that do not spread the work. */
 void sl_frozen_complete(sl_frozen *f);
 
 /* Number of entries frozen (for metrics). */
