@@ -19,6 +19,7 @@
 
 #include "core/log.h"
 #include "core/source.h"
+#include "core/stream_input.h"
 
 #define READ_SIZE (1u << 20)
 #define FOLLOW_POLL_MS 100
@@ -156,29 +157,16 @@ static void on_idle(uv_idle_t *h) {
   finish(s);
 }
 
-static void on_stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  sl_source *s = h->data;
-  char *p = NULL;
-  size_t room = 0;
-  (void)suggested;
-  if (sl_line_reader_space(&s->in.reader, &p, &room) == 0 && room > READ_SIZE)
-    room = READ_SIZE;
-  *buf = uv_buf_init(p, (unsigned)room);
-}
-
 static void on_stream_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
-  sl_source *s = st->data;
+  sl_source *s = st->data; /* also the sl_input: it is the first member */
   (void)buf;
-  if (n > 0) {
-    sl_line_reader_commit(&s->in.reader, (size_t)n);
-    sl_runtime_consume(s->in.rt, &s->in, 0);
-  } else if (n < 0) {
-    if (n != UV_EOF) {
-      sl_error("%s: read failed: %s", s->in.name, uv_strerror((int)n));
-      s->in.rt->failed = 1;
-    }
-    finish(s);
+  if (!sl_input_on_read(&s->in, n))
+    return;
+  if (n != UV_EOF) {
+    sl_error("%s: read failed: %s", s->in.name, uv_strerror((int)n));
+    s->in.rt->failed = 1;
   }
+  finish(s);
 }
 
 /* Restores the resume point of a file read by an earlier run, if it is the same file. */
@@ -277,7 +265,7 @@ int sl_source_file_start(sl_source *s) {
   }
   s->stream->data = s;
   s->handles_open = 1;
-  return uv_read_start(s->stream, on_stream_alloc, on_stream_read);
+  return uv_read_start(s->stream, sl_input_alloc_cb, on_stream_read);
 }
 
 void sl_source_file_close(sl_source *s) {

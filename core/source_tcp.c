@@ -8,12 +8,13 @@
 
 #include "core/log.h"
 #include "core/source.h"
+#include "core/stream_input.h"
 
 #define READ_SIZE (64u * 1024)
 
 typedef struct sl_tcp_conn {
+  sl_input in; /* first: the handle's data is the conn and the sl_input at once (stream_input.h) */
   uv_tcp_t handle;
-  sl_input in;
   sl_source *src;
   struct sl_tcp_conn *prev, *next; /* the source's open connections */
 } sl_tcp_conn;
@@ -32,30 +33,14 @@ static void on_conn_closed(uv_handle_t *h) {
   free(c);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  sl_tcp_conn *c = h->data;
-  char *p = NULL;
-  size_t room = 0;
-  (void)suggested;
-  if (sl_line_reader_space(&c->in.reader, &p, &room) == 0 && room > READ_SIZE)
-    room = READ_SIZE;
-  *buf = uv_buf_init(p, (unsigned)room);
-}
-
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   sl_tcp_conn *c = st->data;
   (void)buf;
-  if (n > 0) {
-    sl_line_reader_commit(&c->in.reader, (size_t)n);
-    sl_runtime_consume(c->in.rt, &c->in, 0);
+  if (!sl_input_on_read(&c->in, n))
     return;
-  }
-  if (n < 0) {
-    if (n != UV_EOF)
-      sl_warn("%s: connection error: %s", c->in.name, uv_strerror((int)n));
-    sl_runtime_consume(c->in.rt, &c->in, 1);
-    uv_close((uv_handle_t *)&c->handle, on_conn_closed);
-  }
+  if (n != UV_EOF)
+    sl_warn("%s: connection error: %s", c->in.name, uv_strerror((int)n));
+  uv_close((uv_handle_t *)&c->handle, on_conn_closed);
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -85,7 +70,7 @@ static void on_connection(uv_stream_t *server, int status) {
     c->next->prev = c;
   s->conns = c;
   if (uv_accept(server, (uv_stream_t *)&c->handle) != 0 ||
-      uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) != 0)
+      uv_read_start((uv_stream_t *)&c->handle, sl_input_alloc_cb, on_read) != 0)
     uv_close((uv_handle_t *)&c->handle, on_conn_closed);
 }
 
