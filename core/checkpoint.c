@@ -168,12 +168,17 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
     c->settling = NULL;
   }
   int st = sl_backend_freeze(rt->backend, &j->frozen);
+  /* Cleanup while snapshotting: entries of TTL states expired by now stay out of the snapshot. */
+  int64_t now = (int64_t)sl_now_ms();
   if (st == 1) {
     /* The write transaction holds spilled changes: commit here, on the loop thread, as a whole. */
     if (sl_backend_commit(rt->backend, 0) != SL_STATE_OK || sl_snapshot_begin(rt->backend, &j->snap) != SL_STATE_OK)
       goto state_failed;
+    sl_snapshot_drop_expired(j->snap, now);
   } else if (st != SL_STATE_OK) {
     goto state_failed;
+  } else {
+    sl_frozen_drop_expired(j->frozen, now);
   }
   j->meta.barrier_ms = sl_now_ms() - j->started_ms;
   if (c->pending_savepoint[0]) {

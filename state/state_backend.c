@@ -150,11 +150,26 @@ void sl_backend_close(sl_backend *b) {
   sl_cache_free(&b->ids_pend);
   sl_cache_free(&b->pfx_pend);
   sl_spill_close(&b->spill);
+  free(b->ttl_ids);
   free(b);
 }
 
 const char *sl_backend_last_error(const sl_backend *b) {
   return b ? b->err : "no backend";
+}
+
+int sl_backend_mark_ttl_state(sl_backend *b, uint32_t state_id) {
+  if (!b)
+    return SL_STATE_EINVAL;
+  for (size_t i = 0; i < b->nttl_ids; i++)
+    if (b->ttl_ids[i] == state_id)
+      return SL_STATE_OK;
+  uint32_t *g = realloc(b->ttl_ids, (b->nttl_ids + 1) * sizeof *g);
+  if (!g)
+    return SL_STATE_ENOMEM;
+  b->ttl_ids = g;
+  b->ttl_ids[b->nttl_ids++] = state_id;
+  return SL_STATE_OK;
 }
 
 void sl_backend_get_stats(const sl_backend *b, sl_backend_stats *out) {

@@ -87,6 +87,10 @@ int sl_backend_meta_get(sl_backend *b, const char *name, const void **val, size_
  * the cache keeps the dirty entries, so a later commit can retry: no update is lost. */
 int sl_backend_commit(sl_backend *b, int sync);
 
+/* Marks state_id as TTL-enabled (its values carry the header of state_ttl.h), so that snapshots can drop
+ * its expired entries (cleanup while snapshotting). Idempotent. */
+int sl_backend_mark_ttl_state(sl_backend *b, uint32_t state_id);
+
 /* Counters for metrics and tests. */
 typedef struct sl_backend_stats {
   uint64_t cache_hits, cache_misses, commits, entries_written, map_resizes;

@@ -31,6 +31,8 @@ struct sl_backend {
   int flushed;
   int flush_failed;   /* the last background flush failed: the next barrier commits synchronously */
   MDB_txn *rtxn;      /* read-only transaction for cache misses while flushing */
+  uint32_t *ttl_ids;  /* TTL-enabled state ids (sl_backend_mark_ttl_state), for snapshot-time cleanup */
+  size_t nttl_ids;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   size_t cache_max;

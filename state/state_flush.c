@@ -22,6 +22,10 @@ struct sl_frozen {
   frozen_rec *recs;
   size_t n;
   size_t settled; /* entries looked at by sl_frozen_settle */
+  uint32_t *ttl_ids; /* for the snapshot's cleanup of expired entries (sl_frozen_drop_expired) */
+  size_t nttl_ids;
+  int64_t now;
+  int drop_expired;
   int failed;     /* the flush failed: nothing to settle */
   uint8_t *arena; /* all keys and values, one allocation */
 };
@@ -162,6 +166,19 @@ static void signal_flushed(sl_backend *b) {
   pthread_mutex_unlock(&b->mu);
 }
 
+int sl_frozen_drop_expired(sl_frozen *f, int64_t now) {
+  sl_backend *b = f->b;
+  f->now = now;
+  f->drop_expired = 1;
+  if (!b->nttl_ids)
+    return 0;
+  if (!(f->ttl_ids = malloc(b->nttl_ids * sizeof *f->ttl_ids)))
+    return ENOMEM;
+  memcpy(f->ttl_ids, b->ttl_ids, b->nttl_ids * sizeof *f->ttl_ids);
+  f->nttl_ids = b->nttl_ids;
+  return 0;
+}
+
 int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen) {
   sl_backend *b = f->b;
   MDB_dbi dbis[4] = {0, b->kv, b->meta, b->states};
@@ -191,6 +208,10 @@ int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen) 
     rc = mdb_txn_begin(b->env, NULL, MDB_RDONLY, &view);
   if (rc == 0)
     rc = sl_snapshot_wrap(b, view, snap) == SL_STATE_OK ? 0 : ENOMEM;
+  if (rc == 0 && f->drop_expired) {
+    sl_snapshot_take_expiry(*snap, f->ttl_ids, f->nttl_ids, f->now);
+    f->ttl_ids = NULL;
+  }
   if (rc) {
     if (view)
       mdb_txn_abort(view);
@@ -251,6 +272,7 @@ int sl_frozen_settle(sl_frozen *f, size_t max) {
 void sl_frozen_free(sl_frozen *f) {
   if (!f)
     return;
+  free(f->ttl_ids);
   free(f->recs);
   free(f->arena);
   free(f);

@@ -28,6 +28,10 @@ typedef struct sl_frozen sl_frozen;
  * caller must commit synchronously instead (see above), or an error. */
 int sl_backend_freeze(sl_backend *b, sl_frozen **out);
 
+/* On the loop thread, right after the freeze: the snapshot will leave out entries of TTL states expired at
+ * now (cleanup while snapshotting; see sl_snapshot_drop_expired). 0 or ENOMEM. */
+int sl_frozen_drop_expired(sl_frozen *f, int64_t now);
+
 /* On the worker thread: writes the frozen batch into LMDB, commits, and opens the snapshot view (*snap).
  * Wakes a loop thread waiting in the backend. 0, or -1 with err (nothing committed; the entries stay dirty
  * in the cache and the next barrier commits them on the loop thread). */

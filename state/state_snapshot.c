@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "state/byte_order.h"
 #include "state/state_backend_internal.h"
+#include "state/state_ttl.h"
 
 #define MAGIC "SLSNAP01"
 #define TRAILER_TAG 0xFF
@@ -21,6 +23,11 @@ struct sl_snapshot {
   sl_backend *b;
   MDB_txn *txn;
   int counted; /* opened by sl_snapshot_begin, which counts it in b->snapshots_open */
+  /* Cleanup while snapshotting (sl_snapshot_drop_expired): the TTL states, and the time they expire at. */
+  uint32_t *ttl_ids;
+  size_t nttl_ids;
+  int64_t now;
+  uint64_t dropped;
 };
 
 uint32_t sl_crc32(uint32_t crc, const void *p, size_t n) {
@@ -73,7 +80,49 @@ void sl_snapshot_end(sl_snapshot *s) {
   mdb_txn_abort(s->txn);
   if (s->counted)
     s->b->snapshots_open--;
+  free(s->ttl_ids);
   free(s);
+}
+
+int sl_snapshot_drop_expired(sl_snapshot *s, int64_t now) {
+  sl_backend *b = s->b;
+  free(s->ttl_ids);
+  s->ttl_ids = NULL;
+  s->nttl_ids = 0;
+  s->now = now;
+  if (!b->nttl_ids)
+    return 0;
+  if (!(s->ttl_ids = malloc(b->nttl_ids * sizeof *s->ttl_ids)))
+    return ENOMEM;
+  memcpy(s->ttl_ids, b->ttl_ids, b->nttl_ids * sizeof *s->ttl_ids);
+  s->nttl_ids = b->nttl_ids;
+  return 0;
+}
+
+void sl_snapshot_take_expiry(sl_snapshot *s, uint32_t *ids, size_t n, int64_t now) {
+  free(s->ttl_ids);
+  s->ttl_ids = ids;
+  s->nttl_ids = n;
+  s->now = now;
+}
+
+uint64_t sl_snapshot_expired_dropped(const sl_snapshot *s) {
+  return s ? s->dropped : 0;
+}
+
+/* A kv entry of a TTL state whose expiry has passed (composite key: [group 2][state id 4 BE]...). */
+static int expired(const sl_snapshot *s, const MDB_val *k, const MDB_val *v) {
+  if (!s->nttl_ids || k->mv_size < 6)
+    return 0;
+  const uint8_t *key = k->mv_data;
+  uint32_t sid = sl_get_be32(key + 2);
+  for (size_t i = 0; i < s->nttl_ids; i++)
+    if (s->ttl_ids[i] == sid) {
+      const void *val;
+      size_t len;
+      return sl_ttl_check(s->now, v->mv_data, v->mv_size, &val, &len) == SL_TTL_EXPIRED;
+    }
+  return 0;
 }
 
 /* A buffered, checksummed writer. */
@@ -138,6 +187,10 @@ static int write_db(sl_snapshot *s, MDB_dbi dbi, uint8_t tag, writer *w, uint64_
   if (rc)
     return rc;
   for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    if (tag == 1 && expired(s, &k, &v)) {
+      s->dropped++;
+      continue;
+    }
     uint8_t head[9];
     head[0] = tag;
     put_u32(head + 1, (uint32_t)k.mv_size);
@@ -165,6 +218,7 @@ int sl_snapshot_write(sl_snapshot *s, const char *path, uint64_t *bytes, uint64_
     return -1;
   }
   *entries = 0;
+  s->dropped = 0;
   w_put(w, MAGIC, 8, 1);
   int rc = write_db(s, s->b->kv, 1, w, entries);
   if (!rc)

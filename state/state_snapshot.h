@@ -37,6 +37,18 @@ int sl_snapshot_wrap(sl_backend *b, void *read_txn, sl_snapshot **out);
 int sl_snapshot_write(sl_snapshot *s, const char *path, uint64_t *bytes, uint64_t *entries, char *err,
                       size_t errlen);
 
+/* Cleanup while snapshotting: from now on sl_snapshot_write leaves out the entries of TTL-enabled states
+ * (sl_backend_mark_ttl_state) that have expired at time now (ms, the clock of state_ttl.h). Call on the
+ * loop thread (it copies the backend's list of TTL states). 0 or ENOMEM. */
+int sl_snapshot_drop_expired(sl_snapshot *s, int64_t now);
+
+/* The same, with the TTL state ids already copied (ids is malloc'ed; the snapshot takes it): for a snapshot
+ * opened on another thread (state_flush.c). */
+void sl_snapshot_take_expiry(sl_snapshot *s, uint32_t *ids, size_t n, int64_t now);
+
+/* Entries left out by the last sl_snapshot_write because they had expired. */
+uint64_t sl_snapshot_expired_dropped(const sl_snapshot *s);
+
 /* Ends the view (on the runtime's thread). */
 void sl_snapshot_end(sl_snapshot *s);
 

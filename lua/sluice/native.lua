@@ -55,6 +55,7 @@ int sl_backend_open(sl_backend **out, const char *dir, const sl_backend_options 
 void sl_backend_close(sl_backend *b);
 const char *sl_backend_last_error(const sl_backend *b);
 int sl_backend_state_id(sl_backend *b, const char *op_uid, const char *state_name, uint32_t *id);
+int sl_backend_mark_ttl_state(sl_backend *b, uint32_t state_id);
 int sl_backend_commit(sl_backend *b, int sync);
 
 /* state/value_state.h */

@@ -202,6 +202,10 @@ function M.new(kind, backend, scope, op, name, default, opts)
   end
   local id = M.state_id(backend, op, name)
   opts = opts or {}
+  if opts.ttl ~= nil then
+    -- Snapshots leave out this state's expired entries (TTL cleanup while snapshotting).
+    C.sl_backend_mark_ttl_state(backend, id)
+  end
   local info = base.register({ kind = ct[2], name = name, op = op, default = default, ttl = opts.ttl,
     reduce = opts.reduce, agg = opts.agg })
   return ct[1](scope, id, info, opts.ttl)

@@ -20,6 +20,7 @@
 #include "state/state_backend.h"
 #include "state/state_key.h"
 #include "state/state_snapshot.h"
+#include "state/state_ttl.h"
 #include "state_expect.h"
 #define TEST_TMPDIR_PREFIX "sl_snapshot"
 #include "test_tmpdir.h"
@@ -519,11 +520,63 @@ static void test_100k_entries_round_trip(void **state) {
   sl_backend_close(b);
 }
 
+/* A TTL-wrapped value (state_ttl.h): tag, expiry big-endian, bytes. */
+static void put_ttl_kv(sl_backend *b, uint32_t state_id, int i, int64_t expiry, const char *val) {
+  uint8_t raw[64], k[SL_KEY_MAX_LEN];
+  size_t kl = ckey(k, state_id, i), n = strlen(val);
+  raw[0] = SL_TTL_TAG;
+  for (int j = 0; j < 8; j++)
+    raw[1 + j] = (uint8_t)((uint64_t)expiry >> (56 - 8 * j));
+  memcpy(raw + 9, val, n);
+  assert_int_equal(sl_backend_put(b, k, kl, raw, 9 + n), SL_STATE_OK);
+}
+
+/* Cleanup while snapshotting: expired entries of TTL states stay out of the snapshot; live ones, and values
+ * of states without TTL that merely start with the TTL tag byte, stay in. */
+static void test_snapshot_drops_expired_ttl_entries(void **state) {
+  char src[4096], dst[4096], snap[4096];
+  path_in(src, (const void **)state, "src");
+  path_in(dst, (const void **)state, "dst");
+  path_in(snap, (const void **)state, "state.snap");
+  sl_backend *b = open_backend(src, NULL);
+  uint32_t ttl = sid(b, "op", "with_ttl"), plain = sid(b, "op", "plain");
+  assert_int_equal(sl_backend_mark_ttl_state(b, ttl), SL_STATE_OK);
+  assert_int_equal(sl_backend_mark_ttl_state(b, ttl), SL_STATE_OK); /* idempotent */
+  put_ttl_kv(b, ttl, 1, 500, "old");    /* expired at 1000 */
+  put_ttl_kv(b, ttl, 2, 5000, "young"); /* live at 1000 */
+  put_ttl_kv(b, plain, 3, 500, "looks-like-ttl");
+  assert_int_equal(sl_backend_commit(b, 0), SL_STATE_OK);
+  sl_snapshot *s = NULL;
+  uint64_t bytes = 0, entries = 0;
+  char err[256];
+  assert_int_equal(sl_snapshot_begin(b, &s), SL_STATE_OK);
+  assert_int_equal(sl_snapshot_drop_expired(s, 1000), 0);
+  assert_int_equal(sl_snapshot_write(s, snap, &bytes, &entries, err, sizeof err), 0);
+  assert_int_equal(sl_snapshot_expired_dropped(s), 1);
+  sl_snapshot_end(s);
+  sl_backend_close(b);
+  load_ok(dst, snap, NULL, NULL);
+  b = open_backend(dst, NULL);
+  uint8_t k[SL_KEY_MAX_LEN];
+  const void *v;
+  size_t vl;
+  size_t kl = ckey(k, ttl, 1);
+  assert_int_equal(sl_backend_get(b, k, kl, &v, &vl), SL_STATE_NOTFOUND);
+  kl = ckey(k, ttl, 2);
+  assert_int_equal(sl_backend_get(b, k, kl, &v, &vl), SL_STATE_OK);
+  assert_int_equal(vl, 9 + 5);
+  kl = ckey(k, plain, 3);
+  assert_int_equal(sl_backend_get(b, k, kl, &v, &vl), SL_STATE_OK);
+  assert_int_equal(vl, 9 + 14);
+  sl_backend_close(b);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_crc32_known_value), T(test_snapshot_is_state_at_begin),
+      T(test_snapshot_drops_expired_ttl_entries),
       T(test_verify_good_and_damaged_files),    T(test_load_refuses_corrupt_file),
       T(test_keep_filter_drops_state),          T(test_100k_entries_round_trip),
   };
