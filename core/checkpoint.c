@@ -160,13 +160,10 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
     snprintf(j->err, sizeof j->err, "cannot create %s: %s", j->dir, strerror(errno));
     return -1;
   }
-  /* Entries of the previous checkpoint not settled yet are settled now, or they would be frozen again. */
-  sl_checkpoint_after_batch(c);
-  if (c->settling) {
-    sl_frozen_settle(c->settling, (size_t)-1);
-    sl_frozen_free(c->settling);
-    c->settling = NULL;
-  }
+  /* Entries of the previous checkpoint not marked clean yet stay dirty: they are in LMDB already, and the
+   * freeze takes only entries written since then, so settling them is not worth a stall here. */
+  sl_frozen_free(c->settling);
+  c->settling = NULL;
   int st = sl_backend_freeze(rt->backend, &j->frozen);
   /* Cleanup while snapshotting: entries of TTL states expired by now stay out of the snapshot. */
   int64_t now = (int64_t)sl_now_ms();

@@ -151,6 +151,7 @@ void sl_backend_close(sl_backend *b) {
   sl_cache_free(&b->pfx_pend);
   sl_spill_close(&b->spill);
   free(b->ttl_ids);
+  free(b->written);
   free(b);
 }
 
@@ -239,10 +240,11 @@ int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val,
     if (vlen)
       memmove(sl_cache_value(e), val, vlen);
     e->vlen = (uint32_t)vlen;
-    e->flags = SL_CE_DIRTY;
-  } else if (!sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, val, vlen, SL_CE_DIRTY)) {
+    e->flags = SL_CE_DIRTY | (e->flags & SL_CE_LISTED);
+  } else if (!(e = sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, val, vlen, SL_CE_DIRTY))) {
     return SL_STATE_ENOMEM;
   }
+  sl_bk_note_written(b, e);
   b->flush_needed = 1;
   return b->cache.bytes > b->cache_max ? sl_bk_maybe_spill(b) : SL_STATE_OK;
 }
@@ -252,8 +254,10 @@ int sl_backend_delete(sl_backend *b, const void *key, size_t klen) {
     return SL_STATE_EINVAL;
   if (b->broken)
     return SL_STATE_ECORRUPT;
-  if (!sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, NULL, 0, SL_CE_DIRTY | SL_CE_DELETED))
+  sl_cache_entry *e = sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, NULL, 0, SL_CE_DIRTY | SL_CE_DELETED);
+  if (!e)
     return SL_STATE_ENOMEM;
+  sl_bk_note_written(b, e);
   b->flush_needed = 1;
   return b->cache.bytes > b->cache_max ? sl_bk_maybe_spill(b) : SL_STATE_OK;
 }
@@ -304,7 +308,23 @@ static int op_count_states(sl_backend *b, void *arg) {
 }
 
 /* Ids are dense (1, 2, ...) and never deleted, so the next one is the number of ids known plus one. New ids
- * stay in memory until the commit writes them, like metadata. */
+ * stay in memory until the commit writes them, like metadata. Pending ids may also be committed already (a
+ * checkpoint worker commits them before sl_frozen_finish drops them from ids_pend), so they are not simply
+ * added to the committed count: the next id follows the highest of both. */
+static uint32_t max_pending_id(const sl_cache *p) {
+  uint32_t max = 0;
+  for (size_t i = 0; i <= p->mask; i++) {
+    const sl_cache_entry *e = p->slots[i].e;
+    if (!e || e->vlen != 4)
+      continue;
+    const uint8_t *v = e->data + e->klen;
+    uint32_t id = (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | (uint32_t)v[3];
+    if (id > max)
+      max = id;
+  }
+  return max;
+}
+
 int sl_backend_state_id(sl_backend *b, const char *op_uid, const char *state_name, uint32_t *id) {
   if (!b || !op_uid || !op_uid[0] || !state_name || !state_name[0] || !id)
     return SL_STATE_EINVAL;
@@ -332,7 +352,8 @@ int sl_backend_state_id(sl_backend *b, const char *op_uid, const char *state_nam
     size_t known = 0;
     if ((rc = sl_bk_read(b, op_count_states, &known, "counting state ids")) != SL_STATE_OK)
       return rc;
-    uint32_t next = (uint32_t)(known + b->ids_pend.count + 1);
+    uint32_t pend = max_pending_id(&b->ids_pend);
+    uint32_t next = (known > pend ? (uint32_t)known : pend) + 1;
     uint8_t be[4] = {(uint8_t)(next >> 24), (uint8_t)(next >> 16), (uint8_t)(next >> 8), (uint8_t)next};
     if (!(e = sl_cache_set(&b->ids_pend, h, key, klen, be, 4, SL_CE_DIRTY)))
       return SL_STATE_ENOMEM;

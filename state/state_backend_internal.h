@@ -12,6 +12,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdlib.h>
 
 #include "state/state_backend.h"
 #include "state/state_cache.h"
@@ -23,6 +24,7 @@ struct sl_backend {
   MDB_txn *txn;     /* the write transaction, opened lazily; NULL between commits until needed */
   uint64_t txn_gen; /* bumped whenever a transaction ends, so iterators notice their cursor is gone */
   int flush_needed; /* some cache entry is dirty and not yet written into txn */
+  int txn_written;  /* cache entries were written into txn (a flush): it cannot be handed to a worker */
   int broken;       /* LMDB panicked or the file is corrupt: only close is allowed */
   int snapshots_open; /* read views held by snapshots: the map must not be resized meanwhile */
   /* A frozen batch is being written by a checkpoint worker (state_flush.h). flushed is set by the worker
@@ -31,6 +33,12 @@ struct sl_backend {
   int flushed;
   int flush_failed;   /* the last background flush failed: the next barrier commits synchronously */
   MDB_txn *rtxn;      /* read-only transaction for cache misses while flushing */
+  /* Entries written since the last barrier, each once (SL_CE_LISTED), so that a barrier finds the dirty
+   * entries without scanning the whole cache. Trusted only while cache.frees == written_frees (no entry
+   * was freed since the list began: its pointers are all valid); otherwise the barrier scans. */
+  sl_cache_entry **written;
+  size_t nwritten, capwritten;
+  uint64_t written_frees;
   uint32_t *ttl_ids;  /* TTL-enabled state ids (sl_backend_mark_ttl_state), for snapshot-time cleanup */
   size_t nttl_ids;
   pthread_mutex_t mu;
@@ -58,6 +66,24 @@ typedef int (*sl_bk_op)(sl_backend *b, void *arg);
  * first). On MDB_MAP_FULL it aborts, doubles the map and runs op again; on other errors it aborts the
  * transaction. Returns OK, NOTFOUND (op said MDB_NOTFOUND) or an error status. */
 int sl_bk_run(sl_backend *b, sl_bk_op op, void *arg, const char *what);
+
+/* Records that e was written (a put or delete reached it): appends it to the written list once. */
+static inline void sl_bk_note_written(sl_backend *b, sl_cache_entry *e) {
+  if (e->flags & SL_CE_LISTED)
+    return;
+  if (b->nwritten == b->capwritten) {
+    size_t cap = b->capwritten ? b->capwritten * 2 : 1024;
+    sl_cache_entry **g = realloc(b->written, cap * sizeof *g);
+    if (!g) {
+      b->written_frees = UINT64_MAX; /* cannot list it: distrust the list, the barrier will scan */
+      return;
+    }
+    b->written = g;
+    b->capwritten = cap;
+  }
+  e->flags |= SL_CE_LISTED;
+  b->written[b->nwritten++] = e;
+}
 
 /* Like sl_bk_run for operations that only read: while a frozen batch is being flushed they run on a
  * read-only transaction instead of waiting for the write lock. */

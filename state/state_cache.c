@@ -97,7 +97,7 @@ sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t kl
       if (vlen)
         memmove(e->data + klen, val, vlen);
       e->vlen = (uint32_t)vlen;
-      e->flags = flags;
+      e->flags = flags | (e->flags & SL_CE_LISTED);
       return c->last = e;
     }
     /* Built before the old entry is freed, so val may point into it. */
@@ -106,6 +106,7 @@ sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t kl
       return NULL;
     c->bytes += entry_size(klen, n->vcap) - entry_size(klen, e->vcap);
     free(e);
+    c->frees++;
     c->slots[i].e = n;
     return c->last = n;
   }
@@ -148,6 +149,7 @@ static void remove_at(sl_cache *c, size_t i) {
 
 void sl_cache_remove_if(sl_cache *c, int (*pred)(const sl_cache_entry *e, void *arg), void *arg) {
   c->last = NULL;
+  c->frees++; /* conservatively: pointers taken before a removal pass are not trusted after it */
   if (!pred) {
     for (size_t i = 0; i <= c->mask; i++)
       free(c->slots[i].e);

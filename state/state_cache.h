@@ -18,6 +18,8 @@ enum {
   SL_CE_DIRTY = 1,   /* differs from what LMDB last committed: must be written before the commit succeeds */
   SL_CE_DELETED = 2, /* the key is absent (a delete to write if dirty, a cached miss if clean) */
   SL_CE_IN_TXN = 4,  /* this exact value is already written into the open write transaction */
+  SL_CE_LISTED = 8,  /* on the backend's list of entries written since the last barrier (state_flush.c);
+                        kept across value updates, so an entry is listed once */
 };
 
 typedef struct sl_cache_entry {
@@ -36,6 +38,8 @@ typedef struct sl_cache {
   size_t mask;  /* capacity - 1 */
   size_t count; /* entries */
   size_t bytes; /* sum of entry allocations (header + key + value capacity) */
+  uint64_t frees; /* entries freed so far: while it does not change, every entry pointer taken earlier is
+                     still valid (state_flush.c settles frozen entries through their pointers) */
   /* The entry most recently found or set. A keyed operator reads a state and then writes it back for the
    * same key (get, then put): checking this entry first skips the hash and the probe of the second call.
    * Cleared whenever an entry is freed. */

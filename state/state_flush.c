@@ -11,6 +11,7 @@
 
 /* One frozen write: a copy, so the loop thread may change the cache meanwhile. */
 typedef struct frozen_rec {
+  const sl_cache_entry *e; /* the cache entry it was copied from (valid while cache.frees is unchanged) */
   uint8_t db; /* 1 kv, 2 meta, 3 states */
   uint8_t deleted;
   uint32_t klen, vlen;
@@ -26,6 +27,7 @@ struct sl_frozen {
   size_t nttl_ids;
   int64_t now;
   int drop_expired;
+  uint64_t frees_at_freeze; /* the cache's free count when the pointers in recs were taken */
   int failed;     /* the flush failed: nothing to settle */
   uint8_t *arena; /* all keys and values, one allocation */
 };
@@ -37,7 +39,7 @@ size_t sl_frozen_count(const sl_frozen *f) {
 /* The write transaction holds changes another thread cannot take over (entries flushed into it are found
  * by find_pending, in the same pass). */
 static int txn_has_writes(const sl_backend *b) {
-  return b->spill.records > 0 || b->pfx_pend.count > 0;
+  return b->txn_written || b->spill.records > 0 || b->pfx_pend.count > 0;
 }
 
 static int is_pending(const sl_cache_entry *e) {
@@ -54,44 +56,71 @@ typedef struct pending_ref {
 
 /* Finds every entry to freeze: dirty cache entries, pending metadata, pending state ids. The entries live
  * at random addresses; prefetching a few slots ahead hides most of the memory latency, which is what this
- * loop spends its time on (it runs while the stream stands still). Returns the count, -1 when out of
- * memory, or -2 when an entry was already flushed into the write transaction (see txn_has_writes). */
+ * loop spends its time on (it runs while the stream stands still). Returns the count, or -1 when out of
+ * memory. */
+static int push_ref(pending_ref **v, size_t *n, size_t *cap, const sl_cache_entry *e, uint8_t db) {
+  if (*n == *cap) {
+    pending_ref *g = realloc(*v, (*cap *= 2) * sizeof **v);
+    if (!g)
+      return -1;
+    *v = g;
+  }
+  (*v)[*n].e = e;
+  (*v)[(*n)++].db = db;
+  return 0;
+}
+
 static long find_pending(sl_backend *b, pending_ref **out, size_t *bytes) {
   const sl_cache *caches[3] = {&b->cache, &b->meta_pend, &b->ids_pend};
   size_t cap = 1024, n = 0;
   pending_ref *v = malloc(cap * sizeof *v);
   *bytes = 0;
-  for (int c = 0; v && c < 3; c++) {
+  /* The dirty kv entries: from the list of entries written since the last barrier when it can be trusted
+   * (no entry freed since: every pointer on it is valid) — a dirty entry not written since then was frozen
+   * before and is still being settled; it is listed again below — else from a scan of the whole cache. */
+  int listed = b->cache.frees == b->written_frees;
+  for (int c = listed ? 1 : 0; v && c < 3; c++) {
     const sl_cache *ca = caches[c];
     for (size_t i = 0; i <= ca->mask; i++) {
       if (i + PREFETCH_AHEAD <= ca->mask && ca->slots[i + PREFETCH_AHEAD].e)
         __builtin_prefetch(ca->slots[i + PREFETCH_AHEAD].e);
-      const sl_cache_entry *e = ca->slots[i].e;
-      if (e && c == 0 && (e->flags & SL_CE_IN_TXN)) {
+      sl_cache_entry *e = ca->slots[i].e;
+      if (!e)
+        continue;
+      if (c == 0) {
+        e->flags &= ~(uint32_t)SL_CE_LISTED; /* the list is rebuilt from here on */
+        if (!is_pending(e))
+          continue;
+      }
+      if (push_ref(&v, &n, &cap, e, (uint8_t)(c + 1))) {
         free(v);
-        return -2;
+        return -1;
       }
       /* Pending meta and ids are kept in their own caches, all of them pending. */
-      if (!e || (c == 0 && !is_pending(e)))
-        continue;
-      if (n == cap) {
-        pending_ref *g = realloc(v, (cap *= 2) * sizeof *v);
-        if (!g) {
-          free(v);
-          return -1;
-        }
-        v = g;
-      }
-      v[n].e = e;
-      v[n++].db = (uint8_t)(c + 1);
       *bytes += e->klen + ((c == 0 && (e->flags & SL_CE_DELETED)) ? 0 : e->vlen);
     }
   }
+  for (size_t i = 0; listed && v && i < b->nwritten; i++) {
+    if (i + PREFETCH_AHEAD < b->nwritten)
+      __builtin_prefetch(b->written[i + PREFETCH_AHEAD]);
+    sl_cache_entry *e = b->written[i];
+    e->flags &= ~(uint32_t)SL_CE_LISTED;
+    if (!is_pending(e))
+      continue;
+    if (push_ref(&v, &n, &cap, e, 1)) {
+      free(v);
+      return -1;
+    }
+    *bytes += e->klen + ((e->flags & SL_CE_DELETED) ? 0 : e->vlen);
+  }
+  b->nwritten = 0;
+  b->written_frees = b->cache.frees;
   *out = v;
   return v ? (long)n : -1;
 }
 
 static void copy_one(frozen_rec *r, uint8_t **at, uint8_t db, const sl_cache_entry *e) {
+  r->e = e;
   r->db = db;
   r->deleted = db == 1 && (e->flags & SL_CE_DELETED);
   r->klen = e->klen;
@@ -114,8 +143,6 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
   pending_ref *refs;
   size_t bytes;
   long n = find_pending(b, &refs, &bytes);
-  if (n == -2)
-    return 1;
   sl_frozen *f = n < 0 ? NULL : calloc(1, sizeof *f);
   if (!f || !(f->recs = malloc((n ? (size_t)n : 1) * sizeof *f->recs)) || !(f->arena = malloc(bytes ? bytes : 1))) {
     if (f)
@@ -142,6 +169,7 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
     b->txn_gen++;
   }
   f->b = b;
+  f->frees_at_freeze = b->cache.frees;
   b->flushing = 1;
   b->flushed = 0;
   b->snapshots_open++;
@@ -222,11 +250,16 @@ int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen) 
   return rc ? -1 : 0;
 }
 
-/* A kv entry the worker wrote is clean again if it still holds what was frozen. */
-static void settle(sl_backend *b, const frozen_rec *r) {
-  sl_cache_entry *e = sl_cache_find(&b->cache, sl_key_hash(r->data, r->klen), r->data, r->klen);
-  if (e && !!(e->flags & SL_CE_DELETED) == r->deleted && e->vlen == r->vlen &&
-      memcmp(e->data + e->klen, r->data + r->klen, r->vlen) == 0)
+/* A kv entry the worker wrote is clean again if it still holds what was frozen. While no cache entry was
+ * freed since the freeze, the entry is reached through the pointer taken then (no hashing, no probing);
+ * otherwise it is looked up. */
+static void settle(const sl_frozen *f, const frozen_rec *r) {
+  sl_backend *b = f->b;
+  sl_cache_entry *e = b->cache.frees == f->frees_at_freeze
+                          ? (sl_cache_entry *)r->e
+                          : sl_cache_find(&b->cache, sl_key_hash(r->data, r->klen), r->data, r->klen);
+  if (e && e->klen == r->klen && !!(e->flags & SL_CE_DELETED) == r->deleted && e->vlen == r->vlen &&
+      memcmp(e->data, r->data, r->klen + r->vlen) == 0)
     e->flags &= ~(uint32_t)SL_CE_DIRTY;
 }
 
@@ -263,9 +296,12 @@ void sl_frozen_finish(sl_frozen *f) {
 int sl_frozen_settle(sl_frozen *f, size_t max) {
   if (!f || f->failed)
     return 1;
-  for (; f->settled < f->n && max > 0; f->settled++, max--)
+  for (; f->settled < f->n && max > 0; f->settled++, max--) {
+    if (f->settled + PREFETCH_AHEAD < f->n && f->recs[f->settled + PREFETCH_AHEAD].db == 1)
+      __builtin_prefetch(f->recs[f->settled + PREFETCH_AHEAD].e);
     if (f->recs[f->settled].db == 1)
-      settle(f->b, &f->recs[f->settled]);
+      settle(f, &f->recs[f->settled]);
+  }
   return f->settled == f->n;
 }
 

@@ -30,6 +30,7 @@ void sl_bk_txn_abort(sl_backend *b) {
     b->txn = NULL;
     b->txn_gen++;
   }
+  b->txn_written = 0;
   clear_in_txn(b);
 }
 
@@ -157,6 +158,7 @@ static int write_entry(sl_backend *b, sl_cache_entry *e) {
   }
   if (rc == 0) {
     e->flags |= SL_CE_IN_TXN;
+    b->txn_written = 1;
     b->stats.entries_written++;
   }
   return rc;
@@ -274,6 +276,7 @@ static int op_commit(sl_backend *b, void *arg) {
   rc = mdb_txn_commit(b->txn);
   /* The transaction is gone whether or not the commit succeeded. */
   b->txn = NULL;
+  b->txn_written = 0;
   b->txn_gen++;
   return rc;
 }
