@@ -25,6 +25,7 @@ struct sl_backend {
   uint64_t txn_gen; /* bumped whenever a transaction ends, so iterators notice their cursor is gone */
   int flush_needed; /* some cache entry is dirty and not yet written into txn */
   int txn_written;  /* cache entries were written into txn (a flush): it cannot be handed to a worker */
+  uint64_t freezes; /* sl_backend_freeze calls: a frozen batch settles only while no newer one exists */
   int broken;       /* LMDB panicked or the file is corrupt: only close is allowed */
   int snapshots_open; /* read views held by snapshots: the map must not be resized meanwhile */
   /* A frozen batch is being written by a checkpoint worker (state_flush.h). flushed is set by the worker

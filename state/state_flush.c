@@ -28,6 +28,8 @@ struct sl_frozen {
   int64_t now;
   int drop_expired;
   uint64_t frees_at_freeze; /* the cache's free count when the pointers in recs were taken */
+  uint64_t freeze_no, commits; /* b->freezes and b->stats.commits at the freeze: settling is safe only
+                                  while neither moved (LMDB may hold newer bytes after either) */
   int failed;     /* the flush failed: nothing to settle */
   uint8_t *arena; /* all keys and values, one allocation */
 };
@@ -170,6 +172,8 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
   }
   f->b = b;
   f->frees_at_freeze = b->cache.frees;
+  f->freeze_no = ++b->freezes;
+  f->commits = b->stats.commits;
   b->flushing = 1;
   b->flushed = 0;
   b->snapshots_open++;
@@ -295,6 +299,10 @@ void sl_frozen_finish(sl_frozen *f) {
 
 int sl_frozen_settle(sl_frozen *f, size_t max) {
   if (!f || f->failed)
+    return 1;
+  /* After a newer freeze or a commit LMDB may hold newer bytes than this batch: matching this batch's bytes
+   * no longer proves an entry clean, so settling stops (the entries merely stay dirty). */
+  if (f->b->freezes != f->freeze_no || f->b->stats.commits != f->commits)
     return 1;
   for (; f->settled < f->n && max > 0; f->settled++, max--) {
     if (f->settled + PREFETCH_AHEAD < f->n && f->recs[f->settled + PREFETCH_AHEAD].db == 1)

@@ -46,7 +46,9 @@ void sl_frozen_finish(sl_frozen *f);
  * dirty meanwhile is merely written again. Returns 1 when every entry was looked at. */
 int sl_frozen_settle(sl_frozen *f, size_t max);
 
-/* Frees the batch (settled or not). */
+/* Frees the batch (settled or not). A batch must have been flushed (sl_frozen_flush, even a failed one)
+ * and finished before it is freed: until then the backend stays in its flushing state, and an operation
+ * that needs the write transaction would wait for it forever. */
 void sl_frozen_free(sl_frozen *f);
 
 /* sl_frozen_finish, then every entry settled, then freed: for callers that do not spread the work. */
