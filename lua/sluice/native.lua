@@ -153,4 +153,15 @@ function M.strerror(rc)
   return ffi.string(M.C.sl_state_strerror(rc))
 end
 
+-- The backend id of state `name` of operator `op` (assigned on first use, kept forever); `what` names the
+-- kind of state in the error ("state", "operator state", "timer state"), raised at `level`.
+function M.state_id(backend, op, name, what, level)
+  local idp = ffi.new("uint32_t[1]")
+  local rc = M.C.sl_backend_state_id(backend, op, name, idp)
+  if rc ~= 0 then
+    error(("%s '%s' of operator '%s': %s"):format(what or "state", name, op, M.strerror(rc)), level or 0)
+  end
+  return idp[0]
+end
+
 return M

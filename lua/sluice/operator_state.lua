@@ -59,12 +59,7 @@ end
 function OperatorListState:is_empty() return #self.items == 0 end
 
 local function state_id(backend, uid, name)
-  local idp = ffi.new("uint32_t[1]")
-  local rc = C.sl_backend_state_id(backend, uid, name, idp)
-  if rc ~= 0 then
-    error(("operator state '%s' of operator '%s': %s"):format(name, uid, native.strerror(rc)), 0)
-  end
-  return idp[0]
+  return native.state_id(backend, uid, name, "operator state")
 end
 
 -- Restores every operator list of op for instance `instance` of `parallelism` (defaults 0 of 1). Returns

@@ -213,12 +213,7 @@ end
 
 -- The backend id of state `name` of operator `op` (assigned on first use, kept forever).
 function M.state_id(backend, op, name)
-  local idp = ffi.new("uint32_t[1]")
-  local rc = C.sl_backend_state_id(backend, op, name, idp)
-  if rc ~= 0 then
-    error(("state '%s' of operator '%s': %s"):format(name, op, native.strerror(rc)), 3)
-  end
-  return idp[0]
+  return native.state_id(backend, op, name, "state", 4)
 end
 
 function M.is_value_state(v) return ffi.istype(ctypes.value[1], v) end

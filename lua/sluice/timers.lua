@@ -55,9 +55,7 @@ local function check(rc, what, uid)
 end
 
 local function new_queue(env, uid, name)
-  local idp = ffi.new("uint32_t[1]")
-  check(C.sl_backend_state_id(env.backend, uid, name, idp), "timer state", uid)
-  local q = C.sl_timer_queue_new(env.backend, idp[0])
+  local q = C.sl_timer_queue_new(env.backend, native.state_id(env.backend, uid, name, "timer state"))
   if q == nil then
     error("out of memory creating a timer queue", 0)
   end
