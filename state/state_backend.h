@@ -71,6 +71,7 @@ int sl_backend_delete_prefix(sl_backend *b, const void *prefix, size_t plen);
 typedef struct sl_backend_iter sl_backend_iter;
 int sl_backend_iter_open(sl_backend *b, const void *prefix, size_t plen, sl_backend_iter **it);
 int sl_backend_iter_next(sl_backend_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen);
+/* May come after sl_backend_close (an iterator a garbage collector closes late): it then only frees it. */
 void sl_backend_iter_close(sl_backend_iter *it);
 /* Moves the iterator so that the next call to next returns the first entry (within its prefix) after key:
  * for walks done in steps that must not keep an iterator open between them. EINVAL on a bad argument. */

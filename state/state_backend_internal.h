@@ -25,6 +25,7 @@ struct sl_backend {
   uint64_t txn_gen; /* bumped whenever a transaction ends, so iterators notice their cursor is gone */
   int flush_needed; /* some cache entry is dirty and not yet written into txn */
   int txn_written;  /* cache entries were written into txn (a flush): it cannot be handed to a worker */
+  struct sl_backend_iter *iters; /* live iterators, orphaned at close (sl_bk_orphan_iters) */
   uint64_t freezes; /* sl_backend_freeze calls: a frozen batch settles only while no newer one exists */
   int broken;       /* LMDB panicked or the file is corrupt: only close is allowed */
   int snapshots_open; /* read views held by snapshots: the map must not be resized meanwhile */
@@ -85,6 +86,9 @@ static inline void sl_bk_note_written(sl_backend *b, sl_cache_entry *e) {
   e->flags |= SL_CE_LISTED;
   b->written[b->nwritten++] = e;
 }
+
+/* Detaches every live iterator from b (at close): closing one later frees only the iterator. */
+void sl_bk_orphan_iters(sl_backend *b);
 
 /* Like sl_bk_run for operations that only read: while a frozen batch is being flushed they run on a
  * read-only transaction instead of waiting for the write lock. */

@@ -12,7 +12,8 @@
 #include "state/state_key.h"
 
 struct sl_backend_iter {
-  sl_backend *b;
+  sl_backend *b; /* NULL once the backend closed under the iterator (sl_bk_orphan_iters) */
+  struct sl_backend_iter *prev, *next; /* the backend's live iterators */
   MDB_cursor *cur;
   uint64_t gen; /* b->txn_gen when cur was opened */
   int started, done;
@@ -107,13 +108,17 @@ int sl_backend_iter_open(sl_backend *b, const void *prefix, size_t plen, sl_back
     free(it);
     return rc;
   }
+  it->next = b->iters;
+  if (it->next)
+    it->next->prev = it;
+  b->iters = it;
   *out = it;
   return SL_STATE_OK;
 }
 
 int sl_backend_iter_next(sl_backend_iter *it, const void **key, size_t *klen, const void **val,
                          size_t *vlen) {
-  if (!it || !key || !klen || !val || !vlen)
+  if (!it || !it->b || !key || !klen || !val || !vlen)
     return SL_STATE_EINVAL;
   if (it->done)
     return SL_STATE_NOTFOUND;
@@ -166,14 +171,34 @@ got:
 void sl_backend_iter_close(sl_backend_iter *it) {
   if (!it)
     return;
-  /* A cursor of a write transaction that has ended was freed with it. */
-  if (it->cur && it->gen == it->b->txn_gen && it->b->txn)
-    mdb_cursor_close(it->cur);
+  if (it->b) {
+    /* A cursor of a write transaction that has ended was freed with it. */
+    if (it->cur && it->gen == it->b->txn_gen && it->b->txn)
+      mdb_cursor_close(it->cur);
+    if (it->prev)
+      it->prev->next = it->next;
+    else
+      it->b->iters = it->next;
+    if (it->next)
+      it->next->prev = it->prev;
+  }
   free(it);
 }
 
+void sl_bk_orphan_iters(sl_backend *b) {
+  /* Iterators left open (a Lua loop that broke early, closed later by the garbage collector) may be closed
+   * after their backend: from now on they only free themselves. Their cursors die with the transaction. */
+  for (sl_backend_iter *it = b->iters, *next; it; it = next) {
+    next = it->next;
+    it->b = NULL;
+    it->cur = NULL;
+    it->prev = it->next = NULL;
+  }
+  b->iters = NULL;
+}
+
 int sl_backend_iter_seek_after(sl_backend_iter *it, const void *key, size_t klen) {
-  if (!it || !key || klen == 0 || klen > SL_KEY_MAX_LEN)
+  if (!it || !it->b || !key || klen == 0 || klen > SL_KEY_MAX_LEN)
     return SL_STATE_EINVAL;
   /* Reuse the resume-after-a-commit path of next: drop the cursor and pretend it was on key. */
   if (it->cur && it->gen == it->b->txn_gen && it->b->txn)

@@ -444,6 +444,24 @@ static void test_open_errors_and_strerror(void **state) {
 
 #define T(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
+/* An iterator may outlive its backend (a Lua loop that broke early is closed by the garbage collector,
+ * possibly after the job closed the backend): closing it then must not touch the backend (ASan checks). */
+static void test_iterator_closed_after_backend(void **state) {
+  sl_backend *b = open_backend(*state, NULL);
+  assert_int_equal(sl_backend_put(b, "k1", 2, "v", 1), SL_STATE_OK);
+  assert_int_equal(sl_backend_put(b, "k2", 2, "v", 1), SL_STATE_OK);
+  sl_backend_iter *a, *c;
+  assert_int_equal(sl_backend_iter_open(b, "k", 1, &a), SL_STATE_OK);
+  assert_int_equal(sl_backend_iter_open(b, "k", 1, &c), SL_STATE_OK);
+  const void *k, *v;
+  size_t kl, vl;
+  assert_int_equal(sl_backend_iter_next(a, &k, &kl, &v, &vl), SL_STATE_OK);
+  sl_backend_iter_close(c); /* one closed before, one after */
+  sl_backend_close(b);
+  assert_int_equal(sl_backend_iter_next(a, &k, &kl, &v, &vl), SL_STATE_EINVAL);
+  sl_backend_iter_close(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_put_get_delete),
@@ -454,6 +472,7 @@ int main(void) {
       T(test_delete_prefix),
       T(test_iterator_order_and_bounds),
       T(test_iterator_survives_commit),
+      T(test_iterator_closed_after_backend),
       T(test_cache_pressure_100k),
       T(test_map_growth),
       T(test_map_growth_with_spills),
