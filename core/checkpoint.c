@@ -117,8 +117,9 @@ static void after_work(uv_work_t *w, int status) {
       rt->out.uncommitted = 0;
     }
     prune(c, j->id);
-    sl_log(SL_LOG_DEBUG, "checkpoint %" PRIu64 " complete: %" PRIu64 " entries, %" PRIu64 " bytes, %" PRIu64 " ms",
-           j->id, j->meta.snapshot_entries, j->meta.snapshot_bytes, j->meta.duration_ms);
+    sl_log(SL_LOG_DEBUG,
+           "checkpoint %" PRIu64 " complete: %" PRIu64 " entries, %" PRIu64 " bytes, %" PRIu64 " ms", j->id,
+           j->meta.snapshot_entries, j->meta.snapshot_bytes, j->meta.duration_ms);
     if (j->savepoint[0])
       sl_info("savepoint written to %s (checkpoint %" PRIu64 ")", j->savepoint, j->id);
   } else {
@@ -169,7 +170,8 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
   int64_t now = (int64_t)sl_now_ms();
   if (st == 1) {
     /* The write transaction holds spilled changes: commit here, on the loop thread, as a whole. */
-    if (sl_backend_commit(rt->backend, 0) != SL_STATE_OK || sl_snapshot_begin(rt->backend, &j->snap) != SL_STATE_OK)
+    if (sl_backend_commit(rt->backend, 0) != SL_STATE_OK ||
+        sl_snapshot_begin(rt->backend, &j->snap) != SL_STATE_OK)
       goto state_failed;
     sl_snapshot_drop_expired(j->snap, now);
   } else if (st != SL_STATE_OK) {

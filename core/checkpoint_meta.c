@@ -49,11 +49,12 @@ int sl_checkpoint_meta_write(const char *dir, const sl_checkpoint_meta *m, char 
   snprintf(final, sizeof final, "%s/_metadata", dir);
   int n = snprintf(text, sizeof text,
                    "sluice-checkpoint 1\nid %" PRIu64 "\ntime_ms %" PRIu64 "\nduration_ms %" PRIu64
-                   "\nalignment_ms %" PRIu64 "\nbarrier_ms %" PRIu64 "\nsnapshot_bytes %" PRIu64 "\nsnapshot_entries %" PRIu64
-                   "\nsink_committed %" PRIu64 "\nsink_first_part %" PRIu64 "\nsink_part %" PRIu64
-                   "\nsavepoint %d\nsink_path %s\nend\n",
-                   m->id, m->time_ms, m->duration_ms, m->alignment_ms, m->barrier_ms, m->snapshot_bytes, m->snapshot_entries,
-                   m->sink_committed, m->sink_first_part, m->sink_part, m->savepoint, m->sink_path);
+                   "\nalignment_ms %" PRIu64 "\nbarrier_ms %" PRIu64 "\nsnapshot_bytes %" PRIu64
+                   "\nsnapshot_entries %" PRIu64 "\nsink_committed %" PRIu64 "\nsink_first_part %" PRIu64
+                   "\nsink_part %" PRIu64 "\nsavepoint %d\nsink_path %s\nend\n",
+                   m->id, m->time_ms, m->duration_ms, m->alignment_ms, m->barrier_ms, m->snapshot_bytes,
+                   m->snapshot_entries, m->sink_committed, m->sink_first_part, m->sink_part, m->savepoint,
+                   m->sink_path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
     snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));

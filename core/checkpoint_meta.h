@@ -4,12 +4,11 @@
  * complete exactly when its _metadata exists: it is written last, durably (temp file, fsync, rename, fsync
  * of the directory), so a crash at any instant leaves either no _metadata or a whole one. The format is
  * "key value" text lines, readable with cat:
- *   sluice-checkpoint 1 | id N | time_ms T | duration_ms D | alignment_ms A | barrier_ms P | snapshot_bytes B |
- *   snapshot_entries E | sink_committed S | sink_first_part F | sink_part L | savepoint 0/1 |
- *   sink_path P (last, the rest of its line)
- * sink_committed is the output file's committed size before this checkpoint's pending parts (parts F..id:
- * more than one when earlier checkpoints failed), sink_part their total length: after checkpoint N the
- * output file is exactly S + L bytes. */
+ *   sluice-checkpoint 1 | id N | time_ms T | duration_ms D | alignment_ms A | barrier_ms P | snapshot_bytes B
+ * | snapshot_entries E | sink_committed S | sink_first_part F | sink_part L | savepoint 0/1 | sink_path P
+ * (last, the rest of its line) sink_committed is the output file's committed size before this checkpoint's
+ * pending parts (parts F..id: more than one when earlier checkpoints failed), sink_part their total length:
+ * after checkpoint N the output file is exactly S + L bytes. */
 #ifndef SLUICE_CHECKPOINT_META_H
 #define SLUICE_CHECKPOINT_META_H
 

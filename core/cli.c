@@ -83,8 +83,7 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
       return -1;
     }
     o->at_least_once = !strcmp(v, "at-least-once");
-  }
-  else if (!strcmp(a, "--input")) {
+  } else if (!strcmp(a, "--input")) {
     if (!(v = take_value(argc, argv, i)))
       return -1;
     if (o->ninputs == SL_MAX_INPUTS) {

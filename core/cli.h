@@ -22,18 +22,18 @@ typedef struct sl_run_options {
   const char *inputs[SL_MAX_INPUTS]; /* "-" is stdin; none given = stdin */
   int ninputs;
   int follow;
-  const char *output;      /* NULL = stdout */
-  const char *state_dir;   /* NULL = ./sluice-state/<job name> */
+  const char *output;    /* NULL = stdout */
+  const char *state_dir; /* NULL = ./sluice-state/<job name> */
   long checkpoint_interval_ms;
   const char *dead_letter; /* NULL = none */
   size_t max_line_bytes;
-  int quiet;               /* no end-of-run summary on stderr */
+  int quiet; /* no end-of-run summary on stderr */
   long retain_checkpoints;
-  int at_least_once;       /* --checkpoint-mode at-least-once */
+  int at_least_once; /* --checkpoint-mode at-least-once */
   const char *from_savepoint;
   int allow_non_restored;
-  int no_watch;            /* --no-watch: no hot reload on script changes (SIGHUP still reloads) */
-  char **script_args;      /* after "--"; borrowed from argv */
+  int no_watch;       /* --no-watch: no hot reload on script changes (SIGHUP still reloads) */
+  char **script_args; /* after "--"; borrowed from argv */
   int nscript_args;
 } sl_run_options;
 

@@ -27,9 +27,9 @@ typedef struct sl_line_reader {
   size_t scan;            /* bytes before this (from start) are known to have no newline */
   size_t max_line;
   size_t read_size;
-  int skipping;           /* inside an over-long line: drop bytes until the next newline */
-  uint64_t line_no;       /* lines handed out so far */
-  uint64_t offset;        /* stream offset of buf[start] */
+  int skipping;     /* inside an over-long line: drop bytes until the next newline */
+  uint64_t line_no; /* lines handed out so far */
+  uint64_t offset;  /* stream offset of buf[start] */
 } sl_line_reader;
 
 /* read_size is the size of one read (e.g. 1 MiB). start_offset/start_line let a source resume. */

@@ -1,6 +1,7 @@
 /* output.c — stdout, the two-phase file sink, and the dead-letter file (see output.h). */
 #include "core/output.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -9,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "core/log.h"
 

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/timer_service.h"
 #include "core/reload.h"
 #include "core/runtime.h"
+#include "core/timer_service.h"
 
 int sl_reload_hash_files(char *const *files, int n, uint32_t *out, char *err, size_t errlen) {
   char buf[1 << 14];

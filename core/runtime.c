@@ -80,7 +80,8 @@ static int keep_state(const char *op_uid, const char *state_name, void *arg) {
     rt->non_restored++;
   if (!rt->opts->allow_non_restored)
     sl_error("the restored state has state '%s' of operator '%s', which the job no longer has "
-             "(rename it back, or pass --allow-non-restored-state to drop it)", state_name, op_uid);
+             "(rename it back, or pass --allow-non-restored-state to drop it)",
+             state_name, op_uid);
   return 0;
 }
 
@@ -187,7 +188,8 @@ static int setup(sl_runtime *rt) {
   char pending[4200];
   snprintf(pending, sizeof pending, "%s/pending", rt->state_dir);
   if (sl_output_open(&rt->out, &rt->lua.job.sink, pending, err, sizeof err) ||
-      sl_output_recover(&rt->out, rt->have_restored ? &rt->restored : NULL, rt->ckpt.next_id, err, sizeof err)) {
+      sl_output_recover(&rt->out, rt->have_restored ? &rt->restored : NULL, rt->ckpt.next_id, err,
+                        sizeof err)) {
     sl_error("%s", err);
     return -1;
   }
@@ -244,7 +246,7 @@ static void teardown(sl_runtime *rt) {
   sl_output_close(&rt->out);
   if (rt->dead_letter_fd > 0)
     close(rt->dead_letter_fd);
-  sl_lua_host_close(&rt->lua); /* before the backend: Lua's GC frees key scopes that point into it */
+  sl_lua_host_close(&rt->lua);    /* before the backend: Lua's GC frees key scopes that point into it */
   sl_checkpoint_close(&rt->ckpt); /* it may still point into the backend */
   sl_backend_close(rt->backend);
   sl_batch_free(&rt->batch);
@@ -284,7 +286,8 @@ int sl_runtime_run(const sl_run_options *opts) {
             "skipped%s",
             (unsigned long long)rt.stats.records_in, (unsigned long long)rt.stats.records_out,
             (unsigned long long)rt.stats.errors, (unsigned long long)rt.ckpt.completed,
-            (unsigned long long)rt.ckpt.failed, (unsigned long long)rt.ckpt.skipped, rt.failed ? " (failed)" : "");
+            (unsigned long long)rt.ckpt.failed, (unsigned long long)rt.ckpt.skipped,
+            rt.failed ? " (failed)" : "");
   teardown(&rt);
   uv_loop_close(rt.loop);
   return status;

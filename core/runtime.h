@@ -28,11 +28,11 @@ struct sl_runtime;
 typedef struct sl_input {
   struct sl_runtime *rt;
   int source_index;
-  char *name;            /* for messages: the path as given, "stdin", "tcp:HOST:PORT#N" */
+  char *name; /* for messages: the path as given, "stdin", "tcp:HOST:PORT#N" */
   sl_line_reader reader;
 } sl_input;
 
-typedef struct sl_source sl_source;   /* core/source.h */
+typedef struct sl_source sl_source; /* core/source.h */
 
 typedef struct sl_output {
   int fd;            /* the output file, or 1 for stdout */
@@ -64,7 +64,7 @@ typedef struct sl_runtime {
   uv_timer_t commit_timer;
   uv_signal_t sigint, sigterm, sigusr1;
   sl_checkpointer ckpt;
-  int lock_fd; /* STATE-DIR/lock, held (flock) while the job runs: one job per state dir */
+  int lock_fd;                 /* STATE-DIR/lock, held (flock) while the job runs: one job per state dir */
   sl_checkpoint_meta restored; /* the checkpoint or savepoint this run started from */
   int have_restored;
   int non_restored; /* restored state of operators the job lacks (refused unless allowed) */

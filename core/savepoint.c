@@ -114,8 +114,8 @@ int sl_checkpoints_command(int argc, char **argv) {
     sl_checkpoint_meta m;
     snprintf(chk, sizeof chk, "%s/chk-%020" PRIu64, dir, ids[i]);
     if (sl_checkpoint_meta_read(chk, &m, err, sizeof err)) {
-      printf("%-8" PRIu64 " %-24s %12s %10s %12s %11s %13s  incomplete (%s)\n", ids[i], "-", "-", "-", "-", "-", "-",
-             err);
+      printf("%-8" PRIu64 " %-24s %12s %10s %12s %11s %13s  incomplete (%s)\n", ids[i], "-", "-", "-", "-",
+             "-", "-", err);
       continue;
     }
     snprintf(snap, sizeof snap, "%s/state.snap", chk);
@@ -123,8 +123,9 @@ int sl_checkpoints_command(int argc, char **argv) {
     char when[32];
     time_t t = (time_t)(m.time_ms / 1000);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-    printf("%-8" PRIu64 " %-24s %12" PRIu64 " %10" PRIu64 " %12" PRIu64 " %11" PRIu64 " %13" PRIu64 "  %s%s\n", m.id,
-           when, m.snapshot_bytes, m.snapshot_entries, m.duration_ms, m.barrier_ms, m.alignment_ms,
+    printf("%-8" PRIu64 " %-24s %12" PRIu64 " %10" PRIu64 " %12" PRIu64 " %11" PRIu64 " %13" PRIu64
+           "  %s%s\n",
+           m.id, when, m.snapshot_bytes, m.snapshot_entries, m.duration_ms, m.barrier_ms, m.alignment_ms,
            ok ? "complete" : "corrupt: ", ok ? "" : err);
   }
   free(ids);

@@ -11,15 +11,15 @@ struct sl_source {
   sl_endpoint ep;
   /* file and stdin */
   int fd;
-  int regular;          /* a regular file: read directly; else a pipe/tty read through libuv */
+  int regular; /* a regular file: read directly; else a pipe/tty read through libuv */
   int follow;
   uint64_t dev, ino;
-  char *meta_key;       /* "source/<realpath>" for rewindable files, NULL otherwise */
-  void *map;            /* a file read in place (see source_file.c), or NULL */
+  char *meta_key; /* "source/<realpath>" for rewindable files, NULL otherwise */
+  void *map;      /* a file read in place (see source_file.c), or NULL */
   size_t map_len, map_released;
-  uv_idle_t idle;       /* drives reads of regular files */
-  uv_timer_t poll;      /* follow mode: checks for growth and rotation */
-  uv_stream_t *stream;  /* pipes, ttys */
+  uv_idle_t idle;      /* drives reads of regular files */
+  uv_timer_t poll;     /* follow mode: checks for growth and rotation */
+  uv_stream_t *stream; /* pipes, ttys */
   /* tcp */
   uv_tcp_t server;
   int nconns;

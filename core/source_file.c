@@ -115,7 +115,7 @@ static void check_rotation(sl_source *s) {
     return;
   int fd = open(s->ep.path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return; /* the new file is not there yet; try again at the next poll */
+    return;                                /* the new file is not there yet; try again at the next poll */
   sl_runtime_consume(s->in.rt, &s->in, 1); /* a last line without newline in the old file */
   sl_info("%s: file rotated; reading the new one from its start", s->in.name);
   close(s->fd);

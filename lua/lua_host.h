@@ -34,8 +34,9 @@ typedef struct sl_job_desc {
   sl_endpoint sink;
   char **uids; /* every operator's uid: state is matched to operators by these on restore */
   int nuids;
-  char **kinds; /* each operator's kind ("map", "process", ...), parallel to uids: hot reload compares graphs */
-  int nkinds;   /* == nuids */
+  char *
+      *kinds; /* each operator's kind ("map", "process", ...), parallel to uids: hot reload compares graphs */
+  int nkinds; /* == nuids */
   char **files; /* the script and the modules it required from its own directory: what hot reload watches */
   int nfiles;
 } sl_job_desc;

@@ -22,11 +22,11 @@ typedef struct sl_keyed_scope {
   uint16_t max_parallelism;
   uint16_t key_group;
   int has_key;
-  sl_clock clock;   /* processing time for TTL; zeroed = wall clock */
-  uint8_t *vbuf;    /* value scratch for TTL-prefixed values (owned) */
+  sl_clock clock; /* processing time for TTL; zeroed = wall clock */
+  uint8_t *vbuf;  /* value scratch for TTL-prefixed values (owned) */
   size_t vcap;
   size_t key_len;
-  uint8_t key[SL_KEY_MAX_LEN];   /* the current user key */
+  uint8_t key[SL_KEY_MAX_LEN];      /* the current user key */
   uint8_t buf[SL_KEY_MAX_LEN + 16]; /* scratch for composite keys */
 } sl_keyed_scope;
 

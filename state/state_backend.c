@@ -255,7 +255,8 @@ int sl_backend_delete(sl_backend *b, const void *key, size_t klen) {
     return SL_STATE_EINVAL;
   if (b->broken)
     return SL_STATE_ECORRUPT;
-  sl_cache_entry *e = sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, NULL, 0, SL_CE_DIRTY | SL_CE_DELETED);
+  sl_cache_entry *e =
+      sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, NULL, 0, SL_CE_DIRTY | SL_CE_DELETED);
   if (!e)
     return SL_STATE_ENOMEM;
   sl_bk_note_written(b, e);

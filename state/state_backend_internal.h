@@ -26,22 +26,22 @@ struct sl_backend {
   int flush_needed; /* some cache entry is dirty and not yet written into txn */
   int txn_written;  /* cache entries were written into txn (a flush): it cannot be handed to a worker */
   struct sl_backend_iter *iters; /* live iterators, orphaned at close (sl_bk_orphan_iters) */
-  uint64_t freezes; /* sl_backend_freeze calls: a frozen batch settles only while no newer one exists */
-  int broken;       /* LMDB panicked or the file is corrupt: only close is allowed */
+  uint64_t freezes;   /* sl_backend_freeze calls: a frozen batch settles only while no newer one exists */
+  int broken;         /* LMDB panicked or the file is corrupt: only close is allowed */
   int snapshots_open; /* read views held by snapshots: the map must not be resized meanwhile */
   /* A frozen batch is being written by a checkpoint worker (state_flush.h). flushed is set by the worker
    * (under mu, signalling cv) once its commit is done and the write lock free again. */
   int flushing;
   int flushed;
-  int flush_failed;   /* the last background flush failed: the next barrier commits synchronously */
-  MDB_txn *rtxn;      /* read-only transaction for cache misses while flushing */
+  int flush_failed; /* the last background flush failed: the next barrier commits synchronously */
+  MDB_txn *rtxn;    /* read-only transaction for cache misses while flushing */
   /* Entries written since the last barrier, each once (SL_CE_LISTED), so that a barrier finds the dirty
    * entries without scanning the whole cache. Trusted only while cache.frees == written_frees (no entry
    * was freed since the list began: its pointers are all valid); otherwise the barrier scans. */
   sl_cache_entry **written;
   size_t nwritten, capwritten;
   uint64_t written_frees;
-  uint32_t *ttl_ids;  /* TTL-enabled state ids (sl_backend_mark_ttl_state), for snapshot-time cleanup */
+  uint32_t *ttl_ids; /* TTL-enabled state ids (sl_backend_mark_ttl_state), for snapshot-time cleanup */
   size_t nttl_ids;
   pthread_mutex_t mu;
   pthread_cond_t cv;

@@ -35,9 +35,9 @@ typedef struct sl_cache_slot {
 
 typedef struct sl_cache {
   sl_cache_slot *slots;
-  size_t mask;  /* capacity - 1 */
-  size_t count; /* entries */
-  size_t bytes; /* sum of entry allocations (header + key + value capacity) */
+  size_t mask;    /* capacity - 1 */
+  size_t count;   /* entries */
+  size_t bytes;   /* sum of entry allocations (header + key + value capacity) */
   uint64_t frees; /* entries freed so far: while it does not change, every entry pointer taken earlier is
                      still valid (state_flush.c settles frozen entries through their pointers) */
   /* The entry most recently found or set. A keyed operator reads a state and then writes it back for the

@@ -12,7 +12,7 @@
 /* One frozen write: a copy, so the loop thread may change the cache meanwhile. */
 typedef struct frozen_rec {
   const sl_cache_entry *e; /* the cache entry it was copied from (valid while cache.frees is unchanged) */
-  uint8_t db; /* 1 kv, 2 meta, 3 states */
+  uint8_t db;              /* 1 kv, 2 meta, 3 states */
   uint8_t deleted;
   uint32_t klen, vlen;
   uint8_t *data; /* key then value */
@@ -22,16 +22,16 @@ struct sl_frozen {
   sl_backend *b;
   frozen_rec *recs;
   size_t n;
-  size_t settled; /* entries looked at by sl_frozen_settle */
+  size_t settled;    /* entries looked at by sl_frozen_settle */
   uint32_t *ttl_ids; /* for the snapshot's cleanup of expired entries (sl_frozen_drop_expired) */
   size_t nttl_ids;
   int64_t now;
   int drop_expired;
-  uint64_t frees_at_freeze; /* the cache's free count when the pointers in recs were taken */
+  uint64_t frees_at_freeze;    /* the cache's free count when the pointers in recs were taken */
   uint64_t freeze_no, commits; /* b->freezes and b->stats.commits at the freeze: settling is safe only
                                   while neither moved (LMDB may hold newer bytes after either) */
-  int failed;     /* the flush failed: nothing to settle */
-  uint8_t *arena; /* all keys and values, one allocation */
+  int failed;                  /* the flush failed: nothing to settle */
+  uint8_t *arena;              /* all keys and values, one allocation */
 };
 
 size_t sl_frozen_count(const sl_frozen *f) {
@@ -146,7 +146,8 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
   size_t bytes;
   long n = find_pending(b, &refs, &bytes);
   sl_frozen *f = n < 0 ? NULL : calloc(1, sizeof *f);
-  if (!f || !(f->recs = malloc((n ? (size_t)n : 1) * sizeof *f->recs)) || !(f->arena = malloc(bytes ? bytes : 1))) {
+  if (!f || !(f->recs = malloc((n ? (size_t)n : 1) * sizeof *f->recs)) ||
+      !(f->arena = malloc(bytes ? bytes : 1))) {
     if (f)
       free(f->recs);
     free(f);
@@ -276,8 +277,8 @@ static int was_committed(const sl_cache_entry *e, void *arg) {
   const struct committed *c = arg;
   for (size_t i = 0; i < c->f->n; i++) {
     const frozen_rec *r = &c->f->recs[i];
-    if (r->db == c->db && r->klen == e->klen && r->vlen == e->vlen && memcmp(r->data, e->data, r->klen) == 0 &&
-        memcmp(r->data + r->klen, e->data + e->klen, r->vlen) == 0)
+    if (r->db == c->db && r->klen == e->klen && r->vlen == e->vlen &&
+        memcmp(r->data, e->data, r->klen) == 0 && memcmp(r->data + r->klen, e->data + e->klen, r->vlen) == 0)
       return 1;
   }
   return 0;

@@ -13,12 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_KEY_HEADER_LEN 10u          /* key group + state id + user key length */
-#define SL_KEY_MAX_LEN 480u            /* LMDB's default max key size is 511 */
+#define SL_KEY_HEADER_LEN 10u /* key group + state id + user key length */
+#define SL_KEY_MAX_LEN 480u   /* LMDB's default max key size is 511 */
 #define SL_DEFAULT_MAX_PARALLELISM 128u
 
 /* 64-bit FNV-1a-free, stable hash of the user key: XXH64 (xxHash 64-bit, seed 0), implemented in state_key.c.
- * XXH64("") = 0xef46db3751d8e999, XXH64("abc") = 0x44bc2cf5ad770999. Never change it: it places state on disk. */
+ * XXH64("") = 0xef46db3751d8e999, XXH64("abc") = 0x44bc2cf5ad770999. Never change it: it places state on
+ * disk. */
 uint64_t sl_key_hash(const void *key, size_t len);
 uint16_t sl_key_group(const void *key, size_t len, uint16_t max_parallelism);
 

@@ -367,7 +367,8 @@ static int load_records(MDB_env *env, const mapped *m, const dropped *d) {
   int rc = mdb_txn_begin(env, NULL, 0, &txn);
   if (rc)
     return rc;
-  if ((rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &dbi[1])) || (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &dbi[2])) ||
+  if ((rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &dbi[1])) ||
+      (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &dbi[2])) ||
       (rc = mdb_dbi_open(txn, "states", MDB_CREATE, &dbi[3]))) {
     mdb_txn_abort(txn);
     return rc;

@@ -49,7 +49,8 @@ static int wrap(sl_keyed_scope *s, const sl_ttl *t, const void *val, size_t len,
   return SL_STATE_OK;
 }
 
-int sl_ttl_put(sl_keyed_scope *s, const sl_ttl *t, const void *key, size_t klen, const void *val, size_t len) {
+int sl_ttl_put(sl_keyed_scope *s, const sl_ttl *t, const void *key, size_t klen, const void *val,
+               size_t len) {
   if (!s || (len && !val))
     return SL_STATE_EINVAL;
   if (!t)
@@ -62,7 +63,8 @@ int sl_ttl_put(sl_keyed_scope *s, const sl_ttl *t, const void *key, size_t klen,
   return sl_backend_put(s->backend, key, klen, s->vbuf, SL_TTL_HEADER_LEN + len);
 }
 
-int sl_ttl_get(sl_keyed_scope *s, const sl_ttl *t, const void *key, size_t klen, const void **val, size_t *len) {
+int sl_ttl_get(sl_keyed_scope *s, const sl_ttl *t, const void *key, size_t klen, const void **val,
+               size_t *len) {
   if (!s || !val || !len)
     return SL_STATE_EINVAL;
   const void *raw;

@@ -43,7 +43,8 @@ int sl_ttl_check(int64_t now, const void *raw, size_t rawlen, const void **val, 
  * OK with *val and *len (valid until the next mutating call on the backend or a TTL call on s), or NOTFOUND
  * (absent, or expired and not visible). An expired entry is deleted (cleanup on read); with
  * SL_TTL_ON_READ_AND_WRITE a live entry's expiry is moved to now + ttl. key must not point into s->vbuf. */
-int sl_ttl_get(sl_keyed_scope *s, const sl_ttl *t, const void *key, size_t klen, const void **val, size_t *len);
+int sl_ttl_get(sl_keyed_scope *s, const sl_ttl *t, const void *key, size_t klen, const void **val,
+               size_t *len);
 
 /* Writes val[0..len) at key with expiry now + ttl (t NULL = plain put). Uses s->vbuf (ENOMEM if it cannot
  * grow). key must not point into s->vbuf. */

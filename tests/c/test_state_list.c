@@ -138,7 +138,8 @@ static void test_ttl_elements(void **state) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
-  const struct CMUnitTest tests[] = {T(test_add_iterate_clear), T(test_scoping), T(test_append_cost_is_constant),
-                                     T(test_100k_elements), T(test_ttl_elements)};
+  const struct CMUnitTest tests[] = {T(test_add_iterate_clear), T(test_scoping),
+                                     T(test_append_cost_is_constant), T(test_100k_elements),
+                                     T(test_ttl_elements)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

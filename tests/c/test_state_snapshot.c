@@ -542,8 +542,8 @@ static void test_snapshot_drops_expired_ttl_entries(void **state) {
   uint32_t ttl = sid(b, "op", "with_ttl"), plain = sid(b, "op", "plain");
   assert_int_equal(sl_backend_mark_ttl_state(b, ttl), SL_STATE_OK);
   assert_int_equal(sl_backend_mark_ttl_state(b, ttl), SL_STATE_OK); /* idempotent */
-  put_ttl_kv(b, ttl, 1, 500, "old");    /* expired at 1000 */
-  put_ttl_kv(b, ttl, 2, 5000, "young"); /* live at 1000 */
+  put_ttl_kv(b, ttl, 1, 500, "old");                                /* expired at 1000 */
+  put_ttl_kv(b, ttl, 2, 5000, "young");                             /* live at 1000 */
   put_ttl_kv(b, plain, 3, 500, "looks-like-ttl");
   assert_int_equal(sl_backend_commit(b, 0), SL_STATE_OK);
   sl_snapshot *s = NULL;
@@ -575,10 +575,13 @@ static void test_snapshot_drops_expired_ttl_entries(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_crc32_known_value), T(test_snapshot_is_state_at_begin),
+      cmocka_unit_test(test_crc32_known_value),
+      T(test_snapshot_is_state_at_begin),
       T(test_snapshot_drops_expired_ttl_entries),
-      T(test_verify_good_and_damaged_files),    T(test_load_refuses_corrupt_file),
-      T(test_keep_filter_drops_state),          T(test_100k_entries_round_trip),
+      T(test_verify_good_and_damaged_files),
+      T(test_load_refuses_corrupt_file),
+      T(test_keep_filter_drops_state),
+      T(test_100k_entries_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

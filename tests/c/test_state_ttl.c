@@ -122,7 +122,7 @@ static void test_incremental_cleanup(void **state) {
   for (int i = 0; i < 50; i++) {
     snprintf(key, sizeof(key), "key%d", i);
     set_key(f, key);
-    vput(f, &t, "x");                                              /* state 1: TTL */
+    vput(f, &t, "x");                                                 /* state 1: TTL */
     assert_int_equal(sl_value_put(&f->s, 2, "keep", 4), SL_STATE_OK); /* state 2: no TTL */
   }
   assert_int_equal(sl_backend_commit(f->b, 0), SL_STATE_OK);
@@ -153,8 +153,8 @@ static void test_incremental_cleanup(void **state) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
-  const struct CMUnitTest tests[] = {T(test_expiry_on_write),      T(test_update_on_read),
-                                     T(test_return_expired_once),  T(test_plain_value_then_ttl),
-                                     T(test_map_entries),          T(test_incremental_cleanup)};
+  const struct CMUnitTest tests[] = {T(test_expiry_on_write),     T(test_update_on_read),
+                                     T(test_return_expired_once), T(test_plain_value_then_ttl),
+                                     T(test_map_entries),         T(test_incremental_cleanup)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

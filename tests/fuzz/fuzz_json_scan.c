@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(line, data, size);
   if (sl_json_scan(line, size, fields, 8, &n, &err) == 0) {
     for (uint32_t i = 0; i < n && i < 8; i++) {
-      if ((size_t)fields[i].key_off + fields[i].key_len > size || (size_t)fields[i].val_off + fields[i].val_len > size)
+      if ((size_t)fields[i].key_off + fields[i].key_len > size ||
+          (size_t)fields[i].val_off + fields[i].val_len > size)
         abort();
       char out[4096];
       if (fields[i].type == SL_JSON_STRING && fields[i].val_len <= sizeof out)
