@@ -4,7 +4,7 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := gcc make cmake pkg-config luajit libluajit-5.1-dev libuv1-dev liblmdb-dev libcmocka-dev \
-            lua-busted lua-cjson
+            lua-busted lua-cjson valgrind
 DEMO_STATE := $(BUILD)/demo-state
 
 .PHONY: deps build run test bench clean
