@@ -140,8 +140,14 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
   j->meta.id = j->id;
   j->meta.time_ms = j->started_ms;
   chk_dir(c, j->id, j->dir, sizeof j->dir);
-  if (sl_output_write(&rt->out, &rt->out_buf))
+  if (sl_output_write(&rt->out, &rt->out_buf)) {
+    /* As after a batch: output that cannot be written stops the job (a restart resumes from the last
+     * complete checkpoint); this checkpoint fails with it. */
+    snprintf(j->err, sizeof j->err, "the output cannot be written");
+    rt->failed = 1;
+    sl_runtime_stop(rt);
     return -1;
+  }
   j->meta.sink_committed = rt->out.committed;
   snprintf(j->meta.sink_path, sizeof j->meta.sink_path, "%s", rt->out.real_path ? rt->out.real_path : "");
   if (sl_output_rotate(&rt->out, j->id + 1, &j->part_last, &j->part_len))
