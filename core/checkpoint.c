@@ -13,6 +13,9 @@
 #include "core/output.h"
 #include "core/runtime.h"
 #include "core/source.h"
+#include "state/state_delta.h"
+
+#define FULL_EVERY 10
 
 static void chk_dir(const sl_checkpointer *c, uint64_t id, char *out, size_t len) {
   snprintf(out, len, "%s/chk-%020" PRIu64, c->dir, id);
@@ -60,9 +63,15 @@ static void work(uv_work_t *w) {
   j->ok = 0;
   if (j->frozen && sl_frozen_flush(j->frozen, &j->snap, j->err, sizeof j->err))
     return;
-  if (sl_snapshot_write(j->snap, path, &j->meta.snapshot_bytes, &j->meta.snapshot_entries, j->err,
-                        sizeof j->err))
+  if (j->incremental) {
+    snprintf(path, sizeof path, "%s/delta.snap", j->dir);
+    if (sl_frozen_write_delta(j->frozen, path, &j->meta.snapshot_bytes, &j->meta.snapshot_entries, j->err,
+                              sizeof j->err))
+      return;
+  } else if (sl_snapshot_write(j->snap, path, &j->meta.snapshot_bytes, &j->meta.snapshot_entries, j->err,
+                               sizeof j->err)) {
     return;
+  }
   if (sl_output_sync_parts(&c->rt->out, j->part_first, j->part_last)) {
     snprintf(j->err, sizeof j->err, "syncing pending output: %s", strerror(errno));
     return;
@@ -75,23 +84,29 @@ static void work(uv_work_t *w) {
     sl_warn("checkpoint %" PRIu64 ": writing savepoint %s failed: %s", j->id, j->savepoint, strerror(errno));
 }
 
-/* Deletes complete checkpoints beyond the newest `retain`, and incomplete ones older than the newest. */
+/* Deletes complete checkpoints beyond the newest `retain`, except those an incremental one among them
+ * still needs (its base and the deltas after it), and incomplete ones older than the newest. */
 static void prune(sl_checkpointer *c, uint64_t newest) {
   uint64_t *ids;
   int n = sl_checkpoint_list(c->dir, &ids);
   int kept = 0;
+  uint64_t needed_from = newest;
   char dir[4200], err[64];
-  for (int i = n - 1; i >= 0; i--) {
-    if (ids[i] > newest)
-      continue;
+  for (int i = n - 1; i >= 0 && kept < c->retain; i--) {
+    sl_checkpoint_meta m;
+    chk_dir(c, ids[i], dir, sizeof dir);
+    if (ids[i] <= newest && sl_checkpoint_meta_read(dir, &m, err, sizeof err) == 0) {
+      kept++;
+      if (m.base_id < needed_from)
+        needed_from = m.base_id;
+    }
+  }
+  for (int i = 0; i < n; i++) {
     sl_checkpoint_meta m;
     chk_dir(c, ids[i], dir, sizeof dir);
     int complete = sl_checkpoint_meta_read(dir, &m, err, sizeof err) == 0;
-    if (complete && kept < c->retain) {
-      kept++;
-      continue;
-    }
-    sl_remove_tree(dir);
+    if (ids[i] < needed_from || (!complete && ids[i] < newest))
+      sl_remove_tree(dir);
   }
   free(ids);
 }
@@ -110,6 +125,8 @@ static void after_work(uv_work_t *w, int status) {
   }
   if (status == 0 && j->ok) {
     c->completed++;
+    if (!j->incremental)
+      c->last_full_id = j->id;
     c->last_duration_ms = j->meta.duration_ms;
     c->last_bytes = j->meta.snapshot_bytes;
     if (sl_output_commit_parts(&rt->out, j->part_first, j->part_last, j->part_len) == 0) {
@@ -124,6 +141,7 @@ static void after_work(uv_work_t *w, int status) {
       sl_info("savepoint written to %s (checkpoint %" PRIu64 ")", j->savepoint, j->id);
   } else {
     c->failed++;
+    c->force_full = 1; /* a chain of deltas cannot skip this one */
     sl_error("checkpoint %" PRIu64 " failed: %s; the job goes on and the next checkpoint retries", j->id,
              status ? uv_strerror(status) : j->err);
     sl_remove_tree(j->dir);
@@ -190,6 +208,13 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
     snprintf(j->savepoint, sizeof j->savepoint, "%s", c->pending_savepoint);
     c->pending_savepoint[0] = '\0';
   }
+  /* A delta needs the frozen batch (not a commit on this thread), an unbroken chain, and is no savepoint
+   * (those are whole). Every FULL_EVERY-th checkpoint is full, which bounds the chain recovery replays. */
+  j->incremental = c->incremental && j->frozen && !c->force_full && c->last_full_id &&
+                   j->id - c->last_full_id < FULL_EVERY && !j->savepoint[0];
+  j->meta.base_id = j->incremental ? c->last_full_id : j->id;
+  if (!j->incremental)
+    c->force_full = 0;
   return 0;
 state_failed:
   snprintf(j->err, sizeof j->err, "%s", sl_backend_last_error(rt->backend));
@@ -216,8 +241,11 @@ int sl_checkpoint_trigger(sl_checkpointer *c, int sync) {
     return 1;
   }
   sl_checkpoint_job *j = &c->job;
+  if (sync)
+    c->force_full = 1; /* the final checkpoint and a reload's are whole: a restart then loads one file */
   if (barrier(c, j)) {
     c->failed++;
+    c->force_full = 1;
     sl_error("checkpoint %" PRIu64 " failed at the barrier: %s; the job goes on", j->id, j->err);
     if (j->snap)
       sl_snapshot_end(j->snap);

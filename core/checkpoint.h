@@ -36,6 +36,7 @@ typedef struct sl_checkpoint_job {
   uint64_t part_first, part_last, part_len;
   sl_snapshot *snap;
   sl_frozen *frozen; /* the barrier's state, for the worker to write into LMDB (state_flush.h) */
+  int incremental;   /* write only the frozen batch (delta.snap), chained to c->last_full_id */
   char dir[4096];
   char savepoint[4096]; /* non-empty: also copy the checkpoint there as a savepoint */
   int ok;
@@ -54,6 +55,9 @@ typedef struct sl_checkpointer {
   sl_checkpoint_job job;
   char pending_savepoint[4096];
   sl_frozen *settling; /* the last checkpoint's frozen state, marked clean a slice per batch */
+  int incremental;      /* --incremental-checkpoints */
+  uint64_t last_full_id; /* the base of the current chain of deltas (0: none yet) */
+  int force_full;        /* the next checkpoint must be full: a checkpoint failed, or we just restored */
   uint64_t completed, failed, skipped;
   uint64_t last_duration_ms, last_bytes;
 } sl_checkpointer;

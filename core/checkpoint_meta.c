@@ -51,10 +51,10 @@ int sl_checkpoint_meta_write(const char *dir, const sl_checkpoint_meta *m, char 
                    "sluice-checkpoint 1\nid %" PRIu64 "\ntime_ms %" PRIu64 "\nduration_ms %" PRIu64
                    "\nalignment_ms %" PRIu64 "\nbarrier_ms %" PRIu64 "\nsnapshot_bytes %" PRIu64
                    "\nsnapshot_entries %" PRIu64 "\nsink_committed %" PRIu64 "\nsink_first_part %" PRIu64
-                   "\nsink_part %" PRIu64 "\nsavepoint %d\nsink_path %s\nend\n",
+                   "\nsink_part %" PRIu64 "\nsavepoint %d\nbase_id %" PRIu64 "\nsink_path %s\nend\n",
                    m->id, m->time_ms, m->duration_ms, m->alignment_ms, m->barrier_ms, m->snapshot_bytes,
                    m->snapshot_entries, m->sink_committed, m->sink_first_part, m->sink_part, m->savepoint,
-                   m->sink_path);
+                   m->base_id ? m->base_id : m->id, m->sink_path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
     snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
@@ -116,6 +116,8 @@ int sl_checkpoint_meta_read(const char *dir, sl_checkpoint_meta *m, char *err, s
       m->sink_first_part = v;
     else if (!strcmp(key, "sink_part"))
       m->sink_part = v;
+    else if (!strcmp(key, "base_id"))
+      m->base_id = v;
     else if (!strcmp(key, "savepoint"))
       m->savepoint = (int)v;
   }
@@ -124,6 +126,8 @@ int sl_checkpoint_meta_read(const char *dir, sl_checkpoint_meta *m, char *err, s
     snprintf(err, errlen, "metadata is truncated or malformed");
     return -1;
   }
+  if (!m->base_id)
+    m->base_id = m->id; /* written before incremental checkpoints: a full one */
   return 0;
 }
 

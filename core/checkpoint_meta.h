@@ -24,6 +24,7 @@ typedef struct sl_checkpoint_meta {
   uint64_t snapshot_bytes, snapshot_entries;
   uint64_t sink_committed, sink_first_part, sink_part;
   int savepoint;
+  uint64_t base_id; /* incremental: the full checkpoint this one's chain starts at; = id for a full one */
   char sink_path[4096]; /* the file sink's real path ("" for stdout): its sink_* fields apply to that file */
 } sl_checkpoint_meta;
 

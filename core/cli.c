@@ -20,6 +20,7 @@ void sl_cli_print_help(void) {
         "  --checkpoint-interval MS  take a checkpoint every MS ms (default 1000; 0 = only at the end)\n"
         "  --retain-checkpoints N    keep the newest N complete checkpoints (default 3)\n"
         "  --checkpoint-mode M       exactly-once (default) or at-least-once\n"
+        "  --incremental-checkpoints checkpoints store what changed since the last one (a full one every 10)\n"
         "  --from-savepoint PATH     start from a savepoint (state matched to operators by uid)\n"
         "  --allow-non-restored-state  drop savepoint/checkpoint state of operators the job no longer has\n"
         "  --dead-letter PATH        append rejected records (with the reason) to PATH as JSON lines\n"
@@ -66,6 +67,8 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
     o->quiet = 1;
   else if (!strcmp(a, "--allow-non-restored-state"))
     o->allow_non_restored = 1;
+  else if (!strcmp(a, "--incremental-checkpoints"))
+    o->incremental = 1;
   else if (!strcmp(a, "--no-watch"))
     o->no_watch = 1;
   else if (!strcmp(a, "--from-savepoint")) {

@@ -3,7 +3,7 @@
  *   sluice run SCRIPT [--input PATH|-]... [--follow] [--output PATH] [--state-dir DIR]
  *                     [--checkpoint-interval MS] [--dead-letter PATH] [--max-line-bytes N]
  *                     [--retain-checkpoints N] [--checkpoint-mode exactly-once|at-least-once]
- *                     [--from-savepoint PATH] [--allow-non-restored-state]
+ *                     [--from-savepoint PATH] [--allow-non-restored-state] [--incremental-checkpoints]
  *                     [--no-watch] [--quiet] [-- SCRIPT-ARGS...]
  *   sluice checkpoints STATE-DIR
  *   sluice savepoint STATE-DIR [PATH]
@@ -32,6 +32,7 @@ typedef struct sl_run_options {
   int at_least_once; /* --checkpoint-mode at-least-once */
   const char *from_savepoint;
   int allow_non_restored;
+  int incremental;         /* --incremental-checkpoints */
   int no_watch;       /* --no-watch: no hot reload on script changes (SIGHUP still reloads) */
   char **script_args; /* after "--"; borrowed from argv */
   int nscript_args;

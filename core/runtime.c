@@ -144,6 +144,7 @@ static int open_state(sl_runtime *rt) {
     return -1;
   rt->ckpt.rt = rt;
   rt->ckpt.retain = (int)rt->opts->retain_checkpoints;
+  rt->ckpt.incremental = rt->opts->incremental;
   if (sl_checkpoint_recover(&rt->ckpt, rt->state_dir, rt->opts->from_savepoint, keep_state, rt, &rt->restored,
                             &rt->have_restored))
     return -1;

@@ -118,7 +118,7 @@ int sl_checkpoints_command(int argc, char **argv) {
              "-", "-", err);
       continue;
     }
-    snprintf(snap, sizeof snap, "%s/state.snap", chk);
+    snprintf(snap, sizeof snap, "%s/%s", chk, m.base_id == m.id ? "state.snap" : "delta.snap");
     int ok = sl_snapshot_verify(snap, err, sizeof err) == 0;
     char when[32];
     time_t t = (time_t)(m.time_ms / 1000);
@@ -126,7 +126,7 @@ int sl_checkpoints_command(int argc, char **argv) {
     printf("%-8" PRIu64 " %-24s %12" PRIu64 " %10" PRIu64 " %12" PRIu64 " %11" PRIu64 " %13" PRIu64
            "  %s%s\n",
            m.id, when, m.snapshot_bytes, m.snapshot_entries, m.duration_ms, m.barrier_ms, m.alignment_ms,
-           ok ? "complete" : "corrupt: ", ok ? "" : err);
+           ok ? (m.base_id == m.id ? "complete" : "complete (delta)") : "corrupt: ", ok ? "" : err);
   }
   free(ids);
   return 0;

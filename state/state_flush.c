@@ -1,5 +1,6 @@
 /* state_flush.c — barriers that hand the LMDB flush to the checkpoint worker (see state_flush.h). */
 #include "state/state_flush.h"
+#include "state/state_delta.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -253,6 +254,19 @@ int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen) 
   }
   signal_flushed(b);
   return rc ? -1 : 0;
+}
+
+int sl_frozen_write_delta(sl_frozen *f, const char *path, uint64_t *bytes, uint64_t *entries, char *err,
+                          size_t errlen) {
+  sl_snapfile *w = sl_snapfile_create(path, err, errlen);
+  if (!w)
+    return -1;
+  /* sl_frozen_flush sorted the records by database and key: the delta is in key order as well. */
+  for (size_t i = 0; i < f->n; i++) {
+    const frozen_rec *r = &f->recs[i];
+    sl_snapfile_put(w, r->deleted ? 4 : r->db, r->data, r->klen, r->data + r->klen, r->vlen);
+  }
+  return sl_snapfile_finish(w, bytes, entries, err, errlen);
 }
 
 /* A kv entry the worker wrote is clean again if it still holds what was frozen. While no cache entry was

@@ -180,6 +180,65 @@ static uint64_t get_u64(const uint8_t *p) {
   return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
+static void w_record(writer *w, uint8_t tag, const void *k, size_t kl, const void *v, size_t vl) {
+  uint8_t head[9];
+  head[0] = tag;
+  put_u32(head + 1, (uint32_t)kl);
+  put_u32(head + 5, (uint32_t)vl);
+  w_put(w, head, sizeof head, 1);
+  w_put(w, k, kl, 1);
+  w_put(w, v, vl, 1);
+}
+
+struct sl_snapfile {
+  writer w;
+  uint64_t entries;
+  char path[4096];
+};
+
+sl_snapfile *sl_snapfile_create(const char *path, char *err, size_t errlen) {
+  sl_snapfile *f = calloc(1, sizeof *f);
+  if (!f) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  snprintf(f->path, sizeof f->path, "%s", path);
+  f->w.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (f->w.fd < 0) {
+    snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    free(f);
+    return NULL;
+  }
+  w_put(&f->w, MAGIC, 8, 1);
+  return f;
+}
+
+void sl_snapfile_put(sl_snapfile *f, uint8_t tag, const void *k, size_t kl, const void *v, size_t vl) {
+  w_record(&f->w, tag, k, kl, v, vl);
+  f->entries++;
+}
+
+int sl_snapfile_finish(sl_snapfile *f, uint64_t *bytes, uint64_t *entries, char *err, size_t errlen) {
+  writer *w = &f->w;
+  uint8_t trailer[TRAILER_LEN];
+  trailer[0] = TRAILER_TAG;
+  put_u64(trailer + 1, f->entries);
+  w_put(w, trailer, 9, 1);
+  put_u32(trailer + 9, w->crc);
+  w_put(w, trailer + 9, 4, 0);
+  w_flush(w);
+  int result = 0;
+  if (w->failed || fsync(w->fd) != 0) {
+    snprintf(err, errlen, "writing %s: %s", f->path, strerror(w->failed ? w->failed : errno));
+    result = -1;
+  }
+  *bytes = w->bytes;
+  *entries = f->entries;
+  close(w->fd);
+  free(f);
+  return result;
+}
+
 static int write_db(sl_snapshot *s, MDB_dbi dbi, uint8_t tag, writer *w, uint64_t *entries) {
   MDB_cursor *c;
   MDB_val k, v;
@@ -191,13 +250,7 @@ static int write_db(sl_snapshot *s, MDB_dbi dbi, uint8_t tag, writer *w, uint64_
       s->dropped++;
       continue;
     }
-    uint8_t head[9];
-    head[0] = tag;
-    put_u32(head + 1, (uint32_t)k.mv_size);
-    put_u32(head + 5, (uint32_t)v.mv_size);
-    w_put(w, head, sizeof head, 1);
-    w_put(w, k.mv_data, k.mv_size, 1);
-    w_put(w, v.mv_data, v.mv_size, 1);
+    w_record(w, tag, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
     (*entries)++;
   }
   mdb_cursor_close(c);
@@ -290,7 +343,7 @@ static int map_verified(const char *path, mapped *m, char *err, size_t errlen) {
       if (off + 9 > m->len - TRAILER_LEN)
         break;
       size_t klen = get_u32(m->p + off + 1), vlen = get_u32(m->p + off + 5);
-      if (m->p[off] < 1 || m->p[off] > 3 || klen == 0 || off + 9 + klen + vlen > m->len - TRAILER_LEN)
+      if (m->p[off] < 1 || m->p[off] > 4 || klen == 0 || off + 9 + klen + vlen > m->len - TRAILER_LEN)
         break;
       off += 9 + klen + vlen;
       n++;
@@ -302,6 +355,22 @@ static int map_verified(const char *path, mapped *m, char *err, size_t errlen) {
   munmap((void *)m->p, m->len);
   m->p = NULL;
   return -1;
+}
+
+int sl_snapfile_visit(const char *path, sl_snapfile_fn fn, void *arg, char *err, size_t errlen) {
+  mapped m;
+  if (map_verified(path, &m, err, errlen))
+    return -1;
+  int rc = 0;
+  for (size_t off = 8; rc == 0 && off < m.len - TRAILER_LEN;) {
+    size_t klen = get_u32(m.p + off + 1), vlen = get_u32(m.p + off + 5);
+    rc = fn(arg, m.p[off], m.p + off + 9, klen, m.p + off + 9 + klen, vlen);
+    off += 9 + klen + vlen;
+  }
+  munmap((void *)m.p, m.len);
+  if (rc)
+    snprintf(err, errlen, "applying %s: %s", path, mdb_strerror(rc));
+  return rc ? -1 : 0;
 }
 
 int sl_snapshot_verify(const char *path, char *err, size_t errlen) {

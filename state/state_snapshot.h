@@ -11,6 +11,7 @@
  * File format (all integers little-endian):
  *   "SLSNAP01"                                        8-byte magic
  *   records: u8 db (1 kv, 2 meta, 3 states) | u32 klen | u32 vlen | key | value   (sorted per db)
+ *            (a delta — state_delta.h — also has 4: a kv key deleted, with no value)
  *   trailer: u8 0xFF | u64 record count | u32 CRC-32 (IEEE) of every byte before the trailer's CRC
  * A file that is short, has a bad magic, or fails the CRC is corrupt and never loaded. */
 #ifndef SLUICE_STATE_SNAPSHOT_H
@@ -68,5 +69,16 @@ int sl_snapshot_load(const char *dir, const char *path, sl_snapshot_keep_fn keep
 void sl_snapshot_remove_env(const char *dir);
 
 uint32_t sl_crc32(uint32_t crc, const void *p, size_t n);
+
+/* Writing and reading the file format record by record (deltas use it). create opens the file and writes
+ * the magic; finish writes the trailer, fsyncs, closes and frees (0, or -1 with err). */
+typedef struct sl_snapfile sl_snapfile;
+sl_snapfile *sl_snapfile_create(const char *path, char *err, size_t errlen);
+void sl_snapfile_put(sl_snapfile *f, uint8_t tag, const void *k, size_t kl, const void *v, size_t vl);
+int sl_snapfile_finish(sl_snapfile *f, uint64_t *bytes, uint64_t *entries, char *err, size_t errlen);
+/* Verifies the file, then calls fn for every record in order; fn returns 0 or an LMDB error, which stops
+ * the visit. 0, or -1 with err. */
+typedef int (*sl_snapfile_fn)(void *arg, uint8_t tag, const void *k, size_t kl, const void *v, size_t vl);
+int sl_snapfile_visit(const char *path, sl_snapfile_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "state/state_backend.h"
 #include "state/state_key.h"
+#include "state/state_delta.h"
 #include "state/state_snapshot.h"
 #include "state/state_ttl.h"
 #include "state_expect.h"
@@ -571,6 +572,56 @@ static void test_snapshot_drops_expired_ttl_entries(void **state) {
   sl_backend_close(b);
 }
 
+/* Incremental checkpoints: a delta (puts, a delete, metadata, a new state) applied on a loaded base. */
+static void test_delta_applies_on_base(void **state) {
+  char src[4096], dst[4096], snap[4096], delta[4096], err[256];
+  path_in(src, (const void **)state, "src");
+  path_in(dst, (const void **)state, "dst");
+  path_in(snap, (const void **)state, "state.snap");
+  path_in(delta, (const void **)state, "delta.snap");
+  sl_backend *b = open_backend(src, NULL);
+  uint32_t a = sid(b, "op", "a");
+  put_kv(b, a, 1, "one");
+  put_kv(b, a, 2, "two");
+  put_meta(b, "m", "base");
+  assert_int_equal(sl_backend_commit(b, 0), SL_STATE_OK);
+  snapshot_to(b, snap);
+  sl_backend_close(b);
+
+  uint8_t k[SL_KEY_MAX_LEN];
+  sl_snapfile *w = sl_snapfile_create(delta, err, sizeof err);
+  assert_non_null(w);
+  size_t kl = ckey(k, a, 1);
+  sl_snapfile_put(w, 1, k, kl, "ONE", 3);
+  kl = ckey(k, a, 2);
+  sl_snapfile_put(w, 4, k, kl, NULL, 0);
+  kl = ckey(k, a, 3);
+  sl_snapfile_put(w, 1, k, kl, "three", 5);
+  sl_snapfile_put(w, 2, "m", 1, "delta", 5);
+  const uint8_t id2[4] = {0, 0, 0, 2};
+  sl_snapfile_put(w, 3, "op\0b", 4, id2, 4);
+  uint64_t bytes, entries;
+  assert_int_equal(sl_snapfile_finish(w, &bytes, &entries, err, sizeof err), 0);
+  assert_int_equal(entries, 5);
+
+  load_ok(dst, snap, NULL, NULL);
+  assert_int_equal(sl_snapshot_apply_delta(dst, delta, NULL, NULL, err, sizeof err), 0);
+  b = open_backend(dst, NULL);
+  expect_kv(b, a, 1, "ONE");
+  expect_kv(b, a, 2, NULL);
+  expect_kv(b, a, 3, "three");
+  expect_meta(b, "m", "delta");
+  assert_int_equal(sid(b, "op", "b"), 2);
+  sl_backend_close(b);
+  /* A damaged delta is refused before anything is applied. */
+  int fd = open(delta, O_WRONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(pwrite(fd, "X", 1, 12), 1);
+  close(fd);
+  assert_int_equal(sl_snapshot_apply_delta(dst, delta, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "checksum"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void) {
@@ -578,6 +629,7 @@ int main(void) {
       cmocka_unit_test(test_crc32_known_value),
       T(test_snapshot_is_state_at_begin),
       T(test_snapshot_drops_expired_ttl_entries),
+      T(test_delta_applies_on_base),
       T(test_verify_good_and_damaged_files),
       T(test_load_refuses_corrupt_file),
       T(test_keep_filter_drops_state),

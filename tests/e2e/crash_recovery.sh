@@ -5,12 +5,14 @@
 source "$(dirname "$0")/lib.bash"
 
 KILLS_WANTED=${KILLS_WANTED:-22}
+MIN_KILLS=${MIN_KILLS:-20}
+CKPT_FLAGS=${CKPT_FLAGS:-} # e.g. --incremental-checkpoints (crash_recovery_incremental.sh)
 SEED=${SEED:-$RANDOM}
 RANDOM=$SEED
 echo "seed $SEED (rerun with SEED=$SEED to repeat the same kill schedule)"
 gen_access 200000 3 20000 > "$WORK/in.log"
 slow="$SLUICE_SRC/tests/e2e/slow_url_count.lua"
-DELAY=0.00003
+DELAY=${DELAY:-0.00003} # seconds per record: a run lasts long enough to take a few checkpoints
 
 run_sluice run "$slow" --input "$WORK/in.log" --state-dir "$WORK/ref-state" --output "$WORK/ref.out" \
   --checkpoint-interval 0 --quiet -- 0
@@ -21,7 +23,7 @@ while [ "$kills" -lt "$KILLS_WANTED" ]; do
   [ $((SECONDS - start)) -lt 100 ] || fail "time bound exceeded after $kills kills"
   interval=$((50 + RANDOM % 51))
   "$SLUICE" run "$slow" --input "$WORK/in.log" --state-dir "$WORK/state" --output "$WORK/out" \
-    --checkpoint-interval "$interval" --quiet -- "$DELAY" 2>> "$WORK/log" &
+    --checkpoint-interval "$interval" $CKPT_FLAGS --quiet -- "$DELAY" 2>> "$WORK/log" &
   pid=$!
   # Kill anywhere from during recovery (a few ms in) to well past a few checkpoints.
   sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.005 + (r % 400) / 1000 }')"
@@ -36,11 +38,16 @@ while [ "$kills" -lt "$KILLS_WANTED" ]; do
 done
 # The last run, to the end of the input.
 run_sluice run "$slow" --input "$WORK/in.log" --state-dir "$WORK/state" --output "$WORK/out" \
-  --checkpoint-interval 75 --quiet -- 0 2>> "$WORK/log" || fail "final run failed: $(tail -3 "$WORK/log")"
+  --checkpoint-interval 75 $CKPT_FLAGS --quiet -- 0 2>> "$WORK/log" || fail "final run failed: $(tail -3 "$WORK/log")"
 restarts=$((restarts + 1))
 echo "kills: $kills, restarts: $restarts, time: $((SECONDS - start)) s"
-[ "$kills" -ge 20 ] || fail "only $kills kills landed before the input was done (the test needs >= 20)"
+[ "$kills" -ge "$MIN_KILLS" ] || fail "only $kills kills landed before the input was done (the test needs >= $MIN_KILLS)"
 grep -q "restored checkpoint" "$WORK/log" || fail "no run restored a checkpoint"
+case "$CKPT_FLAGS" in *incremental*)
+  n=$(grep -c "deltas)" "$WORK/log" || true)
+  [ "$n" -gt 0 ] || fail "no run restored through a chain of deltas"
+  echo "restores through a chain of deltas: $n" ;;
+esac
 expect_same "$WORK/ref.out" "$WORK/out"
 
 # Same final state: one more record for every URL gives the same counts in both state dirs.

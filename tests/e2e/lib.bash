@@ -4,7 +4,7 @@ set -euo pipefail
 : "${SLUICE_SRC:?set SLUICE_SRC to the source tree}"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e.XXXXXX")
 # On exit, stop any sluice a test left running in the background, then remove the scratch directory.
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 SCRIPTS="$SLUICE_SRC/scripts"
 DATA="$SLUICE_SRC/tests/data"
 
