@@ -16,24 +16,8 @@
 #define TEST_TMPDIR_PREFIX "sl_backend"
 #include "test_tmpdir.h"
 
-static sl_backend *open_b(const char *dir, size_t cache_max, size_t map_size) {
-  sl_backend_options o = {cache_max, map_size};
-  return open_backend(dir, &o);
-}
-
 static size_t keyf(char *buf, const char *prefix, int i) {
   return (size_t)sprintf(buf, "%s%08d", prefix, i);
-}
-
-static void expect_val(sl_backend *b, const char *key, const char *want) {
-  const void *v = NULL;
-  size_t vl = 0;
-  int rc = sl_backend_get(b, key, strlen(key), &v, &vl);
-  expect_found(rc, v, vl, want);
-}
-
-static void put_s(sl_backend *b, const char *key, const char *val) {
-  assert_int_equal(sl_backend_put(b, key, strlen(key), val, strlen(val)), SL_STATE_OK);
 }
 
 static void test_put_get_delete(void **state) {
@@ -153,21 +137,6 @@ static void test_state_ids_stable(void **state) {
   assert_int_equal(again, 4);
   assert_int_equal(sl_backend_state_id(b, "", "y", &again), SL_STATE_EINVAL);
   sl_backend_close(b);
-}
-
-/* Collects "key=value;" for every entry under prefix. */
-static void iter_dump(sl_backend *b, const char *prefix, char *out, size_t cap) {
-  sl_backend_iter *it;
-  const void *k, *v;
-  size_t kl, vl, n = 0;
-  out[0] = '\0';
-  assert_int_equal(sl_backend_iter_open(b, prefix, strlen(prefix), &it), SL_STATE_OK);
-  int rc;
-  while ((rc = sl_backend_iter_next(it, &k, &kl, &v, &vl)) == SL_STATE_OK)
-    n += (size_t)snprintf(out + n, cap - n, "%.*s=%.*s;", (int)kl, (const char *)k, (int)vl, (const char *)v);
-  assert_int_equal(rc, SL_STATE_NOTFOUND);
-  assert_int_equal(sl_backend_iter_next(it, &k, &kl, &v, &vl), SL_STATE_NOTFOUND);
-  sl_backend_iter_close(it);
 }
 
 static void test_delete_prefix(void **state) {

@@ -36,10 +36,16 @@ static void expect_drain(sl_timer_queue *q, int64_t upto, const char *want) {
   assert_string_equal(buf, want);
 }
 
-static void test_order_and_dedup(void **state) {
+/* Opens queue QID on the fixture's backend into q; returns the fixture. */
+static struct fixture *open_queue(void **state, sl_timer_queue *q) {
   struct fixture *f = *state;
+  sl_timer_queue_init(q, f->b, QID);
+  return f;
+}
+
+static void test_order_and_dedup(void **state) {
   sl_timer_queue q;
-  sl_timer_queue_init(&q, f->b, QID);
+  open_queue(state, &q);
   int64_t next;
   assert_int_equal(sl_timer_queue_next(&q, &next), SL_STATE_NOTFOUND);
   add(&q, 300, "b");
@@ -59,9 +65,8 @@ static void test_order_and_dedup(void **state) {
 }
 
 static void test_delete_and_changes_between_polls(void **state) {
-  struct fixture *f = *state;
   sl_timer_queue q;
-  sl_timer_queue_init(&q, f->b, QID);
+  open_queue(state, &q);
   add(&q, 10, "a");
   add(&q, 20, "b");
   add(&q, 30, "c");
@@ -85,9 +90,8 @@ static void test_delete_and_changes_between_polls(void **state) {
 }
 
 static void test_more_than_one_poll_batch(void **state) {
-  struct fixture *f = *state;
   sl_timer_queue q;
-  sl_timer_queue_init(&q, f->b, QID);
+  open_queue(state, &q);
   char key[16];
   int n = (int)SL_TIMER_POLL_BATCH * 3 + 5;
   for (int i = n - 1; i >= 0; i--) {
@@ -110,9 +114,8 @@ static void test_more_than_one_poll_batch(void **state) {
 }
 
 static void test_survives_restart(void **state) {
-  struct fixture *f = *state;
   sl_timer_queue q;
-  sl_timer_queue_init(&q, f->b, QID);
+  struct fixture *f = open_queue(state, &q);
   int64_t wm;
   assert_int_equal(sl_timer_queue_watermark(&q, &wm), SL_STATE_NOTFOUND);
   add(&q, 50, "a");

@@ -11,14 +11,9 @@ local avg = {
 }
 
 describe("AggregatingState", function()
-  local env, scope
-  before_each(function()
-    env = H.state_env()
-    scope = env:scope("k1")
-  end)
-  after_each(function() env:close() end)
+  local fx = H.state_each { key = "k1" }
 
-  local function as(name, agg) return state.new("aggregating", env.backend, scope, "op", name, nil, { agg = agg or avg }) end
+  local function as(name, agg) return state.new("aggregating", fx.env.backend, fx.scope, "op", name, nil, { agg = agg or avg }) end
 
   it("aggregates with a different result type, per key", function()
     local a = as("avg")
@@ -27,10 +22,10 @@ describe("AggregatingState", function()
     a:add(4)
     assert.are.equal(3, a:get())
     assert.are.same({ sum = 6, n = 2 }, a:accumulator())
-    H.set_key(scope, "k2")
+    H.set_key(fx.scope, "k2")
     a:add(10)
     assert.are.equal(10, a:get())
-    H.set_key(scope, "k1")
+    H.set_key(fx.scope, "k1")
     a:merge({ sum = 6, n = 1 })
     assert.are.equal(4, a:get())
     a:clear()

@@ -134,6 +134,66 @@ function H.set_key(scope, key)
   assert(rc == 0, "sl_scope_set_key failed: " .. native.strerror(rc))
 end
 
+-- A manual clock for a scope or a compiled job: the clock table pipeline.compile takes, and the int64_t[1]
+-- it reads (starting at `start` ms), which the test moves.
+function H.manual_clock(start)
+  local now = ffi.new("int64_t[1]", start)
+  return { fn = C.sl_clock_manual, arg = now }, now
+end
+
+-- Per-test state for the describe block it is called in (with the before_each / after_each of the calling
+-- spec's environment: busted gives those to spec files, not to the modules they require). Before
+-- each test the returned fixture holds a fresh env (H.state_env(opts.env)) in fx.env; with opts.key, a scope
+-- on it with that current key in fx.scope; with opts.clock, a manual clock starting there set on that scope,
+-- its int64_t[1] in fx.now; with opts.buf, a fresh sl_buf in fx.buf. After each test the env fx.env holds
+-- then is closed.
+local Fixture = {}
+Fixture.__index = Fixture
+
+function H.state_each(opts)
+  opts = opts or {}
+  local fx = setmetatable({}, Fixture)
+  local spec_env = getfenv(2)
+  spec_env.before_each(function()
+    fx.env = H.state_env(opts.env)
+    if opts.key ~= nil then
+      fx.scope = fx.env:scope(opts.key)
+    end
+    if opts.clock ~= nil then
+      local _, now = H.manual_clock(opts.clock)
+      fx.now = now
+      C.sl_scope_set_clock(fx.scope, C.sl_clock_manual, now)
+    end
+    if opts.buf then
+      fx.buf = H.buf()
+    end
+  end)
+  spec_env.after_each(function()
+    fx.env:close()
+  end)
+  return fx
+end
+
+-- Closes the env and puts a fresh one in its place (env_opts: its backend options), with a scope on it in
+-- fx.scope whose current key is `key` (nil: none).
+function Fixture:replace(env_opts, key)
+  self.env:close()
+  self.env = H.state_env(env_opts)
+  self.scope = self.env:scope(key)
+end
+
+-- Compiles `job` against the fixture's backend and buffer (clock: optional, as pipeline.compile takes it).
+function Fixture:compile(job, clock)
+  return require("sluice.pipeline").compile(job, { backend = self.env.backend, buf = self.buf, clock = clock })
+end
+
+-- The output lines the buffer holds, which is then emptied.
+function Fixture:take()
+  local lines = H.buf_lines(self.buf)
+  C.sl_buf_reset(self.buf)
+  return lines
+end
+
 -- Records ---------------------------------------------------------------------------------------------
 
 -- Records point into their line strings and into the batch's memory: both are anchored here for the life

@@ -4,14 +4,9 @@ local H = require "helpers"
 local state = require "sluice.state"
 
 describe("ListState", function()
-  local env, scope
-  before_each(function()
-    env = H.state_env()
-    scope = env:scope("k1")
-  end)
-  after_each(function() env:close() end)
+  local fx = H.state_each { key = "k1" }
 
-  local function ls(name, s) return state.new("list", env.backend, s or scope, "op", name) end
+  local function ls(name, s) return state.new("list", fx.env.backend, s or fx.scope, "op", name) end
 
   it("add / add_all / get in insertion order, any storable value", function()
     local l = ls("l")
@@ -43,12 +38,12 @@ describe("ListState", function()
   it("is scoped by key and survives a commit and reopen", function()
     local l = ls("l")
     l:add("k1")
-    H.set_key(scope, "k2")
+    H.set_key(fx.scope, "k2")
     assert.are.same({}, l:totable())
     l:add("k2")
-    env:commit()
-    env:reopen()
-    local s = env:scope("k1")
+    fx.env:commit()
+    fx.env:reopen()
+    local s = fx.env:scope("k1")
     assert.are.same({ "k1" }, ls("l", s):totable())
   end)
 
@@ -60,7 +55,7 @@ describe("ListState", function()
     assert.matches("ListState<items>", err)
     assert.has_error(function() l:add(nil) end, nil)
     assert.are.equal("ListState<items> op=op key=k1", tostring(l))
-    local s = env:scope()
+    local s = fx.env:scope()
     local ok2, err2 = pcall(function() ls("items", s):add(1) end)
     assert.is_false(ok2)
     assert.matches("no current key", err2)
@@ -71,7 +66,7 @@ describe("ListState", function()
     for i = 1, 100000 do
       l:add(i)
     end
-    env:commit()
+    fx.env:commit()
     collectgarbage()
     local before = collectgarbage("count")
     local n, sum, peak = 0, 0, 0

@@ -12,26 +12,15 @@ local function collect(iter)
 end
 
 describe("MapState", function()
-  local env, scope
-
-  before_each(function()
-    env = H.state_env()
-    scope = env:scope("user1")
-  end)
-
-  after_each(function()
-    env:close()
-  end)
+  local fx = H.state_each { key = "user1" }
 
   local function ms(name, op, s)
-    return state.new("map", env.backend, s or scope, op or "op", name)
+    return state.new("map", fx.env.backend, s or fx.scope, op or "op", name)
   end
 
   -- Replaces the environment by one whose cache holds only `bytes`, so that entries spill to LMDB early.
   local function small_cache(bytes)
-    env:close()
-    env = H.state_env({ cache_max_bytes = bytes })
-    scope = env:scope("u")
+    fx:replace({ cache_max_bytes = bytes }, "u")
   end
 
   it("is empty at first", function()
@@ -93,17 +82,17 @@ describe("MapState", function()
     local other = ms("other")
     m:put_all({ a = 1, b = 2, c = 3 })
     other:put("a", "kept")
-    H.set_key(scope, "user2")
+    H.set_key(fx.scope, "user2")
     m:put("a", "user2's")
-    H.set_key(scope, "user1")
+    H.set_key(fx.scope, "user1")
     m:clear()
     assert.is_true(m:is_empty())
     assert.is_nil(m:get("a"))
     assert.are.equal("kept", other:get("a"))
-    H.set_key(scope, "user2")
+    H.set_key(fx.scope, "user2")
     assert.are.equal("user2's", m:get("a"))
     -- The map is usable after a clear.
-    H.set_key(scope, "user1")
+    H.set_key(fx.scope, "user1")
     m:put("z", 26)
     assert.are.same({ { "z", 26 } }, collect(m:pairs()))
   end)
@@ -111,15 +100,15 @@ describe("MapState", function()
   it("keeps one map per key, and a key's map does not leak into a key it prefixes", function()
     local m = ms("m")
     m:put("x", "for user1")
-    H.set_key(scope, "user10")
+    H.set_key(fx.scope, "user10")
     assert.is_true(m:is_empty())
     m:put("y", "for user10")
-    H.set_key(scope, "user")
+    H.set_key(fx.scope, "user")
     assert.is_true(m:is_empty())
     assert.are.same({}, collect(m:pairs()))
-    H.set_key(scope, "user1")
+    H.set_key(fx.scope, "user1")
     assert.are.same({ { "x", "for user1" } }, collect(m:pairs()))
-    H.set_key(scope, "user10")
+    H.set_key(fx.scope, "user10")
     assert.are.same({ { "y", "for user10" } }, collect(m:pairs()))
   end)
 
@@ -189,7 +178,7 @@ describe("MapState", function()
   end)
 
   it("errors with 'no current key' when the scope has no key", function()
-    local m = ms("visits", "sessions", env:scope())
+    local m = ms("visits", "sessions", fx.env:scope())
     for _, call in ipairs({
       function() return m:get("a") end,
       function() return m:put("a", 1) end,
@@ -214,7 +203,7 @@ describe("MapState", function()
 
   it("does not collide with a ValueState of the same name", function()
     local m = ms("s")
-    local v = state.new("value", env.backend, scope, "op", "s")
+    local v = state.new("value", fx.env.backend, fx.scope, "op", "s")
     assert.are.equal(m.id, v.id)
     v:update("value")
     m:put("k", "entry")
@@ -228,7 +217,7 @@ describe("MapState", function()
     for i = 1, N do
       m:put(i, i * 3)
     end
-    env:commit(0)
+    fx.env:commit(0)
     collectgarbage()
     collectgarbage()
     local base = collectgarbage("count")
@@ -299,7 +288,7 @@ describe("MapState", function()
       assert.are.equal("v" .. k, v)
     end
     assert.are.equal(100, n)
-    env:commit(0)
+    fx.env:commit(0)
     -- After the GC closes the abandoned iterator, everything still works.
     collectgarbage()
     collectgarbage()
@@ -330,7 +319,7 @@ describe("MapState", function()
       end
       n = n + 1
       if n % 100 == 0 then
-        env:commit(0)
+        fx.env:commit(0)
       end
     end
     assert.are.equal(2000, n)
@@ -347,7 +336,7 @@ describe("MapState", function()
     local m = ms("m")
     m:put_all({ a = 1, b = 2 })
     local it1 = m:pairs()
-    H.set_key(scope, "user2")
+    H.set_key(fx.scope, "user2")
     m:put_all({ x = 10, y = 20, z = 30 })
     local it2 = m:pairs()
     local k1, v1 = it1()
@@ -364,10 +353,10 @@ describe("MapState", function()
     local m = ms("m", "sessions")
     m:put_all({ a = 1, b = { 2, 3 } })
     m:put(2 ^ 62LL, "big")
-    env:commit(1)
+    fx.env:commit(1)
     m:put("uncommitted", true)
-    env:reopen()
-    local m2 = state.new("map", env.backend, env:scope("user1"), "sessions", "m")
+    fx.env:reopen()
+    local m2 = state.new("map", fx.env.backend, fx.env:scope("user1"), "sessions", "m")
     assert.are.equal(1, m2:get("a"))
     assert.are.same({ 2, 3 }, m2:get("b"))
     assert.are.equal("big", m2:get(2 ^ 62LL))

@@ -35,9 +35,7 @@ local function job_with_hooks(log)
 end
 
 describe("declared state and operator state", function()
-  local env
-  before_each(function() env = H.state_env() end)
-  after_each(function() env:close() end)
+  local fx = H.state_each()
 
   it("describes every state of every operator without running records", function()
     local job = job_with_hooks({})
@@ -52,7 +50,7 @@ describe("declared state and operator state", function()
     local log = {}
     local job = job_with_hooks(log)
     local buf = H.buf()
-    local head = pipeline.compile(job, { backend = env.backend, buf = buf })
+    local head = pipeline.compile(job, { backend = fx.env.backend, buf = buf })
     assert.are.same({}, log.restored)
     H.run(head, H.batch({ '{"k": "a", "v": 2}', '{"k": "a", "v": 4}', '{"k": "b", "v": 1}' }))
     assert.are.same({ '{"k": "a", "n": 1, "total": 2, "avg": 2, "items": 1}',
@@ -60,11 +58,11 @@ describe("declared state and operator state", function()
       '{"k": "b", "n": 1, "total": 1, "avg": 1, "items": 1}' }, H.buf_lines(buf))
     pipeline.snapshot(job)
     assert.are.equal(1, log.snapshots)
-    env:commit()
-    env:reopen()
+    fx.env:commit()
+    fx.env:reopen()
     local log2 = {}
     local job2 = job_with_hooks(log2)
-    pipeline.compile(job2, { backend = env.backend, buf = H.buf() })
+    pipeline.compile(job2, { backend = fx.env.backend, buf = H.buf() })
     assert.are.same({ 2, 4, 1 }, log2.restored)
     assert.are.equal("OperatorListState<buffered> op=buf mode=union n=3",
       tostring(job2.ops[2].ctx.operator_state.buffered))
@@ -72,12 +70,12 @@ describe("declared state and operator state", function()
 
   it("undeclared names and bad declarations are errors", function()
     local job = job_with_hooks({})
-    pipeline.compile(job, { backend = env.backend, buf = H.buf() })
+    pipeline.compile(job, { backend = fx.env.backend, buf = H.buf() })
     assert.has_error(function() return job.ops[2].ctx.state.nope end)
     assert.has_error(function() sluice.job "x":key_by "k":process("p", { state = { a = 1 }, process = print }) end)
     assert.has_error(function() sluice.state.operator_list { mode = "random" } end)
     local unkeyed = sluice.job "y":process("p", { state = { a = sluice.state.list {} }, process = print })
-    assert.has_error(function() pipeline.compile(unkeyed, { backend = env.backend, buf = H.buf() }) end)
+    assert.has_error(function() pipeline.compile(unkeyed, { backend = fx.env.backend, buf = H.buf() }) end)
   end)
 
   it("redistributes even_split and union in C", function()

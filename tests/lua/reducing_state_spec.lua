@@ -4,15 +4,10 @@ local H = require "helpers"
 local state = require "sluice.state"
 
 describe("ReducingState", function()
-  local env, scope
-  before_each(function()
-    env = H.state_env()
-    scope = env:scope("k1")
-  end)
-  after_each(function() env:close() end)
+  local fx = H.state_each { key = "k1" }
 
   local function rs(name, fn)
-    return state.new("reducing", env.backend, scope, "op", name, nil, { reduce = fn or function(a, b) return a + b end })
+    return state.new("reducing", fx.env.backend, fx.scope, "op", name, nil, { reduce = fn or function(a, b) return a + b end })
   end
 
   it("is nil when empty, then folds every add", function()
@@ -23,10 +18,10 @@ describe("ReducingState", function()
     r:add(7)
     r:add(-2)
     assert.are.equal(10, r:get())
-    H.set_key(scope, "k2")
+    H.set_key(fx.scope, "k2")
     assert.is_nil(r:get())
     r:add(1)
-    H.set_key(scope, "k1")
+    H.set_key(fx.scope, "k1")
     assert.are.equal(10, r:get())
     r:clear()
     assert.is_nil(r:get())

@@ -1,42 +1,32 @@
 -- State TTL from Lua (sluice.state_desc ttl, sluice.state handles, state/state_ttl.c) with an injected
 -- clock (sl_clock_manual): expiry of every kind, update on read, visibility, background cleanup step.
-local ffi = require "ffi"
 local H = require "helpers"
 local sluice = require "sluice"
 local state = require "sluice.state"
 local pipeline = require "sluice.pipeline"
 local desc = require "sluice.state_desc"
 
-local C = H.C
-
 describe("state TTL", function()
-  local env, scope, now
-  before_each(function()
-    env = H.state_env()
-    scope = env:scope("k1")
-    now = ffi.new("int64_t[1]", 1000)
-    C.sl_scope_set_clock(scope, C.sl_clock_manual, now)
-  end)
-  after_each(function() env:close() end)
+  local fx = H.state_each { key = "k1", clock = 1000 }
 
   local function new(kind, ttl, extra)
     local d = desc[kind](setmetatable({ ttl = ttl }, { __index = extra }))
     extra = extra or {}
-    return state.new(kind, env.backend, scope, "op", kind, extra.default,
+    return state.new(kind, fx.env.backend, fx.scope, "op", kind, extra.default,
       { ttl = desc.ttl_cdata(d.ttl), reduce = d.reduce, agg = d.agg })
   end
 
   it("ValueState expires after ttl ms; a write restarts it", function()
     local v = new("value", 100, { default = 0 })
     v:update(5)
-    now[0] = 1099
+    fx.now[0] = 1099
     assert.are.equal(5, v:value())
-    now[0] = 1100
+    fx.now[0] = 1100
     assert.are.equal(0, v:value()) -- the default once expired
     v:update(6)
-    now[0] = 1150
+    fx.now[0] = 1150
     v:update(7)
-    now[0] = 1249
+    fx.now[0] = 1249
     assert.are.equal(7, v:value())
   end)
 
@@ -44,17 +34,17 @@ describe("state TTL", function()
     local v = new("value", { ms = 100, update = "on_read_and_write" })
     v:update("x")
     for t = 1090, 1900, 90 do
-      now[0] = t
+      fx.now[0] = t
       assert.are.equal("x", v:value())
     end
-    now[0] = 2100
+    fx.now[0] = 2100
     assert.is_nil(v:value())
   end)
 
   it("return_expired_if_not_cleaned_up returns an expired value once", function()
     local v = new("value", { ms = 10, visibility = "return_expired_if_not_cleaned_up" })
     v:update("old")
-    now[0] = 2000
+    fx.now[0] = 2000
     assert.are.equal("old", v:value())
     assert.is_nil(v:value())
   end)
@@ -62,30 +52,30 @@ describe("state TTL", function()
   it("MapState entries, ListState elements, Reducing and Aggregating expire", function()
     local m = new("map", 100)
     m:put("a", 1)
-    now[0] = 1050
+    fx.now[0] = 1050
     m:put("b", 2)
-    now[0] = 1120
+    fx.now[0] = 1120
     assert.is_nil(m:get("a"))
     assert.is_false(m:contains("a"))
     assert.are.equal(2, m:get("b"))
     local keys = {}
     for k in m:keys() do keys[#keys + 1] = k end
     assert.are.same({ "b" }, keys)
-    now[0] = 1200
+    fx.now[0] = 1200
     assert.is_true(m:is_empty())
 
     local l = new("list", 100)
     l:add(1)
-    now[0] = 1250
+    fx.now[0] = 1250
     l:add(2)
-    now[0] = 1310
+    fx.now[0] = 1310
     assert.are.same({ 2 }, l:totable())
 
     local r = new("reducing", 100, { reduce = function(a, b) return a + b end })
     r:add(1)
     r:add(2)
     assert.are.equal(3, r:get())
-    now[0] = 1500
+    fx.now[0] = 1500
     assert.is_nil(r:get())
     r:add(4)
     assert.are.equal(4, r:get())
@@ -102,15 +92,14 @@ describe("state TTL", function()
       :key_by "k"
       :process("p", { state = { seen = sluice.state.value { ttl = { ms = 100, cleanup_batch = 1000 } } },
         process = function(ctx, rec) ctx.state.seen:update(true) end })
-    local clock = ffi.new("int64_t[1]", 5000)
-    local head = pipeline.compile(job, { backend = env.backend, buf = H.buf(),
-      clock = { fn = C.sl_clock_manual, arg = clock } })
+    local clock, now = H.manual_clock(5000)
+    local head = pipeline.compile(job, { backend = fx.env.backend, buf = H.buf(), clock = clock })
     H.run(head, H.batch({ '{"k": "a"}', '{"k": "b"}', '{"k": "c"}' }))
-    env:commit()
+    fx.env:commit()
     assert.are.equal(0, pipeline.cleanup_step(job))
-    clock[0] = 5200
+    now[0] = 5200
     assert.are.equal(3, pipeline.cleanup_step(job))
-    env:commit()
+    fx.env:commit()
     assert.are.equal(0, pipeline.cleanup_step(job))
   end)
 end)

@@ -1,12 +1,10 @@
 -- Windows over state and timers (lua/sluice/window.lua): tumbling, sliding and session windows in event
 -- time (closing as the watermark passes, late records dropped to on_late), a processing-time tumbling window
 -- on an injected clock, and the job method :window.
-local ffi = require "ffi"
 local H = require "helpers"
 local sluice = require "sluice"
 local pipeline = require "sluice.pipeline"
 
-local C = H.C
 local WM = { field = "t", format = "epoch_ms", out_of_orderness_ms = 0 }
 
 local function emit(ctx, w, n)
@@ -22,12 +20,7 @@ local function recs(list)
 end
 
 describe("windows", function()
-  local env, buf
-  before_each(function()
-    env = H.state_env()
-    buf = H.buf()
-  end)
-  after_each(function() env:close() end)
+  local fx = H.state_each { buf = true }
 
   local function run(assigner, batches, spec, clock)
     spec = spec or {}
@@ -36,16 +29,15 @@ describe("windows", function()
       :source(sluice.source.input { watermark = WM })
       :key_by "k"
       :window("win", assigner, spec)
-    local head = pipeline.compile(job, { backend = env.backend, buf = buf, clock = clock })
+    local head = fx:compile(job, clock)
     local out = {}
     for _, b in ipairs(batches) do
       H.run(head, recs(b))
       pipeline.fire_timers(job, clock and tonumber(clock.arg[0]) or 0, false)
-      out[#out + 1] = H.buf_lines(buf)
-      C.sl_buf_reset(buf)
+      out[#out + 1] = fx:take()
     end
     pipeline.fire_timers(job, 0, true)
-    out[#out + 1] = H.buf_lines(buf)
+    out[#out + 1] = H.buf_lines(fx.buf)
     return out
   end
 
@@ -86,18 +78,17 @@ describe("windows", function()
   end)
 
   it("processing time: windows close by the clock", function()
-    local now = ffi.new("int64_t[1]", 1003)
-    local clock = { fn = C.sl_clock_manual, arg = now }
+    local clock, now = H.manual_clock(1003)
     local job = sluice.job "p"
       :key_by "k"
       :window("win", sluice.window.tumbling { size_ms = 100, time = "processing" }, { emit = emit })
-    local head = pipeline.compile(job, { backend = env.backend, buf = buf, clock = clock })
+    local head = fx:compile(job, clock)
     H.run(head, recs({ { "a", 0 }, { "a", 0 } }))
     assert.are.equal(1099, (pipeline.fire_timers(job, 1003, false)))
     now[0] = 1100
     H.run(head, recs({ { "a", 0 } }))
     pipeline.fire_timers(job, 1100, false)
-    assert.are.same({ '{"k": "a", "s": 1000, "e": 1100, "n": 2}' }, H.buf_lines(buf))
+    assert.are.same({ '{"k": "a", "s": 1000, "e": 1100, "n": 2}' }, H.buf_lines(fx.buf))
   end)
 
   it("checks its options", function()
