@@ -9,10 +9,10 @@ pv_count="$WORK/sent"
 # The writer counts what it managed to hand to sluice.
 ( cat "$WORK/in.log" | tee >(wc -c > "$pv_count") ) | "$SLUICE" run "$SCRIPTS/url_count.lua" \
   --state-dir "$WORK/st" --quiet > "$WORK/out.fifo" &
+pid=$! # the last process of the pipeline: sluice
 exec 3<"$WORK/out.fifo" # open the reading end, but do not read yet
 sleep 1.5
-pid=$(pgrep -n -f "sluice run $SCRIPTS/url_count.lua --state-dir $WORK/st" || true)
-[ -n "$pid" ] || fail "sluice is not running"
+[ -d "/proc/$pid" ] || fail "sluice is not running"
 comm=$(cat "/proc/$pid/comm"); [ "$comm" = sluice ] || fail "found $comm, not sluice"
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 echo "sluice RSS while its output is blocked: ${rss_kb} kB"
