@@ -203,7 +203,7 @@ int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val
   uint64_t h = 0;
   sl_cache_entry *e = sl_cache_last(&b->cache, key, klen);
   if (!e)
-    e = sl_cache_find(&b->cache, h = sl_key_hash(key, klen), key, klen);
+    e = sl_cache_find(&b->cache, h = sl_cache_hash(key, klen), key, klen);
   if (e) {
     b->stats.cache_hits++;
   } else {
@@ -242,7 +242,7 @@ int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val,
       memmove(sl_cache_value(e), val, vlen);
     e->vlen = (uint32_t)vlen;
     e->flags = SL_CE_DIRTY | (e->flags & SL_CE_LISTED);
-  } else if (!(e = sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, val, vlen, SL_CE_DIRTY))) {
+  } else if (!(e = sl_cache_set(&b->cache, sl_cache_hash(key, klen), key, klen, val, vlen, SL_CE_DIRTY))) {
     return SL_STATE_ENOMEM;
   }
   sl_bk_note_written(b, e);
@@ -256,7 +256,7 @@ int sl_backend_delete(sl_backend *b, const void *key, size_t klen) {
   if (b->broken)
     return SL_STATE_ECORRUPT;
   sl_cache_entry *e =
-      sl_cache_set(&b->cache, sl_key_hash(key, klen), key, klen, NULL, 0, SL_CE_DIRTY | SL_CE_DELETED);
+      sl_cache_set(&b->cache, sl_cache_hash(key, klen), key, klen, NULL, 0, SL_CE_DIRTY | SL_CE_DELETED);
   if (!e)
     return SL_STATE_ENOMEM;
   sl_bk_note_written(b, e);
@@ -275,7 +275,7 @@ int sl_backend_meta_put(sl_backend *b, const char *name, const void *val, size_t
   if (b->broken)
     return SL_STATE_ECORRUPT;
   size_t n = strlen(name);
-  if (!sl_cache_set(&b->meta_pend, sl_key_hash(name, n), name, n, val, len, SL_CE_DIRTY))
+  if (!sl_cache_set(&b->meta_pend, sl_cache_hash(name, n), name, n, val, len, SL_CE_DIRTY))
     return SL_STATE_ENOMEM;
   return SL_STATE_OK;
 }
@@ -286,7 +286,7 @@ int sl_backend_meta_get(sl_backend *b, const char *name, const void **val, size_
   if (b->broken)
     return SL_STATE_ECORRUPT;
   size_t n = strlen(name);
-  sl_cache_entry *e = sl_cache_find(&b->meta_pend, sl_key_hash(name, n), name, n);
+  sl_cache_entry *e = sl_cache_find(&b->meta_pend, sl_cache_hash(name, n), name, n);
   if (e) {
     *val = sl_cache_value(e);
     *len = e->vlen;
@@ -339,7 +339,7 @@ int sl_backend_state_id(sl_backend *b, const char *op_uid, const char *state_nam
   memcpy(key, op_uid, ol + 1);
   memcpy(key + ol + 1, state_name, sl);
   size_t klen = ol + 1 + sl;
-  uint64_t h = sl_key_hash(key, klen);
+  uint64_t h = sl_cache_hash(key, klen);
   const uint8_t *p = NULL;
   sl_cache_entry *e = sl_cache_find(&b->ids_pend, h, key, klen);
   struct get_arg g = {b->states, {klen, key}, {0, NULL}};

@@ -66,7 +66,7 @@ int sl_backend_delete_prefix(sl_backend *b, const void *prefix, size_t plen) {
     return SL_STATE_ECORRUPT;
   struct prefix_arg p = {prefix, plen};
   /* Remembered first, so that a transaction begun (or begun again) from here on replays it. */
-  if (!sl_cache_set(&b->pfx_pend, sl_key_hash(prefix, plen), plen ? prefix : "", plen, NULL, 0, SL_CE_DIRTY))
+  if (!sl_cache_set(&b->pfx_pend, sl_cache_hash(prefix, plen), plen ? prefix : "", plen, NULL, 0, SL_CE_DIRTY))
     return SL_STATE_ENOMEM;
   /* After a spill the log replays in order, so it must see this delete after the writes it spilled. */
   int rc;

@@ -3,7 +3,7 @@
  *
  * Each entry is one allocation holding its key and its value inline, with spare value capacity so that
  * rewriting a value of the same or smaller size (the per-record update of a counter) allocates nothing.
- * The caller computes a key's hash once (sl_key_hash) and passes it to both the lookup and the insert.
+ * The caller computes a key's hash once (sl_cache_hash) and passes it to both the lookup and the insert.
  * Entry pointers are stable across table growth (the table holds pointers); an entry moves only when its
  * value outgrows its capacity (sl_cache_set_value) or when it is removed.
  * Ownership: the cache owns its table and every entry. Used only by state_backend.c. */
@@ -57,6 +57,28 @@ static inline uint8_t *sl_cache_value(sl_cache_entry *e) {
 int sl_cache_init(sl_cache *c);
 /* Frees every entry and the table. */
 void sl_cache_free(sl_cache *c);
+
+/* The hash every cache uses: only in memory, so unlike sl_key_hash (which places keys in key groups on
+ * disk and must never change) it only needs to be fast and well mixed — 8 bytes per multiply, a final
+ * avalanche. Keys are a few dozen bytes. */
+static inline uint64_t sl_cache_hash(const void *key, size_t len) {
+  const uint8_t *p = key;
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (len * 0xC2B2AE3D27D4EB4Full);
+  while (len >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+    h ^= h >> 32;
+    p += 8;
+    len -= 8;
+  }
+  uint64_t t = 0;
+  memcpy(&t, p, len);
+  h = (h ^ t) * 0xC4CEB9FE1A85EC53ull;
+  h ^= h >> 29;
+  h *= 0xFF51AFD7ED558CCDull;
+  return h ^ (h >> 32);
+}
 
 /* The entry of key (hash h), or NULL. Inline: this is the per-record hot path. */
 static inline sl_cache_entry *sl_cache_find(sl_cache *c, uint64_t h, const void *key, size_t klen) {

@@ -276,7 +276,7 @@ static void settle(const sl_frozen *f, const frozen_rec *r) {
   sl_backend *b = f->b;
   sl_cache_entry *e = b->cache.frees == f->frees_at_freeze
                           ? (sl_cache_entry *)r->e
-                          : sl_cache_find(&b->cache, sl_key_hash(r->data, r->klen), r->data, r->klen);
+                          : sl_cache_find(&b->cache, sl_cache_hash(r->data, r->klen), r->data, r->klen);
   if (e && e->klen == r->klen && !!(e->flags & SL_CE_DELETED) == r->deleted && e->vlen == r->vlen &&
       memcmp(e->data, r->data, r->klen + r->vlen) == 0)
     e->flags &= ~(uint32_t)SL_CE_DIRTY;
