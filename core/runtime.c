@@ -85,20 +85,6 @@ static int keep_state(const char *op_uid, const char *state_name, void *arg) {
   return 0;
 }
 
-static int make_dirs(const char *path) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(tmp, 0755) && errno != EEXIST)
-        return -1;
-      *p = '/';
-    }
-  }
-  return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 /* One job per state dir: an flock held for the job's life, and the pid for `sluice savepoint`. */
 static int lock_state_dir(sl_runtime *rt) {
   char path[4200], pid[32];
@@ -136,8 +122,9 @@ static int open_state(sl_runtime *rt) {
     rt->state_dir = malloc(n);
     snprintf(rt->state_dir, n, "./sluice-state/%s", rt->lua.job.name);
   }
-  if (make_dirs(rt->state_dir)) {
-    sl_error("cannot create state dir '%s': %s", rt->state_dir, strerror(errno));
+  int mk = sl_make_dirs(rt->state_dir);
+  if (mk) {
+    sl_error("cannot create state dir '%s': %s", rt->state_dir, strerror(mk));
     return -1;
   }
   if (lock_state_dir(rt))

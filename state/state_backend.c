@@ -38,8 +38,7 @@ int sl_bk_fail(sl_backend *b, int rc, const char *what) {
   }
 }
 
-/* mkdir -p: creates dir and its missing parents. */
-static int make_dirs(const char *dir) {
+int sl_make_dirs(const char *dir) {
   char path[4096];
   size_t n = strlen(dir);
   if (n == 0 || n >= sizeof(path))
@@ -121,7 +120,7 @@ int sl_backend_open(sl_backend **out, const char *dir, const sl_backend_options 
     what = "allocating the cache";
     goto fail;
   }
-  if ((rc = make_dirs(dir)) != 0 || (rc = open_env(b, dir, map_size, &what)) != 0) {
+  if ((rc = sl_make_dirs(dir)) != 0 || (rc = open_env(b, dir, map_size, &what)) != 0) {
     st = sl_bk_fail(b, rc, what);
     goto fail;
   }

@@ -43,6 +43,10 @@ typedef struct sl_backend_options {
 int sl_backend_open(sl_backend **out, const char *dir, const sl_backend_options *opts, char *errbuf,
                     size_t errlen);
 
+/* mkdir -p: creates dir and its missing parents (sl_backend_open does, and so does the runtime, which needs
+ * the state dir before the backend opens). Returns 0 or an errno value. */
+int sl_make_dirs(const char *dir);
+
 /* Discards uncommitted changes (cache and open transaction) and closes. NULL is allowed. */
 void sl_backend_close(sl_backend *b);
 
