@@ -1,6 +1,8 @@
 /* checkpoint_meta.c — checkpoint metadata files and directory listing (see checkpoint_meta.h). */
 #include "core/checkpoint_meta.h"
 
+#include "state/state_clock.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +15,8 @@
 #include <unistd.h>
 
 uint64_t sl_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+  /* The same wall clock as state TTL, so a checkpoint's "now" and an entry's expiry compare directly. */
+  return (uint64_t)sl_clock_now(NULL);
 }
 
 int sl_fsync_dir(const char *dir) {
