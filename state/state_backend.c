@@ -311,57 +311,140 @@ static int op_count_states(sl_backend *b, void *arg) {
 /* Ids are dense (1, 2, ...) and never deleted, so the next one is the number of ids known plus one. New ids
  * stay in memory until the commit writes them, like metadata. Pending ids may also be committed already (a
  * checkpoint worker commits them before sl_frozen_finish drops them from ids_pend), so they are not simply
- * added to the committed count: the next id follows the highest of both. */
+ * added to the committed count: the next id follows the highest of both. A pending row may also be a kind
+ * recorded for an id already committed; its id is among the known ones, so it changes nothing here. */
+static uint32_t be32(const uint8_t *v) {
+  return (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | (uint32_t)v[3];
+}
+
 static uint32_t max_pending_id(const sl_cache *p) {
   uint32_t max = 0;
   for (size_t i = 0; i <= p->mask; i++) {
     const sl_cache_entry *e = p->slots[i].e;
-    if (!e || e->vlen != 4)
+    if (!e || e->vlen < 4)
       continue;
-    const uint8_t *v = e->data + e->klen;
-    uint32_t id = (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | (uint32_t)v[3];
+    uint32_t id = be32(e->data + e->klen);
     if (id > max)
       max = id;
   }
   return max;
 }
 
+/* A registry row: "op_uid\0state_name" (key) -> id (u32 BE) [kind, flags] (see state_backend.h). */
+#define REG_ROW_OLD 4
+#define REG_ROW 6
+#define REG_FLAG_TTL 1u
+
+typedef struct reg_key {
+  uint8_t k[SL_KEY_MAX_LEN];
+  size_t len;
+  uint64_t hash;
+} reg_key;
+
+static int reg_key_make(reg_key *rk, const char *op_uid, const char *state_name) {
+  if (!op_uid || !op_uid[0] || !state_name || !state_name[0])
+    return SL_STATE_EINVAL;
+  size_t ol = strlen(op_uid), sl = strlen(state_name);
+  if (ol + 1 + sl > sizeof(rk->k))
+    return SL_STATE_EINVAL;
+  memcpy(rk->k, op_uid, ol + 1);
+  memcpy(rk->k + ol + 1, state_name, sl);
+  rk->len = ol + 1 + sl;
+  rk->hash = sl_cache_hash(rk->k, rk->len);
+  return SL_STATE_OK;
+}
+
+/* Finds the row of rk: pending first, then LMDB. Returns OK with *id and *info, NOTFOUND, or an error. */
+static int reg_find(sl_backend *b, const reg_key *rk, uint32_t *id, sl_state_info *info) {
+  const uint8_t *p;
+  size_t n;
+  sl_cache_entry *e = sl_cache_find(&b->ids_pend, rk->hash, rk->k, rk->len);
+  if (e) {
+    p = sl_cache_value(e);
+    n = e->vlen;
+  } else {
+    struct get_arg g = {b->states, {rk->len, (void *)rk->k}, {0, NULL}};
+    int rc = sl_bk_read(b, op_get, &g, "reading a state id");
+    if (rc != SL_STATE_OK)
+      return rc;
+    p = g.v.mv_data;
+    n = g.v.mv_size;
+  }
+  if ((n != REG_ROW_OLD && n != REG_ROW) || (n == REG_ROW && p[4] > SL_STATE_KIND_MAX))
+    return sl_bk_fail(b, MDB_CORRUPTED, "reading a state id");
+  *id = be32(p);
+  info->kind = n == REG_ROW ? p[4] : SL_STATE_KIND_UNKNOWN;
+  info->ttl = n == REG_ROW ? (p[5] & REG_FLAG_TTL) != 0 : 0;
+  return SL_STATE_OK;
+}
+
+/* Writes the row of rk (pending until the next commit). id 0 assigns the next free id. */
+static int reg_put(sl_backend *b, const reg_key *rk, uint32_t id, const sl_state_info *info, uint32_t *out) {
+  if (id == 0) {
+    size_t known = 0;
+    int rc = sl_bk_read(b, op_count_states, &known, "counting state ids");
+    if (rc != SL_STATE_OK)
+      return rc;
+    uint32_t pend = max_pending_id(&b->ids_pend);
+    id = (known > pend ? (uint32_t)known : pend) + 1;
+  }
+  uint8_t row[REG_ROW] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
+                          (uint8_t)id,         info->kind,          info->ttl ? REG_FLAG_TTL : 0};
+  if (!sl_cache_set(&b->ids_pend, rk->hash, rk->k, rk->len, row, sizeof row, SL_CE_DIRTY))
+    return SL_STATE_ENOMEM;
+  *out = id;
+  return SL_STATE_OK;
+}
+
 int sl_backend_state_id(sl_backend *b, const char *op_uid, const char *state_name, uint32_t *id) {
-  if (!b || !op_uid || !op_uid[0] || !state_name || !state_name[0] || !id)
+  reg_key rk;
+  sl_state_info info;
+  if (!b || !id || reg_key_make(&rk, op_uid, state_name) != SL_STATE_OK)
     return SL_STATE_EINVAL;
   if (b->broken)
     return SL_STATE_ECORRUPT;
-  uint8_t key[SL_KEY_MAX_LEN];
-  size_t ol = strlen(op_uid), sl = strlen(state_name);
-  if (ol + 1 + sl > sizeof(key))
-    return SL_STATE_EINVAL;
-  memcpy(key, op_uid, ol + 1);
-  memcpy(key + ol + 1, state_name, sl);
-  size_t klen = ol + 1 + sl;
-  uint64_t h = sl_cache_hash(key, klen);
-  const uint8_t *p = NULL;
-  sl_cache_entry *e = sl_cache_find(&b->ids_pend, h, key, klen);
-  struct get_arg g = {b->states, {klen, key}, {0, NULL}};
-  int rc = SL_STATE_OK;
-  if (e) {
-    p = sl_cache_value(e);
-  } else if ((rc = sl_bk_read(b, op_get, &g, "reading a state id")) == SL_STATE_OK) {
-    if (g.v.mv_size != 4)
-      return sl_bk_fail(b, MDB_CORRUPTED, "reading a state id");
-    p = g.v.mv_data;
-  } else if (rc == SL_STATE_NOTFOUND) {
-    size_t known = 0;
-    if ((rc = sl_bk_read(b, op_count_states, &known, "counting state ids")) != SL_STATE_OK)
-      return rc;
-    uint32_t pend = max_pending_id(&b->ids_pend);
-    uint32_t next = (known > pend ? (uint32_t)known : pend) + 1;
-    uint8_t be[4] = {(uint8_t)(next >> 24), (uint8_t)(next >> 16), (uint8_t)(next >> 8), (uint8_t)next};
-    if (!(e = sl_cache_set(&b->ids_pend, h, key, klen, be, 4, SL_CE_DIRTY)))
-      return SL_STATE_ENOMEM;
-    p = sl_cache_value(e);
-  } else {
+  int rc = reg_find(b, &rk, id, &info);
+  if (rc != SL_STATE_NOTFOUND)
     return rc;
+  info.kind = SL_STATE_KIND_UNKNOWN;
+  info.ttl = 0;
+  return reg_put(b, &rk, 0, &info, id);
+}
+
+int sl_backend_state_lookup(sl_backend *b, const char *op_uid, const char *state_name, uint32_t *id,
+                            sl_state_info *info) {
+  reg_key rk;
+  if (!b || !id || !info || reg_key_make(&rk, op_uid, state_name) != SL_STATE_OK)
+    return SL_STATE_EINVAL;
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  return reg_find(b, &rk, id, info);
+}
+
+int sl_backend_state_register(sl_backend *b, const char *op_uid, const char *state_name,
+                              const sl_state_info *want, uint32_t *id, sl_state_info *stored) {
+  reg_key rk;
+  if (stored) {
+    stored->kind = SL_STATE_KIND_UNKNOWN;
+    stored->ttl = 0;
   }
-  *id = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+  if (!b || !id || !want || !stored || want->kind == SL_STATE_KIND_UNKNOWN ||
+      want->kind > SL_STATE_KIND_MAX || want->ttl > 1 || reg_key_make(&rk, op_uid, state_name) != SL_STATE_OK)
+    return SL_STATE_EINVAL;
+  if (b->broken)
+    return SL_STATE_ECORRUPT;
+  sl_state_info have;
+  uint32_t found = 0;
+  int rc = reg_find(b, &rk, &found, &have);
+  if (rc == SL_STATE_NOTFOUND)
+    return reg_put(b, &rk, 0, want, id);
+  if (rc != SL_STATE_OK)
+    return rc;
+  *stored = have;
+  if (have.kind == SL_STATE_KIND_UNKNOWN)
+    return reg_put(b, &rk, found, want, id);
+  if (have.kind != want->kind || have.ttl != want->ttl)
+    return SL_STATE_EINVAL;
+  *id = found;
   return SL_STATE_OK;
 }

@@ -10,7 +10,8 @@
  *   "kv"     composite keys (see state_key.h) -> encoded values; the cache sits in front of it
  *   "meta"   runtime metadata by name (source offsets, sink positions, job name) -> bytes; written into
  *            the same write transaction as the state at commit, so it commits atomically with the state
- *   "states" "op_uid\0state_name" -> state id (uint32 big-endian), assigned once and kept forever
+ *   "states" "op_uid\0state_name" -> state id (uint32 big-endian), assigned once and kept forever, then
+ *            the state's kind and TTL flag (see sl_backend_state_register)
  *
  * Threading: one backend is used by one thread (LMDB binds a write transaction to its thread).
  * Ownership: the backend owns the environment, the cache and every pointer it hands out; a value pointer
@@ -53,9 +54,55 @@ void sl_backend_close(sl_backend *b);
 /* The detail of the last EIO/EFULL/ECORRUPT (LMDB's mdb_strerror plus what was being done). */
 const char *sl_backend_last_error(const sl_backend *b);
 
-/* Finds or assigns the id of state `state_name` of operator `op_uid`. Ids start at 1 and are persisted
- * (in the current write transaction), so the same pair gets the same id after a reopen. */
+/* The state registry ("states"): each (op_uid, state_name) pair has an id, and the kind of state and its
+ * TTL setting it was registered with. The kind is what makes a restore safe: the bytes of a ValueState
+ * read as a MapState (or a value with the TTL header read without it) are garbage, so a registration of
+ * a known pair as another kind is refused (as Flink's state-compatibility check refuses a changed state
+ * descriptor), and the runtime refuses to run that code on that state.
+ *
+ * A registry value is the id (u32 big-endian), then one byte of sl_state_kind and one of flags (bit 0:
+ * TTL). A registry written before kinds were recorded has only the 4-byte id: its kind reads as
+ * SL_STATE_KIND_UNKNOWN, and the first registration with a kind records it. Registry rows travel in
+ * snapshots and deltas as they are (state_snapshot.c, state_delta.c read the id from their first 4 bytes). */
+typedef enum sl_state_kind {
+  SL_STATE_KIND_UNKNOWN = 0, /* not recorded (an older registry, or sl_backend_state_id) */
+  SL_STATE_KIND_VALUE = 1,
+  SL_STATE_KIND_MAP = 2,
+  SL_STATE_KIND_LIST = 3,
+  SL_STATE_KIND_REDUCING = 4,
+  SL_STATE_KIND_AGGREGATING = 5,
+  SL_STATE_KIND_OPERATOR_LIST = 6, /* operator (non-keyed) ListState */
+  SL_STATE_KIND_TIMERS = 7,        /* a timer queue (timer_state.h) */
+  SL_STATE_KIND_MAX = 7
+} sl_state_kind;
+
+typedef struct sl_state_info {
+  uint8_t kind; /* sl_state_kind */
+  uint8_t ttl;  /* 1 when the state's values carry the TTL header of state_ttl.h, else 0 */
+} sl_state_info;
+
+/* Finds or assigns the id of state `state_name` of operator `op_uid`, without a kind (an existing row is
+ * left as it is; a new one records SL_STATE_KIND_UNKNOWN). Ids start at 1 and are persisted (in the
+ * current write transaction), so the same pair gets the same id after a reopen. Returns OK, EINVAL (a NULL
+ * or empty name, names too long), ENOMEM, or an error reading the registry (EIO, ECORRUPT: also for a row
+ * that is not 4 or 6 bytes long). */
 int sl_backend_state_id(sl_backend *b, const char *op_uid, const char *state_name, uint32_t *id);
+
+/* Looks the pair up without assigning anything: OK with *id and *info (kind UNKNOWN for a row of an older
+ * registry), NOTFOUND when it has no id yet, or an error as sl_backend_state_id. */
+int sl_backend_state_lookup(sl_backend *b, const char *op_uid, const char *state_name, uint32_t *id,
+                            sl_state_info *info);
+
+/* Finds or assigns the id of the pair as a state of kind want->kind with TTL want->ttl (want->kind must be
+ * a known kind, 1..SL_STATE_KIND_MAX, want->ttl 0 or 1). *stored is always set: to what the registry held
+ * before the call ({UNKNOWN, 0} for a new pair or an older row).
+ * Returns OK and *id when the pair is new (assigned, pending the next commit), its row has no kind yet (the
+ * kind is recorded, pending the next commit, id unchanged), or its row has this kind and TTL setting.
+ * Returns SL_STATE_EINVAL with stored->kind != SL_STATE_KIND_UNKNOWN when the row records another kind or
+ * TTL setting: nothing is changed, and the caller names both (the job must not run this code on this
+ * state). Other EINVAL (then stored->kind is UNKNOWN), ENOMEM, EIO, ECORRUPT: as sl_backend_state_id. */
+int sl_backend_state_register(sl_backend *b, const char *op_uid, const char *state_name,
+                              const sl_state_info *want, uint32_t *id, sl_state_info *stored);
 
 /* Keyed entries, by composite key (state_key.h). get returns OK or NOTFOUND. */
 int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val, size_t *vlen);

@@ -27,7 +27,8 @@ static int apply_one(void *arg, uint8_t tag, const void *k, size_t kl, const voi
   int rc;
   switch (tag) {
   case 1: /* kv put; its state id is bytes 2..5 of the composite key */
-    return kl >= 6 && state_dropped(a, (const uint8_t *)k + 2) ? 0 : mdb_put(a->txn, a->dbi[1], &key, &val, 0);
+    return kl >= 6 && state_dropped(a, (const uint8_t *)k + 2) ? 0
+                                                               : mdb_put(a->txn, a->dbi[1], &key, &val, 0);
   case 4: /* kv delete */
     rc = mdb_del(a->txn, a->dbi[1], &key, NULL);
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -39,7 +40,8 @@ static int apply_one(void *arg, uint8_t tag, const void *k, size_t kl, const voi
     memcpy(name, k, n);
     name[n] = '\0';
     const char *state = memchr(name, '\0', n) ? name + strlen(name) + 1 : "";
-    if (vl == 4 && name[0] && a->keep && !a->keep(name, state, a->arg)) {
+    /* The value is the id (4 bytes), then the kind and flags where the registry records them. */
+    if (vl >= 4 && name[0] && a->keep && !a->keep(name, state, a->arg)) {
       uint8_t tomb[5] = {0};
       memcpy(tomb + 1, v, 4);
       MDB_val tk = {sizeof tomb, tomb};

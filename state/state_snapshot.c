@@ -410,7 +410,8 @@ static int collect_dropped(const mapped *m, sl_snapshot_keep_fn keep, void *arg,
     size_t klen = get_u32(m->p + off + 1), vlen = get_u32(m->p + off + 5);
     const uint8_t *k = m->p + off + 9;
     /* Tombstones (keys starting with NUL, see load_records) are no registration to offer to keep. */
-    if (m->p[off] == 3 && vlen == 4 && keep && k[0] != '\0') {
+    /* A registry row is the id (4 bytes), then its kind and flags in a registry that records them. */
+    if (m->p[off] == 3 && vlen >= 4 && keep && k[0] != '\0') {
       char name[1024];
       size_t n = klen < sizeof name - 1 ? klen : sizeof name - 1;
       memcpy(name, k, n);
@@ -447,7 +448,7 @@ static int load_records(MDB_env *env, const mapped *m, const dropped *d) {
     size_t klen = get_u32(m->p + off + 1), vlen = get_u32(m->p + off + 5);
     MDB_val k = {klen, (void *)(m->p + off + 9)}, v = {vlen, (void *)(m->p + off + 9 + klen)};
     int drop = (tag == 1 && is_dropped(d, k.mv_data, klen)) ||
-               (tag == 3 && vlen == 4 && d->n && is_dropped(d, (const uint8_t *)v.mv_data - 2, 6));
+               (tag == 3 && vlen >= 4 && d->n && is_dropped(d, (const uint8_t *)v.mv_data - 2, 6));
     if (!drop) {
       rc = mdb_put(txn, dbi[tag], &k, &v, MDB_APPEND);
     } else if (tag == 3) {
