@@ -10,6 +10,8 @@
 -- allocated — byte-for-byte the same as string.buffer's encoding of a number.
 local ffi = require "ffi"
 local buffer = require "string.buffer"
+local caller = require "sluice.caller"
+local fatal = require "sluice.fatal"
 
 local M = {}
 
@@ -22,7 +24,8 @@ local u8p = ffi.typeof("const uint8_t *")
 local dblp = ffi.typeof("const double *")
 
 -- Encodes v; returns a pointer and a length valid until the next encode. Errors (with `what` naming the
--- state) on a value that cannot be stored.
+-- state, at the line of the user's code that gave the value: sluice.caller) on a value that cannot be
+-- stored.
 function M.encode(v, what)
   if type(v) == "number" then
     num_bytes[0] = TAG_NUM
@@ -32,7 +35,13 @@ function M.encode(v, what)
   wbuf:reset()
   local ok, err = pcall(wbuf.encode, wbuf, v)
   if not ok then
-    error(("%s: cannot store this %s value (%s)"):format(what or "state", type(v), err), 3)
+    -- Running out of memory, or a fatal error, is not the value's fault: it goes on as it came.
+    if fatal.is(err) then
+      error(err, 0)
+    elseif err == "not enough memory" then
+      fatal.raise("out of memory encoding a state value", 0)
+    end
+    caller.error(("%s: cannot store this %s value (%s)"):format(what or "state", type(v), tostring(err)))
   end
   local p, n = wbuf:ref()
   return p, n

@@ -17,6 +17,7 @@ local record = require "sluice.record"
 local state_desc = require "sluice.state_desc"
 local event_time = require "sluice.event_time"
 local window = require "sluice.window"
+local caller = require "sluice.caller"
 
 local M = {}
 
@@ -40,16 +41,17 @@ local Job = {}
 Job.__index = Job
 Job.__tostring = function(j) return ("Job<%s> (%d operators)"):format(j.name, #j.ops) end
 
-local function check_name(what, s)
+local function check_name(what, s, fallback)
   if type(s) ~= "string" or s == "" or s:find("[%z/]") then
-    error(("%s must be a non-empty string without '/' (got %s)"):format(what, tostring(s)), 3)
+    caller.error(("%s must be a non-empty string without '/' (got %s)"):format(what, tostring(s)), fallback)
   end
 end
 
 -- Creates an empty job named `name` (its default state dir is ./sluice-state/<name>).
 function M.job(name)
   check_name("job name", name)
-  return setmetatable({ name = name, sources = {}, ops = {}, uids = {} }, Job)
+  -- Where the script builds the job: the line errors of its last call fall back to (sluice.caller).
+  return setmetatable({ name = name, sources = {}, ops = {}, uids = {}, where = caller.line() }, Job)
 end
 
 function M.is_job(v)
@@ -121,23 +123,23 @@ function Job:sink(snk)
   return self
 end
 
--- Adds an operator; `a, b` is either (fn) or (uid, fn). The Job methods tail-call it, so the frame above
--- it is the job script's: its own errors use level 2 (and check_name's level 3) to point at the script.
+-- Adds an operator; `a, b` is either (fn) or (uid, fn). Its errors name the job script's line
+-- (sluice.caller), however many of the Job methods the call went through. op.where is where the
+-- operator's function is defined, or, for one of sluice's own (a window), the line that added it.
 local function add_op(job, kind, a, b, extra)
   local uid, fn = a, b
   if b == nil then
     uid, fn = kind .. "-" .. (#job.ops + 1), a
   end
-  check_name(kind .. " uid", uid)
+  check_name(kind .. " uid", uid, job.where)
   if job.uids[uid] then
-    error(("operator uid '%s' is used twice"):format(uid), 2)
+    caller.error(("operator uid '%s' is used twice"):format(uid), job.where)
   end
   if type(fn) ~= "function" then
-    error(("%s '%s' needs a function (got %s)"):format(kind, uid, type(fn)), 2)
+    caller.error(("%s '%s' needs a function (got %s)"):format(kind, uid, type(fn)), job.where)
   end
-  local info = debug.getinfo(fn, "S")
   job.uids[uid] = true
-  local op = { kind = kind, uid = uid, fn = fn, where = info.short_src .. ":" .. info.linedefined }
+  local op = { kind = kind, uid = uid, fn = fn, where = caller.defined(fn) or caller.line() or job.where }
   for k, v in pairs(extra or {}) do
     op[k] = v
   end
@@ -154,19 +156,19 @@ function Job:flat_map(a, b) return add_op(self, "flat_map", a, b) end
 -- Checks the table form of process and returns the fields it adds to the operator: states (keyed state
 -- descriptors, sorted by name, each { name, kind, default, ttl, ... }), operator_states (likewise, kind
 -- operator_list), initialize, snapshot. These describe every state of the job without running a record.
-local function process_spec(uid, spec)
+local function process_spec(uid, spec, at)
   local function sorted(t, what, ok)
     local out = {}
     if t == nil then
       return out
     end
     if type(t) ~= "table" then
-      error(("process '%s': %s must be a table of name = descriptor"):format(uid, what), 4)
+      caller.error(("process '%s': %s must be a table of name = descriptor"):format(uid, what), at)
     end
     for name, d in pairs(t) do
       if type(name) ~= "string" or name == "" or not ok(d) then
-        error(("process '%s': %s.%s is not a %s descriptor"):format(uid, what, tostring(name),
-          what == "state" and "sluice.state.*" or "sluice.state.operator_list"), 4)
+        caller.error(("process '%s': %s.%s is not a %s descriptor"):format(uid, what, tostring(name),
+          what == "state" and "sluice.state.*" or "sluice.state.operator_list"), at)
       end
       local e = { name = name }
       for k, v in pairs(d) do
@@ -179,21 +181,21 @@ local function process_spec(uid, spec)
   end
   for _, hook in ipairs({ "initialize", "snapshot", "on_timer" }) do
     if spec[hook] ~= nil and type(spec[hook]) ~= "function" then
-      error(("process '%s': %s must be a function"):format(uid, hook), 3)
+      caller.error(("process '%s': %s must be a function"):format(uid, hook), at)
     end
   end
   local extra = { states = sorted(spec.state, "state", state_desc.is_descriptor),
     operator_states = sorted(spec.operator_state, "operator_state", function(d)
       return type(d) == "table" and d.kind == "operator_list"
     end), initialize = spec.initialize, snapshot = spec.snapshot,
-    on_timer = spec.on_timer }
+    on_timer = spec.on_timer, needs_watermark = spec.needs_watermark }
   local seen = {}
   for _, d in ipairs(extra.states) do
     seen[d.name] = true
   end
   for _, d in ipairs(extra.operator_states) do
     if seen[d.name] then
-      error(("process '%s': '%s' is both keyed and operator state"):format(uid, d.name), 3)
+      caller.error(("process '%s': '%s' is both keyed and operator state"):format(uid, d.name), at)
     end
   end
   return extra
@@ -212,7 +214,7 @@ function Job:process(uid, fn)
   end
   if type(fn) == "table" then
     local spec = fn
-    return add_op(self, "process", uid, spec.process, process_spec(uid, spec))
+    return add_op(self, "process", uid, spec.process, process_spec(uid, spec, self.where))
   end
   return add_op(self, "process", uid, fn)
 end

@@ -5,6 +5,7 @@
 -- exercise exactly the same C code as the host. Keep these declarations in step with the C headers named
 -- beside each block.
 local ffi = require "ffi"
+local fatal = require "sluice.fatal"
 
 ffi.cdef [[
 /* core/json_scan.h */
@@ -55,6 +56,11 @@ int sl_backend_open(sl_backend **out, const char *dir, const sl_backend_options 
 void sl_backend_close(sl_backend *b);
 const char *sl_backend_last_error(const sl_backend *b);
 int sl_backend_state_id(sl_backend *b, const char *op_uid, const char *state_name, uint32_t *id);
+typedef struct sl_state_info { uint8_t kind; uint8_t ttl; } sl_state_info;
+int sl_backend_state_lookup(sl_backend *b, const char *op_uid, const char *state_name, uint32_t *id,
+                            sl_state_info *info);
+int sl_backend_state_register(sl_backend *b, const char *op_uid, const char *state_name,
+                              const sl_state_info *want, uint32_t *id, sl_state_info *stored);
 int sl_backend_mark_ttl_state(sl_backend *b, uint32_t state_id);
 int sl_backend_commit(sl_backend *b, int sync);
 
@@ -153,15 +159,53 @@ function M.strerror(rc)
   return ffi.string(M.C.sl_state_strerror(rc))
 end
 
--- The backend id of state `name` of operator `op` (assigned on first use, kept forever); `what` names the
--- kind of state in the error ("state", "operator state", "timer state"), raised at `level`.
-function M.state_id(backend, op, name, what, level)
-  local idp = ffi.new("uint32_t[1]")
-  local rc = M.C.sl_backend_state_id(backend, op, name, idp)
-  if rc ~= 0 then
-    error(("%s '%s' of operator '%s': %s"):format(what or "state", name, op, M.strerror(rc)), level or 0)
+-- Statuses that are a failure of the state backend (out of memory, I/O, disk full, corrupt store), never
+-- of the record being processed: they fail the job (sluice.fatal), so that no offset is committed past a
+-- record whose effect was lost. EINVAL and the like stay ordinary errors (a misuse by the operator).
+local BACKEND_FAILURE = { [M.status.enomem] = true, [M.status.eio] = true, [M.status.efull] = true,
+  [M.status.ecorrupt] = true }
+
+function M.is_backend_failure(rc)
+  return BACKEND_FAILURE[rc] == true
+end
+
+-- Raises msg (prefixed with `where`, a "file:line: " or "") for status rc: a fatal error for a backend
+-- failure, an ordinary error otherwise. Never returns.
+function M.raise_status(rc, msg, where)
+  if BACKEND_FAILURE[rc] then
+    fatal.raise((where or "") .. msg, 0)
   end
-  return idp[0]
+  error((where or "") .. msg, 0)
+end
+
+local idp = ffi.new("uint32_t[1]")
+local want_info, stored_info = ffi.new("sl_state_info"), ffi.new("sl_state_info")
+
+-- Registers state `name` of operator `op` as kind code `kind` (sluice.state_registry) with or without TTL.
+-- Returns its id (assigned on first use, kept forever); or nil, stored kind, stored ttl (boolean) when
+-- the registry records the pair as another kind or TTL setting. A backend failure raises a fatal error,
+-- a bad argument an ordinary one, both naming `what` ("state 'x' of operator 'op'").
+function M.register_state(backend, op, name, kind, ttl, what)
+  want_info.kind, want_info.ttl = kind, ttl and 1 or 0
+  local rc = M.C.sl_backend_state_register(backend, op, name, want_info, idp, stored_info)
+  if rc == 0 then
+    return idp[0]
+  elseif rc == M.status.einval and stored_info.kind ~= 0 then
+    return nil, stored_info.kind, stored_info.ttl ~= 0
+  end
+  M.raise_status(rc, ("%s: %s"):format(what, M.strerror(rc)))
+end
+
+-- What the registry records for the pair, without assigning anything: kind code (0 = not recorded), ttl
+-- (boolean); nil when it has no id yet. Failures raise as in register_state.
+function M.lookup_state(backend, op, name, what)
+  local rc = M.C.sl_backend_state_lookup(backend, op, name, idp, stored_info)
+  if rc == 0 then
+    return stored_info.kind, stored_info.ttl ~= 0
+  elseif rc == M.status.notfound then
+    return nil
+  end
+  M.raise_status(rc, ("%s: %s"):format(what, M.strerror(rc)))
 end
 
 return M

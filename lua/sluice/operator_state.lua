@@ -10,6 +10,8 @@
 local ffi = require "ffi"
 local native = require "sluice.native"
 local codec = require "sluice.codec"
+local caller = require "sluice.caller"
+local registry = require "sluice.state_registry"
 
 local C = native.C
 local M = {}
@@ -24,9 +26,10 @@ end
 
 function OperatorListState:add(v)
   if v == nil then
-    error(("OperatorListState<%s>: cannot add nil"):format(self.name), 2)
+    caller.error(("OperatorListState<%s>: cannot add nil"):format(self.name))
   end
-  -- Checked now rather than at the snapshot, so that the error points at the add.
+  -- Checked now rather than when the list is written, so that the error names the user's line (the add,
+  -- or the update in a snapshot hook).
   codec.encode(v, ("OperatorListState<%s>"):format(self.name))
   self.items[#self.items + 1] = v
 end
@@ -58,8 +61,14 @@ end
 
 function OperatorListState:is_empty() return #self.items == 0 end
 
+-- The id of operator list `name` of operator `uid`. The pipeline checked every declared state's kind
+-- before building (sluice.state_registry), so a refusal here is for a caller that did not: an error.
 local function state_id(backend, uid, name)
-  return native.state_id(backend, uid, name, "operator state")
+  local id, refused = registry.register(backend, uid, name, "operator_list", false)
+  if id == nil then
+    error(refused, 0)
+  end
+  return id
 end
 
 -- Restores every operator list of op for instance `instance` of `parallelism` (defaults 0 of 1). Returns
@@ -71,7 +80,8 @@ function M.restore(backend, op, instance, parallelism)
     local id = state_id(backend, op.uid, d.name)
     local rc = C.sl_op_state_restore(backend, id, MODES[d.mode], parallelism or 1, instance or 0, out)
     if rc ~= 0 then
-      error(("restoring operator state '%s' of '%s': %s"):format(d.name, op.uid, native.strerror(rc)), 0)
+      native.raise_status(rc, ("restoring operator state '%s' of '%s': %s"):format(d.name, op.uid,
+        native.strerror(rc)))
     end
     local items = {}
     for i = 0, tonumber(out.n) - 1 do
@@ -97,7 +107,7 @@ function M.write(backend, uid, lists, instance, parallelism)
     end
     local rc = C.sl_op_state_write(backend, l.id, instance or 0, parallelism or 1, arr, n)
     if rc ~= 0 then
-      error(("writing operator state '%s' of '%s': %s"):format(name, uid, native.strerror(rc)), 0)
+      native.raise_status(rc, ("writing operator state '%s' of '%s': %s"):format(name, uid, native.strerror(rc)))
     end
   end
 end

@@ -11,6 +11,9 @@ local encode = require "sluice.encode"
 local state_desc = require "sluice.state_desc"
 local operator_state = require "sluice.operator_state"
 local timers = require "sluice.timers"
+local caller = require "sluice.caller"
+local registry = require "sluice.state_registry"
+local fatal = require "sluice.fatal"
 
 local C = native.C
 local M = {}
@@ -22,15 +25,23 @@ local Ctx = {}
 Ctx.__index = Ctx
 Ctx.__tostring = function(c) return ("Context<%s>"):format(c.uid) end
 
+-- The handle of keyed state `name` of kind `kind`, made at its first use. Its errors name the user's line
+-- (sluice.caller). A name already used as another kind in this operator fails the job: the two would
+-- share bytes, and every record after this one would misread them.
 local function handle(ctx, kind, name, default, opts)
   local cache = ctx._handles[kind]
   local h = cache[name]
   if h == nil then
     if type(name) ~= "string" or name == "" then
-      error(("%s state needs a non-empty string name"):format(kind), 3)
+      caller.error(("%s state needs a non-empty string name"):format(kind))
     end
     if ctx._scope == nil then
-      error(("operator '%s' is not keyed: add key_by before it to use keyed state"):format(ctx.uid), 3)
+      caller.error(("operator '%s' is not keyed: add key_by before it to use keyed state"):format(ctx.uid))
+    end
+    for other, handles in pairs(ctx._handles) do
+      if other ~= kind and handles[name] ~= nil then
+        caller.fatal(registry.two_kinds(ctx.uid, name, other, kind))
+      end
     end
     h = state.new(kind, ctx._env.backend, ctx._scope, ctx.uid, name, default, opts)
     cache[name] = h
@@ -87,7 +98,7 @@ timers.install(Ctx)
 local function new_scope(env)
   local s = C.sl_scope_new(env.backend, env.max_parallelism or 0)
   if s == nil then
-    error("out of memory creating a key scope", 0)
+    fatal.raise("out of memory creating a key scope", 0)
   end
   return ffi.gc(s, C.sl_scope_free)
 end
@@ -175,8 +186,8 @@ local function declared_states(ctx, op, env)
   local t = {}
   for _, d in ipairs(op.states or {}) do
     if ctx._scope == nil then
-      error(("operator '%s' declares keyed state '%s' but is not keyed: add key_by before it"):format(op.uid,
-        d.name), 0)
+      error(("%soperator '%s' declares keyed state '%s' but is not keyed: add key_by before it")
+        :format(op.where and op.where .. ": " or "", op.uid, d.name), 0)
     end
     local ttl = state_desc.ttl_cdata(d.ttl)
     local h = state.new(d.kind, env.backend, ctx._scope, op.uid, d.name, d.default,
@@ -239,18 +250,63 @@ ttl_cleaner = function(env)
   end
   local c = C.sl_ttl_cleaner_new(env.backend)
   if c == nil then
-    error("out of memory creating the TTL cleaner", 0)
+    fatal.raise("out of memory creating the TTL cleaner", 0)
   end
   c = ffi.gc(c, C.sl_ttl_cleaner_free)
   for _, t in ipairs(env.cleanup) do
-    C.sl_ttl_cleaner_add(c, t.id, t.ttl)
+    local rc = C.sl_ttl_cleaner_add(c, t.id, t.ttl)
+    if rc ~= 0 then
+      native.raise_status(rc, "creating the TTL cleaner: " .. native.strerror(rc))
+    end
   end
   return c
 end
 
+-- The states an operator declares, as { name, kind, ttl }: its keyed states, operator lists and (with an
+-- on_timer) its timer queues.
+local function declared(op)
+  local out = {}
+  for _, d in ipairs(op.states or {}) do
+    out[#out + 1] = { d.name, d.kind, d.ttl ~= nil }
+  end
+  for _, d in ipairs(op.operator_states or {}) do
+    out[#out + 1] = { d.name, "operator_list", false }
+  end
+  if op.on_timer then
+    for _, name in ipairs(timers.QUEUES) do
+      out[#out + 1] = { name, "timers", false }
+    end
+  end
+  return out
+end
+
+-- Before anything is registered: every declared state must have the kind the backend records for it (a
+-- restored checkpoint or savepoint, or the code running before a reload), and an event-time window needs
+-- a watermark strategy. Raises an error naming the operator's line, so the job does not start (or the
+-- reload is refused) rather than misreading its state or failing every record.
+local function check_job(job, env)
+  for _, op in ipairs(job.ops) do
+    local at = op.where and op.where .. ": " or ""
+    for _, d in ipairs(declared(op)) do
+      local refused = registry.check(env.backend, op.uid, d[1], d[2], d[3])
+      if refused then
+        error(at .. refused, 0)
+      end
+    end
+    if op.needs_watermark and not timers.has_strategy(job) then
+      local line = type(op.needs_watermark) == "string" and op.needs_watermark or op.where or job.where
+      error(("%swindow '%s' uses event time, but no source of job '%s' declares a watermark strategy: "
+        .. "give one (sluice.source.input { watermark = { field = ..., format = ... } }), or use time = "
+        .. "\"processing\""):format(line and line .. ": " or "", op.uid, job.name), 0)
+    end
+  end
+end
+
 -- Builds the chain for `job` writing into the sl_buf `buf`. env = { backend = sl_backend*, buf = sl_buf*,
--- max_parallelism = n }. Returns the head stage.
+-- max_parallelism = n }. Returns the head stage. Raises (an ordinary error) when the job cannot run on
+-- this state (check_job).
 function M.compile(job, env)
+  check_job(job, env)
   local scope
   for _, op in ipairs(job.ops) do
     if op.kind == "key_by" then
@@ -316,7 +372,7 @@ function M.cleanup_step(job)
   local removed = ffi.new("size_t[1]")
   local rc = C.sl_ttl_cleaner_step(env.cleaner, C.sl_scope_now(env.cleanup[1].scope), batch, removed)
   if rc ~= 0 then
-    error("state TTL cleanup: " .. native.strerror(rc), 0)
+    native.raise_status(rc, "state TTL cleanup: " .. native.strerror(rc))
   end
   return tonumber(removed[0])
 end

@@ -11,6 +11,8 @@ local native = require "sluice.native"
 local base = require "sluice.state_base"
 local list = require "sluice.state_list"
 local reduce = require "sluice.state_reduce"
+local registry = require "sluice.state_registry"
+local caller = require "sluice.caller"
 
 local C = native.C
 local NOTFOUND = base.NOTFOUND
@@ -60,7 +62,7 @@ MapState.__index = MapState
 
 local function map_key(h, k)
   if k == nil then
-    error(("MapState<%s>: a map key cannot be nil"):format(infos[h.info].name), 3)
+    caller.error(("MapState<%s>: a map key cannot be nil"):format(infos[h.info].name))
   end
   return base.encode(h, k, " key")
 end
@@ -129,7 +131,7 @@ local function iterate(h, want)
   local itp = ffi.new("sl_map_iter *[1]")
   local rc = C.sl_map_iter_open(h.scope, h.id, itp)
   if rc ~= 0 then
-    fail(h, rc, 4)
+    fail(h, rc)
   end
   local it = ffi.gc(itp[0], C.sl_map_iter_close)
   local mkp, mklp, valp, vlp = ffi.new("const void *[1]"), ffi.new("size_t[1]"), ffi.new("const void *[1]"),
@@ -144,7 +146,7 @@ local function iterate(h, want)
       C.sl_map_iter_close(ffi.gc(it, nil))
       it = nil
       if r ~= NOTFOUND then
-        fail(h, r, 3)
+        fail(h, r)
       end
       return nil
     end
@@ -195,25 +197,29 @@ local ctypes = {
 -- Creates a handle for state `name` of operator `op`, on `scope`, registering the state in the backend.
 -- kind: value | map | list | reducing | aggregating. default: ValueState's default. opts: { ttl = sl_ttl
 -- cdata (from sluice.state_desc), reduce = fn (reducing), agg = { create, add, result, merge } (aggregating) }.
+-- A state the backend records as another kind (or TTL setting) fails the job (sluice.state_registry): a
+-- handle is made at the state's first use, and every record would misread it.
 function M.new(kind, backend, scope, op, name, default, opts)
   local ct = ctypes[kind]
   if not ct then
     error(("unknown state kind '%s'"):format(tostring(kind)), 2)
   end
-  local id = M.state_id(backend, op, name)
   opts = opts or {}
+  local id, refused = registry.register(backend, op, name, kind, opts.ttl ~= nil)
+  if id == nil then
+    caller.fatal(refused)
+  end
   if opts.ttl ~= nil then
     -- Snapshots leave out this state's expired entries (TTL cleanup while snapshotting).
-    C.sl_backend_mark_ttl_state(backend, id)
+    local rc = C.sl_backend_mark_ttl_state(backend, id)
+    if rc ~= 0 then
+      native.raise_status(rc, ("%s<%s> of operator '%s': %s"):format(ct[2], name, op, native.strerror(rc)),
+        caller.where())
+    end
   end
   local info = base.register({ kind = ct[2], name = name, op = op, default = default, ttl = opts.ttl,
     reduce = opts.reduce, agg = opts.agg })
   return ct[1](scope, id, info, opts.ttl)
-end
-
--- The backend id of state `name` of operator `op` (assigned on first use, kept forever).
-function M.state_id(backend, op, name)
-  return native.state_id(backend, op, name, "state", 4)
 end
 
 function M.is_value_state(v) return ffi.istype(ctypes.value[1], v) end

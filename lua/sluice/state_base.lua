@@ -5,6 +5,7 @@
 local ffi = require "ffi"
 local native = require "sluice.native"
 local codec = require "sluice.codec"
+local caller = require "sluice.caller"
 
 local C = native.C
 local M = {}
@@ -38,15 +39,18 @@ function M.describe(h)
   return ("%s<%s> op=%s key=%s"):format(info.kind, info.name, info.op, tostring(M.current_key(h.scope)))
 end
 
--- Raises the error for status rc of a call on handle h, at the level of the user's call (3: the method's
--- caller, when fail is called directly from a method).
-function M.fail(h, rc, level)
+-- Raises the error for status rc of a call on handle h, at the line of the user's code that made it
+-- (sluice.caller). A failure of the backend itself (out of memory, I/O, disk full, corrupt store) is no
+-- fault of the record: it is raised as a fatal error (sluice.fatal), which fails the job. A use with no
+-- current key (EINVAL) is the operator's mistake: an ordinary error.
+function M.fail(h, rc)
   local info = M.infos[h.info]
   if rc == native.status.einval and M.current_key(h.scope) == nil then
-    error(("%s<%s> of operator '%s' used with no current key (keyed state needs a key_by before the operator)")
-      :format(info.kind, info.name, info.op), level or 3)
+    caller.error(("%s<%s> of operator '%s' used with no current key (keyed state needs a key_by before the "
+      .. "operator)"):format(info.kind, info.name, info.op))
   end
-  error(("%s<%s> of operator '%s': %s"):format(info.kind, info.name, info.op, native.strerror(rc)), level or 3)
+  native.raise_status(rc, ("%s<%s> of operator '%s': %s"):format(info.kind, info.name, info.op,
+    native.strerror(rc)), caller.where())
 end
 
 -- Encodes v for handle h; an unstorable value raises an error naming the state.
@@ -74,21 +78,21 @@ function M.get_value(h)
   elseif rc == M.NOTFOUND then
     return false, nil
   end
-  M.fail(h, rc, 4)
+  M.fail(h, rc)
 end
 
 function M.put_value(h, v)
   local p, n = M.encode(h, v)
   local rc = C.sl_value_put_ttl(h.scope, h.id, h.ttl, p, n)
   if rc ~= 0 then
-    M.fail(h, rc, 4)
+    M.fail(h, rc)
   end
 end
 
 function M.clear_value(h)
   local rc = C.sl_value_clear(h.scope, h.id)
   if rc ~= 0 then
-    M.fail(h, rc, 4)
+    M.fail(h, rc)
   end
 end
 

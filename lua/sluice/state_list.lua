@@ -4,6 +4,7 @@
 local ffi = require "ffi"
 local native = require "sluice.native"
 local base = require "sluice.state_base"
+local caller = require "sluice.caller"
 
 local C = native.C
 local NOTFOUND = base.NOTFOUND
@@ -14,7 +15,7 @@ ListState.__index = ListState
 
 function ListState:add(v)
   if v == nil then
-    error(("ListState<%s>: cannot add nil"):format(base.infos[self.info].name), 2)
+    caller.error(("ListState<%s>: cannot add nil"):format(base.infos[self.info].name))
   end
   local p, n = base.encode(self, v)
   local rc = C.sl_list_add(self.scope, self.id, self.ttl, p, n)

@@ -5,6 +5,7 @@
 --                    the accumulator is stored; get() returns result(acc).
 local ffi = require "ffi"
 local base = require "sluice.state_base"
+local caller = require "sluice.caller"
 
 local infos = base.infos
 
@@ -13,7 +14,7 @@ ReducingState.__index = ReducingState
 
 function ReducingState:add(v)
   if v == nil then
-    error(("ReducingState<%s>: cannot add nil"):format(infos[self.info].name), 2)
+    caller.error(("ReducingState<%s>: cannot add nil"):format(infos[self.info].name))
   end
   local has, cur = base.get_value(self)
   if has then
@@ -64,7 +65,7 @@ end
 function AggregatingState:merge(other)
   local info = infos[self.info]
   if not info.agg.merge then
-    error(("AggregatingState<%s> has no merge function"):format(info.name), 2)
+    caller.error(("AggregatingState<%s> has no merge function"):format(info.name))
   end
   local has, acc = base.get_value(self)
   if has then

@@ -19,6 +19,9 @@
 local ffi = require "ffi"
 local native = require "sluice.native"
 local event_time = require "sluice.event_time"
+local caller = require "sluice.caller"
+local fatal = require "sluice.fatal"
+local registry = require "sluice.state_registry"
 
 local C = native.C
 local NOTFOUND = native.status.notfound
@@ -48,16 +51,25 @@ local function clock(env)
   return env.time
 end
 
+-- A failing timer-queue call: the backend's failure is the job's (sluice.fatal), anything else an error.
 local function check(rc, what, uid)
   if rc ~= 0 then
-    error(("operator '%s': %s: %s"):format(uid, what, native.strerror(rc)), 0)
+    native.raise_status(rc, ("operator '%s': %s: %s"):format(uid, what, native.strerror(rc)))
   end
 end
 
+-- The timer queues' states, by name (checked with the job's other declared states before any is
+-- registered: sluice.state_registry).
+M.QUEUES = { "sluice.timers.event", "sluice.timers.processing" }
+
 local function new_queue(env, uid, name)
-  local q = C.sl_timer_queue_new(env.backend, native.state_id(env.backend, uid, name, "timer state"))
+  local id, refused = registry.register(env.backend, uid, name, "timers", false)
+  if id == nil then
+    error(refused, 0)
+  end
+  local q = C.sl_timer_queue_new(env.backend, id)
   if q == nil then
-    error("out of memory creating a timer queue", 0)
+    fatal.raise("out of memory creating a timer queue", 0)
   end
   return ffi.gc(q, C.sl_timer_queue_free)
 end
@@ -66,12 +78,12 @@ end
 
 local function time_arg(ctx, what, ts)
   if type(ts) ~= "number" or ts ~= ts or ts == math.huge or ts == -math.huge or ts ~= math.floor(ts) then
-    error(("operator '%s': %s needs a whole number of ms (got %s)"):format(ctx.uid, what, tostring(ts)), 3)
+    caller.error(("operator '%s': %s needs a whole number of ms (got %s)"):format(ctx.uid, what, tostring(ts)))
   end
   local tm = ctx._timers
   if not tm then
-    error(("operator '%s' has no on_timer: use :process(uid, { process = ..., on_timer = function(ctx, ts, kind) "
-      .. "... end }) to set timers"):format(ctx.uid), 3)
+    caller.error(("operator '%s' has no on_timer: use :process(uid, { process = ..., on_timer = function(ctx, ts, "
+      .. "kind) ... end }) to set timers"):format(ctx.uid))
   end
   return tm
 end
@@ -80,9 +92,9 @@ local function timer_call(ctx, fn, q, ts, what)
   local rc = fn(q, ctx._scope, ts)
   if rc ~= 0 then
     if C.sl_scope_current_key(ctx._scope, klenp) == nil then
-      error(("operator '%s': %s outside a keyed context"):format(ctx.uid, what), 3)
+      caller.error(("operator '%s': %s outside a keyed context"):format(ctx.uid, what))
     end
-    error(("operator '%s': %s: %s"):format(ctx.uid, what, native.strerror(rc)), 3)
+    native.raise_status(rc, ("operator '%s': %s: %s"):format(ctx.uid, what, native.strerror(rc)), caller.where())
   end
 end
 
@@ -161,6 +173,16 @@ local function job_strategy(job)
   return found
 end
 
+-- Whether a source of the job declares a watermark strategy (event time is known).
+function M.has_strategy(job)
+  for _, s in ipairs(job.sources or {}) do
+    if s.watermark then
+      return true
+    end
+  end
+  return false
+end
+
 -- Wraps the head of the chain with the event-time stamp when the job has a watermark strategy.
 function M.stamp(job, env, head, pl)
   local t = clock(env)
@@ -210,6 +232,9 @@ local function drain(op, q, upto, kind, pl, errors)
     local mark = buf.len
     local ok, err = pcall(op.on_timer, ctx, ts, kind)
     t.ts = saved
+    if not ok and fatal.is(err) then
+      error(err, 0) -- the backend failed under the timer: the job fails, this is no per-timer error
+    end
     if not ok then
       buf.len = mark
       errors = errors or {}

@@ -24,6 +24,8 @@
 -- gets w = { start = ms, ["end"] = ms } and the key as ctx:key(); the default emits
 -- { key, window_start, window_end, result }.
 local state_desc = require "sluice.state_desc"
+local caller = require "sluice.caller"
+local options = require "sluice.options"
 
 local M = {}
 
@@ -32,17 +34,22 @@ local COUNT = { create = function() return 0 end, add = function(acc) return acc
 
 local function whole(v, name, what, min)
   if type(v) ~= "number" or v ~= math.floor(v) or v < min then
-    error(("sluice.window.%s: %s must be a whole number of ms >= %d"):format(what, name, min), 3)
+    caller.error(("sluice.window.%s: %s must be a whole number of ms >= %d"):format(what, name, min))
   end
 end
 
+-- The options of each assigner (beside time).
+local OPTIONS = { tumbling = { "size_ms", "offset_ms", "time" }, sliding = { "size_ms", "slide_ms", "offset_ms", "time" },
+  session = { "gap_ms", "time" } }
+
 local function assigner(kind, opts, fields)
   if type(opts) ~= "table" then
-    error(("sluice.window.%s needs a table of options"):format(kind), 3)
+    caller.error(("sluice.window.%s needs a table of options"):format(kind))
   end
+  options.check(opts, OPTIONS[kind], "sluice.window." .. kind)
   local time = opts.time or "event"
   if time ~= "event" and time ~= "processing" then
-    error(("sluice.window.%s: time must be \"event\" or \"processing\""):format(kind), 3)
+    caller.error(("sluice.window.%s: time must be \"event\" or \"processing\""):format(kind))
   end
   local a = { kind = kind, time = time }
   for name, min in pairs(fields) do
@@ -67,7 +74,7 @@ end
 function M.sliding(opts)
   local a = assigner("sliding", opts, { size_ms = 1, slide_ms = 1, offset_ms = 0 })
   if a.slide_ms > a.size_ms then
-    error("sluice.window.sliding: slide_ms must not exceed size_ms", 2)
+    caller.error("sluice.window.sliding: slide_ms must not exceed size_ms")
   end
   return a
 end
@@ -150,7 +157,7 @@ end
 local function session_operator(a, agg, emit, on_late, d)
   local gap = a.gap_ms
   if not agg.merge then
-    error("sluice.window.session needs aggregate.merge (to merge sessions)", 3)
+    caller.error("sluice.window.session needs aggregate.merge (to merge sessions)")
   end
   local function process(ctx, rec)
     local t = d.now(ctx)
@@ -192,25 +199,41 @@ local function session_operator(a, agg, emit, on_late, d)
   return process, on_timer
 end
 
--- The table form of :process for a window operator: { state, process, on_timer }.
+-- Where the user made this window: the call's line, else (it was the script's last call, a tail call)
+-- where the first of the user's window functions is defined, else true (no line known).
+local function user_line(spec, agg)
+  for _, f in ipairs({ spec.emit, spec.on_late, agg.add, agg.create }) do
+    local at = type(f) == "function" and caller.defined(f)
+    if at then
+      return at
+    end
+  end
+  return true
+end
+
+-- The table form of :process for a window operator: { state, process, on_timer, needs_watermark }.
+-- needs_watermark (event time: the "file:line" that made the window, or true): the pipeline refuses to
+-- start a job whose sources declare no watermark strategy, naming that line, instead of failing every
+-- record.
 function M.operator(a, spec)
   if not M.is_assigner(a) then
-    error("a window operator needs a sluice.window.tumbling/sliding/session assigner", 2)
+    caller.error("a window operator needs a sluice.window.tumbling/sliding/session assigner")
   end
   spec = spec or {}
   local agg = spec.aggregate or COUNT
   if type(agg) ~= "table" or type(agg.create) ~= "function" or type(agg.add) ~= "function" then
-    error("window aggregate must be { create = fn, add = fn(acc, rec) [, result = fn, merge = fn] }", 2)
+    caller.error("window aggregate must be { create = fn, add = fn(acc, rec) [, result = fn, merge = fn] }")
   end
   for _, f in ipairs({ "emit", "on_late" }) do
     if spec[f] ~= nil and type(spec[f]) ~= "function" then
-      error(("window %s must be a function"):format(f), 2)
+      caller.error(("window %s must be a function"):format(f))
     end
   end
   local d = domain(a)
   local build = a.kind == "session" and session_operator or fixed_operator
   local process, on_timer = build(a, agg, spec.emit or default_emit, spec.on_late, d)
   return { state = { windows = state_desc.map {} }, process = process,
+    needs_watermark = a.time == "event" and (caller.line() or user_line(spec, agg)) or nil,
     on_timer = function(ctx, ts, kind)
       if kind == (a.time == "event" and "event" or "processing") then
         return on_timer(ctx, ts)

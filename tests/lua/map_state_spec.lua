@@ -201,13 +201,15 @@ describe("MapState", function()
     assert.is_false(state.is_value_state(m))
   end)
 
-  it("does not collide with a ValueState of the same name", function()
+  it("refuses a ValueState of the same name: one name is one state, of one kind", function()
     local m = ms("s")
-    local v = state.new("value", fx.env.backend, fx.scope, "op", "s")
-    assert.are.equal(m.id, v.id)
-    v:update("value")
     m:put("k", "entry")
-    assert.are.equal("value", v:value())
+    local ok, err = pcall(state.new, "value", fx.env.backend, fx.scope, "op", "s")
+    assert.is_false(ok)
+    assert.is_true(require("sluice.fatal").is(err))
+    require("sluice.fatal").pending = nil
+    assert.matches("state 's' of operator 'op' is stored as MapState, the job now uses it as ValueState",
+      tostring(err), 1, true)
     assert.are.equal("entry", m:get("k"))
   end)
 
