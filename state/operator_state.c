@@ -126,18 +126,27 @@ static int load_push(struct loader *ld, const void *v, size_t len) {
   return SL_STATE_OK;
 }
 
-static int load_instance(sl_backend *b, uint32_t state_id, uint32_t instance, struct loader *ld) {
+/* Loads the lists of instances 0..n_old-1, concatenated in instance order (the order redistribution wants),
+ * in one walk over the state's instance entries: [group][state id][user key length 4][instance BE][seq].
+ * One walk whatever the header says, so that a damaged header (2^32 instances) costs no more than the
+ * entries that exist — one iterator per claimed instance would run for hours. */
+static int load_lists(sl_backend *b, uint32_t state_id, uint32_t n_old, struct loader *ld) {
   uint8_t prefix[SL_KEY_MAX_LEN];
-  size_t plen = instance_prefix(prefix, state_id, instance);
+  size_t plen = instance_prefix(prefix, state_id, 0) - 4; /* without the instance */
   sl_backend_iter *it;
   int rc = sl_backend_iter_open(b, prefix, plen, &it);
   if (rc != SL_STATE_OK)
     return rc;
   const void *k, *v;
   size_t kl, vl;
-  while ((rc = sl_backend_iter_next(it, &k, &kl, &v, &vl)) == SL_STATE_OK)
+  while ((rc = sl_backend_iter_next(it, &k, &kl, &v, &vl)) == SL_STATE_OK) {
+    if (kl < plen + 4)
+      continue; /* no instance: not an entry of any list */
+    if (sl_get_be32((const uint8_t *)k + plen) >= n_old)
+      break; /* instances sort in numeric order: the rest were not written by the old parallelism */
     if ((rc = load_push(ld, v, vl)) != SL_STATE_OK)
       break;
+  }
   sl_backend_iter_close(it);
   return rc == SL_STATE_NOTFOUND ? SL_STATE_OK : rc;
 }
@@ -158,25 +167,18 @@ int sl_op_state_restore(sl_backend *b, uint32_t state_id, int mode, uint32_t m, 
     return rc;
   uint32_t n_old = hlen == 4 ? sl_get_be32(hv) : 0;
   struct loader ld = {0};
-  sl_op_list *old = calloc(n_old ? n_old : 1, sizeof(*old));
-  sl_op_list *res = calloc(m, sizeof(*res));
-  if (!old || !res) {
+  sl_op_list all, *res = calloc(m, sizeof(*res));
+  if (!res) {
     rc = SL_STATE_ENOMEM;
     goto cleanup;
   }
-  /* Each old list is a contiguous run of the loaded items: remember where each starts. */
-  for (uint32_t i = 0; i < n_old; i++) {
-    size_t start = ld.n;
-    if ((rc = load_instance(b, state_id, i, &ld)) != SL_STATE_OK)
-      goto cleanup;
-    old[i].items = (sl_op_item *)(uintptr_t)start;
-    old[i].n = ld.n - start;
-  }
+  if (n_old && (rc = load_lists(b, state_id, n_old, &ld)) != SL_STATE_OK)
+    goto cleanup;
   for (size_t i = 0; i < ld.n; i++)
     ld.items[i].data = ld.bytes + (uintptr_t)ld.items[i].data;
-  for (uint32_t i = 0; i < n_old; i++)
-    old[i].items = ld.items + (uintptr_t)old[i].items;
-  if ((rc = sl_op_state_redistribute(old, n_old, m, mode, res)) != SL_STATE_OK)
+  /* The old lists in instance order, as one: redistribution only sees their concatenation. */
+  all = (sl_op_list){ld.items, ld.n, NULL};
+  if ((rc = sl_op_state_redistribute(&all, 1, m, mode, res)) != SL_STATE_OK)
     goto cleanup;
   *out = res[instance];
   out->owned = ld.bytes;
@@ -187,7 +189,6 @@ cleanup:
     for (uint32_t j = 0; j < m; j++)
       sl_op_list_free(&res[j]);
   free(res);
-  free(old);
   free(ld.items);
   free(ld.bytes);
   return rc;

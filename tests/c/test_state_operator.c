@@ -1,5 +1,6 @@
 /* test_state_operator.c — operator ListState (state/operator_state.c): even-split and union redistribution
- * (scale up, scale down, empty lists, more instances than items) and write/restore through the backend. */
+ * (scale up, scale down, empty lists, more instances than items), write/restore through the backend, and a
+ * restore from a damaged instance count. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,10 +87,30 @@ static void test_write_restore(void **state) {
   assert_int_equal(sl_op_state_write(f->b, 5, 1, 1, S, 1), SL_STATE_EINVAL);
 }
 
+/* The header's instance count comes from disk: a damaged one (2^29 instances) costs no more than the
+ * entries that exist (it used to open one iterator per claimed instance: hours), and a smaller one than was
+ * written leaves the lists of the instances past it out. */
+static void test_damaged_header(void **state) {
+  struct fixture *f = *state;
+  assert_int_equal(sl_op_state_write(f->b, 5, 0, 2, S, 3), SL_STATE_OK);
+  assert_int_equal(sl_op_state_write(f->b, 5, 1, 2, S + 3, 4), SL_STATE_OK);
+  uint8_t key[SL_KEY_MAX_LEN], count[4] = {0x20, 0, 0, 0};
+  size_t kl = sl_key_prefix(key, sizeof key, SL_OP_STATE_GROUP, 5, NULL, 0);
+  assert_int_equal(sl_backend_put(f->b, key, kl, count, 4), SL_STATE_OK);
+  assert_int_equal(sl_backend_commit(f->b, 0), SL_STATE_OK);
+  restored(f, SL_REDIST_UNION, 1, 0, "abcdefg|");
+  restored(f, SL_REDIST_EVEN_SPLIT, 2, 1, "efg|");
+  count[0] = 0;
+  count[3] = 1;
+  assert_int_equal(sl_backend_put(f->b, key, kl, count, 4), SL_STATE_OK);
+  restored(f, SL_REDIST_UNION, 2, 1, "abc|");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_even_split), cmocka_unit_test(test_union),
-                                     cmocka_unit_test(test_bad_args), T(test_write_restore)};
+                                     cmocka_unit_test(test_bad_args), T(test_write_restore),
+                                     T(test_damaged_header)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
