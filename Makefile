@@ -2,8 +2,10 @@
 # `make test` (install, build, run every test through ctest). BUILD selects the build directory.
 BUILD ?= build
 CMAKE_FLAGS ?=
+# Warnings are errors in developer and CI builds (`make test`), not in a user's (`make run`).
+WERROR ?= OFF
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PACKAGES := gcc make cmake pkg-config luajit libluajit-5.1-dev libuv1-dev liblmdb-dev libcmocka-dev \
+PACKAGES := gcc libc6-dev make cmake pkg-config luajit libluajit-5.1-dev libuv1-dev liblmdb-dev libcmocka-dev \
             lua-busted lua-cjson valgrind
 DEMO_STATE := $(BUILD)/demo-state
 
@@ -19,7 +21,7 @@ deps:
 	fi
 
 build: deps
-	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B $(BUILD) -DSLUICE_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j2
 
 # The bundled URL-count job over the bundled sample access log, from a fresh state.
@@ -27,6 +29,7 @@ run: build
 	rm -rf $(DEMO_STATE)
 	$(BUILD)/sluice run scripts/url_count.lua --input tests/data/access.log --state-dir $(DEMO_STATE)
 
+test: WERROR = ON
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j2
 
