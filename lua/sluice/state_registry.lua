@@ -38,9 +38,8 @@ end
 -- The refusal message for a state recorded as (stored, stored_ttl) and now wanted as (kind, ttl).
 function M.mismatch(op, name, stored, stored_ttl, kind, ttl)
   local show_ttl = stored == kind
-  return ("%s is stored as %s, the job now uses it as %s: a state cannot change its kind%s (keep it, or "
-    .. "give the new state another name; the old state is then dropped only with --allow-non-restored-state "
-    .. "once its operator is gone)"):format(what(op, name), kind_name(stored, stored_ttl, show_ttl),
+  return ("%s is stored as %s, the job now uses it as %s: a state cannot change its kind%s (use it as "
+    .. "before, or give the new state another name)"):format(what(op, name), kind_name(stored, stored_ttl, show_ttl),
     kind_name(kind, ttl, show_ttl), show_ttl and " or its TTL setting" or "")
 end
 
