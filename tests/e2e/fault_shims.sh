@@ -24,11 +24,11 @@ out=$(inject "op=write,nth=2,errno=ENOSPC" write a x stdout - write a y write a 
 expect_lines "one-shot write" "$out" "ok write 1" "-ok stdout 0" "err write ENOSPC" "ok write 1"
 [ "$(cat a)" = xz ] || fail "one-shot write: file holds '$(cat a)'"
 grep -q "^fault pid=[0-9]* op=write call=write n=2 errno=ENOSPC path=$WORK/a$" log || fail "no fault line: $(cat log)"
-grep -q "^exit pid=[0-9]* matched=3 fired=1$" log || fail "no exit line: $(cat log)"
+grep -q "^exit pid=[0-9]* matched=3 fired=1 write=3$" log || fail "no exit line: $(cat log)"
 rm -f log
 out=$(inject "op=write|pwrite|writev,nth=2,sticky=1,errno=EIO" write b 1 write b 2 pwrite b 0 3 writev b 45)
 expect_lines "sticky writes" "$out" "ok write 1" "err write EIO" "err pwrite EIO" "err writev EIO"
-grep -q "matched=4 fired=3" log || fail "sticky counts: $(cat log)"
+grep -q "matched=4 fired=3 write=2 writev=1 pwrite=1$" log || fail "sticky counts: $(cat log)"
 
 # A short write writes half, then (sticky) the disk is full; path= counts only the named file.
 rm -f log
@@ -73,7 +73,7 @@ printf 'old' > d/keep
 printf 'base' > d/victim
 printf 'first' > d/replaced
 export SLUICE_POWERLOSS_DIR=$WORK/d SLUICE_POWERLOSS_JOURNAL=$WORK/journal SLUICE_POWERLOSS_EXCLUDE=skip
-LD_PRELOAD="$SLUICE_POWERLOSS_LIB" "$SLUICE_FAULT_PROBE" \
+{ LD_PRELOAD="$SLUICE_POWERLOSS_LIB" "$SLUICE_FAULT_PROBE" \
   write d/f AAA fsync d/f write d/f BBB \
   create d/g write d/g x fsync d/g \
   create d/durable write d/durable D fsync d/durable rename d/durable d/replaced \
@@ -82,7 +82,7 @@ LD_PRELOAD="$SLUICE_POWERLOSS_LIB" "$SLUICE_FAULT_PROBE" \
   pwrite d/keep 0 NEW truncate d/victim 2 unlink d/victim \
   mkdir d/sub write d/sub/s 1 fsync d/sub/s fsyncdir d/sub \
   create d/tmp writev d/tmp TT fsync d/tmp rename d/tmp d/keep \
-  write d/skip-me S copy d/f d/replaced kill > /dev/null 2>&1 || true
+  write d/skip-me S copy d/f d/replaced kill > /dev/null || true; } 2> /dev/null # (no "Killed" notice)
 unset SLUICE_POWERLOSS_DIR SLUICE_POWERLOSS_JOURNAL SLUICE_POWERLOSS_EXCLUDE
 [ "$(cat d/keep)" = TT ] || fail "the probe did not run under the power-loss shim"
 "$SLUICE_POWERLOSS_APPLY" "$WORK/journal" > apply.out || fail "powerloss-apply failed: $(cat apply.out)"

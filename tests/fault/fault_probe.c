@@ -132,9 +132,9 @@ static long do_alloc(const char *kind, size_t n) {
 /* Runs one command (args[0] and its arguments); returns how many arguments it took, or 0 if unknown. */
 static int run(char **a, int n) {
   const char *c = a[0];
-#define NEED(k)                                                                                             \
+#define NEED(k)                                                                                              \
   if (n < (k) + 1)                                                                                           \
-    return 0
+  return 0
   if (!strcmp(c, "write")) {
     NEED(2);
     report(c, with_fd(a[1], O_WRONLY | O_CREAT, do_write, a + 1));
@@ -158,8 +158,8 @@ static int run(char **a, int n) {
   if (!strcmp(c, "fsync") || !strcmp(c, "fdatasync") || !strcmp(c, "fsyncdir")) {
     NEED(1);
     int dir = !strcmp(c, "fsyncdir");
-    report(c, with_fd(a[1], dir ? O_RDONLY | O_DIRECTORY : O_WRONLY, strcmp(c, "fdatasync") ? do_fsync : do_fdatasync,
-                      a + 1));
+    report(c, with_fd(a[1], dir ? O_RDONLY | O_DIRECTORY : O_WRONLY,
+                      strcmp(c, "fdatasync") ? do_fsync : do_fdatasync, a + 1));
     return 2;
   }
   if (!strcmp(c, "copy")) {

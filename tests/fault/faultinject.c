@@ -19,9 +19,9 @@
  *           short). The default, 0, fails only the N-th (a transient error).
  *   short   1 (write-like ops only): the N-th call writes half its bytes and returns that count, as a write
  *           that fills the disk does; only the calls after it (if sticky) fail with errno.
- *   path    only calls on a file whose path contains SUBSTR count (fd ops: the path the fd is open on; rename:
- *           the source; open: the path given).
- *   min     (malloc family) only allocations of at least BYTES count, to target big buffers.
+ *   path    only calls on a file whose path contains SUBSTR count (fd ops: the path the fd is open on;
+ * rename: the source; open: the path given). min     (malloc family) only allocations of at least BYTES
+ * count, to target big buffers.
  *
  * What is never failed: I/O on anything but regular files (fsync/fdatasync: regular files and directories),
  * so pipes, sockets, ttys, stdout and stderr keep working and a test can still read the program's output
@@ -32,7 +32,9 @@
  *
  * Log lines (raw syscalls, O_APPEND, never through anything interposed here):
  *   fault pid=P op=write call=pwrite n=120 errno=ENOSPC path=/x/out     a fault fired (the first 50)
- *   exit pid=P matched=M fired=F                                         at exit (not after SIGKILL)
+ *   exit pid=P matched=M fired=F write=W fsync=S ...                     at exit (not after SIGKILL)
+ * The exit line counts matching calls per op too, so one run with nth=0 and every op of interest tells a
+ * test how many calls of each op a run makes.
  *
  * The real allocation functions are glibc's __libc_malloc/__libc_calloc/__libc_realloc, so there is no
  * dlsym recursion; the real I/O functions are found with dlsym(RTLD_NEXT). Counters are atomics: several
@@ -73,18 +75,12 @@ enum {
 static const struct {
   const char *name;
   int bit;
-} op_names[] = {{"write", OP_WRITE},
-                {"writev", OP_WRITEV},
-                {"pwrite", OP_PWRITE},
-                {"pwritev", OP_PWRITEV},
-                {"fsync", OP_FSYNC},
-                {"fdatasync", OP_FDATASYNC},
-                {"rename", OP_RENAME},
-                {"copy_file_range", OP_COPY_FILE_RANGE},
-                {"ftruncate", OP_FTRUNCATE},
-                {"open", OP_OPEN},
-                {"malloc", OP_MALLOC},
-                {"calloc", OP_CALLOC},
+} op_names[] = {{"write", OP_WRITE},         {"writev", OP_WRITEV},
+                {"pwrite", OP_PWRITE},       {"pwritev", OP_PWRITEV},
+                {"fsync", OP_FSYNC},         {"fdatasync", OP_FDATASYNC},
+                {"rename", OP_RENAME},       {"copy_file_range", OP_COPY_FILE_RANGE},
+                {"ftruncate", OP_FTRUNCATE}, {"open", OP_OPEN},
+                {"malloc", OP_MALLOC},       {"calloc", OP_CALLOC},
                 {"realloc", OP_REALLOC}};
 
 static const struct {
@@ -109,6 +105,7 @@ static struct {
   const char *log;
   uint64_t matched; /* atomics from here on */
   uint64_t fired;
+  uint64_t per_op[sizeof op_names / sizeof op_names[0]];
 } rule;
 
 static int streq_n(const char *a, size_t n, const char *b) {
@@ -198,6 +195,13 @@ __attribute__((destructor)) static void fault_fini(void) {
   fc_put_u64(&l, __atomic_load_n(&rule.matched, __ATOMIC_SEQ_CST));
   fc_put(&l, " fired=");
   fc_put_u64(&l, __atomic_load_n(&rule.fired, __ATOMIC_SEQ_CST));
+  for (size_t k = 0; k < sizeof op_names / sizeof op_names[0]; k++)
+    if (rule.ops & op_names[k].bit) {
+      fc_put(&l, " ");
+      fc_put(&l, op_names[k].name);
+      fc_put(&l, "=");
+      fc_put_u64(&l, __atomic_load_n(&rule.per_op[k], __ATOMIC_SEQ_CST));
+    }
   fc_append_line(rule.log, &l);
 }
 
@@ -231,6 +235,9 @@ static void log_fired(int op, const char *call, uint64_t n, int err, const char 
 static enum verdict count_call(int op, const char *call, const char *path, int write_like, int err) {
   if (rule.path[0] && (!path || !strstr(path, rule.path)))
     return PASS;
+  for (size_t k = 0; k < sizeof op_names / sizeof op_names[0]; k++)
+    if (op_names[k].bit == op)
+      __atomic_add_fetch(&rule.per_op[k], 1, __ATOMIC_SEQ_CST);
   uint64_t n = __atomic_add_fetch(&rule.matched, 1, __ATOMIC_SEQ_CST);
   if (rule.nth == 0 || n < rule.nth || (n > rule.nth && !rule.sticky))
     return PASS;
@@ -266,7 +273,7 @@ static int check_alloc(int op, const char *call, size_t size) {
   return count_call(op, call, NULL, 0, ENOMEM) != PASS; /* an allocation fails with nothing else */
 }
 
-#define FAIL_WITH(value)                                                                                    \
+#define FAIL_WITH(value)                                                                                     \
   do {                                                                                                       \
     errno = rule.err;                                                                                        \
     return value;                                                                                            \
@@ -415,7 +422,7 @@ static int do_openat(const char *call, int dirfd, const char *path, int flags, m
 }
 
 /* The mode argument is there only with O_CREAT or O_TMPFILE. */
-#define OPEN_MODE(flags, last)                                                                              \
+#define OPEN_MODE(flags, last)                                                                               \
   mode_t mode = 0;                                                                                           \
   if ((flags) & (O_CREAT | __O_TMPFILE)) {                                                                   \
     va_list ap;                                                                                              \

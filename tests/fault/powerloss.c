@@ -69,7 +69,8 @@ __attribute__((constructor)) static void pl_init(void) {
   pl.dir_len = strlen(pl.dir);
   snprintf(pl.journal, sizeof pl.journal, "%s", journal);
   snprintf(pl.exclude, sizeof pl.exclude, "%s", exclude ? exclude : "");
-  pl.journal_fd = (int)syscall(SYS_openat, AT_FDCWD, journal, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  pl.journal_fd =
+      (int)syscall(SYS_openat, AT_FDCWD, journal, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (pl.journal_fd < 0)
     die("cannot open journal", journal);
   char links[PATH_MAX + 8];
@@ -126,7 +127,8 @@ static void journal(pl_head *h, const char *p1, const char *p2, const void *data
   h->magic = PL_MAGIC;
   h->len1 = p1 ? (uint32_t)strlen(p1) : 0;
   h->len2 = p2 ? (uint32_t)strlen(p2) : 0;
-  struct iovec iov[4] = {{h, sizeof *h}, {(void *)p1, h->len1}, {(void *)p2, h->len2}, {(void *)data, h->data_len}};
+  struct iovec iov[4] = {
+      {h, sizeof *h}, {(void *)p1, h->len1}, {(void *)p2, h->len2}, {(void *)data, h->data_len}};
   size_t total = sizeof *h + h->len1 + h->len2 + h->data_len;
   if (syscall(SYS_writev, pl.journal_fd, iov, 4) != (long)total)
     die("cannot append to", pl.journal);
@@ -154,7 +156,8 @@ static void journal_range(const char *path, const struct stat *st, int64_t off, 
   unsigned char *old = NULL;
   if (off < st->st_size && len > 0) {
     uint64_t n = (uint64_t)(st->st_size - off) < len ? (uint64_t)(st->st_size - off) : len;
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, pl_link_path(pl.journal, st->st_dev, st->st_ino, link, sizeof link),
+    int fd = (int)syscall(SYS_openat, AT_FDCWD,
+                          pl_link_path(pl.journal, st->st_dev, st->st_ino, link, sizeof link),
                           O_RDONLY | O_CLOEXEC);
     if (fd < 0 || !(old = malloc(n)))
       die("cannot read old bytes of", path);
@@ -362,7 +365,7 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode) {
 }
 
 /* The mode argument is there only with O_CREAT or O_TMPFILE. */
-#define OPEN_MODE(flags, last)                                                                              \
+#define OPEN_MODE(flags, last)                                                                               \
   mode_t mode = 0;                                                                                           \
   if ((flags) & (O_CREAT | __O_TMPFILE)) {                                                                   \
     va_list ap;                                                                                              \
@@ -418,7 +421,8 @@ int rmdir(const char *path) {
   char abs[PATH_MAX];
   struct stat st;
   int locked = entry_begin(AT_FDCWD, path, abs, sizeof abs);
-  if (locked && syscall(SYS_newfstatat, AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+  if (locked && syscall(SYS_newfstatat, AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISDIR(st.st_mode)) {
     pl_head h = {.kind = PL_RMDIR};
     journal(&h, abs, NULL, NULL);
   }
@@ -434,7 +438,8 @@ int unlink(const char *path) {
   char abs[PATH_MAX];
   struct stat st;
   int locked = entry_begin(AT_FDCWD, path, abs, sizeof abs);
-  if (locked && syscall(SYS_newfstatat, AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+  if (locked && syscall(SYS_newfstatat, AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      !S_ISDIR(st.st_mode)) {
     keep_inode(-1, abs, st.st_dev, st.st_ino);
     pl_head h = {.kind = PL_UNLINK, .dev = st.st_dev, .ino = st.st_ino};
     journal(&h, abs, NULL, NULL);

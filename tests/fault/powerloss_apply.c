@@ -43,7 +43,7 @@ static void parent_of(const char *path, char *out, size_t len) {
 typedef struct syncs {
   struct {
     uint64_t dev, ino;
-  } *inodes;
+  } * inodes;
   char **dirs;
   size_t ninodes, ndirs;
 } syncs;
@@ -206,8 +206,8 @@ int main(int argc, char **argv) {
   }
   free(s.inodes);
   free(s.dirs);
-  printf("powerloss-apply: %zu records; undid %" PRIu64 " writes (%" PRIu64 " old bytes put back) and %" PRIu64
-         " entry changes; %" PRIu64 " changes were durable\n",
+  printf("powerloss-apply: %zu records; undid %" PRIu64 " writes (%" PRIu64
+         " old bytes put back) and %" PRIu64 " entry changes; %" PRIu64 " changes were durable\n",
          n, writes, bytes, entries, durable);
   pl_records_free(r, n);
   free(r);
