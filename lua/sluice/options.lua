@@ -46,18 +46,25 @@ end
 
 -- Raises an error at the user's line for the first key of opts (in sorted order) not in `known` (an
 -- array of names). `what` names the callee ("sluice.state.value").
+local sets = setmetatable({}, { __mode = "k" }) -- known array -> set of its names
+
 function M.check(opts, known, what)
-  local set = {}
-  for _, k in ipairs(known) do
-    set[k] = true
+  local set = sets[known]
+  if not set then
+    set = {}
+    for _, k in ipairs(known) do
+      set[k] = true
+    end
+    sets[known] = set
   end
-  local unknown = {}
+  local unknown
   for k in pairs(opts) do
     if not set[k] then
+      unknown = unknown or {}
       unknown[#unknown + 1] = tostring(k)
     end
   end
-  if #unknown == 0 then
+  if not unknown then
     return
   end
   table.sort(unknown)

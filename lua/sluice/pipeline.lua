@@ -64,6 +64,10 @@ function Ctx:reducing(name, reduce)
 end
 -- AggregatingState handle `name` with agg = { create, add, result[, merge] }.
 function Ctx:aggregating(name, agg)
+  local h = self._handles.aggregating[name]
+  if h ~= nil then
+    return h -- agg was checked when the handle was made
+  end
   local d = state_desc.aggregating(agg)
   return handle(self, "aggregating", name, nil, { agg = d.agg })
 end
