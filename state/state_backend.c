@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "state/file_modes.h"
 #include "state/state_backend_internal.h"
 #include "state/state_key.h"
 
@@ -48,11 +50,11 @@ int sl_make_dirs(const char *dir) {
     if (*p != '/')
       continue;
     *p = '\0';
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+    if (mkdir(path, SL_STATE_DIR_MODE) != 0 && errno != EEXIST)
       return errno;
     *p = '/';
   }
-  if (mkdir(path, 0755) != 0 && errno != EEXIST)
+  if (mkdir(path, SL_STATE_DIR_MODE) != 0 && errno != EEXIST)
     return errno;
   return 0;
 }
@@ -68,7 +70,7 @@ static int open_env(sl_backend *b, const char *dir, size_t map_size, const char 
   if ((rc = mdb_env_set_maxdbs(b->env, 4)) != 0 || (rc = mdb_env_set_mapsize(b->env, map_size)) != 0)
     return rc;
   *what = "opening state.mdb";
-  if ((rc = mdb_env_open(b->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0644)) != 0)
+  if ((rc = mdb_env_open(b->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, SL_STATE_FILE_MODE)) != 0)
     return rc;
   int dead = 0;
   *what = "clearing stale readers";
@@ -370,7 +372,9 @@ static int reg_find(sl_backend *b, const reg_key *rk, uint32_t *id, sl_state_inf
     p = g.v.mv_data;
     n = g.v.mv_size;
   }
-  if ((n != REG_ROW_OLD && n != REG_ROW) || (n == REG_ROW && p[4] > SL_STATE_KIND_MAX))
+  /* A kind this build does not know (a newer sluice's) is returned as it is: it differs from every kind
+   * asked for, so a registration refuses it rather than reading its bytes. */
+  if (n != REG_ROW_OLD && n != REG_ROW)
     return sl_bk_fail(b, MDB_CORRUPTED, "reading a state id");
   *id = be32(p);
   info->kind = n == REG_ROW ? p[4] : SL_STATE_KIND_UNKNOWN;
@@ -447,4 +451,16 @@ int sl_backend_state_register(sl_backend *b, const char *op_uid, const char *sta
     return SL_STATE_EINVAL;
   *id = found;
   return SL_STATE_OK;
+}
+
+size_t sl_backend_map_reserve(void) {
+  size_t want = (size_t)16 << 30;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    size_t eighth = (size_t)(rl.rlim_cur / 8);
+    size_t floor = (size_t)64 << 20;
+    if (eighth < want)
+      want = eighth > floor ? eighth : floor;
+  }
+  return want;
 }

@@ -89,7 +89,8 @@ typedef struct sl_state_info {
 int sl_backend_state_id(sl_backend *b, const char *op_uid, const char *state_name, uint32_t *id);
 
 /* Looks the pair up without assigning anything: OK with *id and *info (kind UNKNOWN for a row of an older
- * registry), NOTFOUND when it has no id yet, or an error as sl_backend_state_id. */
+ * registry; a kind above SL_STATE_KIND_MAX, written by a newer sluice, as it is), NOTFOUND when it has no
+ * id yet, or an error as sl_backend_state_id. */
 int sl_backend_state_lookup(sl_backend *b, const char *op_uid, const char *state_name, uint32_t *id,
                             sl_state_info *info);
 
@@ -142,6 +143,11 @@ int sl_backend_commit(sl_backend *b, int sync);
 /* Marks state_id as TTL-enabled (its values carry the header of state_ttl.h), so that snapshots can drop
  * its expired entries (cleanup while snapshotting). Idempotent. */
 int sl_backend_mark_ttl_state(sl_backend *b, uint32_t state_id);
+
+/* The map size to reserve for an environment whose map must not grow while a snapshot's read view is open
+ * (LMDB cannot resize then): 16 GiB of address space (not memory: the file grows as needed), or an eighth
+ * of the address-space limit when `ulimit -v` sets one (at least 64 MiB), so that sluice starts under it. */
+size_t sl_backend_map_reserve(void);
 
 /* Counters for metrics and tests. */
 typedef struct sl_backend_stats {

@@ -167,6 +167,27 @@ static void test_old_registry_loads_then_records_kind(void **state) {
   sl_backend_close(b);
 }
 
+/* A row written by a newer sluice, with a kind this build does not know: refused as any other kind. */
+static void test_unknown_future_kind_refused(void **state) {
+  char dir[4096], snap[4096], err[256];
+  path_in(dir, state, "env");
+  path_in(snap, state, "new.snap");
+  sl_snapfile *w = sl_snapfile_create(snap, err, sizeof err);
+  assert_non_null(w);
+  const uint8_t row[6] = {0, 0, 0, 1, SL_STATE_KIND_MAX + 1, 0};
+  sl_snapfile_put(w, 3, "op\0f", 4, row, 6);
+  uint64_t bytes, entries;
+  assert_int_equal(sl_snapfile_finish(w, &bytes, &entries, err, sizeof err), 0);
+  load_ok(dir, snap, NULL);
+  sl_backend *b = open_backend(dir, NULL);
+  expect_info(b, "op", "f", 1, SL_STATE_KIND_MAX + 1, 0);
+  sl_state_info future = {SL_STATE_KIND_MAX + 1, 0};
+  reg_refused(b, "op", "f", &VALUE, &future);
+  /* The backend is not broken by it. */
+  assert_int_equal(reg_ok(b, "op", "g", &MAP), 2);
+  sl_backend_close(b);
+}
+
 static int keep_not_dropped(const char *op_uid, const char *state_name, void *arg) {
   (void)arg;
   (void)state_name;
@@ -241,7 +262,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_same_kind_accepted_other_kind_refused), T(test_kinds_survive_commit_and_reopen),
       T(test_old_registry_loads_then_records_kind),  T(test_snapshot_keep_filter_with_kinds),
-      T(test_delta_carries_recorded_kind),
+      T(test_delta_carries_recorded_kind),           T(test_unknown_future_kind_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
