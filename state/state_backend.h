@@ -144,11 +144,6 @@ int sl_backend_commit(sl_backend *b, int sync);
  * its expired entries (cleanup while snapshotting). Idempotent. */
 int sl_backend_mark_ttl_state(sl_backend *b, uint32_t state_id);
 
-/* The map size to reserve for an environment whose map must not grow while a snapshot's read view is open
- * (LMDB cannot resize then): 16 GiB of address space (not memory: the file grows as needed), or an eighth
- * of the address-space limit when `ulimit -v` sets one (at least 64 MiB), so that sluice starts under it. */
-size_t sl_backend_map_reserve(void);
-
 /* Counters for metrics and tests. */
 typedef struct sl_backend_stats {
   uint64_t cache_hits, cache_misses, commits, entries_written, map_resizes;
