@@ -18,6 +18,9 @@ run_sluice run "$slow" --input "$WORK/in.log" --state-dir "$WORK/ref-state" --ou
   --checkpoint-interval 0 --quiet -- 0
 [ "$(wc -l < "$WORK/ref.out")" -eq 200000 ] || fail "reference run incomplete"
 
+# The id of the newest complete checkpoint in the state dir ("" if none).
+newest_complete() { ls "$WORK"/state/checkpoints/chk-*/_metadata 2>/dev/null | tail -n 1 || true; }
+
 kills=0 restarts=0 start=$SECONDS
 while [ "$kills" -lt "$KILLS_WANTED" ]; do
   [ $((SECONDS - start)) -lt 100 ] || fail "time bound exceeded after $kills kills"
@@ -25,6 +28,16 @@ while [ "$kills" -lt "$KILLS_WANTED" ]; do
   "$SLUICE" run "$slow" --input "$WORK/in.log" --state-dir "$WORK/state" --output "$WORK/out" \
     --checkpoint-interval "$interval" $CKPT_FLAGS --quiet -- "$DELAY" 2>> "$WORK/log" &
   pid=$!
+  if [ $((restarts % 3)) = 2 ]; then
+    # Every third run is killed only after it completed a checkpoint of its own: however loaded the
+    # machine, the job makes progress and later runs restore what earlier ones committed.
+    before=$(newest_complete)
+    for _ in $(seq 600); do
+      [ "$(newest_complete)" != "$before" ] && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+  fi
   # Kill anywhere from during recovery (a few ms in) to well past a few checkpoints.
   sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.005 + (r % 400) / 1000 }')"
   if kill -9 "$pid" 2>/dev/null; then
