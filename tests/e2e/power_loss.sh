@@ -28,14 +28,23 @@ mkdir "$D"
 sluice_args() { echo run "$slow" --input "$WORK/in.log" --state-dir "$D/state" --output "$D/out" \
   --checkpoint-interval "$1" --quiet -- "$2"; }
 
-# newest_complete: the id of the newest checkpoint whose _metadata exists (0 if none).
+# newest_complete [BEFORE]: the id of the newest checkpoint whose _metadata exists (0 if none); with BEFORE,
+# only among those older than the newest checkpoint directory. That one is complete for sure: sluice starts
+# the next checkpoint only after the previous one's writing and syncing returned — while a _metadata that
+# just appeared may still wait for its directory's fsync, and is rightly lost in a power cut.
 newest_complete() {
-  local m id=0
-  for m in "$D"/state/checkpoints/chk-*/_metadata; do
-    [ -e "$m" ] || continue
-    m=${m%/_metadata}
-    m=$((10#${m##*chk-}))
-    [ "$m" -le "$id" ] || id=$m
+  local d id=0 top=0 n
+  for d in "$D"/state/checkpoints/chk-*; do
+    [ -e "$d" ] || continue
+    n=$((10#${d##*chk-}))
+    [ "$n" -le "$top" ] || top=$n
+  done
+  for d in "$D"/state/checkpoints/chk-*/_metadata; do
+    [ -e "$d" ] || continue
+    d=${d%/_metadata}
+    n=$((10#${d##*chk-}))
+    if [ -n "${1:-}" ] && [ "$n" -ge "$top" ]; then continue; fi
+    [ "$n" -le "$id" ] || id=$n
   done
   echo "$id"
 }
@@ -63,7 +72,7 @@ for round in $(seq "$ROUNDS"); do
     "$SLUICE" $(sluice_args "$interval" "$DELAY") 2>> "$WORK/log" &
   pid=$!
   sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.05 + (r % 900) / 1000 }')"
-  before=$(newest_complete) # complete before the cut: must survive it
+  before=$(newest_complete older) # complete for sure before the cut: must survive it
   if kill -9 "$pid" 2>/dev/null; then
     wait "$pid" 2>/dev/null || true
     how="killed"
@@ -72,6 +81,7 @@ for round in $(seq "$ROUNDS"); do
     wait "$pid" || rc=$?
     [ "$rc" -eq 0 ] || fail "round $round: the run under the power-loss shim exited $rc: $(tail -3 "$WORK/log")"
     how="finished"
+    before=$(newest_complete) # it stopped: its last checkpoint returned
   fi
   "$SLUICE_POWERLOSS_APPLY" -v "$WORK/journal" > "$WORK/apply.out" || fail "round $round: powerloss-apply failed"
   n=$(sed -n 's/.*undid \([0-9]*\) writes.* and \([0-9]*\) entry changes.*/\1 \2/p' "$WORK/apply.out")

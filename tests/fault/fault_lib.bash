@@ -111,16 +111,17 @@ fault_job_cmd() {
     --output "$FAULT_OUT" --checkpoint-interval 20 --quiet -- "$FAULT_DELAY"
 }
 
-# fault_reference OPS: the failure-free run, under the shim with no fault (nth=0), into $WORK/ref.out; the
-# shim's count of each op's calls is in $WORK/count.log (read it with fault_calls).
+# fault_reference [OPS]: the failure-free run into $WORK/ref.out; with OPS, under the shim with no fault
+# (nth=0), which counts each op's calls into $WORK/count.log (read them with fault_calls).
 fault_reference() {
   rm -rf "$FAULT_STATE" "$FAULT_OUT" "$WORK/count.log"
-  timeout 120 env SLUICE_FAULT="op=$1" SLUICE_FAULT_LOG="$WORK/count.log" LD_PRELOAD="$SLUICE_FAULT_LIB" \
-    $(fault_job_cmd) || fail "the failure-free run failed"
+  local preload=()
+  [ -z "${1:-}" ] || preload=(SLUICE_FAULT="op=$1" SLUICE_FAULT_LOG="$WORK/count.log" LD_PRELOAD="$SLUICE_FAULT_LIB")
+  timeout 120 env "${preload[@]}" $(fault_job_cmd) || fail "the failure-free run failed"
   mv "$FAULT_OUT" "$WORK/ref.out"
   rm -rf "$FAULT_STATE"
   [ "$(wc -l < "$WORK/ref.out")" -eq "$FAULT_RECORDS" ] || fail "the failure-free run is incomplete"
-  echo "calls in a failure-free run: $(grep '^exit ' "$WORK/count.log" | cut -d' ' -f5-)"
+  [ -z "${1:-}" ] || echo "calls in a failure-free run: $(grep '^exit ' "$WORK/count.log" | cut -d' ' -f5-)"
 }
 
 # fault_try FAULT: one run from a fresh state with SLUICE_FAULT=FAULT (the shim preloaded into sluice
