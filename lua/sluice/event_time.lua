@@ -9,6 +9,8 @@
 -- or a function(value) -> ms. The watermark follows Flink's bounded out-of-orderness strategy:
 -- watermark = (max event time seen) - out_of_orderness_ms - 1, so a record exactly out_of_orderness_ms behind
 -- the newest one is still on time, and a record is late when its time is <= the watermark.
+local options = require "sluice.options"
+
 local M = {}
 
 local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
@@ -121,6 +123,8 @@ function M.format(ms, format)
   error(("cannot format time as '%s' (nginx or iso8601)"):format(tostring(format)), 2)
 end
 
+local WATERMARK_OPTIONS = { "field", "format", "timestamp", "out_of_orderness_ms" }
+
 -- Checks a source's watermark option and returns the strategy: { get = fn(rec) -> ms, ooo = ms, spec }.
 -- Raises (at `level`) naming what is wrong.
 function M.strategy(w, level)
@@ -128,6 +132,7 @@ function M.strategy(w, level)
   if type(w) ~= "table" then
     error("watermark must be a table { field = ..., format = ..., out_of_orderness_ms = ... }", level)
   end
+  options.check(w, WATERMARK_OPTIONS, "watermark")
   local ooo = w.out_of_orderness_ms or 0
   if type(ooo) ~= "number" or ooo < 0 or ooo ~= math.floor(ooo) then
     error("watermark.out_of_orderness_ms must be a whole number >= 0", level)

@@ -49,6 +49,13 @@ describe("unknown descriptor options", function()
     has(err, "sluice.state.reducing: unknown option 'colour' (its options: reduce, ttl)")
   end)
 
+  it("include a source's watermark strategy", function()
+    local line = next_line()
+    local err = err_of(function() local _ = sluice.source.input { watermark = { field = "t", out_of_orderness = 5 } } end)
+    at_line(err, line)
+    has(err, "watermark: unknown option 'out_of_orderness' (did you mean 'out_of_orderness_ms'?)")
+  end)
+
   it("suggests only names that are close", function()
     assert.are.equal("default", options.suggest("defualt", { "default", "ttl" }))
     assert.are.equal("ttl", options.suggest("tll", { "default", "ttl" }))
