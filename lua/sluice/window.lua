@@ -211,6 +211,9 @@ local function user_line(spec, agg)
   return true
 end
 
+local SPEC_OPTIONS = { "aggregate", "emit", "on_late" }
+local AGGREGATE_OPTIONS = { "create", "add", "result", "merge" }
+
 -- The table form of :process for a window operator: { state, process, on_timer, needs_watermark }.
 -- needs_watermark (event time: the "file:line" that made the window, or true): the pipeline refuses to
 -- start a job whose sources declare no watermark strategy, naming that line, instead of failing every
@@ -220,10 +223,15 @@ function M.operator(a, spec)
     caller.error("a window operator needs a sluice.window.tumbling/sliding/session assigner")
   end
   spec = spec or {}
+  if type(spec) ~= "table" then
+    caller.error("a window operator's spec must be a table { aggregate = ..., emit = ..., on_late = ... }")
+  end
+  options.check(spec, SPEC_OPTIONS, "window spec")
   local agg = spec.aggregate or COUNT
   if type(agg) ~= "table" or type(agg.create) ~= "function" or type(agg.add) ~= "function" then
     caller.error("window aggregate must be { create = fn, add = fn(acc, rec) [, result = fn, merge = fn] }")
   end
+  options.check(agg, AGGREGATE_OPTIONS, "window aggregate")
   for _, f in ipairs({ "emit", "on_late" }) do
     if spec[f] ~= nil and type(spec[f]) ~= "function" then
       caller.error(("window %s must be a function"):format(f))
