@@ -75,6 +75,8 @@ restart() {
   echo "  $what: exit $rc$([ "$rc" -eq 0 ] || echo ": $(grep -m1 'error' "$WORK/err")")"
   if ! fault_status_ok "$rc"; then
     fault_violation "$what (seed $SEED): $(fault_status_says "$rc")"
+  elif fault_sanitizer_report "$WORK/err"; then
+    fault_violation "$what (seed $SEED): a sanitizer report: $(grep -m1 -E 'runtime error|Sanitizer' "$WORK/err")"
   elif [ "$rc" -eq 0 ] && ! cmp -s "$WORK/ref.out" "$OUT"; then
     fault_violation "$what (seed $SEED): exit 0 but the output is not exact ($(fault_compare "$WORK/ref.out" "$OUT"))"
   elif [ "$rc" -ne 0 ] && ! grep -q "^sluice: error: " "$WORK/err"; then

@@ -6,7 +6,7 @@
 # the number of such calls a failure-free run makes; the seed is printed, and a failure names the fault.
 source "$(dirname "$0")/lib.bash"
 source "$SLUICE_SRC/tests/fault/fault_lib.bash"
-fault_need_shims
+fault_need_shims io
 fault_seed
 fault_job_init
 

@@ -14,7 +14,7 @@ fault_reference "$alloc"
 all=$(fault_calls "$WORK/count.log" matched)
 big_min=65536
 rm -f "$WORK/count.log"
-timeout 120 env SLUICE_FAULT="op=$alloc,min=$big_min" SLUICE_FAULT_LOG="$WORK/count.log" LD_PRELOAD="$SLUICE_FAULT_LIB" \
+timeout 120 env SLUICE_FAULT="op=$alloc,min=$big_min" SLUICE_FAULT_LOG="$WORK/count.log" LD_PRELOAD="$(fault_preload "$SLUICE_FAULT_LIB")" \
   $(fault_job_cmd) > /dev/null || fail "the failure-free run (counting big allocations) failed"
 big=$(fault_calls "$WORK/count.log" matched)
 echo "allocations in a failure-free run: $all, of which $big of >= $big_min bytes"

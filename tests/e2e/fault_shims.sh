@@ -5,7 +5,7 @@
 # (names), putting back files that were overwritten, truncated, unlinked or renamed over.
 source "$(dirname "$0")/lib.bash"
 source "$SLUICE_SRC/tests/fault/fault_lib.bash"
-fault_need_shims
+fault_need_shims io
 
 probe() { "$SLUICE_FAULT_PROBE" "$@" | cat; } # through a pipe: stdout is never a regular file here
 inject() { env SLUICE_FAULT="$1" SLUICE_FAULT_LOG="$WORK/log" LD_PRELOAD="$SLUICE_FAULT_LIB" "$SLUICE_FAULT_PROBE" "${@:2}" | cat; }

@@ -11,7 +11,7 @@
 # opening it (core/recovery.c), so its content after a power cut does not matter.
 source "$(dirname "$0")/lib.bash"
 source "$SLUICE_SRC/tests/fault/fault_lib.bash"
-fault_need_shims
+fault_need_shims io
 fault_seed
 
 ROUNDS=${ROUNDS:-8}
@@ -68,7 +68,7 @@ for round in $(seq "$ROUNDS"); do
   rm -rf "$WORK/journal" "$WORK/journal.links"
   interval=$((50 + RANDOM % 51))
   env SLUICE_POWERLOSS_DIR="$D" SLUICE_POWERLOSS_JOURNAL="$WORK/journal" \
-    SLUICE_POWERLOSS_EXCLUDE=state.mdb,state.loading.mdb LD_PRELOAD="$SLUICE_POWERLOSS_LIB" \
+    SLUICE_POWERLOSS_EXCLUDE=state.mdb,state.loading.mdb LD_PRELOAD="$(fault_preload "$SLUICE_POWERLOSS_LIB")" \
     "$SLUICE" $(sluice_args "$interval" "$DELAY") 2>> "$WORK/log" &
   pid=$!
   sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.05 + (r % 900) / 1000 }')"
