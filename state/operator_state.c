@@ -108,7 +108,8 @@ static int load_push(struct loader *ld, const void *v, size_t len) {
     ld->items = p;
     ld->cap = cap;
   }
-  if (ld->blen + len > ld->bcap) {
+  /* The byte buffer exists once an item does, empty ones too: items point into it (NULL + 0 is undefined). */
+  if (!ld->bytes || ld->blen + len > ld->bcap) {
     size_t cap = ld->bcap ? ld->bcap : 256;
     while (cap < ld->blen + len)
       cap *= 2;
