@@ -431,6 +431,17 @@ static int collect_dropped(const mapped *m, sl_snapshot_keep_fn keep, void *arg,
   return 0;
 }
 
+/* A full snapshot holds puts only: a delete record (tag 4) belongs in a delta (state_delta.h), and loading
+ * one would index past the three databases. The offset of the first one, or 0 when there is none. */
+static size_t first_delete(const mapped *m) {
+  for (size_t off = 8; off < m->len - TRAILER_LEN;) {
+    if (m->p[off] == 4)
+      return off;
+    off += 9 + (size_t)get_u32(m->p + off + 1) + get_u32(m->p + off + 5);
+  }
+  return 0;
+}
+
 static int load_records(MDB_env *env, const mapped *m, const dropped *d) {
   MDB_txn *txn;
   MDB_dbi dbi[4];
@@ -477,6 +488,12 @@ int sl_snapshot_load(const char *dir, const char *path, sl_snapshot_keep_fn keep
   char tmp[4096], final[4096];
   if (map_verified(path, &m, err, errlen))
     return -1;
+  size_t del = first_delete(&m);
+  if (del) {
+    snprintf(err, errlen, "%s has a delete record at byte %zu: a delta, not a full snapshot", path, del);
+    munmap((void *)m.p, m.len);
+    return -1;
+  }
   int result = -1;
   MDB_env *env = NULL;
   snprintf(tmp, sizeof tmp, "%s/state.loading.mdb", dir);
