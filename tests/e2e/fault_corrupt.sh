@@ -114,33 +114,27 @@ victim() {
   [ -n "$v" ] || fail "setup: no checkpoint of the stopped job has a $1"
   echo "$v"
 }
-for file in _metadata state.snap; do
+# damaged NAME LABEL TARGET...: FLIPS restarts of state NAME with one bit flipped in the file that the
+# command TARGET... prints (run once the state is put back), then two with that file truncated.
+damaged() {
+  local name=$1 label=$2 i
+  shift 2
+  TARGET=("$@")
   for i in $(seq "$FLIPS"); do
-    damage() { flip "$(victim "$file")"; }
-    restart full "$file: one bit flipped ($i)"
+    damage() { flip "$("${TARGET[@]}")"; }
+    restart "$name" "$label: one bit flipped ($i)"
   done
   for i in 1 2; do
-    damage() { cut_short "$(victim "$file")"; }
-    restart full "$file: truncated ($i)"
+    damage() { cut_short "$("${TARGET[@]}")"; }
+    restart "$name" "$label: truncated ($i)"
   done
-done
-for i in $(seq "$FLIPS"); do
-  damage() { flip "$(victim delta.snap)"; }
-  restart incr "delta.snap: one bit flipped ($i)"
-done
-for i in 1 2; do
-  damage() { cut_short "$(victim delta.snap)"; }
-  restart incr "delta.snap: truncated ($i)"
-done
+}
 part=part-$(printf '%020d' "$id")
-for i in $(seq "$FLIPS"); do
-  damage() { flip "$ST/pending/$part"; }
-  restart crafted "pending $part (not committed yet): one bit flipped ($i)"
-done
-for i in 1 2; do
-  damage() { cut_short "$ST/pending/$part"; }
-  restart crafted "pending $part (not committed yet): truncated ($i)"
-done
+pending_part() { echo "$ST/pending/$part"; }
+damaged full _metadata victim _metadata
+damaged full state.snap victim state.snap
+damaged incr delta.snap victim delta.snap
+damaged crafted "pending $part (not committed yet)" pending_part
 for i in 1 2; do
   damage() { cut_short "$OUT"; }
   restart full "output file: cut short ($i)"

@@ -10,6 +10,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -72,5 +73,16 @@ static inline int fc_fd_is_regular(int fd) {
   struct stat st;
   return syscall(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode);
 }
+
+/* In an interposed open(path, flags, ...): declares `mode`, the variadic argument that is there only with
+ * O_CREAT or O_TMPFILE (0 otherwise). */
+#define FC_OPEN_MODE(flags, last)                                                                            \
+  mode_t mode = 0;                                                                                           \
+  if ((flags) & (O_CREAT | __O_TMPFILE)) {                                                                   \
+    va_list ap;                                                                                              \
+    va_start(ap, last);                                                                                      \
+    mode = (mode_t)va_arg(ap, int);                                                                          \
+    va_end(ap);                                                                                              \
+  }
 
 #endif

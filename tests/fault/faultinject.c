@@ -421,33 +421,23 @@ static int do_openat(const char *call, int dirfd, const char *path, int flags, m
   return real(dirfd, path, flags, mode);
 }
 
-/* The mode argument is there only with O_CREAT or O_TMPFILE. */
-#define OPEN_MODE(flags, last)                                                                               \
-  mode_t mode = 0;                                                                                           \
-  if ((flags) & (O_CREAT | __O_TMPFILE)) {                                                                   \
-    va_list ap;                                                                                              \
-    va_start(ap, last);                                                                                      \
-    mode = (mode_t)va_arg(ap, int);                                                                          \
-    va_end(ap);                                                                                              \
-  }
-
 int open(const char *path, int flags, ...) {
-  OPEN_MODE(flags, flags);
+  FC_OPEN_MODE(flags, flags);
   return do_openat("open", AT_FDCWD, path, flags, mode);
 }
 
 int open64(const char *path, int flags, ...) {
-  OPEN_MODE(flags, flags);
+  FC_OPEN_MODE(flags, flags);
   return do_openat("open64", AT_FDCWD, path, flags, mode);
 }
 
 int openat(int dirfd, const char *path, int flags, ...) {
-  OPEN_MODE(flags, flags);
+  FC_OPEN_MODE(flags, flags);
   return do_openat("openat", dirfd, path, flags, mode);
 }
 
 int openat64(int dirfd, const char *path, int flags, ...) {
-  OPEN_MODE(flags, flags);
+  FC_OPEN_MODE(flags, flags);
   return do_openat("openat64", dirfd, path, flags, mode);
 }
 
