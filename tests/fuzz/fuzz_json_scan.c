@@ -1,8 +1,7 @@
 /* fuzz_json_scan.c — libFuzzer target for the JSON scanner: any bytes must give a clean accept or reject,
  * never a crash, a hang or an out-of-bounds read (run under ASan/UBSan), and an accepted line's index must
- * point inside the line. Not part of ctest (it runs until stopped); build and run:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_json_scan.c core/json_*.c \
- *     -o /tmp/fuzz_json && /tmp/fuzz_json -max_total_time=60 -max_len=4096 */
+ * point inside the line. ctest runs it as fuzz/json_scan on corpus/json_scan/ plus mutations
+ * (standalone_main.c); the libFuzzer binary comes from -DSLUICE_FUZZ=ON (README.md, "Tests"). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
