@@ -2,7 +2,9 @@
  * state/state_delta.c): sl_snapshot_verify, sl_snapshot_load into a scratch state dir, and
  * sl_snapshot_apply_delta onto a loaded base. Any file must give a clean accept or reject — never a crash,
  * a hang, a read out of bounds — a reject must say why, a file that fails verification is never loaded or
- * applied, and a load leaves no temporary environment behind.
+ * applied, and a load leaves no temporary environment behind. What was loaded is then opened as recovery
+ * does (sl_backend_open), walked, its registry read and written, and committed: errors are fine there,
+ * crashes are not.
  *
  * Input: one mode byte, then the file.
  *   mode & 1  repair the trailer first (record count and CRC-32, computed as the format in state_snapshot.h
@@ -113,6 +115,36 @@ static void expect_reason(const char *err, size_t cap, const char *who) {
     fail(who, "failed without a reason");
 }
 
+/* Uses a restored environment as a restarted job would: every entry, the registry, metadata, a commit. */
+static void use_restored(void) {
+  sl_backend *b;
+  char err[512];
+  if (sl_backend_open(&b, env_dir, NULL, err, sizeof err) != SL_STATE_OK)
+    return;
+  sl_backend_iter *it;
+  if (sl_backend_iter_open(b, "", 0, &it) == SL_STATE_OK) {
+    const void *k, *v;
+    size_t kl, vl;
+    while (sl_backend_iter_next(it, &k, &kl, &v, &vl) == SL_STATE_OK)
+      ;
+    sl_backend_iter_close(it);
+  }
+  const void *v;
+  size_t vl;
+  sl_backend_meta_get(b, "source", &v, &vl);
+  uint32_t id;
+  sl_state_info info, want = {SL_STATE_KIND_VALUE, 0};
+  sl_backend_state_lookup(b, "a", "count", &id, &info);
+  sl_backend_state_register(b, "b", "count", &want, &id, &info);
+  if (sl_backend_state_register(b, "c", "new", &want, &id, &info) == SL_STATE_OK) {
+    uint8_t k[SL_KEY_MAX_LEN];
+    size_t kl = sl_key_compose(k, sizeof k, 0, id, "k", 1, NULL, 0);
+    sl_backend_put(b, k, kl, "v", 1);
+  }
+  sl_backend_commit(b, 0);
+  sl_backend_close(b);
+}
+
 static int exists(const char *path) {
   return access(path, F_OK) == 0;
 }
@@ -151,6 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       expect_reason(err, sizeof err, "sl_snapshot_apply_delta");
     if (rc == 0 && !verified)
       fail("a delta that fails verification was applied", NULL);
+    if (rc == 0)
+      use_restored();
   } else {
     int rc = sl_snapshot_load(env_dir, in_path, keep, NULL, err, sizeof err);
     if (rc != 0)
@@ -161,6 +195,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       fail("a failed load left an environment", NULL);
     if (exists(loading_path))
       fail("a load left its temporary environment", NULL);
+    if (rc == 0)
+      use_restored();
   }
   return 0;
 }
