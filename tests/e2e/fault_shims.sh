@@ -65,6 +65,12 @@ expect_lines "directory fsync" "$out" "err fsyncdir EIO"
 out=$(inject "op=malloc|calloc|realloc,nth=2,sticky=1,min=1000000" malloc 100 malloc 2000000 malloc 2000000 calloc 2000000 realloc 3000000 malloc 100)
 expect_lines "allocations" "$out" "ok malloc 100" "ok malloc 2000000" "err malloc ENOMEM" "err calloc ENOMEM" "err realloc ENOMEM" "ok malloc 100"
 
+# skip_caller: allocations from a named object (here the probe itself) are not counted, others are.
+out=$(inject "op=malloc,nth=1,sticky=1,min=1000000,skip_caller=libnothing|fault-probe" malloc 2000000)
+expect_lines "skip_caller (the caller named)" "$out" "ok malloc 2000000"
+out=$(inject "op=malloc,nth=1,sticky=1,min=1000000,skip_caller=libnothing" malloc 2000000)
+expect_lines "skip_caller (another caller named)" "$out" "err malloc ENOMEM"
+
 # The power cut. Before: keep="old", victim="base", replaced="first". The script below syncs some changes
 # and not others, then kills itself; the one directory fsync of d comes after g's creation and the rename
 # over `replaced`, before everything else.

@@ -4,7 +4,7 @@
  *
  * Control, one rule per process, in the environment:
  *
- *   SLUICE_FAULT="op=OPS[,nth=N][,errno=NAME][,sticky=1][,short=1][,path=SUBSTR][,min=BYTES]"
+ *   SLUICE_FAULT="op=OPS[,nth=N][,errno=NAME][,sticky=1][,short=1][,path=S][,min=B][,skip_caller=S|S]"
  *   SLUICE_FAULT_LOG=FILE      (optional) where each fired fault, and a summary at exit, is appended
  *
  *   op      one or more of write writev pwrite pwritev fsync fdatasync rename copy_file_range ftruncate
@@ -19,9 +19,13 @@
  *           short). The default, 0, fails only the N-th (a transient error).
  *   short   1 (write-like ops only): the N-th call writes half its bytes and returns that count, as a write
  *           that fills the disk does; only the calls after it (if sticky) fail with errno.
- *   path    only calls on a file whose path contains SUBSTR count (fd ops: the path the fd is open on;
- * rename: the source; open: the path given). min     (malloc family) only allocations of at least BYTES
- * count, to target big buffers.
+ *   path    only calls on a file whose path contains SUBSTR count (fd ops: the path the fd is open
+ *           on; rename: the source; open: the path given).
+ *   min     (malloc family) only allocations of at least BYTES count, to target big buffers.
+ *   skip_caller  (malloc family) allocations called from a loaded object whose path contains one of
+ *           SUBSTR|SUBSTR... do not count (dladdr of the return address): for libraries that abort or
+ *           crash when an allocation fails (libuv, libgcc's unwinder under LuaJIT, lua-cjson), which no
+ *           caller can recover from, so that the faults land where the program under test can.
  *
  * What is never failed: I/O on anything but regular files (fsync/fdatasync: regular files and directories),
  * so pipes, sockets, ttys, stdout and stderr keep working and a test can still read the program's output
@@ -101,6 +105,7 @@ static struct {
   int sticky;
   int short_write;
   char path[512];
+  char skip_caller[512];
   uint64_t min;
   const char *log;
   uint64_t matched; /* atomics from here on */
@@ -174,6 +179,8 @@ static void parse_rule(void) {
         rule.short_write = parse_u64(v, vn) != 0;
       else if (streq_n(s, kn, "min"))
         rule.min = parse_u64(v, vn);
+      else if (streq_n(s, kn, "skip_caller") && vn < sizeof rule.skip_caller)
+        memcpy(rule.skip_caller, v, vn), rule.skip_caller[vn] = '\0';
       else if (streq_n(s, kn, "path") && vn < sizeof rule.path)
         memcpy(rule.path, v, vn), rule.path[vn] = '\0';
     }
@@ -266,9 +273,30 @@ static enum verdict check_path(int op, const char *call, const char *path) {
   return count_call(op, call, path, 0, rule.err);
 }
 
-static int check_alloc(int op, const char *call, size_t size) {
+/* Whether the code at address `caller` is in a loaded object named in skip_caller. dladdr takes the loader's
+ * recursive lock and does not allocate, so it is safe inside malloc (also inside dlopen's own mallocs). */
+static int skipped_caller(const void *caller) {
+  Dl_info info;
+  if (!rule.skip_caller[0] || !dladdr(caller, &info) || !info.dli_fname)
+    return 0;
+  for (const char *p = rule.skip_caller; *p;) {
+    const char *end = strchr(p, '|');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char want[128];
+    if (n > 0 && n < sizeof want) {
+      memcpy(want, p, n);
+      want[n] = '\0';
+      if (strstr(info.dli_fname, want))
+        return 1;
+    }
+    p = end ? end + 1 : p + n;
+  }
+  return 0;
+}
+
+static int check_alloc(int op, const char *call, size_t size, const void *caller) {
   parse_rule();
-  if (!(rule.ops & op) || size < rule.min)
+  if (!(rule.ops & op) || size < rule.min || skipped_caller(caller))
     return 0;
   return count_call(op, call, NULL, 0, ENOMEM) != PASS; /* an allocation fails with nothing else */
 }
@@ -448,7 +476,7 @@ int creat(const char *path, mode_t mode) {
 /* ---- memory ---- */
 
 void *malloc(size_t n) {
-  if (check_alloc(OP_MALLOC, "malloc", n)) {
+  if (check_alloc(OP_MALLOC, "malloc", n, __builtin_return_address(0))) {
     errno = ENOMEM;
     return NULL;
   }
@@ -459,7 +487,7 @@ void *calloc(size_t n, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total))
     total = SIZE_MAX;
-  if (check_alloc(OP_CALLOC, "calloc", total)) {
+  if (check_alloc(OP_CALLOC, "calloc", total, __builtin_return_address(0))) {
     errno = ENOMEM;
     return NULL;
   }
@@ -467,7 +495,7 @@ void *calloc(size_t n, size_t size) {
 }
 
 void *realloc(void *p, size_t n) {
-  if (n > 0 && check_alloc(OP_REALLOC, "realloc", n)) {
+  if (n > 0 && check_alloc(OP_REALLOC, "realloc", n, __builtin_return_address(0))) {
     errno = ENOMEM;
     return NULL;
   }
