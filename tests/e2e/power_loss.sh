@@ -32,14 +32,15 @@ sluice_args() { echo run "$slow" --input "$WORK/in.log" --state-dir "$D/state" -
 # only among those older than the newest checkpoint directory. That one is complete for sure: sluice starts
 # the next checkpoint only after the previous one's writing and syncing returned — while a _metadata that
 # just appeared may still wait for its directory's fsync, and is rightly lost in a power cut.
+# (Only chk-<20 digits>: a checkpoint set aside as corrupt, chk-N.corrupt, is none.)
 newest_complete() {
-  local d id=0 top=0 n
-  for d in "$D"/state/checkpoints/chk-*; do
+  local d id=0 top=0 n digits='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+  for d in "$D"/state/checkpoints/chk-$digits$digits; do
     [ -e "$d" ] || continue
     n=$((10#${d##*chk-}))
     [ "$n" -le "$top" ] || top=$n
   done
-  for d in "$D"/state/checkpoints/chk-*/_metadata; do
+  for d in "$D"/state/checkpoints/chk-$digits$digits/_metadata; do
     [ -e "$d" ] || continue
     d=${d%/_metadata}
     n=$((10#${d##*chk-}))
