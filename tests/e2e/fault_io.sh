@@ -4,6 +4,7 @@
 # half (a short write). Each run must keep the rule: exit non-zero (with a message) and then a restart without
 # the fault gives the failure-free output byte for byte, or exit 0 with exactly that output. N is drawn from
 # the number of such calls a failure-free run makes; the seed is printed, and a failure names the fault.
+# Every other run takes incremental checkpoints.
 source "$(dirname "$0")/lib.bash"
 source "$SLUICE_SRC/tests/fault/fault_lib.bash"
 fault_need_shims io
@@ -21,11 +22,16 @@ for op in $OPS; do
     write | pwrite | writev) variants="$variants errno=ENOSPC,short=1,sticky=1" ;;
     copy_file_range) variants="$variants errno=ENOSPC,short=1,sticky=1 errno=EXDEV" ;; # EXDEV: the read/pwrite fallback
   esac
-  fired=0
+  fired=0 i=0
   for v in $variants; do
+    # Every other run takes incremental checkpoints (delta.snap and its chain are written and synced).
+    FAULT_FLAGS=""
+    [ $((i % 2)) -eq 0 ] || FAULT_FLAGS=--incremental-checkpoints
+    i=$((i + 1))
     fault_try "op=$op,nth=$((1 + RANDOM % calls)),$v"
     fired=$((fired + FAULT_FIRED))
   done
+  FAULT_FLAGS=""
   [ "$fired" -gt 0 ] || fault_violation "no $op fault fired in any run: this test proved nothing"
   echo "$op: $fired of $(echo $variants | wc -w) faults fired"
 done

@@ -114,21 +114,22 @@ fault_fired() { grep -q '^fault ' "$1" 2>/dev/null; }
 fault_calls() { awk -v k="$2" '/^exit /{ for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) n = substr($i, length(k) + 2) } END { print n + 0 }' "$1"; }
 
 # The job every fault run makes: the URL count (tests/e2e/slow_url_count.lua, a tiny busy wait per record)
-# over RECORDS records into --output, checkpoints every 20 ms: about 10 batches and 8 checkpoints a run, so
+# over RECORDS records into --output, checkpoints every 20 ms: about 6 batches and 5 checkpoints a run, so
 # faults land in processing, at barriers, in snapshots and in commits. fault_job_init makes the input.
 fault_job_init() {
-  FAULT_RECORDS=${RECORDS:-40000}
+  FAULT_RECORDS=${RECORDS:-24000}
   # Under ASan every run is about twice as slow: half the records keep the test within its time.
-  [ -n "${RECORDS:-}" ] || [ "${SLUICE_SANITIZED:-OFF}" != ON ] || FAULT_RECORDS=20000
+  [ -n "${RECORDS:-}" ] || [ "${SLUICE_SANITIZED:-OFF}" != ON ] || FAULT_RECORDS=12000
   FAULT_DELAY=${DELAY:-0.00001}
   gen_access "$FAULT_RECORDS" 5 300 > "$WORK/in.log"
 }
 
-# fault_job_cmd: the sluice command (state in $FAULT_STATE, output $FAULT_OUT), as words.
-FAULT_STATE=$WORK/state FAULT_OUT=$WORK/out
+# fault_job_cmd: the sluice command (state in $FAULT_STATE, output $FAULT_OUT, extra flags $FAULT_FLAGS, e.g.
+# --incremental-checkpoints), as words.
+FAULT_STATE=$WORK/state FAULT_OUT=$WORK/out FAULT_FLAGS=""
 fault_job_cmd() {
   echo "$SLUICE" run "$SLUICE_SRC/tests/e2e/slow_url_count.lua" --input "$WORK/in.log" --state-dir "$FAULT_STATE" \
-    --output "$FAULT_OUT" --checkpoint-interval 20 --quiet -- "$FAULT_DELAY"
+    --output "$FAULT_OUT" --checkpoint-interval 20 $FAULT_FLAGS --quiet -- "$FAULT_DELAY"
 }
 
 # fault_reference [OPS]: the failure-free run into $WORK/ref.out; with OPS, under the shim with no fault
@@ -157,7 +158,7 @@ fault_try() {
   if fault_fired "$WORK/fault.log"; then FAULT_FIRED=1; fi
   FAULT_RUNS=$((FAULT_RUNS + 1))
   [ "$FAULT_RC" -eq 0 ] || FAULT_NONZERO=$((FAULT_NONZERO + 1))
-  echo "  $1: exit $FAULT_RC$([ "$FAULT_FIRED" = 1 ] || echo ", did not fire")"
-  fault_rule "SLUICE_FAULT=$1 (seed $SEED): exit $FAULT_RC" "$FAULT_RC" "$WORK/ref.out" "$FAULT_OUT" "$WORK/err" \
+  echo "  $1${FAULT_FLAGS:+ $FAULT_FLAGS}: exit $FAULT_RC$([ "$FAULT_FIRED" = 1 ] || echo ", did not fire")"
+  fault_rule "SLUICE_FAULT=$1${FAULT_FLAGS:+ with $FAULT_FLAGS} (seed $SEED): exit $FAULT_RC" "$FAULT_RC" "$WORK/ref.out" "$FAULT_OUT" "$WORK/err" \
     -- $(fault_job_cmd)
 }
