@@ -151,7 +151,6 @@ void sl_backend_close(sl_backend *b) {
   sl_cache_free(&b->pfx_pend);
   sl_spill_close(&b->spill);
   free(b->ttl_ids);
-  free(b->written);
   free(b);
 }
 
@@ -205,6 +204,7 @@ int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val
     e = sl_cache_find(&b->cache, h = sl_cache_hash(key, klen), key, klen);
   if (e) {
     b->stats.cache_hits++;
+    e->flags |= SL_CE_REF;
   } else {
     b->stats.cache_misses++;
     struct get_arg g = {b->kv, {klen, (void *)key}, {0, NULL}};
@@ -229,6 +229,16 @@ int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val
   return SL_STATE_OK;
 }
 
+/* Whether e already holds exactly this value (or, with val NULL, is a deletion): then a put or delete changes
+ * nothing, and leaving the entry as it is keeps a clean entry clean (an idle job's snapshot hook rewriting
+ * the same operator state, for one, leaves nothing to checkpoint). */
+static int holds(const sl_cache_entry *e, const void *val, size_t vlen, int deleted) {
+  if (deleted)
+    return (e->flags & SL_CE_DELETED) != 0;
+  return !(e->flags & SL_CE_DELETED) && e->vlen == vlen &&
+         (vlen == 0 || memcmp(e->data + e->klen, val, vlen) == 0);
+}
+
 int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val, size_t vlen) {
   if (!b || !key_ok(key, klen) || (vlen && !val) || vlen > UINT32_MAX / 2)
     return SL_STATE_EINVAL;
@@ -236,16 +246,23 @@ int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val,
     return SL_STATE_ECORRUPT;
   sl_cache_entry *e = sl_cache_last(&b->cache, key, klen);
   if (e && vlen <= e->vcap) {
+    if (holds(e, val, vlen, 0))
+      return SL_STATE_OK;
     /* The get-then-put of one key: rewrite the value in place, no hash, no probe. */
     if (vlen)
       memmove(sl_cache_value(e), val, vlen);
     e->vlen = (uint32_t)vlen;
-    e->flags = SL_CE_DIRTY | (e->flags & SL_CE_LISTED);
-  } else if (!(e = sl_cache_set(&b->cache, sl_cache_hash(key, klen), key, klen, val, vlen, SL_CE_DIRTY))) {
-    return SL_STATE_ENOMEM;
+    e->flags = SL_CE_DIRTY | SL_CE_REF;
+  } else {
+    uint64_t h = sl_cache_hash(key, klen);
+    if (!e && (e = sl_cache_find(&b->cache, h, key, klen)) != NULL && holds(e, val, vlen, 0)) {
+      e->flags |= SL_CE_REF;
+      return SL_STATE_OK;
+    }
+    if (!(e = sl_cache_set(&b->cache, h, key, klen, val, vlen, SL_CE_DIRTY)))
+      return SL_STATE_ENOMEM;
   }
   sl_bk_note_written(b, e);
-  b->flush_needed = 1;
   return b->cache.bytes > b->cache_max ? sl_bk_maybe_spill(b) : SL_STATE_OK;
 }
 
@@ -254,13 +271,18 @@ int sl_backend_delete(sl_backend *b, const void *key, size_t klen) {
     return SL_STATE_EINVAL;
   if (b->broken)
     return SL_STATE_ECORRUPT;
-  sl_cache_entry *e =
-      sl_cache_set(&b->cache, sl_cache_hash(key, klen), key, klen, NULL, 0, SL_CE_DIRTY | SL_CE_DELETED);
-  if (!e)
+  uint64_t h = sl_cache_hash(key, klen);
+  sl_cache_entry *e = sl_cache_find(&b->cache, h, key, klen);
+  if (e && holds(e, NULL, 0, 1))
+    return SL_STATE_OK;
+  if (!(e = sl_cache_set(&b->cache, h, key, klen, NULL, 0, SL_CE_DIRTY | SL_CE_DELETED)))
     return SL_STATE_ENOMEM;
   sl_bk_note_written(b, e);
-  b->flush_needed = 1;
   return b->cache.bytes > b->cache_max ? sl_bk_maybe_spill(b) : SL_STATE_OK;
+}
+
+int sl_backend_changed(const sl_backend *b) {
+  return b && sl_bk_change_count(b) != b->synced_changes;
 }
 
 /* Metadata: pending puts are kept in memory (so an aborted transaction loses none) and written at commit. */
@@ -273,9 +295,17 @@ int sl_backend_meta_put(sl_backend *b, const char *name, const void *val, size_t
     return SL_STATE_EINVAL;
   if (b->broken)
     return SL_STATE_ECORRUPT;
+  /* The same bytes as the pending or committed value change nothing (a source's offset saved again at a
+   * barrier of an idle job): nothing to write, and sl_backend_changed stays 0. */
+  const void *old;
+  size_t olen;
+  if (sl_backend_meta_get(b, name, &old, &olen) == SL_STATE_OK && olen == len &&
+      (len == 0 || memcmp(old, val, len) == 0))
+    return SL_STATE_OK;
   size_t n = strlen(name);
   if (!sl_cache_set(&b->meta_pend, sl_cache_hash(name, n), name, n, val, len, SL_CE_DIRTY))
     return SL_STATE_ENOMEM;
+  b->changes++;
   return SL_STATE_OK;
 }
 

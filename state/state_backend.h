@@ -113,13 +113,16 @@ int sl_backend_delete(sl_backend *b, const void *key, size_t klen);
 /* Deletes every entry whose key starts with prefix (cache and LMDB). */
 int sl_backend_delete_prefix(sl_backend *b, const void *prefix, size_t plen);
 
-/* Iterates, in key order, every entry whose key starts with prefix, as of now (dirty cache entries are
- * flushed into the write transaction first, without committing). Mutating the backend while an iterator is
- * open is allowed for the entry the iterator is on (LMDB cursor semantics); next returns OK or NOTFOUND at
- * the end. Key and value pointers are valid until the next call on the iterator.
+/* Iterates, in key order, every entry whose key starts with prefix, as of now: it sees every put and delete
+ * made before it opened (entries written since the last flush are written into the write transaction
+ * first, without committing). Mutating the backend while an iterator is open is allowed for the entry the
+ * iterator is on (LMDB cursor semantics); next returns OK or NOTFOUND at the end. Key and value pointers
+ * are valid until the next call on the iterator.
  * An iterator survives a commit or a map resize: it resumes after the last key it returned, in the new
- * transaction. Opening one scans the cache when entries are dirty (O(cache capacity)), so it is not meant
- * for every record of a hot key. */
+ * transaction. Opening one costs a cursor seek plus the entries written since the previous open (sorted
+ * and written into the transaction), not a pass over the cache, so a job may iterate state on every
+ * record. Iterating does not keep a checkpoint from being incremental (the freeze drops that transaction:
+ * its entries are still dirty in the cache and go into the frozen batch). */
 typedef struct sl_backend_iter sl_backend_iter;
 int sl_backend_iter_open(sl_backend *b, const void *prefix, size_t plen, sl_backend_iter **it);
 int sl_backend_iter_next(sl_backend_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen);
@@ -140,13 +143,27 @@ int sl_backend_meta_get(sl_backend *b, const char *name, const void **val, size_
  * the cache keeps the dirty entries, so a later commit can retry: no update is lost. */
 int sl_backend_commit(sl_backend *b, int sync);
 
+/* Whether anything changed since the last successful sl_backend_commit or completed freeze (a frozen batch
+ * whose flush succeeded and that sl_frozen_finish ended; state_flush.h): 1 when some put or delete changed
+ * an entry, a prefix was deleted, metadata was set to other bytes than it held, or a state id or kind was
+ * registered since; else 0 (also for NULL). A put of the bytes an entry already holds, a delete of an
+ * absent cached entry and a sl_backend_meta_put of the value already stored change nothing and are not
+ * counted, so an idle job whose barrier saves the same offsets again stays unchanged. A delete of a key the
+ * cache does not hold counts (the backend does not look LMDB up to know). Costs two loads: a checkpoint
+ * coordinator asks it after the barrier's own writes (snapshot hooks, offsets) and before freezing, and
+ * skips the checkpoint when it is 0 — the previous complete checkpoint then holds exactly this state. A
+ * failed background flush leaves it 1. */
+int sl_backend_changed(const sl_backend *b);
+
 /* Marks state_id as TTL-enabled (its values carry the header of state_ttl.h), so that snapshots can drop
  * its expired entries (cleanup while snapshotting). Idempotent. */
 int sl_backend_mark_ttl_state(sl_backend *b, uint32_t state_id);
 
-/* Counters for metrics and tests. */
+/* Counters for metrics and tests. cache_scans counts passes over every slot of the cache (a commit, a
+ * spill, and the fallbacks when a queue could not grow): iterator opens and frozen barriers make none. */
 typedef struct sl_backend_stats {
   uint64_t cache_hits, cache_misses, commits, entries_written, map_resizes;
+  uint64_t cache_scans, evictions;
   size_t cache_bytes;
 } sl_backend_stats;
 void sl_backend_get_stats(const sl_backend *b, sl_backend_stats *out);

@@ -21,10 +21,11 @@
 struct sl_backend {
   MDB_env *env;
   MDB_dbi kv, meta, states;
-  MDB_txn *txn;     /* the write transaction, opened lazily; NULL between commits until needed */
-  uint64_t txn_gen; /* bumped whenever a transaction ends, so iterators notice their cursor is gone */
-  int flush_needed; /* some cache entry is dirty and not yet written into txn */
-  int txn_written;  /* cache entries were written into txn (a flush): it cannot be handed to a worker */
+  MDB_txn *txn;      /* the write transaction, opened lazily; NULL between commits until needed */
+  uint64_t txn_gen;  /* bumped whenever a transaction ends, so iterators notice their cursor is gone */
+  int txn_written;   /* cache entries were written into txn (a flush): it cannot be handed to a worker */
+  int txn_untracked; /* a flush found its entries by a pass over the cache (its queue was lost): entries
+                        outside the WRITTEN queue may be marked SL_CE_IN_TXN, so clearing the marks scans */
   struct sl_backend_iter *iters; /* live iterators, orphaned at close (sl_bk_orphan_iters) */
   uint64_t freezes;   /* sl_backend_freeze calls: a frozen batch settles only while no newer one exists */
   int broken;         /* LMDB panicked or the file is corrupt: only close is allowed */
@@ -35,13 +36,17 @@ struct sl_backend {
   int flushed;
   int flush_failed; /* the last background flush failed: the next barrier commits synchronously */
   MDB_txn *rtxn;    /* read-only transaction for cache misses while flushing */
-  /* Entries written since the last barrier, each once (SL_CE_LISTED), so that a barrier finds the dirty
-   * entries without scanning the whole cache. Trusted only while cache.frees == written_frees (no entry
-   * was freed since the list began: its pointers are all valid); otherwise the barrier scans. */
-  sl_cache_entry **written;
-  size_t nwritten, capwritten;
-  uint64_t written_frees;
-  uint32_t *ttl_ids; /* TTL-enabled state ids (sl_backend_mark_ttl_state), for snapshot-time cleanup */
+  /* The cache's queues (state_cache.h), so that nothing per record or per iterator scans the cache:
+   *   SL_CQ_WRITTEN    entries put or deleted since the last freeze (what the next barrier freezes). Every
+   *                    entry marked SL_CE_IN_TXN is on it (the write transaction never outlives a barrier),
+   *                    unless txn_untracked.
+   *   SL_CQ_UNFLUSHED  entries put or deleted since the last flush into the write transaction (what an
+   *                    iterator's open writes into it); a subset of WRITTEN. */
+  /* Changes made through the backend (puts and deletes that changed an entry, prefix deletes, metadata that
+   * changed); with ids_pend.sets, compared with synced_changes by sl_backend_changed. */
+  uint64_t changes;
+  uint64_t synced_changes; /* the count of changes LMDB held after the last commit or completed freeze */
+  uint32_t *ttl_ids;       /* TTL-enabled state ids (sl_backend_mark_ttl_state), for snapshot-time cleanup */
   size_t nttl_ids;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -69,23 +74,22 @@ typedef int (*sl_bk_op)(sl_backend *b, void *arg);
  * transaction. Returns OK, NOTFOUND (op said MDB_NOTFOUND) or an error status. */
 int sl_bk_run(sl_backend *b, sl_bk_op op, void *arg, const char *what);
 
-/* Records that e was written (a put or delete reached it): appends it to the written list once. */
+/* Records that e was written (a put or delete changed it): queues it for the next barrier and the next
+ * flush. A queue that cannot grow is marked lost (its consumer then scans), so this cannot fail. */
 static inline void sl_bk_note_written(sl_backend *b, sl_cache_entry *e) {
-  if (e->flags & SL_CE_LISTED)
-    return;
-  if (b->nwritten == b->capwritten) {
-    size_t cap = b->capwritten ? b->capwritten * 2 : 1024;
-    sl_cache_entry **g = realloc(b->written, cap * sizeof *g);
-    if (!g) {
-      b->written_frees = UINT64_MAX; /* cannot list it: distrust the list, the barrier will scan */
-      return;
-    }
-    b->written = g;
-    b->capwritten = cap;
-  }
-  e->flags |= SL_CE_LISTED;
-  b->written[b->nwritten++] = e;
+  (void)sl_cache_enqueue(&b->cache, SL_CQ_WRITTEN, e);
+  (void)sl_cache_enqueue(&b->cache, SL_CQ_UNFLUSHED, e);
+  b->changes++;
 }
+
+/* The count sl_backend_changed compares: every change, including state ids registered (ids_pend.sets). */
+static inline uint64_t sl_bk_change_count(const sl_backend *b) {
+  return b->changes + b->ids_pend.sets;
+}
+
+/* Clears SL_CE_IN_TXN from every entry marked (after the transaction ended uncommitted) and queues the dirty
+ * ones for the next flush: through the WRITTEN queue, or a pass over the cache when it cannot be trusted. */
+void sl_bk_clear_in_txn(sl_backend *b);
 
 /* Detaches every live iterator from b (at close): closing one later frees only the iterator. */
 void sl_bk_orphan_iters(sl_backend *b);
@@ -100,8 +104,13 @@ void sl_bk_wait_flush(sl_backend *b);
 /* Ends the write transaction without committing (no-op without one); everything in it stays replayable. */
 void sl_bk_txn_abort(sl_backend *b);
 
-/* sl_bk_op: writes every dirty cache entry not yet in the transaction into it. */
+/* sl_bk_op: writes every entry put or deleted since the last flush (the UNFLUSHED queue; a pass over the
+ * cache if the queue was lost) that is still dirty and not in the transaction into it, in key order. Costs
+ * what was written since, not the size of the cache. */
 int sl_bk_op_flush(sl_backend *b, void *arg);
+
+/* sl_bk_op: writes every dirty cache entry not yet in the transaction (a pass over the whole cache). */
+int sl_bk_op_flush_all(sl_backend *b, void *arg);
 
 /* Called after a put/delete when the cache is past its cap: logs the dirty entries to the spill log, writes
  * them into the transaction and drops every cache entry. */

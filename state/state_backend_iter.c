@@ -1,10 +1,11 @@
 /* state_backend_iter.c — everything that walks LMDB with a cursor: prefix iterators and delete_prefix.
  *
- * An iterator reads the write transaction after flushing dirty cache entries into it, so it sees the state
- * "as of now" in key order without merging two sources. Because the transaction can end under it (a commit,
- * or an abort to grow the map — LMDB then frees the cursor itself), an iterator remembers the transaction
- * generation it was opened in and the last key it returned; when the generation has moved on it flushes
- * again, opens a fresh cursor and resumes just after that key. */
+ * An iterator reads the write transaction after flushing into it the entries written since the previous
+ * flush (the cache's UNFLUSHED queue: what an open costs is what was written since, never a pass over the
+ * cache), so it sees the state "as of now" in key order without merging two sources. Because the
+ * transaction can end under it (a commit, or an abort to grow the map — LMDB then frees the cursor itself),
+ * an iterator remembers the transaction generation it was opened in and the last key it returned; when the
+ * generation has moved on it flushes again, opens a fresh cursor and resumes just after that key. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,13 +67,16 @@ int sl_backend_delete_prefix(sl_backend *b, const void *prefix, size_t plen) {
     return SL_STATE_ECORRUPT;
   struct prefix_arg p = {prefix, plen};
   /* Remembered first, so that a transaction begun (or begun again) from here on replays it. */
-  if (!sl_cache_set(&b->pfx_pend, sl_cache_hash(prefix, plen), plen ? prefix : "", plen, NULL, 0, SL_CE_DIRTY))
+  if (!sl_cache_set(&b->pfx_pend, sl_cache_hash(prefix, plen), plen ? prefix : "", plen, NULL, 0,
+                    SL_CE_DIRTY))
     return SL_STATE_ENOMEM;
   /* After a spill the log replays in order, so it must see this delete after the writes it spilled. */
   int rc;
   if (b->spill.records && (rc = sl_spill_append(&b->spill, SL_SPILL_DELPFX, prefix, plen, NULL, 0)) != 0)
     return sl_bk_fail(b, rc, "writing the spill log");
   sl_cache_remove_if(&b->cache, in_prefix, &p);
+  b->stats.cache_scans++;
+  b->changes++;
   return sl_bk_run(b, op_delete_range, &p, "deleting a key prefix");
 }
 

@@ -3,7 +3,11 @@
  * Linear probing keeps a lookup to one or two cache lines of the slot array plus the entry itself; the full
  * 64-bit hash stored in each slot rejects almost every non-matching entry without touching it. The table is
  * kept at most 70% full. Bulk removal (a drop of the whole cache, a delete by prefix) rebuilds the table,
- * which is simpler than backward-shifting during a scan and costs the same O(capacity). */
+ * which is simpler than backward-shifting during a scan and costs the same O(capacity).
+ *
+ * Every place that frees or moves an entry goes through entry_release/entry_moved, which keep the queues'
+ * pointers valid (see state_cache.h). Eviction is a clock over the slots: one entry at a time, so a hot
+ * working set survives cache pressure instead of being dropped with everything else. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +45,62 @@ void sl_cache_free(sl_cache *c) {
   for (size_t i = 0; i <= c->mask; i++)
     free(c->slots[i].e);
   free(c->slots);
+  for (int q = 0; q < SL_CQ_COUNT; q++)
+    free(c->q[q].v);
   memset(c, 0, sizeof(*c));
+}
+
+/* Frees e, first taking it out of every queue it is in. */
+static void entry_release(sl_cache *c, sl_cache_entry *e) {
+  for (int q = 0; q < SL_CQ_COUNT; q++)
+    if (e->qpos[q])
+      c->q[q].v[e->qpos[q] - 1] = NULL;
+  c->frees++;
+  free(e);
+}
+
+/* n replaces e (a value that outgrew its entry): n takes e's queue positions; e is freed. */
+static void entry_moved(sl_cache *c, sl_cache_entry *e, sl_cache_entry *n) {
+  for (int q = 0; q < SL_CQ_COUNT; q++) {
+    n->qpos[q] = e->qpos[q];
+    if (e->qpos[q])
+      c->q[q].v[e->qpos[q] - 1] = n;
+  }
+  c->frees++;
+  free(e);
+}
+
+int sl_cache_enqueue_slow(sl_cache *c, int q, sl_cache_entry *e) {
+  sl_cache_queue *qu = &c->q[q];
+  /* Positions are 32-bit: a queue that would outgrow them is lost like one without memory. */
+  if (qu->n == qu->cap) {
+    size_t cap = qu->cap ? qu->cap * 2 : 1024;
+    sl_cache_entry **g = cap <= UINT32_MAX ? realloc(qu->v, cap * sizeof *g) : NULL;
+    if (!g) {
+      qu->lost = 1;
+      return -1;
+    }
+    qu->v = g;
+    qu->cap = cap;
+  }
+  qu->v[qu->n++] = e;
+  e->qpos[q] = (uint32_t)qu->n;
+  return 0;
+}
+
+void sl_cache_queue_clear(sl_cache *c, int q) {
+  sl_cache_queue *qu = &c->q[q];
+  for (size_t i = 0; i < qu->n; i++)
+    if (qu->v[i])
+      qu->v[i]->qpos[q] = 0;
+  qu->n = 0;
+  qu->lost = 0;
+  /* A queue that held a burst (a million entries written in one interval) need not keep its 8 MB. */
+  if (qu->cap > 65536) {
+    free(qu->v);
+    qu->v = NULL;
+    qu->cap = 0;
+  }
 }
 
 /* Places e (known absent) into the table without growing it. */
@@ -78,6 +137,7 @@ static sl_cache_entry *entry_new(const void *key, size_t klen, const void *val, 
   e->vlen = (uint32_t)vlen;
   e->vcap = (uint32_t)vcap;
   e->flags = flags;
+  memset(e->qpos, 0, sizeof e->qpos);
   memcpy(e->data, key, klen);
   if (vlen)
     memcpy(e->data + klen, val, vlen);
@@ -86,6 +146,7 @@ static sl_cache_entry *entry_new(const void *key, size_t klen, const void *val, 
 
 sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
                              size_t vlen, uint32_t flags) {
+  c->sets++;
   size_t i = (size_t)h & c->mask;
   for (;; i = (i + 1) & c->mask) {
     sl_cache_entry *e = c->slots[i].e;
@@ -97,16 +158,15 @@ sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t kl
       if (vlen)
         memmove(e->data + klen, val, vlen);
       e->vlen = (uint32_t)vlen;
-      e->flags = flags | (e->flags & SL_CE_LISTED);
+      e->flags = flags | (e->flags & SL_CE_REF);
       return c->last = e;
     }
     /* Built before the old entry is freed, so val may point into it. */
-    sl_cache_entry *n = entry_new(key, klen, val, vlen, flags);
+    sl_cache_entry *n = entry_new(key, klen, val, vlen, flags | (e->flags & SL_CE_REF));
     if (!n)
       return NULL;
     c->bytes += entry_size(klen, n->vcap) - entry_size(klen, e->vcap);
-    free(e);
-    c->frees++;
+    entry_moved(c, e, n);
     c->slots[i].e = n;
     return c->last = n;
   }
@@ -154,6 +214,10 @@ void sl_cache_remove_if(sl_cache *c, int (*pred)(const sl_cache_entry *e, void *
     for (size_t i = 0; i <= c->mask; i++)
       free(c->slots[i].e);
     memset(c->slots, 0, (c->mask + 1) * sizeof(*c->slots));
+    /* Every entry is gone, so the queues are empty (a lost mark stays: a pass over the slots is still what
+     * its consumer needs, and now costs little). */
+    for (int q = 0; q < SL_CQ_COUNT; q++)
+      c->q[q].n = 0;
     c->count = 0;
     c->bytes = 0;
   } else {
@@ -163,7 +227,7 @@ void sl_cache_remove_if(sl_cache *c, int (*pred)(const sl_cache_entry *e, void *
       if (e && pred(e, arg)) {
         c->bytes -= entry_size(e->klen, e->vcap);
         c->count--;
-        free(e);
+        entry_release(c, e);
         remove_at(c, i);
       } else {
         i++;
@@ -177,4 +241,30 @@ void sl_cache_remove_if(sl_cache *c, int (*pred)(const sl_cache_entry *e, void *
     n *= 2;
   if (n < c->mask + 1)
     (void)rehash(c, n);
+}
+
+size_t sl_cache_evict(sl_cache *c, size_t target) {
+  const uint32_t pinned = SL_CE_DIRTY | SL_CE_IN_TXN;
+  size_t freed = 0, nslots = c->mask + 1;
+  /* Two turns of the hand at most: the first may only clear reference bits. A free does not move the hand
+   * (remove_at moves a later entry of the chain into the slot, to be looked at next), so it is not a step. */
+  for (size_t steps = 0; c->bytes > target && steps < 2 * nslots;) {
+    size_t i = c->hand & c->mask;
+    sl_cache_entry *e = c->slots[i].e;
+    if (!e || (e->flags & pinned) || (e->flags & SL_CE_REF)) {
+      if (e)
+        e->flags &= ~(uint32_t)SL_CE_REF;
+      c->hand = i + 1;
+      steps++;
+      continue;
+    }
+    if (c->last == e)
+      c->last = NULL;
+    c->bytes -= entry_size(e->klen, e->vcap);
+    c->count--;
+    entry_release(c, e);
+    remove_at(c, i);
+    freed++;
+  }
+  return freed;
 }

@@ -5,8 +5,15 @@
  * rewriting a value of the same or smaller size (the per-record update of a counter) allocates nothing.
  * The caller computes a key's hash once (sl_cache_hash) and passes it to both the lookup and the insert.
  * Entry pointers are stable across table growth (the table holds pointers); an entry moves only when its
- * value outgrows its capacity (sl_cache_set_value) or when it is removed.
- * Ownership: the cache owns its table and every entry. Used only by state_backend.c. */
+ * value outgrows its capacity (sl_cache_set) or when it is removed.
+ *
+ * Queues: the backend must find "the entries written since X" without a pass over every slot (a pass costs
+ * O(capacity): done per iterator open, it made iterating state quadratic). A queue is an array of entry
+ * pointers, each entry at most once (its 1-based position is kept in the entry). The cache keeps queues
+ * right when an entry moves (its new address takes its place) or is freed (its place becomes NULL, which
+ * consumers skip), so a queue's pointers are always valid. An append that cannot allocate marks the queue
+ * lost: its consumer must then fall back to a pass over the slots.
+ * Ownership: the cache owns its table, its queues and every entry. Used only by the backend's files. */
 #ifndef SLUICE_STATE_CACHE_H
 #define SLUICE_STATE_CACHE_H
 
@@ -18,15 +25,24 @@ enum {
   SL_CE_DIRTY = 1,   /* differs from what LMDB last committed: must be written before the commit succeeds */
   SL_CE_DELETED = 2, /* the key is absent (a delete to write if dirty, a cached miss if clean) */
   SL_CE_IN_TXN = 4,  /* this exact value is already written into the open write transaction */
-  SL_CE_LISTED = 8,  /* on the backend's list of entries written since the last barrier (state_flush.c);
-                        kept across value updates, so an entry is listed once */
+  SL_CE_REF = 8,     /* used since the eviction hand last passed (state_cache.c's clock); kept across sets */
 };
+
+/* The backend's queues (state_backend_internal.h says what each holds). */
+enum { SL_CQ_WRITTEN = 0, SL_CQ_UNFLUSHED = 1, SL_CQ_COUNT = 2 };
 
 typedef struct sl_cache_entry {
   uint32_t klen, vlen, vcap;
   uint32_t flags;
-  uint8_t data[]; /* klen key bytes, then vcap value bytes */
+  uint32_t qpos[SL_CQ_COUNT]; /* 1-based position in each queue, 0 = not in it */
+  uint8_t data[];             /* klen key bytes, then vcap value bytes */
 } sl_cache_entry;
+
+typedef struct sl_cache_queue {
+  struct sl_cache_entry **v; /* NULL where a queued entry was freed */
+  size_t n, cap;
+  int lost; /* an append failed for lack of memory: the queue misses entries */
+} sl_cache_queue;
 
 typedef struct sl_cache_slot {
   uint64_t hash;
@@ -44,6 +60,9 @@ typedef struct sl_cache {
    * same key (get, then put): checking this entry first skips the hash and the probe of the second call.
    * Cleared whenever an entry is freed. */
   sl_cache_entry *last;
+  sl_cache_queue q[SL_CQ_COUNT];
+  size_t hand;   /* the eviction clock's position in slots (sl_cache_evict) */
+  uint64_t sets; /* sl_cache_set calls: a cheap "changed since" for caches that only hold pending writes */
 } sl_cache;
 
 static inline const uint8_t *sl_cache_key(const sl_cache_entry *e) {
@@ -105,6 +124,23 @@ sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t kl
 
 /* Removes (and frees) every entry for which pred returns non-zero; pred NULL removes all. */
 void sl_cache_remove_if(sl_cache *c, int (*pred)(const sl_cache_entry *e, void *arg), void *arg);
+
+/* Appends e to queue q unless it is in it already. Returns 0, or -1 when out of memory (the queue is then
+ * marked lost and e is not in it). */
+int sl_cache_enqueue_slow(sl_cache *c, int q, sl_cache_entry *e);
+static inline int sl_cache_enqueue(sl_cache *c, int q, sl_cache_entry *e) {
+  return e->qpos[q] ? 0 : sl_cache_enqueue_slow(c, q, e);
+}
+
+/* Empties queue q (and clears its lost mark); its entries stay in the cache. Gives back the memory of a
+ * queue that grew large. */
+void sl_cache_queue_clear(sl_cache *c, int q);
+
+/* Frees clean entries (neither SL_CE_DIRTY nor SL_CE_IN_TXN) one by one with a clock
+ * (second chance: an entry used since the hand last passed — SL_CE_REF — loses the flag and stays), until
+ * the cache holds at most target bytes or one full turn of the hand found nothing more to free. Returns the
+ * number of entries freed. */
+size_t sl_cache_evict(sl_cache *c, size_t target);
 
 /* Slot-order traversal: for (i = 0; i <= c->mask; i++) if ((e = c->slots[i].e)) ... */
 

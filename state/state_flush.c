@@ -32,6 +32,7 @@ struct sl_frozen {
   uint64_t freeze_no, commits; /* b->freezes and b->stats.commits at the freeze: settling is safe only
                                   while neither moved (LMDB may hold newer bytes after either) */
   int failed;                  /* the flush failed: nothing to settle */
+  uint64_t changes;            /* the backend's change count at the freeze (sl_backend_changed) */
   uint8_t *arena;              /* all keys and values, one allocation */
 };
 
@@ -39,10 +40,11 @@ size_t sl_frozen_count(const sl_frozen *f) {
   return f ? f->n : 0;
 }
 
-/* The write transaction holds changes another thread cannot take over (entries flushed into it are found
- * by find_pending, in the same pass). */
+/* The write transaction holds changes another thread cannot take over: spilled entries and prefix deletes
+ * live only there (and in the spill log) until a commit. Entries an iterator's flush wrote into it are still
+ * dirty in the cache, so that transaction can simply be dropped (see sl_backend_freeze). */
 static int txn_has_writes(const sl_backend *b) {
-  return b->txn_written || b->spill.records > 0 || b->pfx_pend.count > 0;
+  return b->spill.records > 0 || b->pfx_pend.count > 0;
 }
 
 static int is_pending(const sl_cache_entry *e) {
@@ -73,51 +75,52 @@ static int push_ref(pending_ref **v, size_t *n, size_t *cap, const sl_cache_entr
   return 0;
 }
 
+static int push_entry(pending_ref **v, size_t *n, size_t *cap, size_t *bytes, const sl_cache_entry *e,
+                      uint8_t db) {
+  if (push_ref(v, n, cap, e, db))
+    return -1;
+  /* Pending meta and ids are kept in their own caches, all of them pending. */
+  *bytes += e->klen + ((db == 1 && (e->flags & SL_CE_DELETED)) ? 0 : e->vlen);
+  return 0;
+}
+
 static long find_pending(sl_backend *b, pending_ref **out, size_t *bytes) {
   const sl_cache *caches[3] = {&b->cache, &b->meta_pend, &b->ids_pend};
   size_t cap = 1024, n = 0;
   pending_ref *v = malloc(cap * sizeof *v);
+  const sl_cache_queue *w = &b->cache.q[SL_CQ_WRITTEN];
   *bytes = 0;
-  /* The dirty kv entries: from the list of entries written since the last barrier when it can be trusted
-   * (no entry freed since: every pointer on it is valid) — a dirty entry not written since then was frozen
-   * before and is still being settled; it is listed again below — else from a scan of the whole cache. */
-  int listed = b->cache.frees == b->written_frees;
+  /* The dirty kv entries: from the queue of entries written since the last barrier when it is complete — a
+   * dirty entry not written since then was frozen before and is still being settled — else from a scan of
+   * the whole cache. */
+  int listed = !w->lost;
+  if (!listed)
+    b->stats.cache_scans++;
   for (int c = listed ? 1 : 0; v && c < 3; c++) {
     const sl_cache *ca = caches[c];
     for (size_t i = 0; i <= ca->mask; i++) {
       if (i + PREFETCH_AHEAD <= ca->mask && ca->slots[i + PREFETCH_AHEAD].e)
         __builtin_prefetch(ca->slots[i + PREFETCH_AHEAD].e);
       sl_cache_entry *e = ca->slots[i].e;
-      if (!e)
+      if (!e || (c == 0 && !is_pending(e)))
         continue;
-      if (c == 0) {
-        e->flags &= ~(uint32_t)SL_CE_LISTED; /* the list is rebuilt from here on */
-        if (!is_pending(e))
-          continue;
-      }
-      if (push_ref(&v, &n, &cap, e, (uint8_t)(c + 1))) {
+      if (push_entry(&v, &n, &cap, bytes, e, (uint8_t)(c + 1))) {
         free(v);
         return -1;
       }
-      /* Pending meta and ids are kept in their own caches, all of them pending. */
-      *bytes += e->klen + ((c == 0 && (e->flags & SL_CE_DELETED)) ? 0 : e->vlen);
     }
   }
-  for (size_t i = 0; listed && v && i < b->nwritten; i++) {
-    if (i + PREFETCH_AHEAD < b->nwritten)
-      __builtin_prefetch(b->written[i + PREFETCH_AHEAD]);
-    sl_cache_entry *e = b->written[i];
-    e->flags &= ~(uint32_t)SL_CE_LISTED;
+  for (size_t i = 0; listed && v && i < w->n; i++) {
+    if (i + PREFETCH_AHEAD < w->n && w->v[i + PREFETCH_AHEAD])
+      __builtin_prefetch(w->v[i + PREFETCH_AHEAD]);
+    sl_cache_entry *e = w->v[i];
     if (!is_pending(e))
       continue;
-    if (push_ref(&v, &n, &cap, e, 1)) {
+    if (push_entry(&v, &n, &cap, bytes, e, 1)) {
       free(v);
       return -1;
     }
-    *bytes += e->klen + ((e->flags & SL_CE_DELETED) ? 0 : e->vlen);
   }
-  b->nwritten = 0;
-  b->written_frees = b->cache.frees;
   *out = v;
   return v ? (long)n : -1;
 }
@@ -143,6 +146,11 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
     b->flush_failed = 0;
     return 1;
   }
+  /* What an iterator's flush wrote into the write transaction is still dirty in the cache, so the frozen
+   * batch takes it too: the transaction is dropped (the worker needs the write lock), and with it the
+   * reason a job that iterates state could never have an incremental checkpoint. */
+  if (b->txn_written)
+    sl_bk_txn_abort(b);
   pending_ref *refs;
   size_t bytes;
   long n = find_pending(b, &refs, &bytes);
@@ -164,9 +172,12 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
   }
   f->n = (size_t)n;
   free(refs);
-  /* The write transaction only served reads since the last commit: end it, the worker needs the lock. (No
-   * entry is marked as in it — find_pending checked — so sl_bk_txn_abort's pass over the cache is not
-   * needed.) */
+  /* Everything written so far is in the batch: the queues start again (an entry written from now on is
+   * queued anew), and the change count it covers is remembered for sl_frozen_finish. */
+  sl_cache_queue_clear(&b->cache, SL_CQ_WRITTEN);
+  sl_cache_queue_clear(&b->cache, SL_CQ_UNFLUSHED);
+  f->changes = sl_bk_change_count(b);
+  /* The write transaction only served reads since the last commit: end it, the worker needs the lock. */
   if (b->txn) {
     mdb_txn_abort(b->txn);
     b->txn = NULL;
@@ -277,7 +288,11 @@ static void settle(const sl_frozen *f, const frozen_rec *r) {
   sl_cache_entry *e = b->cache.frees == f->frees_at_freeze
                           ? (sl_cache_entry *)r->e
                           : sl_cache_find(&b->cache, sl_cache_hash(r->data, r->klen), r->data, r->klen);
-  if (e && e->klen == r->klen && !!(e->flags & SL_CE_DELETED) == r->deleted && e->vlen == r->vlen &&
+  /* An entry written since the freeze is left dirty, even if it holds the frozen bytes again, once the write
+   * transaction holds flushed entries: it may hold what the entry held in between (an iterator's flush),
+   * and marking it clean would keep the commit from overwriting that. The next barrier freezes it again. */
+  if (e && !(e->qpos[SL_CQ_WRITTEN] && b->txn_written) && e->klen == r->klen &&
+      !!(e->flags & SL_CE_DELETED) == r->deleted && e->vlen == r->vlen &&
       memcmp(e->data, r->data, r->klen + r->vlen) == 0)
     e->flags &= ~(uint32_t)SL_CE_DIRTY;
 }
@@ -305,7 +320,13 @@ void sl_frozen_finish(sl_frozen *f) {
   sl_bk_wait_flush(b);
   b->snapshots_open--;
   f->failed = b->flush_failed;
-  if (!f->failed) {
+  if (f->failed) {
+    /* LMDB lacks the batch: iterators must see its entries, which are on no queue any more. */
+    b->cache.q[SL_CQ_UNFLUSHED].lost = 1;
+  } else {
+    /* LMDB holds every change made up to the freeze (none after it is undone by this). */
+    if (f->changes > b->synced_changes)
+      b->synced_changes = f->changes;
     struct committed meta = {f, 2}, ids = {f, 3};
     sl_cache_remove_if(&b->meta_pend, was_committed, &meta);
     sl_cache_remove_if(&b->ids_pend, was_committed, &ids);
@@ -318,6 +339,9 @@ int sl_frozen_settle(sl_frozen *f, size_t max) {
   /* After a newer freeze or a commit LMDB may hold newer bytes than this batch: matching this batch's bytes
    * no longer proves an entry clean, so settling stops (the entries merely stay dirty). */
   if (f->b->freezes != f->freeze_no || f->b->stats.commits != f->commits)
+    return 1;
+  /* Without a complete WRITTEN queue, settle cannot tell which entries the write transaction may hold. */
+  if (f->b->cache.q[SL_CQ_WRITTEN].lost && f->b->txn_written)
     return 1;
   for (; f->settled < f->n && max > 0; f->settled++, max--) {
     if (f->settled + PREFETCH_AHEAD < f->n && f->recs[f->settled + PREFETCH_AHEAD].db == 1)

@@ -13,9 +13,10 @@
  * transaction (a cache spill, an iterator's flush, a prefix delete) wait for the worker's commit first.
  * When the checkpoint ends, entries that did not change since the freeze are marked clean.
  *
- * When the write transaction already holds changes (spilled entries, prefix deletes, an iterator's flush),
- * they cannot be handed to another thread; sl_backend_freeze then says so and the caller commits on the
- * loop thread as before. */
+ * When the write transaction already holds changes that live nowhere else (spilled entries, prefix
+ * deletes), they cannot be handed to another thread; sl_backend_freeze then says so and the caller commits
+ * on the loop thread as before. Entries an iterator's flush wrote into it are no such reason: they are still
+ * dirty in the cache, so the freeze drops that transaction and freezes them with the rest. */
 #ifndef SLUICE_STATE_FLUSH_H
 #define SLUICE_STATE_FLUSH_H
 

@@ -1,6 +1,10 @@
 /* state_txn.c — the backend's one write transaction: lazy begin, flush of the cache into it, spills under
  * cache pressure, MAP_FULL recovery and the commit.
  *
+ * What a flush writes comes from the cache's UNFLUSHED queue (entries written since the last flush), so an
+ * iterator opened on every record costs what that record wrote; only commits and spills pass over the
+ * whole cache (once per checkpoint or per cache-full of writes).
+ *
  * Why one long write transaction: misses read through it, so they see uncommitted deletes and spilled
  * entries, and LMDB needs no read transaction (whose long life would stop page reuse). Why replay: nothing
  * lives only in the transaction (see state_backend_internal.h), so recovering from MDB_MAP_FULL is abort,
@@ -13,14 +17,27 @@
 
 #include "state/state_backend_internal.h"
 
-static void clear_in_txn(sl_backend *b) {
+static void unmark_in_txn(sl_backend *b, sl_cache_entry *e) {
+  if (!e || !(e->flags & SL_CE_IN_TXN))
+    return;
+  e->flags &= ~(uint32_t)SL_CE_IN_TXN;
+  if (e->flags & SL_CE_DIRTY)
+    (void)sl_cache_enqueue(&b->cache, SL_CQ_UNFLUSHED, e);
+}
+
+void sl_bk_clear_in_txn(sl_backend *b) {
   sl_cache *c = &b->cache;
-  for (size_t i = 0; i <= c->mask; i++) {
-    sl_cache_entry *e = c->slots[i].e;
-    if (e && (e->flags & SL_CE_IN_TXN)) {
-      e->flags &= ~(uint32_t)SL_CE_IN_TXN;
-      b->flush_needed = 1;
-    }
+  const sl_cache_queue *w = &c->q[SL_CQ_WRITTEN];
+  if (!b->txn_written)
+    return; /* nothing was marked */
+  if (w->lost || b->txn_untracked) {
+    b->stats.cache_scans++;
+    for (size_t i = 0; i <= c->mask; i++)
+      unmark_in_txn(b, c->slots[i].e);
+    b->txn_untracked = 0;
+  } else {
+    for (size_t i = 0; i < w->n; i++)
+      unmark_in_txn(b, w->v[i]);
   }
 }
 
@@ -30,8 +47,8 @@ void sl_bk_txn_abort(sl_backend *b) {
     b->txn = NULL;
     b->txn_gen++;
   }
+  sl_bk_clear_in_txn(b);
   b->txn_written = 0;
-  clear_in_txn(b);
 }
 
 /* Applies one spill-log record to the transaction. */
@@ -196,27 +213,55 @@ static int needs_write(const sl_cache_entry *e) {
   return e && (e->flags & (SL_CE_DIRTY | SL_CE_IN_TXN)) == SL_CE_DIRTY;
 }
 
-/* Entries go in key order: LMDB then fills a few leaf pages at a time instead of touching a random page per
- * entry (measured on 1M new keys: 1.34 s in hash order, 0.9 s sorted, sort included). Without memory for the
- * sort, hash order is still correct. */
-int sl_bk_op_flush(sl_backend *b, void *arg) {
-  (void)arg;
-  if (!b->flush_needed)
-    return 0;
-  sl_cache *c = &b->cache;
+/* Writes the entries of v that need it, in key order: LMDB then fills a few leaf pages at a time instead of
+ * touching a random page per entry (measured on 1M new keys: 1.34 s in hash order, 0.9 s sorted, sort
+ * included). Without memory for the sort, the given order is still correct. */
+static int write_sorted(sl_backend *b, sl_cache_entry *const *v, size_t nv) {
   size_t n = 0;
   int rc = 0;
-  for (size_t i = 0; i <= c->mask; i++)
-    n += needs_write(c->slots[i].e);
-  struct sort_rec *v = n > 1 ? malloc(n * sizeof(*v)) : NULL;
+  for (size_t i = 0; i < nv; i++)
+    n += needs_write(v[i]);
+  struct sort_rec *r = n > 1 ? malloc(n * sizeof(*r)) : NULL;
+  if (!r) {
+    for (size_t i = 0; i < nv && !rc; i++)
+      if (needs_write(v[i]))
+        rc = write_entry(b, v[i]);
+    return rc;
+  }
+  size_t j = 0;
+  for (size_t i = 0; i < nv; i++)
+    if (needs_write(v[i]))
+      r[j++] = make_rec(v[i]);
+  qsort(r, n, sizeof(*r), by_key);
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = write_entry(b, r[i].e);
+  free(r);
+  return rc;
+}
+
+/* The cache's entries as a list, for write_sorted: the slots themselves hold them (with their hashes), so
+ * they are gathered into an array first. NULL when out of memory. */
+static sl_cache_entry **all_entries(const sl_cache *c, size_t *n) {
+  sl_cache_entry **v = malloc((c->count ? c->count : 1) * sizeof *v);
+  *n = 0;
+  for (size_t i = 0; v && i <= c->mask; i++)
+    if (c->slots[i].e)
+      v[(*n)++] = c->slots[i].e;
+  return v;
+}
+
+int sl_bk_op_flush_all(sl_backend *b, void *arg) {
+  (void)arg;
+  sl_cache *c = &b->cache;
+  size_t n;
+  /* Set before the first write: a failure half-way aborts the transaction, and clearing the marks of the
+   * entries already written then needs the pass over the cache too. */
+  b->txn_untracked = 1;
+  b->stats.cache_scans++;
+  sl_cache_entry **v = all_entries(c, &n);
+  int rc = 0;
   if (v) {
-    size_t j = 0;
-    for (size_t i = 0; i <= c->mask; i++)
-      if (needs_write(c->slots[i].e))
-        v[j++] = make_rec(c->slots[i].e);
-    qsort(v, n, sizeof(*v), by_key);
-    for (size_t i = 0; i < n && !rc; i++)
-      rc = write_entry(b, v[i].e);
+    rc = write_sorted(b, v, n);
     free(v);
   } else {
     for (size_t i = 0; i <= c->mask && !rc; i++)
@@ -225,12 +270,28 @@ int sl_bk_op_flush(sl_backend *b, void *arg) {
   }
   if (rc)
     return rc;
-  b->flush_needed = 0;
+  sl_cache_queue_clear(c, SL_CQ_UNFLUSHED); /* whatever it held is written now */
+  return 0;
+}
+
+int sl_bk_op_flush(sl_backend *b, void *arg) {
+  sl_cache_queue *q = &b->cache.q[SL_CQ_UNFLUSHED];
+  if (q->lost)
+    return sl_bk_op_flush_all(b, arg);
+  if (q->n == 0)
+    return 0;
+  /* The queue is cleared only once every write went in: after a failure the transaction is aborted and
+   * sl_bk_clear_in_txn queues the entries again. */
+  int rc = write_sorted(b, q->v, q->n);
+  if (rc)
+    return rc;
+  sl_cache_queue_clear(&b->cache, SL_CQ_UNFLUSHED);
   return 0;
 }
 
 int sl_bk_maybe_spill(sl_backend *b) {
   sl_cache *c = &b->cache;
+  b->stats.cache_scans++;
   for (size_t i = 0; i <= c->mask; i++) {
     sl_cache_entry *e = c->slots[i].e;
     if (!e || !(e->flags & SL_CE_DIRTY))
@@ -243,7 +304,7 @@ int sl_bk_maybe_spill(sl_backend *b) {
       return sl_bk_fail(b, rc, "writing the spill log");
     }
   }
-  int rc = sl_bk_run(b, sl_bk_op_flush, NULL, "spilling the cache");
+  int rc = sl_bk_run(b, sl_bk_op_flush_all, NULL, "spilling the cache");
   if (rc != SL_STATE_OK)
     return rc;
   sl_cache_remove_if(c, NULL, NULL);
@@ -266,7 +327,7 @@ static int write_pending(sl_backend *b, const sl_cache *p, MDB_dbi dbi) {
 
 static int op_commit(sl_backend *b, void *arg) {
   (void)arg;
-  int rc = sl_bk_op_flush(b, NULL);
+  int rc = sl_bk_op_flush_all(b, NULL);
   if (!rc)
     rc = write_pending(b, &b->ids_pend, b->states);
   if (!rc)
@@ -274,10 +335,12 @@ static int op_commit(sl_backend *b, void *arg) {
   if (rc)
     return rc;
   rc = mdb_txn_commit(b->txn);
-  /* The transaction is gone whether or not the commit succeeded. */
+  /* The transaction is gone whether or not the commit succeeded; after a failure txn_written stays, so that
+   * sl_bk_run's abort clears the entries' marks. */
   b->txn = NULL;
-  b->txn_written = 0;
   b->txn_gen++;
+  if (rc == 0)
+    b->txn_written = 0;
   return rc;
 }
 
@@ -288,6 +351,7 @@ int sl_backend_commit(sl_backend *b, int sync) {
   if (rc != SL_STATE_OK)
     return rc;
   sl_cache *c = &b->cache;
+  b->stats.cache_scans++;
   for (size_t i = 0; i <= c->mask; i++)
     if (c->slots[i].e)
       c->slots[i].e->flags &= ~(uint32_t)(SL_CE_DIRTY | SL_CE_IN_TXN);
@@ -295,7 +359,9 @@ int sl_backend_commit(sl_backend *b, int sync) {
   sl_cache_remove_if(&b->meta_pend, NULL, NULL);
   sl_cache_remove_if(&b->pfx_pend, NULL, NULL);
   sl_spill_reset(&b->spill);
-  b->flush_needed = 0;
+  sl_cache_queue_clear(c, SL_CQ_UNFLUSHED);
+  b->txn_untracked = 0;
+  b->synced_changes = sl_bk_change_count(b);
   b->stats.commits++;
   if (sync && (rc = mdb_env_sync(b->env, 1)) != 0) {
     int st = sl_bk_fail(b, rc, "syncing a commit (it is committed but may not survive an OS crash)");

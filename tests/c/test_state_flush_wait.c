@@ -168,13 +168,16 @@ static void test_fallbacks(void **state) {
     snprintf(v, sizeof v, "value-%d", i);
     expect_val(b, k, v);
   }
-  /* Entries an iterator flushed into the transaction. */
+  /* Entries an iterator flushed into the transaction are no reason to fall back: they are still dirty in
+   * the cache, so the freeze drops that transaction and the batch takes them. */
   put_s(b, "it", "1");
   sl_backend_iter *it;
   assert_int_equal(sl_backend_iter_open(b, "it", 2, &it), SL_STATE_OK);
   sl_backend_iter_close(it);
-  expect_fallback(b);
-  assert_int_equal(sl_backend_commit(b, 0), SL_STATE_OK);
+  assert_int_equal(b->txn_written, 1);
+  sl_frozen *fi = freeze(b);
+  assert_int_equal(sl_frozen_count(fi), 1);
+  flush_done(fi, flush_inline(fi));
   /* A pending prefix delete. */
   assert_int_equal(sl_backend_delete_prefix(b, "k00", 3), SL_STATE_OK);
   expect_fallback(b);
