@@ -12,7 +12,9 @@
 #include "core/log.h"
 #include "core/output.h"
 #include "core/runtime.h"
+#include "core/savepoint.h"
 #include "core/source.h"
+#include "state/file_modes.h"
 #include "state/state_delta.h"
 
 #define FULL_EVERY 10
@@ -21,37 +23,13 @@ static void chk_dir(const sl_checkpointer *c, uint64_t id, char *out, size_t len
   snprintf(out, len, "%s/chk-%020" PRIu64, c->dir, id);
 }
 
-/* Copies a file (savepoints). 0 or -1. */
-static int copy_file(const char *from, const char *to) {
-  FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
-  char buf[1 << 16];
-  size_t n;
-  int rc = in && out ? 0 : -1;
-  while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
-    if (fwrite(buf, 1, n, out) != n)
-      rc = -1;
-  if (out && (fflush(out) != 0 || fsync(fileno(out)) != 0))
-    rc = -1;
-  if (in)
-    fclose(in);
-  if (out && fclose(out) != 0)
-    rc = -1;
-  return rc;
-}
-
-/* Writes a savepoint: the snapshot and metadata copied to a directory of its own (kept until deleted). */
+/* Writes a savepoint: the snapshot and metadata copied to a directory of its own (kept until deleted).
+ * -1 with the reason in j->err (the checkpoint itself is complete: j->ok stays 1). */
 static int write_savepoint(sl_checkpoint_job *j) {
-  char from[4200], to[4200];
-  if (mkdir(j->savepoint, 0755) && errno != EEXIST)
-    return -1;
+  char from[4200];
   snprintf(from, sizeof from, "%s/state.snap", j->dir);
-  snprintf(to, sizeof to, "%s/state.snap", j->savepoint);
-  if (copy_file(from, to))
-    return -1;
-  sl_checkpoint_meta m = j->meta;
-  m.savepoint = 1;
-  char err[256];
-  return sl_checkpoint_meta_write(j->savepoint, &m, err, sizeof err);
+  j->err[0] = '\0';
+  return sl_savepoint_write(j->savepoint, from, &j->meta, j->err, sizeof j->err);
 }
 
 /* On the worker thread: everything that waits on the disk. */
@@ -72,16 +50,18 @@ static void work(uv_work_t *w) {
                                sizeof j->err)) {
     return;
   }
-  if (sl_output_sync_parts(&c->rt->out, j->part_first, j->part_last)) {
+  uint32_t crc;
+  if (sl_output_sync_parts(&c->rt->out, j->part_first, j->part_last, &crc)) {
     snprintf(j->err, sizeof j->err, "syncing pending output: %s", strerror(errno));
     return;
   }
+  j->meta.sink_crc = crc;
   j->meta.duration_ms = sl_now_ms() - j->started_ms;
   if (sl_checkpoint_meta_write(j->dir, &j->meta, j->err, sizeof j->err))
     return;
   j->ok = 1;
-  if (j->savepoint[0] && write_savepoint(j))
-    sl_warn("checkpoint %" PRIu64 ": writing savepoint %s failed: %s", j->id, j->savepoint, strerror(errno));
+  if (j->savepoint[0])
+    write_savepoint(j); /* its outcome is logged and answered on the loop thread */
 }
 
 /* Deletes complete checkpoints beyond the newest `retain`, except those an incremental one among them
@@ -104,8 +84,10 @@ static void prune(sl_checkpointer *c, uint64_t newest) {
   for (int i = 0; i < n; i++) {
     sl_checkpoint_meta m;
     chk_dir(c, ids[i], dir, sizeof dir);
-    int complete = sl_checkpoint_meta_read(dir, &m, err, sizeof err) == 0;
-    if (ids[i] < needed_from || (!complete && ids[i] < newest))
+    int rc = sl_checkpoint_meta_read(dir, &m, err, sizeof err);
+    /* Only what is provably ours to drop: complete checkpoints past retention, and incomplete ones (no
+     * metadata) older than the newest. One whose metadata is damaged or unreadable is left for recovery. */
+    if ((rc == SL_META_OK && ids[i] < needed_from) || (rc == SL_META_MISSING && ids[i] < newest))
       sl_remove_tree(dir);
   }
   free(ids);
@@ -129,22 +111,38 @@ static void after_work(uv_work_t *w, int status) {
       c->last_full_id = j->id;
     c->last_duration_ms = j->meta.duration_ms;
     c->last_bytes = j->meta.snapshot_bytes;
-    if (sl_output_commit_parts(&rt->out, j->part_first, j->part_last, j->part_len) == 0) {
+    char err[4200];
+    if (sl_output_commit_parts(&rt->out, j->part_first, j->part_last, j->part_len, err, sizeof err) == 0) {
       c->carry_first = j->part_last + 1;
       rt->out.uncommitted = 0;
+    } else {
+      /* The checkpoint is complete, so its output is owed: a restart commits it again (recovery appends
+       * the parts it still finds). Going on would let the output file fall behind what was read. */
+      sl_runtime_fail(rt, "checkpoint %" PRIu64 ": %s", j->id, err);
     }
     prune(c, j->id);
     sl_log(SL_LOG_DEBUG,
            "checkpoint %" PRIu64 " complete: %" PRIu64 " entries, %" PRIu64 " bytes, %" PRIu64 " ms", j->id,
            j->meta.snapshot_entries, j->meta.snapshot_bytes, j->meta.duration_ms);
-    if (j->savepoint[0])
+    if (j->savepoint[0] && j->err[0])
+      sl_error("savepoint %s failed: %s", j->savepoint, j->err);
+    else if (j->savepoint[0])
       sl_info("savepoint written to %s (checkpoint %" PRIu64 ")", j->savepoint, j->id);
+    if (j->savepoint[0] && sl_savepoint_answer(rt->state_dir, j->savepoint, j->err[0] ? j->err : NULL))
+      sl_warn("cannot answer the request for savepoint %s: %s", j->savepoint, strerror(errno));
   } else {
     c->failed++;
     c->force_full = 1; /* a chain of deltas cannot skip this one */
     sl_error("checkpoint %" PRIu64 " failed: %s; the job goes on and the next checkpoint retries", j->id,
              status ? uv_strerror(status) : j->err);
     sl_remove_tree(j->dir);
+    if (j->savepoint[0]) {
+      char why[700];
+      snprintf(why, sizeof why, "checkpoint %" PRIu64 " failed: %s", j->id,
+               status ? uv_strerror(status) : j->err);
+      if (sl_savepoint_answer(rt->state_dir, j->savepoint, why))
+        sl_warn("cannot answer the request for savepoint %s: %s", j->savepoint, strerror(errno));
+    }
   }
   c->in_flight = 0;
 }
@@ -158,30 +156,35 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
   j->meta.id = j->id;
   j->meta.time_ms = j->started_ms;
   chk_dir(c, j->id, j->dir, sizeof j->dir);
-  if (sl_output_write(&rt->out, &rt->out_buf)) {
+  if (sl_runtime_flush_output(rt)) {
     /* As after a batch: output that cannot be written stops the job (a restart resumes from the last
      * complete checkpoint); this checkpoint fails with it. */
     snprintf(j->err, sizeof j->err, "the output cannot be written");
-    rt->failed = 1;
-    sl_runtime_stop(rt);
     return -1;
   }
   j->meta.sink_committed = rt->out.committed;
   snprintf(j->meta.sink_path, sizeof j->meta.sink_path, "%s", rt->out.real_path ? rt->out.real_path : "");
-  if (sl_output_rotate(&rt->out, j->id + 1, &j->part_last, &j->part_len))
+  j->meta.sink_dev = rt->out.dev;
+  j->meta.sink_ino = rt->out.ino;
+  if (sl_output_rotate(&rt->out, j->id + 1, &j->part_last, &j->part_len, j->err, sizeof j->err)) {
+    sl_runtime_fail(rt, "checkpoint %" PRIu64 ": %s", j->id, j->err);
     return -1;
+  }
   j->part_first = c->carry_first;
   /* Parts of earlier failed checkpoints are carried into this one: it covers all uncommitted bytes. */
   rt->out.uncommitted += j->part_len;
-  j->part_len = rt->out.path ? rt->out.uncommitted : 0;
+  j->part_len = sl_output_exactly_once(&rt->out) ? rt->out.uncommitted : 0;
   j->meta.sink_first_part = j->part_first;
   j->meta.sink_part = j->part_len;
-  if (sl_lua_host_snapshot_hooks(&rt->lua, j->err, sizeof j->err))
+  int hooks = sl_lua_host_snapshot_hooks(&rt->lua, j->err, sizeof j->err);
+  if (hooks == -2)
+    sl_runtime_fail(rt, "checkpoint %" PRIu64 ": %s", j->id, j->err);
+  if (hooks)
     return -1;
   for (int i = 0; i < rt->nsources; i++)
     if (sl_source_save_offset(rt->sources[i]) != SL_STATE_OK)
       goto state_failed;
-  if (mkdir(j->dir, 0755) && errno != EEXIST) {
+  if (mkdir(j->dir, SL_STATE_DIR_MODE) && errno != EEXIST) {
     snprintf(j->err, sizeof j->err, "cannot create %s: %s", j->dir, strerror(errno));
     return -1;
   }
@@ -217,7 +220,10 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
     c->force_full = 0;
   return 0;
 state_failed:
-  snprintf(j->err, sizeof j->err, "%s", sl_backend_last_error(rt->backend));
+  /* The state backend failed under the barrier: what it holds is not known to match the stream any more,
+   * so the job stops rather than take later checkpoints from it. */
+  snprintf(j->err, sizeof j->err, "the state backend failed: %s", sl_backend_last_error(rt->backend));
+  sl_runtime_fail(rt, "checkpoint %" PRIu64 ": %s", j->id, j->err);
   return -1;
 }
 

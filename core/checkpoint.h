@@ -54,8 +54,8 @@ typedef struct sl_checkpointer {
   uv_work_t work;
   sl_checkpoint_job job;
   char pending_savepoint[4096];
-  sl_frozen *settling; /* the last checkpoint's frozen state, marked clean a slice per batch */
-  int incremental;      /* --incremental-checkpoints */
+  sl_frozen *settling;   /* the last checkpoint's frozen state, marked clean a slice per batch */
+  int incremental;       /* --incremental-checkpoints */
   uint64_t last_full_id; /* the base of the current chain of deltas (0: none yet) */
   int force_full;        /* the next checkpoint must be full: a checkpoint failed, or we just restored */
   uint64_t completed, failed, skipped;
@@ -65,8 +65,9 @@ typedef struct sl_checkpointer {
 /* Recovery, before the backend opens: picks the checkpoint to restore (or the savepoint at from, if given),
  * loads it into STATE-DIR's working environment, and fills *restored (or leaves *have = 0 on a fresh
  * start). keep/arg decide which operators' state is restored (see sl_snapshot_load). 0, or -1 logged. */
-int sl_checkpoint_recover(sl_checkpointer *c, const char *state_dir, const char *from_savepoint,
-                          sl_snapshot_keep_fn keep, void *arg, sl_checkpoint_meta *restored, int *have);
+int sl_checkpoint_recover(sl_checkpointer *c, const char *state_dir, const char *pending_dir,
+                          const char *from_savepoint, sl_snapshot_keep_fn keep, void *arg,
+                          sl_checkpoint_meta *restored, int *have);
 
 /* After each batch: settles a slice of the last checkpoint's frozen entries (see sl_frozen_settle). */
 void sl_checkpoint_after_batch(sl_checkpointer *c);

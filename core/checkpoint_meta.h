@@ -3,12 +3,15 @@
  * STATE-DIR/checkpoints/chk-<id>/ holds state.snap (state_snapshot.h) and _metadata. A checkpoint is
  * complete exactly when its _metadata exists: it is written last, durably (temp file, fsync, rename, fsync
  * of the directory), so a crash at any instant leaves either no _metadata or a whole one. The format is
- * "key value" text lines, readable with cat:
- *   sluice-checkpoint 1 | id N | time_ms T | duration_ms D | alignment_ms A | barrier_ms P | snapshot_bytes B
- * | snapshot_entries E | sink_committed S | sink_first_part F | sink_part L | savepoint 0/1 | sink_path P
- * (last, the rest of its line) sink_committed is the output file's committed size before this checkpoint's
- * pending parts (parts F..id: more than one when earlier checkpoints failed), sink_part their total length:
- * after checkpoint N the output file is exactly S + L bytes. */
+ * "key value" text lines, readable with cat (version 2):
+ *   sluice-checkpoint 2 | id N | time_ms T | duration_ms D | alignment_ms A | barrier_ms P | snapshot_bytes B
+ *   | snapshot_entries E | sink_committed S | sink_first_part F | sink_part L | base_id I | sink_dev V
+ *   | sink_ino O | sink_crc C | savepoint 0/1 | sink_path P (the rest of its line) | crc32 X (CRC-32 of every
+ * byte before this line, 8 hex digits) sink_committed is the output file's committed size before this
+ * checkpoint's pending parts (parts F..id: more than one when earlier checkpoints failed), sink_part their
+ * total length: after checkpoint N the output file is exactly S + L bytes. sink_dev/sink_ino identify that
+ * file, so a restart never cuts back a file it did not write. A file whose CRC fails, or with an unknown,
+ * repeated or missing key, is corrupt. */
 #ifndef SLUICE_CHECKPOINT_META_H
 #define SLUICE_CHECKPOINT_META_H
 
@@ -25,12 +28,22 @@ typedef struct sl_checkpoint_meta {
   uint64_t sink_committed, sink_first_part, sink_part;
   int savepoint;
   uint64_t base_id; /* incremental: the full checkpoint this one's chain starts at; = id for a full one */
+  uint64_t sink_dev, sink_ino; /* the output file's device and inode (0: stdout, or a version 1 file) */
+  uint64_t sink_crc;           /* CRC-32 of the pending parts' bytes (sink_first_part..id, sink_part bytes) */
   char sink_path[4096]; /* the file sink's real path ("" for stdout): its sink_* fields apply to that file */
 } sl_checkpoint_meta;
 
+/* What sl_checkpoint_meta_read found. */
+enum sl_meta_status {
+  SL_META_OK = 0,
+  SL_META_MISSING = 1,     /* no _metadata: the checkpoint never completed */
+  SL_META_CORRUPT = 2,     /* proven damaged: checksum, syntax, unknown/missing/repeated key */
+  SL_META_UNREADABLE = -1, /* it cannot be read now (EIO, EACCES, ENOMEM): proves nothing about it */
+};
+
 /* Writes dir/_metadata durably. 0, or -1 with the reason. */
 int sl_checkpoint_meta_write(const char *dir, const sl_checkpoint_meta *m, char *err, size_t errlen);
-/* Reads dir/_metadata. 0, or -1 with the reason (missing, truncated, malformed). */
+/* Reads dir/_metadata. SL_META_OK, or another sl_meta_status with the reason in err. */
 int sl_checkpoint_meta_read(const char *dir, sl_checkpoint_meta *m, char *err, size_t errlen);
 
 /* The ids of every chk-<id> directory under checkpoints_dir, ascending. Returns the count (0 when the

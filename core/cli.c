@@ -7,34 +7,41 @@
 #include <string.h>
 
 void sl_cli_print_help(void) {
-  fputs("usage: sluice run SCRIPT [options] [-- SCRIPT-ARGS...]\n"
-        "       sluice --help | --version\n"
-        "\n"
-        "Runs a stream-processing job written in Lua over JSON-lines input.\n"
-        "\n"
-        "options for run:\n"
-        "  --input PATH|-            read this file ('-' = stdin); may repeat; default stdin\n"
-        "  --follow                  keep reading files as they grow, across rotation (like tail -F)\n"
-        "  --output PATH             write output records (JSON lines) to PATH; default stdout\n"
-        "  --state-dir DIR           state and offsets; default ./sluice-state/<job name>\n"
-        "  --checkpoint-interval MS  take a checkpoint every MS ms (default 1000; 0 = only at the end)\n"
-        "  --retain-checkpoints N    keep the newest N complete checkpoints (default 3)\n"
-        "  --checkpoint-mode M       exactly-once (default) or at-least-once\n"
-        "  --incremental-checkpoints checkpoints store what changed since the last one (a full one every 10)\n"
-        "  --from-savepoint PATH     start from a savepoint (state matched to operators by uid)\n"
-        "  --allow-non-restored-state  drop savepoint/checkpoint state of operators the job no longer has\n"
-        "  --dead-letter PATH        append rejected records (with the reason) to PATH as JSON lines\n"
-        "  --max-line-bytes N        longest accepted input line (default 1048576)\n"
-        "  --no-watch                do not reload the job when its script (or a module next to it) changes\n"
-        "  --quiet                   no summary line on stderr at the end\n"
-        "\n"
-        "\n"
-        "  sluice checkpoints STATE-DIR       list checkpoints (id, time, size, duration, complete)\n"
-        "  sluice savepoint STATE-DIR [PATH]  ask the job running on STATE-DIR for a savepoint\n"
-        "  sluice reload STATE-DIR            reload the script of the job running on STATE-DIR (as SIGHUP)\n"
-        "\n"
-        "exit status: 0 done, 1 runtime failure, 2 bad usage, script, input path or state dir\n",
-        stdout);
+  fputs(
+      "usage: sluice run SCRIPT [options] [-- SCRIPT-ARGS...]\n"
+      "       sluice --help | --version\n"
+      "\n"
+      "Runs a stream-processing job written in Lua over JSON-lines input.\n"
+      "\n"
+      "options for run:\n"
+      "  --input PATH|-            read this file ('-' = stdin); may repeat; default stdin\n"
+      "  --follow                  keep reading files as they grow, across rotation (like tail -F)\n"
+      "  --output PATH             write output records (JSON lines) to PATH; default stdout\n"
+      "  --state-dir DIR           state and offsets; default ./sluice-state/<job name>\n"
+      "  --checkpoint-interval MS  take a checkpoint every MS ms (default 1000; 0 = only at the end)\n"
+      "  --retain-checkpoints N    keep the newest N complete checkpoints (default 3)\n"
+      "  --checkpoint-mode M       exactly-once (default) or at-least-once\n"
+      "  --incremental-checkpoints checkpoints store what changed since the last one (a full one every 10)\n"
+      "  --from-savepoint PATH     start from a savepoint (state matched to operators by uid)\n"
+      "  --allow-non-restored-state  drop savepoint/checkpoint state of operators the job no longer has\n"
+      "  --dead-letter PATH        append rejected records (with the reason) to PATH as JSON lines\n"
+      "  --max-line-bytes N        longest accepted input line (default 1048576)\n"
+      "  --no-watch                do not reload the job when its script (or a module next to it) changes\n"
+      "  --overwrite-output        start the --output file afresh, replacing what it holds (needed when it "
+      "is\n"
+      "                            not the file this state dir's last checkpoint wrote, or was cut since)\n"
+      "  --quiet                   no summary line on stderr at the end\n"
+      "  --tcp-max-connections N   open connections per TCP source (default 64); one more is closed\n"
+      "  --tcp-max-buffer-bytes N  unprocessed bytes per TCP connection (default: --max-line-bytes); a\n"
+      "                            connection with a longer partial line is closed\n"
+      "\n"
+      "\n"
+      "  sluice checkpoints STATE-DIR       list checkpoints (id, time, size, duration, complete)\n"
+      "  sluice savepoint STATE-DIR [PATH]  ask the job running on STATE-DIR for a savepoint\n"
+      "  sluice reload STATE-DIR            reload the script of the job running on STATE-DIR (as SIGHUP)\n"
+      "\n"
+      "exit status: 0 done, 1 runtime failure, 2 bad usage, script, input path or state dir\n",
+      stdout);
 }
 
 static int parse_number(const char *opt, const char *s, long min, long *out) {
@@ -69,6 +76,8 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
     o->allow_non_restored = 1;
   else if (!strcmp(a, "--incremental-checkpoints"))
     o->incremental = 1;
+  else if (!strcmp(a, "--overwrite-output"))
+    o->overwrite_output = 1;
   else if (!strcmp(a, "--no-watch"))
     o->no_watch = 1;
   else if (!strcmp(a, "--from-savepoint")) {
@@ -111,6 +120,14 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
     if (!(v = take_value(argc, argv, i)) || parse_number(a, v, 16, &n))
       return -1;
     o->max_line_bytes = (size_t)n;
+  } else if (!strcmp(a, "--tcp-max-connections")) {
+    if (!(v = take_value(argc, argv, i)) || parse_number(a, v, 1, &n))
+      return -1;
+    o->tcp_max_connections = n;
+  } else if (!strcmp(a, "--tcp-max-buffer-bytes")) {
+    if (!(v = take_value(argc, argv, i)) || parse_number(a, v, 16, &n))
+      return -1;
+    o->tcp_max_buffer_bytes = (size_t)n;
   } else {
     fprintf(stderr, "sluice: unknown option '%s' (see sluice --help)\n", a);
     return -1;
@@ -123,6 +140,7 @@ int sl_cli_parse_run(int argc, char **argv, sl_run_options *o) {
   o->checkpoint_interval_ms = 1000;
   o->max_line_bytes = 1u << 20;
   o->retain_checkpoints = 3;
+  o->tcp_max_connections = 64;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--")) {

@@ -4,7 +4,8 @@
  *                     [--checkpoint-interval MS] [--dead-letter PATH] [--max-line-bytes N]
  *                     [--retain-checkpoints N] [--checkpoint-mode exactly-once|at-least-once]
  *                     [--from-savepoint PATH] [--allow-non-restored-state] [--incremental-checkpoints]
- *                     [--no-watch] [--quiet] [-- SCRIPT-ARGS...]
+ *                     [--overwrite-output] [--no-watch] [--quiet]
+ *                     [--tcp-max-connections N] [--tcp-max-buffer-bytes N] [-- SCRIPT-ARGS...]
  *   sluice checkpoints STATE-DIR
  *   sluice savepoint STATE-DIR [PATH]
  *   sluice reload STATE-DIR
@@ -32,10 +33,14 @@ typedef struct sl_run_options {
   int at_least_once; /* --checkpoint-mode at-least-once */
   const char *from_savepoint;
   int allow_non_restored;
-  int incremental;         /* --incremental-checkpoints */
-  int no_watch;       /* --no-watch: no hot reload on script changes (SIGHUP still reloads) */
-  char **script_args; /* after "--"; borrowed from argv */
+  int incremental;      /* --incremental-checkpoints */
+  int overwrite_output; /* --overwrite-output: the output file may be replaced although it is not ours */
+  int no_watch;         /* --no-watch: no hot reload on script changes (SIGHUP still reloads) */
+  char **script_args;   /* after "--"; borrowed from argv */
   int nscript_args;
+
+  long tcp_max_connections;    /* a TCP source's open connections at most (default 64); more are closed */
+  size_t tcp_max_buffer_bytes; /* a TCP connection's unprocessed bytes at most; 0 = max_line_bytes */
 } sl_run_options;
 
 enum { SL_CLI_RUN = 0, SL_CLI_EXIT_OK = 1, SL_CLI_USAGE = 2 };

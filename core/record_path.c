@@ -1,6 +1,10 @@
 /* record_path.c — from buffered lines to output: split, validate into a batch, run the batch through
  * Lua, write the output. Bad records are rejected here, one at a time, each with one error line naming the
- * input, the line and the reason, a counter, and a dead-letter entry; the records around them go on. */
+ * input, the line and the reason, a counter, and a dead-letter entry; the records around them go on.
+ * Only a record's own fault is a reject: a failure under it (out of memory, the state backend, the output
+ * or the dead-letter file failing) fails the job, so that no offset is ever committed past a record whose
+ * effect is missing. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,7 +17,9 @@ static void reject(sl_runtime *rt, const char *input, uint64_t line_no, const ch
                    size_t len) {
   rt->stats.errors++;
   sl_error("%s:%llu: %s", input, (unsigned long long)line_no, reason);
-  sl_dead_letter_write(rt->dead_letter_fd, input, (unsigned long long)line_no, reason, text, len);
+  if (sl_dead_letter_write(rt->dead_letter_fd, input, (unsigned long long)line_no, reason, text, len))
+    sl_runtime_fail(rt, "writing the dead-letter file '%s' failed: %s", rt->opts->dead_letter,
+                    strerror(errno));
 }
 
 static int blank(const char *p, size_t n) {
@@ -36,12 +42,21 @@ static size_t count_lines(const sl_buf *b) {
 static void run_batch(sl_runtime *rt, sl_input *in) {
   char err[4096];
   sl_batch *b = &rt->batch;
-  while (b->cursor < b->n) {
-    if (sl_lua_host_run_batch(&rt->lua, b, &rt->out_buf, err, sizeof err) == 0)
+  while (b->cursor < b->n && !rt->failed) {
+    int rc = sl_lua_host_run_batch(&rt->lua, b, &rt->out_buf, err, sizeof err);
+    if (rc == 0)
       break;
     sl_rec *r = &b->recs[b->cursor];
+    if (rc < 0) {
+      sl_runtime_fail(rt, "%s:%llu: %s", in->name, (unsigned long long)r->line_no, err);
+      break;
+    }
     reject(rt, in->name, r->line_no, err, r->line, r->len);
     b->cursor++;
+  }
+  if (rt->failed) {
+    sl_batch_reset(b);
+    return;
   }
   sl_timer_service_after_batch(rt); /* timers the batch made due (event time) fire before the output goes */
   sl_runtime_flush_output(rt);
@@ -49,12 +64,17 @@ static void run_batch(sl_runtime *rt, sl_input *in) {
   sl_checkpoint_after_batch(&rt->ckpt);
 }
 
-void sl_runtime_flush_output(sl_runtime *rt) {
-  rt->stats.records_out += count_lines(&rt->out_buf);
-  if (sl_output_write(&rt->out, &rt->out_buf)) {
-    rt->failed = 1;
-    sl_runtime_stop(rt);
+int sl_runtime_flush_output(sl_runtime *rt) {
+  char err[4200];
+  if (rt->failed)
+    return -1;
+  size_t lines = count_lines(&rt->out_buf);
+  if (sl_output_write(&rt->out, &rt->out_buf, err, sizeof err)) {
+    sl_runtime_fail(rt, "%s", err);
+    return -1;
   }
+  rt->stats.records_out += lines; /* counted once written: a failed write is not output */
+  return 0;
 }
 
 void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
@@ -63,7 +83,7 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
   char reason[256];
   if (rt->failed)
     return;
-  while (sl_line_reader_next(&in->reader, &line, at_eof)) {
+  while (!rt->failed && sl_line_reader_next(&in->reader, &line, at_eof)) {
     rt->stats.records_in++;
     if (line.too_long) {
       snprintf(reason, sizeof reason, "line longer than %zu bytes (--max-line-bytes); skipped",
@@ -83,7 +103,7 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
     if (sl_batch_full(&rt->batch))
       run_batch(rt, in);
   }
-  if (rt->batch.n > 0)
+  if (rt->batch.n > 0 && !rt->failed)
     run_batch(rt, in);
   sl_line_reader_compact(&in->reader);
 }

@@ -1,39 +1,96 @@
 /* recovery.c — at start: choose the checkpoint (or savepoint) to restore and load it (see checkpoint.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/checkpoint.h"
 #include "core/log.h"
+#include "core/output.h"
+#include "state/file_modes.h"
 #include "state/state_delta.h"
 
+/* What recovery found in one checkpoint directory. */
+enum usability { USABLE, INCOMPLETE, CORRUPT, BROKEN_CHAIN, UNREADABLE };
+
 /* Checks that dir holds a complete, intact checkpoint whose own file (state.snap, or delta.snap for an
- * incremental one) verifies; fills *m. 0, or -1 with the reason. */
-static int usable(const char *dir, sl_checkpoint_meta *m, char *err, size_t errlen) {
+ * incremental one) verifies, and whose pending output, if still in pending_dir (NULL: not checked), is
+ * intact; fills *m. The reason is in err for every answer but USABLE. */
+static enum usability usable(const char *dir, const char *pending_dir, sl_checkpoint_meta *m, char *err,
+                             size_t errlen) {
   char snap[4200];
-  if (sl_checkpoint_meta_read(dir, m, err, errlen))
-    return -1;
+  int rc = sl_checkpoint_meta_read(dir, m, err, errlen);
+  if (rc == SL_META_MISSING)
+    return INCOMPLETE;
+  if (rc == SL_META_CORRUPT)
+    return CORRUPT;
+  if (rc != SL_META_OK)
+    return UNREADABLE;
   snprintf(snap, sizeof snap, "%s/%s", dir, m->base_id == m->id ? "state.snap" : "delta.snap");
-  return sl_snapshot_verify(snap, err, errlen);
+  rc = sl_snapshot_verify(snap, err, errlen);
+  if (rc == 0 && pending_dir)
+    rc = sl_output_check_pending(pending_dir, m, err, errlen);
+  return rc == 0 ? USABLE : rc == SL_SNAPSHOT_CORRUPT || rc == SL_META_CORRUPT ? CORRUPT : UNREADABLE;
 }
 
-/* For an incremental checkpoint: every checkpoint of its chain, from the base, is there and intact. */
-static int chain_usable(const sl_checkpointer *c, const sl_checkpoint_meta *top, char *err, size_t errlen) {
+/* For an incremental checkpoint: every checkpoint of its chain, from the base, is there and intact. A link
+ * that is not gives BROKEN_CHAIN: the top itself is intact (the link is set aside when the walk reaches it).
+ */
+static enum usability chain_usable(const sl_checkpointer *c, const sl_checkpoint_meta *top, char *err,
+                                   size_t errlen) {
   char dir[4200];
   for (uint64_t id = top->base_id; id < top->id; id++) {
     sl_checkpoint_meta m;
     snprintf(dir, sizeof dir, "%s/chk-%020" PRIu64, c->dir, id);
-    if (usable(dir, &m, err, errlen))
-      return -1;
+    enum usability u = usable(dir, NULL, &m, err, errlen);
+    if (u == UNREADABLE)
+      return u;
+    if (u != USABLE) {
+      char why[512];
+      snprintf(why, sizeof why, "checkpoint %" PRIu64 " of its chain: %s", id, err);
+      snprintf(err, errlen, "%s", why);
+      return BROKEN_CHAIN;
+    }
     if (m.base_id != top->base_id) {
       snprintf(err, errlen, "checkpoint %" PRIu64 " of its chain belongs to another chain", id);
-      return -1;
+      return BROKEN_CHAIN;
     }
   }
-  return 0;
+  return USABLE;
+}
+
+/* Sets a corrupt checkpoint aside: chk-N becomes chk-N.corrupt (or .corrupt-2, ...), which no listing
+ * takes for a checkpoint and nothing deletes. The user decides what to do with it. 0, or -1. */
+static int set_aside(const char *dir, char *aside, size_t len) {
+  for (int i = 1; i < 1000; i++) {
+    if (i == 1)
+      snprintf(aside, len, "%s.corrupt", dir);
+    else
+      snprintf(aside, len, "%s.corrupt-%d", dir, i);
+    if (access(aside, F_OK) != 0 && errno == ENOENT)
+      return rename(dir, aside);
+  }
+  errno = EEXIST;
+  return -1;
+}
+
+/* Whether checkpoints_dir holds a checkpoint set aside as corrupt by an earlier start. */
+static int has_set_aside(const char *checkpoints_dir, char *name, size_t len) {
+  DIR *d = opendir(checkpoints_dir);
+  struct dirent *e;
+  int found = 0;
+  while (d && !found && (e = readdir(d)))
+    if (!strncmp(e->d_name, "chk-", 4) && strstr(e->d_name, ".corrupt")) {
+      snprintf(name, len, "%s/%s", checkpoints_dir, e->d_name);
+      found = 1;
+    }
+  if (d)
+    closedir(d);
+  return found;
 }
 
 static int load(const char *state_dir, const char *dir, sl_snapshot_keep_fn keep, void *arg) {
@@ -63,57 +120,107 @@ static int load_chain(const sl_checkpointer *c, const char *state_dir, const sl_
   return 0;
 }
 
-int sl_checkpoint_recover(sl_checkpointer *c, const char *state_dir, const char *from_savepoint,
-                          sl_snapshot_keep_fn keep, void *arg, sl_checkpoint_meta *restored, int *have) {
+static int restore_savepoint(const char *state_dir, const char *from, sl_snapshot_keep_fn keep, void *arg,
+                             sl_checkpoint_meta *restored) {
+  char err[512];
+  enum usability u = usable(from, NULL, restored, err, sizeof err);
+  if (u == USABLE && restored->base_id != restored->id) {
+    u = CORRUPT;
+    snprintf(err, sizeof err, "it is an incremental checkpoint, not a savepoint");
+  }
+  if (u != USABLE) {
+    sl_error("cannot use savepoint %s: %s", from, err);
+    return -1;
+  }
+  if (load(state_dir, from, keep, arg))
+    return -1;
+  sl_info("restored savepoint %s (checkpoint %" PRIu64 ")", from, restored->id);
+  /* The savepoint's output belongs to another run: this job's output file is not provably its own. */
+  restored->sink_committed = restored->sink_part = 0;
+  restored->sink_path[0] = '\0';
+  restored->sink_dev = restored->sink_ino = 0;
+  return 0;
+}
+
+/* The newest usable checkpoint, loaded: newest first; an incomplete one (a crash before its metadata) is
+ * removed, a corrupt one set aside, and the one before it tried. A checkpoint that cannot be read now
+ * (EIO, ENOMEM) stops the start: falling back past it would silently lose what it committed. */
+static int restore_newest(sl_checkpointer *c, const char *state_dir, const char *pending_dir,
+                          const uint64_t *ids, int n, sl_snapshot_keep_fn keep, void *arg,
+                          sl_checkpoint_meta *restored, int *have) {
+  char dir[4200], aside[4300], err[512];
+  for (int i = n - 1; i >= 0; i--) {
+    snprintf(dir, sizeof dir, "%s/chk-%020" PRIu64, c->dir, ids[i]);
+    enum usability u = usable(dir, pending_dir, restored, err, sizeof err);
+    if (u == USABLE && restored->base_id != restored->id)
+      u = chain_usable(c, restored, err, sizeof err);
+    if (u == UNREADABLE) {
+      sl_error("checkpoint %" PRIu64 " cannot be read now (%s); not starting, and nothing was changed: fix "
+               "the cause and start again",
+               ids[i], err);
+      return -1;
+    }
+    if (u == INCOMPLETE) {
+      sl_remove_tree(dir); /* ours and never completed (no metadata): nothing refers to it */
+      continue;
+    }
+    if (u == CORRUPT || u == BROKEN_CHAIN) {
+      int own = u == CORRUPT;
+      if (own && set_aside(dir, aside, sizeof aside)) {
+        sl_error("checkpoint %" PRIu64 " is corrupt (%s) and cannot be set aside: %s", ids[i], err,
+                 strerror(errno));
+        return -1;
+      }
+      sl_warn("checkpoint %" PRIu64 " is corrupt (%s)%s%s; falling back to the one before", ids[i], err,
+              own ? ": set aside as " : "", own ? aside : "");
+      continue;
+    }
+    if (load_chain(c, state_dir, restored, keep, arg))
+      return -1;
+    *have = 1;
+    if (restored->base_id == restored->id)
+      sl_info("restored checkpoint %" PRIu64 " from %s", restored->id, dir);
+    else
+      sl_info("restored checkpoint %" PRIu64 " from %s (full checkpoint %" PRIu64 " and %" PRIu64 " deltas)",
+              restored->id, dir, restored->base_id, restored->id - restored->base_id);
+    return 0;
+  }
+  return 0;
+}
+
+int sl_checkpoint_recover(sl_checkpointer *c, const char *state_dir, const char *pending_dir,
+                          const char *from_savepoint, sl_snapshot_keep_fn keep, void *arg,
+                          sl_checkpoint_meta *restored, int *have) {
   uint64_t *ids = NULL;
-  char dir[4200], err[512];
+  char aside[4300];
   *have = 0;
   snprintf(c->dir, sizeof c->dir, "%s/checkpoints", state_dir);
-  if (mkdir(c->dir, 0755) && errno != EEXIST) {
+  if (mkdir(c->dir, SL_STATE_DIR_MODE) && errno != EEXIST) {
     sl_error("cannot create %s: %s", c->dir, strerror(errno));
     return -1;
   }
   int n = sl_checkpoint_list(c->dir, &ids);
   if (n < 0) {
-    sl_error("cannot list %s", c->dir);
+    sl_error("cannot list %s: %s", c->dir, strerror(errno));
     return -1;
   }
   c->next_id = n > 0 ? ids[n - 1] + 1 : 1;
-  int rc = 0;
+  int rc;
   if (from_savepoint) {
-    if (usable(from_savepoint, restored, err, sizeof err)) {
-      sl_error("cannot use savepoint %s: %s", from_savepoint, err);
-      rc = -1;
-    } else if ((rc = load(state_dir, from_savepoint, keep, arg)) == 0) {
-      *have = 1;
-      sl_info("restored savepoint %s (checkpoint %" PRIu64 ")", from_savepoint, restored->id);
-      /* The savepoint's pending output belongs to another run: start this output from nothing. */
-      restored->sink_committed = restored->sink_part = 0;
-    }
+    rc = restore_savepoint(state_dir, from_savepoint, keep, arg, restored);
+    *have = rc == 0;
   } else {
-    for (int i = n - 1; i >= 0 && !*have; i--) {
-      snprintf(dir, sizeof dir, "%s/chk-%020" PRIu64, c->dir, ids[i]);
-      if (usable(dir, restored, err, sizeof err) ||
-          (restored->base_id != restored->id && chain_usable(c, restored, err, sizeof err))) {
-        if (strncmp(err, "no metadata", 11) != 0)
-          sl_warn("checkpoint %" PRIu64 " is unusable (%s); falling back to the one before", ids[i], err);
-        sl_remove_tree(dir); /* incomplete or corrupt, and newer than what we restore: never used again */
-        continue;
-      }
-      if (load_chain(c, state_dir, restored, keep, arg)) {
-        rc = -1;
-        break;
-      }
-      *have = 1;
-      if (restored->base_id == restored->id)
-        sl_info("restored checkpoint %" PRIu64 " from %s", restored->id, dir);
-      else
-        sl_info("restored checkpoint %" PRIu64 " from %s (full checkpoint %" PRIu64 " and %" PRIu64 " deltas)",
-                restored->id, dir, restored->base_id, restored->id - restored->base_id);
-    }
+    rc = restore_newest(c, state_dir, pending_dir, ids, n, keep, arg, restored, have);
+  }
+  if (rc == 0 && !*have && !from_savepoint && has_set_aside(c->dir, aside, sizeof aside)) {
+    /* Starting from empty state here would silently drop everything those checkpoints committed. */
+    sl_error("state dir '%s' has no usable checkpoint, only corrupt ones set aside (%s); to start this job "
+             "from empty state, move them out of %s",
+             state_dir, aside, c->dir);
+    rc = -1;
   }
   if (rc == 0 && !*have)
-    sl_snapshot_remove_env(state_dir); /* nothing to restore: the working state starts empty */
+    sl_snapshot_remove_env(state_dir); /* no checkpoint at all: the working state starts empty */
   c->carry_first = c->next_id;
   c->force_full = 1; /* ids may skip after a recovery: a new chain starts with a full checkpoint */
   free(ids);

@@ -10,13 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/runtime.h"
-#include "core/savepoint.h"
+#include "core/state_dir_lock.h"
 
 /* One watched directory and the names in it that belong to the job's code. */
 struct sl_reload_watch {
@@ -80,9 +79,12 @@ static sl_reload_watch *watch_for(sl_reloader *r, const char *dir) {
     if (!strcmp(w->dir, dir))
       return w;
   sl_reload_watch *w = calloc(1, sizeof *w);
+  if (!w || !(w->dir = strdup(dir))) {
+    free(w);
+    return NULL;
+  }
   w->r = r;
-  w->dir = strdup(dir);
-  uv_fs_event_init(r->rt->loop, &w->ev);
+  uv_fs_event_init(r->rt->loop, &w->ev); /* only sets the handle up: cannot fail */
   w->ev.data = w;
   w->next = r->watches;
   r->watches = w;
@@ -103,11 +105,17 @@ static void watch(sl_reloader *r) {
     if (slash)
       *slash = '\0';
     sl_reload_watch *w = watch_for(r, slash ? (dir[0] ? dir : "/") : ".");
-    char **names = realloc(w->names, (size_t)(w->nnames + 1) * sizeof *names);
-    if (!names)
+    char **names = w ? realloc(w->names, (size_t)(w->nnames + 1) * sizeof *names) : NULL;
+    char *name = names ? strdup(base) : NULL;
+    if (!name) {
+      if (names)
+        w->names = names;
+      sl_warn("out of memory watching '%s' for changes; reload with SIGHUP or `sluice reload`",
+              job->files[i]);
       continue;
+    }
     w->names = names;
-    w->names[w->nnames++] = strdup(base);
+    w->names[w->nnames++] = name;
   }
   for (sl_reload_watch *w = r->watches; w; w = w->next) {
     int rc = uv_fs_event_start(&w->ev, on_fs_event, w->dir, 0);
@@ -186,10 +194,8 @@ static void on_timer(uv_timer_t *t) {
              err);
     write_result(r, "failed: %s", err);
     finish(r);
-    if (fatal) {
-      rt->failed = 1;
-      sl_runtime_stop(rt);
-    }
+    if (fatal)
+      sl_runtime_fail(rt, "the reload's switch failed");
     return;
   }
   r->version = version;
@@ -203,7 +209,7 @@ static void on_timer(uv_timer_t *t) {
   watch(r);
 }
 
-void sl_reload_start(sl_reloader *r, sl_runtime *rt) {
+int sl_reload_start(sl_reloader *r, sl_runtime *rt, char *errbuf, size_t errlen) {
   char err[512];
   memset(r, 0, sizeof *r);
   r->rt = rt;
@@ -212,13 +218,21 @@ void sl_reload_start(sl_reloader *r, sl_runtime *rt) {
   if (!rt->opts->quiet)
     sl_info("running %s (version %07x)%s", rt->opts->script, r->version >> 4,
             rt->opts->no_watch ? "" : "; it reloads when it changes");
-  uv_timer_init(rt->loop, &r->timer);
+  uv_timer_init(rt->loop, &r->timer); /* cannot fail */
   r->timer.data = r;
-  uv_signal_init(rt->loop, &r->sighup);
-  r->sighup.data = r;
-  uv_signal_start(&r->sighup, on_sighup, SIGHUP);
   r->started = 1;
+  int rc = uv_signal_init(rt->loop, &r->sighup);
+  if (rc == 0) {
+    r->sighup.data = r;
+    r->sighup_open = 1;
+    rc = uv_signal_start(&r->sighup, on_sighup, SIGHUP);
+  }
+  if (rc) {
+    snprintf(errbuf, errlen, "cannot watch for SIGHUP (hot reload): %s", uv_strerror(rc));
+    return -1;
+  }
   watch(r);
+  return 0;
 }
 
 void sl_reload_stop(sl_reloader *r) {
@@ -227,21 +241,10 @@ void sl_reload_stop(sl_reloader *r) {
   r->started = 0;
   uv_timer_stop(&r->timer);
   uv_close((uv_handle_t *)&r->timer, NULL);
-  uv_close((uv_handle_t *)&r->sighup, NULL);
+  if (r->sighup_open)
+    uv_close((uv_handle_t *)&r->sighup, NULL);
   unwatch(r);
   drop_next(r);
-}
-
-/* Whether a job holds STATE-DIR/lock now (a stale pid in it is not a running job). */
-static int job_running(const char *state_dir) {
-  char path[4200];
-  snprintf(path, sizeof path, "%s/lock", state_dir);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-  close(fd);
-  return held;
 }
 
 int sl_reload_command(int argc, char **argv) {
@@ -251,14 +254,20 @@ int sl_reload_command(int argc, char **argv) {
   }
   const char *state_dir = argv[0];
   char path[4200], line[4096];
-  long pid = sl_state_dir_job_pid(state_dir);
-  if (pid <= 0 || !job_running(state_dir) || kill((pid_t)pid, 0) != 0) {
+  long pid = 0;
+  if (sl_state_dir_lock_probe(state_dir, &pid) != 1) { /* the kernel's holder of the lock, not a pid file */
     fprintf(stderr, "sluice: no job is running on '%s'\n", state_dir);
     return 2;
   }
   snprintf(path, sizeof path, "%s/reload.result", state_dir);
   unlink(path);
-  kill((pid_t)pid, SIGHUP);
+  /* Only while the job catches SIGHUP: before it runs or once it stops, the signal would kill it. */
+  int sent = sl_state_dir_lock_signal(state_dir, pid, SIGHUP);
+  if (sent != 0) {
+    fprintf(stderr, "sluice: the job on '%s' (pid %ld) %s\n", state_dir, pid,
+            sent > 0 ? "is starting or stopping: it takes no reload now" : "is not running any more");
+    return sent > 0 ? 1 : 2;
+  }
   for (int i = 0; i < 3000; i++) { /* up to 30 s */
     FILE *f = fopen(path, "re");
     if (f) {

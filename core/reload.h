@@ -44,6 +44,7 @@ typedef struct sl_reloader {
   uv_signal_t sighup;
   sl_reload_watch *watches; /* one per watched directory (a list) */
   int started;
+  int sighup_open;    /* sighup was initialised (it must be closed) */
   int requested;      /* SIGHUP: reload even when the content is unchanged */
   uint64_t change_ms; /* when the first change of this burst was seen: the latency we report */
   uint32_t version;   /* content hash of the running code's files */
@@ -52,8 +53,9 @@ typedef struct sl_reloader {
   uint64_t prepare_ms; /* how long loading and checking the new code took */
 } sl_reloader;
 
-/* Logs the running version, installs the SIGHUP handler and (unless --no-watch) the file watches. */
-void sl_reload_start(sl_reloader *r, struct sl_runtime *rt);
+/* Logs the running version, installs the SIGHUP handler and (unless --no-watch) the file watches. 0, or -1
+ * with the reason in err (the job cannot start); sl_reload_stop closes what was opened either way. */
+int sl_reload_start(sl_reloader *r, struct sl_runtime *rt, char *err, size_t errlen);
 
 /* Closes the handles and drops a VM waiting for its switch (the runtime is stopping). Idempotent. */
 void sl_reload_stop(sl_reloader *r);

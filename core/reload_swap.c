@@ -12,6 +12,7 @@
 #include "core/reload.h"
 #include "core/runtime.h"
 #include "core/timer_service.h"
+#include "state/file_modes.h"
 
 int sl_reload_hash_files(char *const *files, int n, uint32_t *out, char *err, size_t errlen) {
   char buf[1 << 14];
@@ -194,7 +195,7 @@ static int drop_removed_state(sl_runtime *rt, sl_lua_host *next, int *fatal, cha
   drop_probe p = {&next->job, rt->opts->allow_non_restored, 0, ""};
   snprintf(dir, sizeof dir, "%s/reload", rt->state_dir);
   snprintf(snap, sizeof snap, "%s/state.snap", rt->ckpt.job.dir);
-  if (mkdir(dir, 0755) && errno != EEXIST) {
+  if (mkdir(dir, SL_STATE_DIR_MODE) && errno != EEXIST) {
     snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
     return -1;
   }

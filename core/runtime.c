@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +21,8 @@
 #include "core/output.h"
 #include "core/savepoint.h"
 #include "core/source.h"
+#include "core/state_dir_lock.h"
+#include "state/file_modes.h"
 
 #define BATCH_RECORDS 4096
 #define EXIT_RUNTIME 1
@@ -29,19 +33,38 @@ static void on_commit_timer(uv_timer_t *t) {
   sl_checkpoint_trigger(&rt->ckpt, 0);
 }
 
+/* Closes a handle of the runtime's that start() may or may not have initialised (it was zeroed before:
+ * libuv sets its loop on a successful init). */
+static void close_if_initialised(uv_handle_t *h) {
+  if (h->loop && !uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
 void sl_runtime_stop(sl_runtime *rt) {
   if (rt->stopping)
     return;
   rt->stopping = 1;
   for (int i = 0; i < rt->nsources; i++)
     sl_source_close(rt->sources[i]);
-  uv_timer_stop(&rt->commit_timer);
-  uv_close((uv_handle_t *)&rt->commit_timer, NULL);
-  uv_close((uv_handle_t *)&rt->sigint, NULL);
-  uv_close((uv_handle_t *)&rt->sigterm, NULL);
-  uv_close((uv_handle_t *)&rt->sigusr1, NULL);
+  close_if_initialised((uv_handle_t *)&rt->commit_timer);
+  close_if_initialised((uv_handle_t *)&rt->sigint);
+  close_if_initialised((uv_handle_t *)&rt->sigterm);
+  close_if_initialised((uv_handle_t *)&rt->sigusr1);
   sl_reload_stop(&rt->reload); /* hot reload: its timer, SIGHUP and file watches */
   sl_timer_service_stop(rt);   /* timers: the processing-time uv_timer (pending timers stay in the state) */
+}
+
+void sl_runtime_fail(sl_runtime *rt, const char *fmt, ...) {
+  if (!rt->failed) {
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sl_error("%s; the job stops (a restart resumes from the last complete checkpoint)", msg);
+  }
+  rt->failed = 1;
+  sl_runtime_stop(rt);
 }
 
 void sl_runtime_source_done(sl_runtime *rt) {
@@ -57,15 +80,10 @@ static void on_signal(uv_signal_t *h, int signum) {
   sl_runtime_stop(rt);
 }
 
-/* SIGUSR1: `sluice savepoint` left its target path in STATE-DIR/savepoint.request. */
+/* SIGUSR1: `sluice savepoint` left a request in STATE-DIR/savepoint-requests (core/savepoint.h). */
 static void on_savepoint_signal(uv_signal_t *h, int signum) {
-  sl_runtime *rt = h->data;
   (void)signum;
-  if (sl_savepoint_take_request(rt->state_dir, rt->ckpt.pending_savepoint, sizeof rt->ckpt.pending_savepoint))
-    return;
-  sl_info("savepoint requested: %s", rt->ckpt.pending_savepoint);
-  if (sl_checkpoint_trigger(&rt->ckpt, 0) == 1)
-    sl_info("a checkpoint is in flight; the savepoint comes with the next one");
+  sl_savepoint_serve(h->data);
 }
 
 /* Restore filter: state of an operator the job no longer has is refused, or dropped when allowed. */
@@ -85,26 +103,25 @@ static int keep_state(const char *op_uid, const char *state_name, void *arg) {
   return 0;
 }
 
-/* One job per state dir: an flock held for the job's life, and the pid for `sluice savepoint`. */
+/* One job per state dir: STATE-DIR/lock, held for the job's life (core/state_dir_lock.h). */
 static int lock_state_dir(sl_runtime *rt) {
-  char path[4200], pid[32];
-  snprintf(path, sizeof path, "%s/lock", rt->state_dir);
-  rt->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (rt->lock_fd < 0 || flock(rt->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    sl_error("state dir '%s' is in use by another sluice job (%s)", rt->state_dir,
-             rt->lock_fd < 0 ? strerror(errno) : "locked");
-    return -1;
-  }
-  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-  if (ftruncate(rt->lock_fd, 0) != 0 || pwrite(rt->lock_fd, pid, (size_t)n, 0) != n)
-    sl_warn("cannot record the pid in %s", path);
-  return 0;
+  long holder = 0;
+  rt->lock_fd = sl_state_dir_lock_take(rt->state_dir, &holder);
+  if (rt->lock_fd >= 0)
+    return 0;
+  if (errno != EWOULDBLOCK)
+    sl_error("cannot lock state dir '%s': %s", rt->state_dir, strerror(errno));
+  else if (holder > 0)
+    sl_error("state dir '%s' is in use by another sluice job (pid %ld)", rt->state_dir, holder);
+  else
+    sl_error("state dir '%s' is in use by another sluice job (locked)", rt->state_dir);
+  return -1;
 }
 
 int sl_runtime_open_backend(sl_runtime *rt, char *err, size_t errlen) {
   /* The map is only address space (the file grows as needed); it is large because LMDB cannot resize it
-   * while a snapshot's read view is open. */
-  sl_backend_options bo = {0, (size_t)16 << 30};
+   * while a snapshot's read view is open — and smaller under an address-space limit. */
+  sl_backend_options bo = {0, sl_backend_map_reserve()};
   char why[512];
   if (sl_backend_open(&rt->backend, rt->state_dir, &bo, why, sizeof why) != SL_STATE_OK) {
     snprintf(err, errlen, "cannot open state dir '%s': %s", rt->state_dir, why);
@@ -119,12 +136,21 @@ static int open_state(sl_runtime *rt) {
     rt->state_dir = strdup(rt->opts->state_dir);
   } else {
     size_t n = strlen(rt->lua.job.name) + 32;
-    rt->state_dir = malloc(n);
-    snprintf(rt->state_dir, n, "./sluice-state/%s", rt->lua.job.name);
+    if ((rt->state_dir = malloc(n)))
+      snprintf(rt->state_dir, n, "./sluice-state/%s", rt->lua.job.name);
+  }
+  if (!rt->state_dir) {
+    sl_error("out of memory");
+    return -1;
   }
   int mk = sl_make_dirs(rt->state_dir);
   if (mk) {
     sl_error("cannot create state dir '%s': %s", rt->state_dir, strerror(mk));
+    return -1;
+  }
+  /* Owner only, whatever the umask or an older sluice left (it holds users' records). */
+  if (chmod(rt->state_dir, SL_STATE_DIR_MODE) != 0) {
+    sl_error("cannot make state dir '%s' private (chmod 0700): %s", rt->state_dir, strerror(errno));
     return -1;
   }
   if (lock_state_dir(rt))
@@ -132,8 +158,9 @@ static int open_state(sl_runtime *rt) {
   rt->ckpt.rt = rt;
   rt->ckpt.retain = (int)rt->opts->retain_checkpoints;
   rt->ckpt.incremental = rt->opts->incremental;
-  if (sl_checkpoint_recover(&rt->ckpt, rt->state_dir, rt->opts->from_savepoint, keep_state, rt, &rt->restored,
-                            &rt->have_restored))
+  snprintf(rt->pending_dir, sizeof rt->pending_dir, "%s/pending", rt->state_dir);
+  if (sl_checkpoint_recover(&rt->ckpt, rt->state_dir, rt->pending_dir, rt->opts->from_savepoint, keep_state,
+                            rt, &rt->restored, &rt->have_restored))
     return -1;
   if (rt->non_restored)
     return -1;
@@ -141,6 +168,21 @@ static int open_state(sl_runtime *rt) {
     sl_error("%s", err);
     return -1;
   }
+  return 0;
+}
+
+/* The directories this start may have created (the state dir, its checkpoints and pending dirs) are made
+ * durable before any checkpoint relies on them: after a power loss, a complete checkpoint's _metadata must
+ * still be reachable by name. 0, or -1 with the reason in err. */
+static int sync_state_dir_names(const sl_runtime *rt, char *err, size_t errlen) {
+  char parent[4300];
+  snprintf(parent, sizeof parent, "%s/..", rt->state_dir);
+  const char *dirs[] = {rt->ckpt.dir, rt->pending_dir, rt->state_dir, parent};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    if (sl_fsync_dir(dirs[i]) != 0 && !(errno == ENOENT && dirs[i] == rt->pending_dir)) {
+      snprintf(err, errlen, "cannot sync directory '%s': %s", dirs[i], strerror(errno));
+      return -1;
+    }
   return 0;
 }
 
@@ -173,15 +215,18 @@ static int setup(sl_runtime *rt) {
       return -1;
     }
   }
-  char pending[4200];
-  snprintf(pending, sizeof pending, "%s/pending", rt->state_dir);
-  if (sl_output_open(&rt->out, &rt->lua.job.sink, pending, err, sizeof err) ||
-      sl_output_recover(&rt->out, rt->have_restored ? &rt->restored : NULL, rt->ckpt.next_id, err,
-                        sizeof err)) {
+  if (sl_output_open(&rt->out, &rt->lua.job.sink, rt->pending_dir, err, sizeof err) ||
+      sl_output_recover(&rt->out, rt->have_restored ? &rt->restored : NULL, rt->ckpt.next_id,
+                        rt->opts->overwrite_output, err, sizeof err) ||
+      sync_state_dir_names(rt, err, sizeof err)) {
     sl_error("%s", err);
     return -1;
   }
-  rt->sources = calloc((size_t)rt->lua.job.nsources, sizeof *rt->sources);
+  rt->sources = calloc((size_t)rt->lua.job.nsources + 1, sizeof *rt->sources);
+  if (!rt->sources) {
+    sl_error("out of memory");
+    return -1;
+  }
   for (int i = 0; i < rt->lua.job.nsources; i++) {
     rt->sources[i] = sl_source_open(rt, i, &rt->lua.job.sources[i], err, sizeof err);
     if (!rt->sources[i]) {
@@ -201,30 +246,59 @@ static int setup(sl_runtime *rt) {
   return 0;
 }
 
-static void start(sl_runtime *rt) {
-  uv_timer_init(rt->loop, &rt->commit_timer);
+static int start_signal(sl_runtime *rt, uv_signal_t *h, uv_signal_cb cb, int signum) {
+  int rc = uv_signal_init(rt->loop, h);
+  h->data = rt;
+  return rc ? rc : uv_signal_start(h, cb, signum);
+}
+
+/* Starts the loop's handles and the sources. 0, or -1 with the reason in err (exit status 2). */
+static int start(sl_runtime *rt, char *err, size_t errlen) {
+  int rc = 0;
+  uv_timer_init(rt->loop, &rt->commit_timer); /* a timer's init cannot fail */
   rt->commit_timer.data = rt;
   if (rt->opts->checkpoint_interval_ms > 0)
-    uv_timer_start(&rt->commit_timer, on_commit_timer, (uint64_t)rt->opts->checkpoint_interval_ms,
-                   (uint64_t)rt->opts->checkpoint_interval_ms);
-  uv_signal_init(rt->loop, &rt->sigint);
-  uv_signal_init(rt->loop, &rt->sigterm);
-  rt->sigint.data = rt->sigterm.data = rt;
-  uv_signal_start(&rt->sigint, on_signal, SIGINT);
-  uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
-  uv_signal_init(rt->loop, &rt->sigusr1);
-  rt->sigusr1.data = rt;
-  uv_signal_start(&rt->sigusr1, on_savepoint_signal, SIGUSR1);
-  sl_reload_start(&rt->reload, rt); /* hot reload: SIGHUP and (unless --no-watch) the script's files */
-  sl_timer_service_start(rt);       /* timers: fires restored due timers, then arms for the next one */
+    rc = uv_timer_start(&rt->commit_timer, on_commit_timer, (uint64_t)rt->opts->checkpoint_interval_ms,
+                        (uint64_t)rt->opts->checkpoint_interval_ms);
+  if (!rc)
+    rc = start_signal(rt, &rt->sigint, on_signal, SIGINT);
+  if (!rc)
+    rc = start_signal(rt, &rt->sigterm, on_signal, SIGTERM);
+  if (!rc)
+    rc = start_signal(rt, &rt->sigusr1, on_savepoint_signal, SIGUSR1);
+  if (rc) {
+    snprintf(err, errlen, "cannot set up the event loop: %s", uv_strerror(rc));
+    return -1;
+  }
+  /* hot reload: SIGHUP and (unless --no-watch) the script's files */
+  if (sl_reload_start(&rt->reload, rt, err, errlen))
+    return -1;
+  sl_timer_service_start(rt); /* timers: fires restored due timers, then arms for the next one */
   for (int i = 0; i < rt->nsources; i++)
-    if (sl_source_start(rt->sources[i])) {
-      rt->failed = 1;
-      sl_runtime_stop(rt);
-      return;
-    }
+    if (sl_source_start(rt->sources[i], err, errlen))
+      return -1;
   if (rt->nsources == 0)
     sl_runtime_stop(rt);
+  return 0;
+}
+
+/* libuv aborts the process when it cannot get the descriptors of its signal pipes, and every input, the
+ * output, LMDB and each checkpoint need one: so a start under a tiny `ulimit -n` raises the soft limit up
+ * to the hard one, and refuses with a clear message below what a job needs. */
+#define MIN_OPEN_FILES 64
+
+static int ensure_open_files(char *err, size_t errlen) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= MIN_OPEN_FILES)
+    return 0;
+  rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= MIN_OPEN_FILES ? MIN_OPEN_FILES : rl.rlim_max;
+  rl.rlim_cur = want;
+  if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && want >= MIN_OPEN_FILES)
+    return 0;
+  snprintf(err, errlen,
+           "too few open files allowed (ulimit -n %llu, hard limit %llu): sluice needs at least %d",
+           (unsigned long long)want, (unsigned long long)rl.rlim_max, MIN_OPEN_FILES);
+  return -1;
 }
 
 static void teardown(sl_runtime *rt) {
@@ -255,27 +329,54 @@ int sl_runtime_run(const sl_run_options *opts) {
   rt.lock_fd = -1;
   sl_buf_init(&rt.out_buf);
   signal(SIGPIPE, SIG_IGN);
+  char err[4096];
+  if (ensure_open_files(err, sizeof err)) {
+    sl_error("%s", err);
+    return EXIT_SETUP;
+  }
   rt.loop = uv_default_loop();
-  if (setup(&rt)) {
+  if (!rt.loop) {
+    sl_error("cannot create the event loop (%s)", strerror(errno));
+    return EXIT_SETUP;
+  }
+  int ok = setup(&rt) == 0;
+  if (ok && start(&rt, err, sizeof err)) {
+    sl_error("%s", err);
+    ok = 0;
+  }
+  if (!ok) {
+    sl_runtime_stop(&rt);
+    uv_run(rt.loop, UV_RUN_DEFAULT); /* runs the close callbacks of what was started */
     teardown(&rt);
     uv_run(rt.loop, UV_RUN_NOWAIT);
     uv_loop_close(rt.loop);
     return EXIT_SETUP;
   }
-  start(&rt);
   uv_run(rt.loop, UV_RUN_DEFAULT);
   /* The final checkpoint: everything read is in it, and the file output is committed. */
   if (!rt.failed && sl_checkpoint_trigger(&rt.ckpt, 1) != 0)
     rt.failed = 1;
   if (rt.failed)
     status = EXIT_RUNTIME;
+  /* Processing-time timers not yet due when the input ended (or the job was stopped) do not fire now:
+   * they are in the final checkpoint and fire when the job runs again on this state dir. */
+  uint64_t pending = 0;
+  char timers[96] = "";
+  if (!rt.failed && sl_lua_host_pending_timers(&rt.lua, &pending, err, sizeof err) != 0) {
+    sl_error("%s", err);
+    status = EXIT_RUNTIME;
+  }
+  if (pending)
+    snprintf(timers, sizeof timers,
+             "; %llu processing-time timers pending (they fire when the job runs again)",
+             (unsigned long long)pending);
   if (!opts->quiet)
-    sl_info("done: %llu records in, %llu out, %llu rejected; checkpoints: %llu complete, %llu failed, %llu "
+    sl_info("done: %llu records in, %llu out, %llu rejected%s; checkpoints: %llu complete, %llu failed, %llu "
             "skipped%s",
             (unsigned long long)rt.stats.records_in, (unsigned long long)rt.stats.records_out,
-            (unsigned long long)rt.stats.errors, (unsigned long long)rt.ckpt.completed,
+            (unsigned long long)rt.stats.errors, timers, (unsigned long long)rt.ckpt.completed,
             (unsigned long long)rt.ckpt.failed, (unsigned long long)rt.ckpt.skipped,
-            rt.failed ? " (failed)" : "");
+            status ? " (failed)" : "");
   teardown(&rt);
   uv_loop_close(rt.loop);
   return status;

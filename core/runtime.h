@@ -43,6 +43,8 @@ typedef struct sl_output {
   uint64_t part_id, part_len;
   uint64_t committed;   /* file sink: the output file's committed size */
   uint64_t uncommitted; /* file sink: bytes of closed parts whose checkpoint has not completed yet */
+  uint64_t dev, ino;    /* file sink: the output file's identity, recorded in every checkpoint */
+  int stream;           /* an --output that is not a regular file: written like stdout */
 } sl_output;
 
 typedef struct sl_stats {
@@ -55,6 +57,7 @@ typedef struct sl_runtime {
   sl_lua_host lua;
   sl_backend *backend;
   char *state_dir;
+  char pending_dir[4200]; /* STATE-DIR/pending: the file sink's pending parts */
   sl_batch batch;
   sl_buf out_buf;
   sl_output out;
@@ -82,15 +85,22 @@ int sl_runtime_run(const sl_run_options *opts);
  * compacts the reader. */
 void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof);
 
-/* Writes the sink's buffer (rt->out_buf) to the output and counts its records; on a write error, fails and
- * stops the job. For whoever ran Lua between batches: record batches, timers (core/record_path.c). */
-void sl_runtime_flush_output(sl_runtime *rt);
+/* Writes the sink's buffer (rt->out_buf) to the output and counts its records. 0, or -1 when the job has
+ * failed (before, or now: a write error, or the buffer ran out of memory). For whoever ran Lua between
+ * batches: record batches, timers, the checkpoint barrier (core/record_path.c). */
+int sl_runtime_flush_output(sl_runtime *rt);
 
 /* Called by a source when it will produce nothing more. */
 void sl_runtime_source_done(sl_runtime *rt);
 
 /* Stops reading, commits, and lets the loop end. */
 void sl_runtime_stop(sl_runtime *rt);
+
+/* Fails the job: an I/O, memory or state-backend failure (never a record's own fault). Logs the reason as
+ * one error line (only the first failure: what follows from it is not news), marks the run failed (exit
+ * status 1, no final checkpoint, so nothing after the last complete checkpoint is committed) and stops. A
+ * restart redoes the work from the last complete checkpoint. */
+void sl_runtime_fail(sl_runtime *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* For hot reload (core/reload*.c), which loads the script again and may reopen the backend. */
 /* The Lua host configuration of this run (strings borrowed from the options). */

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 int sl_source_file_open(sl_source *s, char *err, size_t errlen);
-int sl_source_file_start(sl_source *s);
+int sl_source_file_start(sl_source *s, char *err, size_t errlen);
 void sl_source_file_close(sl_source *s);
 int sl_source_tcp_open(sl_source *s, char *err, size_t errlen);
 int sl_source_tcp_start(sl_source *s);
@@ -59,8 +59,8 @@ sl_source *sl_source_open(sl_runtime *rt, int i, const sl_endpoint *ep, char *er
   return s;
 }
 
-int sl_source_start(sl_source *s) {
-  return s->ep.kind == SL_EP_TCP ? sl_source_tcp_start(s) : sl_source_file_start(s);
+int sl_source_start(sl_source *s, char *err, size_t errlen) {
+  return s->ep.kind == SL_EP_TCP ? sl_source_tcp_start(s) : sl_source_file_start(s, err, errlen);
 }
 
 void sl_source_close(sl_source *s) {

@@ -11,7 +11,7 @@ struct sl_source {
   sl_endpoint ep;
   /* file and stdin */
   int fd;
-  int regular; /* a regular file: read directly; else a pipe/tty read through libuv */
+  int regular; /* a regular file or a device: read directly; else a pipe, socket or tty read through libuv */
   int follow;
   uint64_t dev, ino;
   char *meta_key; /* "source/<realpath>" for rewindable files, NULL otherwise */
@@ -31,7 +31,8 @@ struct sl_source {
 /* Opens the source described by ep (index i). Restores a file's offset from the backend's metadata.
  * Returns NULL with a message in err when the input cannot be opened (a missing file: exit status 2). */
 sl_source *sl_source_open(sl_runtime *rt, int i, const sl_endpoint *ep, char *err, size_t errlen);
-int sl_source_start(sl_source *s);
+/* Starts reading. 0, or -1 with the reason in err (the job cannot start: exit status 2). */
+int sl_source_start(sl_source *s, char *err, size_t errlen);
 /* Writes the resume point (offset, line) into the backend's pending metadata (rewindable sources only). */
 int sl_source_save_offset(sl_source *s);
 /* Stops reading and closes its handles (idempotent). */

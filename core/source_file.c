@@ -1,12 +1,12 @@
 /* source_file.c — file and stdin sources.
  *
- * Regular files (and stdin redirected from one) are read with plain read() from an idle handle, one chunk
- * per loop turn: a local file read does not block in any way that matters, and it saves the thread-pool
- * round trip libuv's uv_fs_read would cost per chunk. Pipes and terminals are read through a libuv stream.
- * With --follow a file at its end is polled for growth, truncation and rotation (a new inode at the path,
- * as logrotate leaves it), like `tail -F`. A file's offset and line number are committed with the state,
- * so a restarted job resumes where the last commit left it, provided the file is the same (device and
- * inode); a different file at the path is read from its start. */
+ * Regular files and devices (and stdin redirected from one, /dev/null included) are read with plain read()
+ * from an idle handle, one chunk per loop turn: a local file read does not block in any way that matters, and
+ * it saves the thread-pool round trip libuv's uv_fs_read would cost per chunk. Pipes and terminals are read
+ * through a libuv stream. With --follow a file at its end is polled for growth, truncation and rotation (a
+ * new inode at the path, as logrotate leaves it), like `tail -F`. A file's offset and line number are
+ * committed with the state, so a restarted job resumes where the last commit left it, provided the file is
+ * the same (device and inode); a different file at the path is read from its start. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,7 +34,7 @@ static void on_handle_closed(uv_handle_t *h) {
 }
 
 static void close_handle(sl_source *s, uv_handle_t *h) {
-  if (!uv_is_closing(h)) {
+  if (h->loop && !uv_is_closing(h)) { /* zeroed until initialised: a source that never started */
     h->data = s;
     uv_close(h, on_handle_closed);
   }
@@ -84,7 +84,7 @@ static ssize_t read_chunk(sl_source *s) {
     return (ssize_t)n;
   }
   if (sl_line_reader_space(&s->in.reader, &p, &room)) {
-    sl_error("%s: out of memory", s->in.name);
+    sl_runtime_fail(s->in.rt, "%s: out of memory", s->in.name);
     return -1;
   }
   if (room > READ_SIZE)
@@ -94,7 +94,7 @@ static ssize_t read_chunk(sl_source *s) {
     n = read(s->fd, p, room);
   while (n < 0 && errno == EINTR);
   if (n < 0) {
-    sl_error("%s: read failed: %s", s->in.name, strerror(errno));
+    sl_runtime_fail(s->in.rt, "%s: read failed: %s", s->in.name, strerror(errno));
     return -1;
   }
   sl_line_reader_commit(&s->in.reader, (size_t)n);
@@ -152,8 +152,6 @@ static void on_idle(uv_idle_t *h) {
     uv_timer_start(&s->poll, on_poll, FOLLOW_POLL_MS, FOLLOW_POLL_MS);
     return;
   }
-  if (n < 0)
-    s->in.rt->failed = 1;
   finish(s);
 }
 
@@ -162,10 +160,8 @@ static void on_stream_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   (void)buf;
   if (!sl_input_on_read(&s->in, n))
     return;
-  if (n != UV_EOF) {
-    sl_error("%s: read failed: %s", s->in.name, uv_strerror((int)n));
-    s->in.rt->failed = 1;
-  }
+  if (n != UV_EOF)
+    sl_runtime_fail(s->in.rt, "%s: read failed: %s", s->in.name, uv_strerror((int)n));
   finish(s);
 }
 
@@ -205,6 +201,10 @@ int sl_source_file_open(sl_source *s, char *err, size_t errlen) {
   if (s->ep.kind == SL_EP_STDIN) {
     s->fd = 0;
     s->in.name = strdup("stdin");
+    if (!s->in.name) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
   } else {
     s->fd = open(s->ep.path, O_RDONLY | O_CLOEXEC);
     if (s->fd < 0) {
@@ -212,6 +212,10 @@ int sl_source_file_open(sl_source *s, char *err, size_t errlen) {
       return -1;
     }
     s->in.name = strdup(s->ep.path);
+    if (!s->in.name) {
+      snprintf(err, errlen, "out of memory opening '%s'", s->ep.path);
+      return -1;
+    }
   }
   if (fstat(s->fd, &st) != 0) {
     snprintf(err, errlen, "cannot stat input '%s': %s", s->in.name, strerror(errno));
@@ -221,51 +225,64 @@ int sl_source_file_open(sl_source *s, char *err, size_t errlen) {
     snprintf(err, errlen, "input '%s' is a directory", s->in.name);
     return -1;
   }
-  s->regular = S_ISREG(st.st_mode);
+  /* epoll takes only pipes, sockets and terminals (a device such as /dev/null is refused with EPERM), so
+   * everything else is read with plain read(), like a regular file. */
+  s->regular = !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !isatty(s->fd);
   s->dev = (uint64_t)st.st_dev;
   s->ino = (uint64_t)st.st_ino;
   s->follow = s->in.rt->opts->follow && s->ep.kind == SL_EP_FILE;
-  if (s->ep.kind == SL_EP_FILE && s->regular) {
+  if (s->ep.kind == SL_EP_FILE && S_ISREG(st.st_mode)) {
     char real[PATH_MAX];
     if (realpath(s->ep.path, real)) {
       size_t n = strlen(real) + 8;
-      s->meta_key = malloc(n);
+      if (!(s->meta_key = malloc(n))) {
+        snprintf(err, errlen, "out of memory opening '%s'", s->ep.path);
+        return -1;
+      }
       snprintf(s->meta_key, n, "source/%s", real);
       restore_offset(s, &st);
     }
   }
-  if (s->regular)
+  if (S_ISREG(st.st_mode))
     try_map(s, &st);
   return 0;
 }
 
-int sl_source_file_start(sl_source *s) {
+int sl_source_file_start(sl_source *s, char *err, size_t errlen) {
   uv_loop_t *loop = s->in.rt->loop;
+  int rc;
   if (s->regular) {
-    uv_idle_init(loop, &s->idle);
+    uv_idle_init(loop, &s->idle); /* these two inits cannot fail */
     uv_timer_init(loop, &s->poll);
     s->idle.data = s->poll.data = s;
     s->handles_open = 2;
-    return uv_idle_start(&s->idle, on_idle);
-  }
-  uv_handle_type type = uv_guess_handle(s->fd);
-  int rc;
-  if (type == UV_TTY) {
-    s->stream = malloc(sizeof(uv_tty_t));
-    rc = uv_tty_init(loop, (uv_tty_t *)s->stream, s->fd, 1);
+    rc = uv_idle_start(&s->idle, on_idle);
   } else {
-    s->stream = malloc(sizeof(uv_pipe_t));
-    rc = uv_pipe_init(loop, (uv_pipe_t *)s->stream, 0);
-    if (rc == 0)
-      rc = uv_pipe_open((uv_pipe_t *)s->stream, s->fd);
+    int tty = uv_guess_handle(s->fd) == UV_TTY;
+    s->stream = malloc(tty ? sizeof(uv_tty_t) : sizeof(uv_pipe_t));
+    if (!s->stream) {
+      snprintf(err, errlen, "%s: out of memory", s->in.name);
+      return -1;
+    }
+    rc = tty ? uv_tty_init(loop, (uv_tty_t *)s->stream, s->fd, 1)
+             : uv_pipe_init(loop, (uv_pipe_t *)s->stream, 0);
+    if (rc != 0) {
+      free(s->stream); /* never initialised: nothing to close */
+      s->stream = NULL;
+    } else {
+      s->stream->data = s;
+      s->handles_open = 1;
+      if (!tty)
+        rc = uv_pipe_open((uv_pipe_t *)s->stream, s->fd);
+      if (rc == 0)
+        rc = uv_read_start(s->stream, sl_input_alloc_cb, on_stream_read);
+    }
   }
   if (rc != 0) {
-    sl_error("%s: cannot read: %s", s->in.name, uv_strerror(rc));
+    snprintf(err, errlen, "%s: cannot read: %s", s->in.name, uv_strerror(rc));
     return -1;
   }
-  s->stream->data = s;
-  s->handles_open = 1;
-  return uv_read_start(s->stream, sl_input_alloc_cb, on_stream_read);
+  return 0;
 }
 
 void sl_source_file_close(sl_source *s) {

@@ -36,9 +36,7 @@ static int fire(sl_runtime *rt, int end_of_input) {
     return -1;
   if (sl_lua_host_fire_timers(&rt->lua, now, end_of_input, &next, &rt->timers.late, on_timer_error, rt, err,
                               sizeof err)) {
-    sl_error("%s", err);
-    rt->failed = 1;
-    sl_runtime_stop(rt);
+    sl_runtime_fail(rt, "%s", err);
     return -1;
   }
   arm(rt, next, now);

@@ -43,7 +43,7 @@ const char *sl_rec_string(const sl_rec *r, const sl_json_field *f, size_t *len) 
     char *n = realloc(scratch, f->val_len + 1);
     if (!n) {
       *len = 0;
-      return "";
+      return NULL; /* never a wrong (empty) value: the caller fails the job */
     }
     scratch = n;
     scratch_cap = f->val_len + 1;

@@ -20,7 +20,7 @@ int sl_rec_field(const sl_rec *r, const char *key, size_t klen, sl_json_field *o
 /* The value of a number field. */
 double sl_rec_number(const sl_rec *r, const sl_json_field *f);
 /* The decoded bytes of a string field: a pointer into the line when it has no escapes, else into a
- * scratch buffer valid until the next call. */
+ * scratch buffer valid until the next call; NULL when that buffer cannot grow (out of memory). */
 const char *sl_rec_string(const sl_rec *r, const sl_json_field *f, size_t *len);
 /* The raw JSON text of a field's value (for nested objects and arrays). */
 const char *sl_rec_value_text(const sl_rec *r, const sl_json_field *f);

@@ -22,22 +22,27 @@ static char *dup_field(lua_State *L, int idx, const char *name) {
 }
 
 /* Copies the array of strings in field `name` of the table at the top of the stack; *n gets its length. */
-static char **dup_strings(lua_State *L, const char *name, int *n) {
+static char **dup_strings(lua_State *L, const char *name, int *n, int *oom) {
   lua_getfield(L, -1, name);
   int len = (int)lua_objlen(L, -1);
   char **v = calloc(len ? (size_t)len : 1, sizeof *v);
-  for (int i = 0; i < len; i++) {
+  *n = 0;
+  for (int i = 0; v && i < len; i++) {
     lua_rawgeti(L, -1, i + 1);
     v[i] = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
     lua_pop(L, 1);
+    if (!v[i])
+      break;
+    *n = i + 1;
   }
   lua_pop(L, 1);
-  *n = len;
+  if (!v || *n < len)
+    *oom = 1;
   return v;
 }
 
-/* Reads an endpoint table at the top of the stack. */
-static void read_endpoint(lua_State *L, sl_endpoint *ep) {
+/* Reads an endpoint table at the top of the stack. 0, or -1 when a file endpoint got no path (memory). */
+static int read_endpoint(lua_State *L, sl_endpoint *ep) {
   lua_getfield(L, -1, "kind");
   const char *kind = lua_tostring(L, -1);
   lua_pop(L, 1);
@@ -55,25 +60,31 @@ static void read_endpoint(lua_State *L, sl_endpoint *ep) {
   lua_getfield(L, -1, "port");
   ep->port = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
+  return ep->kind == SL_EP_FILE && !ep->path ? -1 : 0;
 }
 
-static void read_job_desc(lua_State *L, sl_job_desc *job) {
+/* 0, or -1 when memory ran out (the description is then incomplete, but safe to free). */
+static int read_job_desc(lua_State *L, sl_job_desc *job) {
+  int oom = 0;
   job->name = dup_field(L, -1, "name");
   lua_getfield(L, -1, "sources");
   job->nsources = (int)lua_objlen(L, -1);
   job->sources = calloc(job->nsources ? (size_t)job->nsources : 1, sizeof *job->sources);
+  if (!job->sources)
+    job->nsources = 0;
   for (int i = 0; i < job->nsources; i++) {
     lua_rawgeti(L, -1, i + 1);
-    read_endpoint(L, &job->sources[i]);
+    oom |= read_endpoint(L, &job->sources[i]) != 0;
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
   lua_getfield(L, -1, "sink");
-  read_endpoint(L, &job->sink);
+  oom |= read_endpoint(L, &job->sink) != 0;
   lua_pop(L, 1);
-  job->uids = dup_strings(L, "uids", &job->nuids);
-  job->kinds = dup_strings(L, "kinds", &job->nkinds);
-  job->files = dup_strings(L, "files", &job->nfiles);
+  job->uids = dup_strings(L, "uids", &job->nuids, &oom);
+  job->kinds = dup_strings(L, "kinds", &job->nkinds, &oom);
+  job->files = dup_strings(L, "files", &job->nfiles, &oom);
+  return oom || !job->sources || !job->name ? -1 : 0;
 }
 
 static void free_strings(char **v, int n) {
@@ -158,9 +169,11 @@ int sl_lua_host_open(sl_lua_host *h, const sl_host_config *cfg, char *err, size_
     lua_pop(L, 1);
     return -1;
   }
-  read_job_desc(L, &h->job);
+  int rc = read_job_desc(L, &h->job);
   lua_pop(L, 2);
-  return 0;
+  if (rc)
+    snprintf(err, errlen, "out of memory reading the job description");
+  return rc;
 }
 
 static int push_host_fn(sl_lua_host *h, const char *name) {
@@ -170,11 +183,31 @@ static int push_host_fn(sl_lua_host *h, const char *name) {
   return 0;
 }
 
+/* Whether the failed call (lua_pcall status, error object at the top of the stack) is the job's failure
+ * rather than the record's: the VM ran out of memory, or sluice.fatal raised it (the state backend failed
+ * under the operator). Replaces a fatal error object by its message. */
+static int is_fatal(lua_State *L, int status) {
+  if (status == LUA_ERRMEM)
+    return 1;
+  if (!lua_istable(L, -1))
+    return 0;
+  lua_getfield(L, -1, "sluice_fatal");
+  int fatal = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (fatal) {
+    lua_getfield(L, -1, "message");
+    lua_remove(L, -2);
+  }
+  return fatal;
+}
+
 int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, char *err, size_t errlen) {
   push_host_fn(h, "start");
   lua_pushlightuserdata(h->L, backend);
   lua_pushlightuserdata(h->L, buf);
-  if (lua_pcall(h->L, 2, 0, 0)) {
+  int status = lua_pcall(h->L, 2, 0, 0);
+  if (status) {
+    is_fatal(h->L, status); /* a failing start fails either way: this unwraps a fatal error's message */
     copy_error(h->L, err, errlen);
     return -1;
   }
@@ -199,21 +232,25 @@ int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *er
   push_host_fn(h, "run_batch");
   lua_pushlightuserdata(L, batch);
   lua_pushlightuserdata(L, buf);
-  if (lua_pcall(L, 2, 0, 0) == 0)
+  int status = lua_pcall(L, 2, 0, 0);
+  if (status == 0)
     return 0;
-  operator_error(h, "", err, errlen);
+  int fatal = is_fatal(L, status);
+  operator_error(h, status == LUA_ERRMEM ? "out of memory: " : "", err, errlen);
   if (buf->len > batch->out_mark)
     buf->len = batch->out_mark;
-  return 1;
+  return fatal ? -1 : 1;
 }
 
 int sl_lua_host_snapshot_hooks(sl_lua_host *h, char *err, size_t errlen) {
   lua_State *L = h->L;
   push_host_fn(h, "snapshot_hooks");
-  if (lua_pcall(L, 0, 0, 0) == 0)
+  int status = lua_pcall(L, 0, 0, 0);
+  if (status == 0)
     return 0;
+  int fatal = is_fatal(L, status);
   operator_error(h, "snapshot hook: ", err, errlen);
-  return -1;
+  return fatal ? -2 : -1;
 }
 
 int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, int64_t *next_ms,
@@ -224,7 +261,9 @@ int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, in
   push_host_fn(h, "fire_timers");
   lua_pushnumber(L, (lua_Number)now_ms);
   lua_pushboolean(L, end_of_input);
-  if (lua_pcall(L, 2, 3, 0)) {
+  int status = lua_pcall(L, 2, 3, 0);
+  if (status) {
+    is_fatal(L, status); /* every failure here fails the job; this only unwraps the message */
     operator_error(h, "timers: ", err, errlen);
     return -1;
   }
@@ -238,6 +277,21 @@ int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, in
     }
   *late = (uint64_t)lua_tonumber(L, -1);
   lua_pop(L, 3);
+  return 0;
+}
+
+int sl_lua_host_pending_timers(sl_lua_host *h, uint64_t *n, char *err, size_t errlen) {
+  lua_State *L = h->L;
+  *n = 0;
+  push_host_fn(h, "pending_timers");
+  int status = lua_pcall(L, 0, 1, 0);
+  if (status) {
+    is_fatal(L, status);
+    operator_error(h, "timers: ", err, errlen);
+    return -1;
+  }
+  *n = (uint64_t)lua_tonumber(L, -1);
+  lua_pop(L, 1);
   return 0;
 }
 

@@ -66,12 +66,14 @@ int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, char *er
 
 /* Runs batch->cursor .. n-1. Returns 0 when all ran, or 1 when record batch->cursor failed: err holds
  * "operator 'uid': message", the output written for that record is already cut off (buf->len reset to
- * batch->out_mark) and the caller resumes with cursor + 1. */
+ * batch->out_mark) and the caller resumes with cursor + 1. Returns -1 when the failure is not the record's
+ * (the VM is out of memory, or the state backend failed: lua/sluice/fatal.lua): err says why, and the job
+ * must stop without committing — a restart redoes the batch from the last checkpoint. */
 int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen);
 
 /* At a checkpoint barrier, before the commit: runs every operator's snapshot(ctx) hook (operator state is
  * written into the backend) and one bounded step of TTL cleanup. 0, or -1 with "operator 'uid': message"
- * in err (the checkpoint must then not be taken). */
+ * in err (the checkpoint must then not be taken), or -2 when the failure is the job's (as for run_batch). */
 int sl_lua_host_snapshot_hooks(sl_lua_host *h, char *err, size_t errlen);
 
 /* Timers (core/timer_service.c), between batches: advances the watermark and fires the due timers
@@ -83,6 +85,10 @@ int sl_lua_host_snapshot_hooks(sl_lua_host *h, char *err, size_t errlen);
 int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, int64_t *next_ms,
                             uint64_t *late, void (*on_error)(void *arg, const char *msg), void *arg,
                             char *err, size_t errlen);
+
+/* The number of processing-time timers pending in the job's operators (one walk of each queue: for the
+ * end-of-run summary). 0, or -1 with the reason in err. */
+int sl_lua_host_pending_timers(sl_lua_host *h, uint64_t *n, char *err, size_t errlen);
 
 void sl_lua_host_close(sl_lua_host *h);
 

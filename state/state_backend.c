@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "state/file_modes.h"
 #include "state/state_backend_internal.h"
 #include "state/state_key.h"
 
@@ -48,11 +50,11 @@ int sl_make_dirs(const char *dir) {
     if (*p != '/')
       continue;
     *p = '\0';
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+    if (mkdir(path, SL_STATE_DIR_MODE) != 0 && errno != EEXIST)
       return errno;
     *p = '/';
   }
-  if (mkdir(path, 0755) != 0 && errno != EEXIST)
+  if (mkdir(path, SL_STATE_DIR_MODE) != 0 && errno != EEXIST)
     return errno;
   return 0;
 }
@@ -68,7 +70,7 @@ static int open_env(sl_backend *b, const char *dir, size_t map_size, const char 
   if ((rc = mdb_env_set_maxdbs(b->env, 4)) != 0 || (rc = mdb_env_set_mapsize(b->env, map_size)) != 0)
     return rc;
   *what = "opening state.mdb";
-  if ((rc = mdb_env_open(b->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0644)) != 0)
+  if ((rc = mdb_env_open(b->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, SL_STATE_FILE_MODE)) != 0)
     return rc;
   int dead = 0;
   *what = "clearing stale readers";
@@ -479,4 +481,16 @@ int sl_backend_state_register(sl_backend *b, const char *op_uid, const char *sta
     return SL_STATE_EINVAL;
   *id = found;
   return SL_STATE_OK;
+}
+
+size_t sl_backend_map_reserve(void) {
+  size_t want = (size_t)16 << 30;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    size_t eighth = (size_t)(rl.rlim_cur / 8);
+    size_t floor = (size_t)64 << 20;
+    if (eighth < want)
+      want = eighth > floor ? eighth : floor;
+  }
+  return want;
 }

@@ -159,6 +159,11 @@ int sl_backend_changed(const sl_backend *b);
  * its expired entries (cleanup while snapshotting). Idempotent. */
 int sl_backend_mark_ttl_state(sl_backend *b, uint32_t state_id);
 
+/* The map size to reserve for an environment whose map must not grow while a snapshot's read view is open
+ * (LMDB cannot resize then): 16 GiB of address space (not memory: the file grows as needed), or an eighth
+ * of the address-space limit when `ulimit -v` sets one (at least 64 MiB), so that sluice starts under it. */
+size_t sl_backend_map_reserve(void);
+
 /* Counters for metrics and tests. cache_scans counts passes over every slot of the cache (a commit, a
  * spill, and the fallbacks when a queue could not grow): iterator opens and frozen barriers make none. */
 typedef struct sl_backend_stats {

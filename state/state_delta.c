@@ -1,5 +1,6 @@
 /* state_delta.c — applies an incremental checkpoint's delta to a restored environment (see state_delta.h). */
 #include "state/state_delta.h"
+#include "state/file_modes.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -64,9 +65,9 @@ int sl_snapshot_apply_delta(const char *dir, const char *path, sl_snapshot_keep_
   if (!rc)
     rc = mdb_env_set_maxdbs(env, 4);
   if (!rc)
-    rc = mdb_env_set_mapsize(env, (size_t)16 << 30);
+    rc = mdb_env_set_mapsize(env, sl_backend_map_reserve());
   if (!rc)
-    rc = mdb_env_open(env, env_path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK, 0644);
+    rc = mdb_env_open(env, env_path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK, SL_STATE_FILE_MODE);
   if (!rc)
     rc = mdb_txn_begin(env, NULL, 0, &a.txn);
   if (!rc && !(rc = mdb_dbi_open(a.txn, "kv", MDB_CREATE, &a.dbi[1])) &&

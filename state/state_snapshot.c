@@ -1,5 +1,6 @@
 /* state_snapshot.c — writes, verifies and loads full snapshots (see state_snapshot.h). */
 #include "state/state_snapshot.h"
+#include "state/file_modes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,6 @@
 #define MAGIC "SLSNAP01"
 #define TRAILER_TAG 0xFF
 #define TRAILER_LEN (1 + 8 + 4)
-#define LOAD_MAP_SIZE ((size_t)16 << 30)
 
 struct sl_snapshot {
   sl_backend *b;
@@ -203,7 +203,7 @@ sl_snapfile *sl_snapfile_create(const char *path, char *err, size_t errlen) {
     return NULL;
   }
   snprintf(f->path, sizeof f->path, "%s", path);
-  f->w.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  f->w.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, SL_STATE_FILE_MODE);
   if (f->w.fd < 0) {
     snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
     free(f);
@@ -264,7 +264,7 @@ int sl_snapshot_write(sl_snapshot *s, const char *path, uint64_t *bytes, uint64_
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, SL_STATE_FILE_MODE);
   if (w->fd < 0) {
     snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
     free(w);
@@ -306,21 +306,24 @@ typedef struct mapped {
   uint64_t entries;
 } mapped;
 
+/* Maps path and checks it. 0; SL_SNAPSHOT_CORRUPT when its content (or its absence) proves it bad; -1 when
+ * it cannot be read now (out of memory or address space, EIO, permissions): that proves nothing about it. */
 static int map_verified(const char *path, mapped *m, char *err, size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
   memset(m, 0, sizeof *m);
   if (fd < 0 || fstat(fd, &st) != 0) {
+    int missing = errno == ENOENT;
     snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
     if (fd >= 0)
       close(fd);
-    return -1;
+    return missing ? SL_SNAPSHOT_CORRUPT : -1;
   }
   m->len = (size_t)st.st_size;
   if (m->len < 8 + TRAILER_LEN) {
     snprintf(err, errlen, "%s is truncated (%zu bytes)", path, m->len);
     close(fd);
-    return -1;
+    return SL_SNAPSHOT_CORRUPT;
   }
   m->p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
@@ -354,7 +357,7 @@ static int map_verified(const char *path, mapped *m, char *err, size_t errlen) {
   }
   munmap((void *)m->p, m->len);
   m->p = NULL;
-  return -1;
+  return SL_SNAPSHOT_CORRUPT;
 }
 
 int sl_snapfile_visit(const char *path, sl_snapfile_fn fn, void *arg, char *err, size_t errlen) {
@@ -375,8 +378,9 @@ int sl_snapfile_visit(const char *path, sl_snapfile_fn fn, void *arg, char *err,
 
 int sl_snapshot_verify(const char *path, char *err, size_t errlen) {
   mapped m;
-  if (map_verified(path, &m, err, errlen))
-    return -1;
+  int rc = map_verified(path, &m, err, errlen);
+  if (rc)
+    return rc;
   munmap((void *)m.p, m.len);
   return 0;
 }
@@ -501,8 +505,8 @@ int sl_snapshot_load(const char *dir, const char *path, sl_snapshot_keep_fn keep
   unlink(tmp);
   int rc = collect_dropped(&m, keep, arg, &d) ? ENOMEM : 0;
   if (!rc && !(rc = mdb_env_create(&env)) && !(rc = mdb_env_set_maxdbs(env, 4)) &&
-      !(rc = mdb_env_set_mapsize(env, LOAD_MAP_SIZE)) &&
-      !(rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK, 0644)) &&
+      !(rc = mdb_env_set_mapsize(env, sl_backend_map_reserve())) &&
+      !(rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK, SL_STATE_FILE_MODE)) &&
       !(rc = load_records(env, &m, &d)) && !(rc = mdb_env_sync(env, 1))) {
     mdb_env_close(env);
     env = NULL;

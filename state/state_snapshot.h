@@ -53,7 +53,11 @@ uint64_t sl_snapshot_expired_dropped(const sl_snapshot *s);
 /* Ends the view (on the runtime's thread). */
 void sl_snapshot_end(sl_snapshot *s);
 
-/* Checks a snapshot file (magic, structure, CRC) without loading it. 0, or -1 with the reason. */
+/* Checks a snapshot file (magic, structure, CRC) without loading it. Returns 0 when it is intact;
+ * SL_SNAPSHOT_CORRUPT with the reason when it is proven bad (missing, truncated, bad magic, CRC mismatch,
+ * malformed records); -1 with the reason when it cannot be read now (ENOMEM mapping it, EIO, EACCES): a
+ * caller must not treat that file as corrupt. */
+#define SL_SNAPSHOT_CORRUPT 1
 int sl_snapshot_verify(const char *path, char *err, size_t errlen);
 
 /* Decides, while loading, whether a "states" registration (op uid, state name) is kept. Entries of a state

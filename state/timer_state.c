@@ -221,3 +221,20 @@ int sl_timer_queue_set_watermark(sl_timer_queue *q, int64_t wm) {
   sl_put_be64(v, ts_bits(wm));
   return sl_backend_put(q->backend, k, watermark_key(q, k), v, sizeof v);
 }
+
+int sl_timer_queue_count(sl_timer_queue *q, uint64_t *n) {
+  uint8_t prefix[SL_KEY_MAX_LEN];
+  size_t plen = sl_key_prefix(prefix, sizeof prefix, SL_OP_STATE_GROUP, q->state_id, NULL, 0);
+  sl_backend_iter *it;
+  *n = 0;
+  int rc = sl_backend_iter_open(q->backend, prefix, plen, &it);
+  if (rc != SL_STATE_OK)
+    return rc;
+  const void *k, *v;
+  size_t kl, vl;
+  while ((rc = sl_backend_iter_next(it, &k, &kl, &v, &vl)) == SL_STATE_OK)
+    if (kl >= plen + 8) /* the watermark entry is not a timer */
+      (*n)++;
+  sl_backend_iter_close(it);
+  return rc == SL_STATE_NOTFOUND ? SL_STATE_OK : rc;
+}

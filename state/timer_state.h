@@ -67,6 +67,8 @@ int sl_timer_queue_poll(sl_timer_queue *q, int64_t upto, int64_t *ts, const void
 
 /* The stored watermark: OK and *wm, or NOTFOUND if never set. */
 int sl_timer_queue_watermark(sl_timer_queue *q, int64_t *wm);
+/* Counts the pending timers (one cursor walk: for reports, not for every batch). OK and *n, or an error. */
+int sl_timer_queue_count(sl_timer_queue *q, uint64_t *n);
 int sl_timer_queue_set_watermark(sl_timer_queue *q, int64_t wm);
 
 #endif

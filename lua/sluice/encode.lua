@@ -11,6 +11,7 @@ local ffi = require "ffi"
 local cjson = require "cjson"
 local native = require "sluice.native"
 local record = require "sluice.record"
+local fatal = require "sluice.fatal"
 
 local C = native.C
 local is_record = record.is_record
@@ -138,6 +139,10 @@ local function prefixes_for(fields)
     for i = 1, #fields do
       C.sl_buf_reset(tmp)
       put_key(tmp, fields[i], i == 1)
+      if tmp[0].oom ~= 0 then
+        -- A prefix cut short would be cached and every later record written without its keys.
+        fatal.raise("out of memory encoding the output's field names", 0)
+      end
       p[i] = (i == 1 and "{" or "") .. ffi.string(tmp[0].data, tmp[0].len)
       p.names[i] = fields[i]
     end
@@ -218,6 +223,9 @@ function M.to_string(rec, fields)
   local buf = ffi.gc(ffi.new("sl_buf"), C.sl_buf_free)
   C.sl_buf_init(buf)
   M.put_record(buf, rec, fields)
+  if buf.oom ~= 0 then
+    fatal.raise("out of memory encoding a record", 0)
+  end
   return ffi.string(buf.data, buf.len - 1)
 end
 

@@ -2,10 +2,12 @@
 --
 -- The runtime (core/runtime.c) calls, in order: load(script, config) -> job description; start(backend,
 -- buf) once the state backend is open; run_batch(batch) for every batch of input records. Errors from
--- run_batch name the operator (current_operator()) and come with the record's position from C.
+-- run_batch name the operator (current_operator()) and come with the record's position from C. A fatal
+-- error (sluice.fatal: the state backend failed under an operator) fails the job instead of one record.
 local ffi = require "ffi"
 local sluice = require "sluice"
 local pipeline = require "sluice.pipeline"
+local fatal = require "sluice.fatal"
 
 local M = {}
 
@@ -121,6 +123,7 @@ function M.run_batch(lud, buflud)
     i = i + 1
   end
   b.cursor = n
+  fatal.check() -- a backend failure an operator caught with pcall still fails the job
 end
 
 function M.current_operator()
@@ -134,6 +137,7 @@ end
 -- current_operator()) if a hook fails, in which case the runtime should not commit. A no-op before start.
 function M.snapshot_hooks()
   pipeline.snapshot(job)
+  fatal.check()
 end
 
 -- Timers (core/timer_service.c, between batches: after every batch, and when the runtime's processing-time
@@ -141,8 +145,15 @@ end
 -- event-time timer. Output goes into the sink's buffer. Returns the earliest pending processing-time timer
 -- (ms, or nil), the on_timer errors (array of messages, or nil: each timer's output was cut) and the number
 -- of late records so far. A no-op before start.
+-- The number of processing-time timers still pending (the summary at the end of a bounded input).
+function M.pending_timers()
+  return pipeline.pending_timers(job)
+end
+
 function M.fire_timers(now, end_of_input)
-  return pipeline.fire_timers(job, now, end_of_input)
+  local next_ms, errors, late = pipeline.fire_timers(job, now, end_of_input)
+  fatal.check()
+  return next_ms, errors, late
 end
 
 return M

@@ -362,6 +362,11 @@ function M.fire_timers(job, now, end_of_input)
   return timers.fire(job, now, end_of_input, M)
 end
 
+-- The processing-time timers still pending (sluice.timers.pending_processing).
+function M.pending_timers(job)
+  return timers.pending_processing(job)
+end
+
 -- One step of incremental TTL cleanup: each TTL state's batch of entries checked (in one walk of the
 -- store). Returns the number of entries removed.
 function M.cleanup_step(job)

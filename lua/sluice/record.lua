@@ -9,6 +9,7 @@
 -- A lazy record is read-only: to change a record, build a table (`sluice.totable(rec)` gives all fields).
 local ffi = require "ffi"
 local cjson = require "cjson"
+local fatal = require "sluice.fatal"
 local native = require "sluice.native"
 
 local C = native.C
@@ -27,6 +28,9 @@ local function get(rec, key)
   local t = C.sl_rec_field(rec, key, #key, field)
   if t == T_STRING then
     local p = C.sl_rec_string(rec, field, lenp)
+    if p == nil then
+      fatal.raise(("out of memory decoding field '%s'"):format(key), 0)
+    end
     return ffi.string(p, lenp[0])
   elseif t == T_NUMBER then
     return C.sl_rec_number(rec, field)

@@ -39,6 +39,7 @@ int sl_timer_queue_next(sl_timer_queue *q, int64_t *ts);
 int sl_timer_queue_poll(sl_timer_queue *q, int64_t upto, int64_t *ts, const void **key, size_t *klen);
 int sl_timer_queue_watermark(sl_timer_queue *q, int64_t *wm);
 int sl_timer_queue_set_watermark(sl_timer_queue *q, int64_t wm);
+int sl_timer_queue_count(sl_timer_queue *q, uint64_t *n);
 ]]
 
 local tsp, keyp, klenp = ffi.new("int64_t[1]"), ffi.new("const void *[1]"), ffi.new("size_t[1]")
@@ -287,6 +288,21 @@ function M.fire(job, now, end_of_input, pl)
     end
   end
   return next_ms, errors, t.late
+end
+
+-- The number of processing-time timers pending in every operator (for the end-of-run summary: a bounded
+-- input ends before they are due; they stay in the final checkpoint and fire when the job runs again).
+function M.pending_processing(job)
+  local n = 0
+  local count = ffi.new("uint64_t[1]")
+  for _, op in ipairs(job and job.ops or {}) do
+    local tm = op.ctx and op.ctx._timers
+    if tm then
+      check(C.sl_timer_queue_count(tm.processing, count), "counting timers", op.uid)
+      n = n + tonumber(count[0])
+    end
+  end
+  return n
 end
 
 return M

@@ -1,8 +1,9 @@
 /* test_checkpoint_meta.c — checkpoint metadata files and the checkpoints directory (core/checkpoint_meta.c):
  * every field round-trips, the write leaves no temp file, any damaged or partial _metadata is rejected with a
- * reason (a truncated file must never read as a complete checkpoint), listing returns only chk-<digits> ids
- * in order, and sl_remove_tree removes a checkpoint directory. Each test gets its own directory under
- * $TMPDIR. */
+ * reason (a truncated file or a single flipped bit must never read as a complete checkpoint; an unknown,
+ * missing or repeated key is corruption; a file that cannot be read is not called corrupt), listing returns
+ * only chk-<digits> ids in order, and sl_remove_tree removes a checkpoint directory. Each test gets its own
+ * directory under $TMPDIR. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "core/checkpoint_meta.h"
+#include "state/state_snapshot.h"
 #define TEST_TMPDIR_PREFIX "sl_chkmeta"
 #include "test_tmpdir.h"
 
@@ -32,6 +34,9 @@ static void sample(sl_checkpoint_meta *m) {
   m->sink_first_part = 40;
   m->sink_part = 777;
   m->savepoint = 1;
+  m->base_id = 42;
+  m->sink_dev = 2049;
+  m->sink_ino = 1234567;
   snprintf(m->sink_path, sizeof m->sink_path, "/data/out dir/my output file.jsonl");
 }
 
@@ -47,6 +52,8 @@ static void expect_same(const sl_checkpoint_meta *a, const sl_checkpoint_meta *b
   assert_int_equal(a->sink_first_part, b->sink_first_part);
   assert_int_equal(a->sink_part, b->sink_part);
   assert_int_equal(a->savepoint, b->savepoint);
+  assert_int_equal(a->sink_dev, b->sink_dev);
+  assert_int_equal(a->sink_ino, b->sink_ino);
   assert_string_equal(a->sink_path, b->sink_path);
 }
 
@@ -72,11 +79,19 @@ static char *read_text(const char *dir, const char *name, size_t *len) {
   return p;
 }
 
-static void expect_read_fails(const char *dir) {
+/* The read fails as `want` says, with a reason. */
+static void expect_read_status(const char *dir, int want) {
   sl_checkpoint_meta m;
   char err[256] = "";
-  assert_int_equal(sl_checkpoint_meta_read(dir, &m, err, sizeof err), -1);
+  int rc = sl_checkpoint_meta_read(dir, &m, err, sizeof err);
+  if (rc != want)
+    fprintf(stderr, "read gave %d (%s), want %d\n", rc, err, want);
+  assert_int_equal(rc, want);
   assert_true(strlen(err) > 0);
+}
+
+static void expect_read_fails(const char *dir) {
+  expect_read_status(dir, SL_META_CORRUPT);
 }
 
 /* Writes sample() as dir's _metadata into *w and returns the file's text (caller frees). */
@@ -128,11 +143,16 @@ static void test_round_trip_every_field(void **state) {
   assert_true(strlen(err) > 0);
 }
 
-static void test_read_missing_file(void **state) {
-  expect_read_fails(*state);
+/* No _metadata is an incomplete checkpoint; one that cannot be read (here a directory: EISDIR, as EIO
+ * would be) is not known to be damaged, and must not be taken for corrupt. */
+static void test_read_missing_or_unreadable(void **state) {
+  expect_read_status(*state, SL_META_MISSING);
   char sub[4200];
   snprintf(sub, sizeof sub, "%s/absent", (char *)*state);
-  expect_read_fails(sub);
+  expect_read_status(sub, SL_META_MISSING);
+  snprintf(sub, sizeof sub, "%s/_metadata", (char *)*state);
+  assert_int_equal(mkdir(sub, 0700), 0);
+  expect_read_status(*state, SL_META_UNREADABLE);
 }
 
 /* Whatever byte a crash or a short copy cuts the file at, it never reads as a complete checkpoint. */
@@ -154,37 +174,113 @@ static void test_read_rejects_every_truncation(void **state) {
   free(full);
 }
 
+/* Writes text + its crc32 line as dir's _metadata: a well-formed v2 file whose content the test chooses. */
+static void write_with_crc(const char *dir, const char *text) {
+  char buf[8192];
+  int n = snprintf(buf, sizeof buf, "%scrc32 %08x\n", text, (unsigned)sl_crc32(0, text, strlen(text)));
+  write_text(dir, "_metadata", buf, (size_t)n);
+}
+
 static void test_read_rejects_malformed(void **state) {
   const char *dir = *state;
   sl_checkpoint_meta w;
   size_t len;
   char *full = write_sample(dir, &w, &len);
-  assert_int_equal(strcmp(full + len - 4, "end\n"), 0);
+  assert_int_equal(strncmp(full + len - 15, "crc32 ", 6), 0);
 
-  /* Without its "end" line. */
-  write_text(dir, "_metadata", full, len - 4);
+  /* Without its crc32 line. */
+  write_text(dir, "_metadata", full, len - 15);
   expect_read_fails(dir);
-  /* "end" not on a line of its own. */
-  char *alt = malloc(len + 16);
-  memcpy(alt, full, len - 4);
-  memcpy(alt + len - 4, "ending\n", 7);
-  write_text(dir, "_metadata", alt, len + 3);
+  /* A wrong checksum. */
+  char *alt = malloc(len + 64);
+  memcpy(alt, full, len);
+  alt[len - 2] = alt[len - 2] == '0' ? '1' : '0';
+  write_text(dir, "_metadata", alt, len);
   expect_read_fails(dir);
+
+  /* Every single-bit flip anywhere in the file is caught (by the CRC, the syntax or the version line). */
+  for (size_t i = 0; i < len; i++)
+    for (int bit = 0; bit < 8; bit++) {
+      memcpy(alt, full, len);
+      alt[i] ^= (char)(1 << bit);
+      write_text(dir, "_metadata", alt, len);
+      expect_read_fails(dir);
+    }
+
+  /* With a valid checksum: an unknown key, a missing key, a repeated key, a bad number are corrupt too. */
+  char body[4096];
+  memcpy(body, full, len - 15);
+  body[len - 15] = '\0';
+  char *line_end = strstr(body, "\nsink_ino ");
+  assert_non_null(line_end);
+  char text[8192];
+  snprintf(text, sizeof text, "%sunknown_key 5\n", body);
+  write_with_crc(dir, text);
+  expect_read_fails(dir);
+  /* base_id removed. */
+  char *b = strstr(body, "base_id ");
+  char *e = strchr(b, '\n') + 1;
+  snprintf(text, sizeof text, "%.*s%s", (int)(b - body), body, e);
+  write_with_crc(dir, text);
+  expect_read_fails(dir);
+  /* id twice. */
+  snprintf(text, sizeof text, "%sid 7\n", body);
+  write_with_crc(dir, text);
+  expect_read_fails(dir);
+  /* A number with a sign, or past 2^64. */
+  const char *bad[] = {"id -1\n", "id +1\n", "id 18446744073709551616\n", "id 1x\n", "id \n"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char *p = strstr(body, "\nid ") + 1;
+    char *q = strchr(p, '\n') + 1;
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(p - body), body, bad[i], q);
+    write_with_crc(dir, text);
+    expect_read_fails(dir);
+  }
+  /* The well-formed body with its checksum reads back. */
+  write_with_crc(dir, body);
+  sl_checkpoint_meta r;
+  char err[256];
+  assert_int_equal(sl_checkpoint_meta_read(dir, &r, err, sizeof err), 0);
+  expect_same(&w, &r);
 
   /* Garbage. */
   const char garbage[] = "\x7f"
                          "ELF\x02\x01\x01\0\0\0garbage that is not metadata\n\xff\xfe\n";
   write_text(dir, "_metadata", garbage, sizeof garbage - 1);
   expect_read_fails(dir);
-  /* Garbage lines followed by an "end" line: still not a checkpoint. */
-  const char junk_end[] = "hello world\nfoo bar\n\nend\n";
-  write_text(dir, "_metadata", junk_end, sizeof junk_end - 1);
-  expect_read_fails(dir);
-  /* Only "end". */
   write_text(dir, "_metadata", "end\n", 4);
   expect_read_fails(dir);
   free(alt);
   free(full);
+}
+
+/* Version 1 files (before the checksum) still read, strictly: all keys known, all present, "end" last. */
+static void test_read_version_1(void **state) {
+  const char *dir = *state;
+  const char v1[] = "sluice-checkpoint 1\nid 9\ntime_ms 1\nduration_ms 2\nalignment_ms 0\nbarrier_ms 3\n"
+                    "snapshot_bytes 100\nsnapshot_entries 4\nsink_committed 50\nsink_first_part 9\n"
+                    "sink_part 10\nsavepoint 0\nsink_path /x/out\nend\n";
+  write_text(dir, "_metadata", v1, sizeof v1 - 1);
+  sl_checkpoint_meta r;
+  char err[256] = "";
+  assert_int_equal(sl_checkpoint_meta_read(dir, &r, err, sizeof err), 0);
+  assert_int_equal(r.id, 9);
+  assert_int_equal(r.base_id, 9);
+  assert_int_equal(r.sink_committed, 50);
+  assert_int_equal(r.sink_dev, 0);
+  assert_string_equal(r.sink_path, "/x/out");
+  /* A version 2 key in a version 1 file, or a key missing from it, is corrupt. */
+  char text[1024];
+  snprintf(text, sizeof text, "%.*ssink_ino 5\nend\n", (int)(sizeof v1 - 1 - 4), v1);
+  write_text(dir, "_metadata", text, strlen(text));
+  expect_read_fails(dir);
+  const char *p = strstr(v1, "sink_part");
+  snprintf(text, sizeof text, "%.*s%s", (int)(p - v1), v1, strstr(p, "\n") + 1);
+  write_text(dir, "_metadata", text, strlen(text));
+  expect_read_fails(dir);
+  /* Without its "end" line. */
+  write_text(dir, "_metadata", v1, sizeof v1 - 5);
+  expect_read_fails(dir);
 }
 
 static void make_dir(const char *parent, const char *name) {
@@ -270,8 +366,13 @@ static void test_remove_tree(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      T(test_round_trip_every_field), T(test_read_missing_file), T(test_read_rejects_every_truncation),
-      T(test_read_rejects_malformed), T(test_list_ids),          T(test_remove_tree),
+      T(test_round_trip_every_field),
+      T(test_read_missing_or_unreadable),
+      T(test_read_rejects_every_truncation),
+      T(test_read_rejects_malformed),
+      T(test_read_version_1),
+      T(test_list_ids),
+      T(test_remove_tree),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

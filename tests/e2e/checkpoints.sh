@@ -42,7 +42,7 @@ kill -9 $pid; wait $pid 2>/dev/null || true
 newest=$(dirname "$(ls "$WORK/ck/checkpoints"/chk-*/_metadata | tail -1)") # the newest complete one
 printf 'garbage' | dd of="$newest/state.snap" bs=1 seek=20 conv=notrunc 2>/dev/null
 run_sluice run "$slow" --input "$WORK/c.log" --state-dir "$WORK/ck" --output "$WORK/ck.out" -- 0 2> "$WORK/err3"
-grep -q "is unusable (.*checksum" "$WORK/err3" || fail "no fallback message: $(cat "$WORK/err3")"
+grep -q "is corrupt (.*checksum.*set aside as" "$WORK/err3" || fail "no fallback message: $(cat "$WORK/err3")"
 run_sluice run "$slow" --input "$WORK/c.log" --state-dir "$WORK/ck-ref" --output "$WORK/ck-ref.out" --quiet -- 0
 expect_same "$WORK/ck-ref.out" "$WORK/ck.out"
 

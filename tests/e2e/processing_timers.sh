@@ -15,8 +15,11 @@ expect_same "$WORK/want1" "$WORK/out1"
 # A timer pending at the stop: a run to the end of the input (which does not fire processing-time timers)
 # registers it 500 ms ahead and stops at once; the next run fires it from the restored state once it is due.
 printf '%s\n' '{"url": "/c"}' >> "$WORK/in.log"
-run_sluice run "$job" --input "$WORK/in.log" --state-dir "$WORK/st" --quiet -- 500 > "$WORK/out2"
+run_sluice run "$job" --input "$WORK/in.log" --state-dir "$WORK/st" -- 500 > "$WORK/out2" 2> "$WORK/err2"
 [ ! -s "$WORK/out2" ] || fail "the timer fired before it was due: $(cat "$WORK/out2")"
+# The summary says so (issue 11, item 18): nothing silently left unfired.
+grep -q "done: 1 records in, 0 out, 0 rejected; 1 processing-time timers pending" "$WORK/err2" \
+  || fail "the summary does not report the pending timer: $(grep done: "$WORK/err2")"
 "$SLUICE" run "$job" --input "$WORK/in.log" --follow --state-dir "$WORK/st" --quiet > "$WORK/out3" &
 pid=$!
 for _ in $(seq 40); do [ -s "$WORK/out3" ] && break; sleep 0.05; done
