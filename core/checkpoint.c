@@ -33,8 +33,8 @@ static int write_savepoint(sl_checkpoint_job *j) {
 }
 
 /* On the worker thread: everything that waits on the disk. */
-static void work(uv_work_t *w) {
-  sl_checkpointer *c = w->data;
+static void work(void *arg) {
+  sl_checkpointer *c = arg;
   sl_checkpoint_job *j = &c->job;
   char path[4200];
   snprintf(path, sizeof path, "%s/state.snap", j->dir);
@@ -94,8 +94,8 @@ static void prune(sl_checkpointer *c, uint64_t newest) {
 }
 
 /* Back on the loop thread. */
-static void after_work(uv_work_t *w, int status) {
-  sl_checkpointer *c = w->data;
+static void after_work(void *arg) {
+  sl_checkpointer *c = arg;
   sl_checkpoint_job *j = &c->job;
   sl_runtime *rt = c->rt;
   sl_snapshot_end(j->snap);
@@ -105,7 +105,7 @@ static void after_work(uv_work_t *w, int status) {
     c->settling = j->frozen;
     j->frozen = NULL;
   }
-  if (status == 0 && j->ok) {
+  if (j->ok) {
     c->completed++;
     if (!j->incremental)
       c->last_full_id = j->id;
@@ -133,13 +133,12 @@ static void after_work(uv_work_t *w, int status) {
   } else {
     c->failed++;
     c->force_full = 1; /* a chain of deltas cannot skip this one */
-    sl_error("checkpoint %" PRIu64 " failed: %s; the job goes on and the next checkpoint retries", j->id,
-             status ? uv_strerror(status) : j->err);
+    sl_error("checkpoint %" PRIu64 " failed: %s%s", j->id, j->err,
+             rt->stopping ? "" : "; the job goes on and the next checkpoint retries");
     sl_remove_tree(j->dir);
     if (j->savepoint[0]) {
       char why[700];
-      snprintf(why, sizeof why, "checkpoint %" PRIu64 " failed: %s", j->id,
-               status ? uv_strerror(status) : j->err);
+      snprintf(why, sizeof why, "checkpoint %" PRIu64 " failed: %s", j->id, j->err);
       if (sl_savepoint_answer(rt->state_dir, j->savepoint, why))
         sl_warn("cannot answer the request for savepoint %s: %s", j->savepoint, strerror(errno));
     }
@@ -252,7 +251,8 @@ int sl_checkpoint_trigger(sl_checkpointer *c, int sync) {
   if (barrier(c, j)) {
     c->failed++;
     c->force_full = 1;
-    sl_error("checkpoint %" PRIu64 " failed at the barrier: %s; the job goes on", j->id, j->err);
+    if (!c->rt->failed) /* else the job's failure was just logged: it does not go on */
+      sl_error("checkpoint %" PRIu64 " failed at the barrier: %s; the job goes on", j->id, j->err);
     if (j->snap)
       sl_snapshot_end(j->snap);
     j->snap = NULL;
@@ -260,16 +260,11 @@ int sl_checkpoint_trigger(sl_checkpointer *c, int sync) {
     return -1;
   }
   c->in_flight = 1;
-  c->work.data = c;
-  if (sync) {
-    work(&c->work);
-    after_work(&c->work, 0);
-    return j->ok ? 0 : -1;
-  }
-  int rc = uv_queue_work(c->rt->loop, &c->work, work, after_work);
-  if (rc) {
-    work(&c->work); /* no thread pool: do it inline rather than lose the checkpoint */
-    after_work(&c->work, 0);
+  if (sync || sl_bg_worker_submit(&c->worker, work, after_work, c) != 0) {
+    /* The final checkpoint waits for itself; without the worker (stopping) it is done inline too. */
+    work(c);
+    after_work(c);
+    return sync && !j->ok ? -1 : 0;
   }
   return 0;
 }

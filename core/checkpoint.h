@@ -9,7 +9,7 @@
  * the working LMDB environment, and a read view of it is opened. The commit is the worker's: at the barrier
  * the dirty state is only copied (state_flush.h), so the stall is a memory copy, not an LMDB flush.
  *
- * The snapshot. A libuv worker thread streams that view into checkpoints/chk-N/state.snap, fsyncs it and
+ * The snapshot. The checkpoint thread (core/bg_worker.h) streams that view into checkpoints/chk-N/state.snap, fsyncs it and
  * the sink's pending parts, and writes _metadata durably: only then is N complete. Processing goes on
  * meanwhile (LMDB's MVCC keeps the view frozen). Back on the loop thread the sink commits (the parts are
  * appended to the output file) and checkpoints beyond the retained ones are deleted. One checkpoint is in
@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/bg_worker.h"
 #include "core/checkpoint_meta.h"
 #include "state/state_flush.h"
 #include "state/state_snapshot.h"
@@ -51,7 +52,7 @@ typedef struct sl_checkpointer {
   uint64_t carry_first; /* first sink part not yet covered by a complete checkpoint */
   int retain;
   int in_flight;
-  uv_work_t work;
+  sl_bg_worker worker; /* the thread that writes snapshots (core/bg_worker.h) */
   sl_checkpoint_job job;
   char pending_savepoint[4096];
   sl_frozen *settling;   /* the last checkpoint's frozen state, marked clean a slice per batch */

@@ -50,8 +50,9 @@ void sl_runtime_stop(sl_runtime *rt) {
   close_if_initialised((uv_handle_t *)&rt->sigint);
   close_if_initialised((uv_handle_t *)&rt->sigterm);
   close_if_initialised((uv_handle_t *)&rt->sigusr1);
-  sl_reload_stop(&rt->reload); /* hot reload: its timer, SIGHUP and file watches */
-  sl_timer_service_stop(rt);   /* timers: the processing-time uv_timer (pending timers stay in the state) */
+  sl_bg_worker_stop(&rt->ckpt.worker); /* once a checkpoint in flight is done */
+  sl_reload_stop(&rt->reload);         /* hot reload: its timer, SIGHUP and file watches */
+  sl_timer_service_stop(rt); /* timers: the processing-time uv_timer (pending timers stay in the state) */
 }
 
 void sl_runtime_fail(sl_runtime *rt, const char *fmt, ...) {
@@ -270,6 +271,8 @@ static int start(sl_runtime *rt, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot set up the event loop: %s", uv_strerror(rc));
     return -1;
   }
+  if (sl_bg_worker_start(&rt->ckpt.worker, rt->loop, err, errlen))
+    return -1;
   /* hot reload: SIGHUP and (unless --no-watch) the script's files */
   if (sl_reload_start(&rt->reload, rt, err, errlen))
     return -1;
@@ -308,8 +311,9 @@ static void teardown(sl_runtime *rt) {
   sl_output_close(&rt->out);
   if (rt->dead_letter_fd > 0)
     close(rt->dead_letter_fd);
-  sl_lua_host_close(&rt->lua);    /* before the backend: Lua's GC frees key scopes that point into it */
-  sl_checkpoint_close(&rt->ckpt); /* it may still point into the backend */
+  sl_lua_host_close(&rt->lua);          /* before the backend: Lua's GC frees key scopes that point into it */
+  sl_bg_worker_close(&rt->ckpt.worker); /* idle: the loop ran every checkpoint's after_work */
+  sl_checkpoint_close(&rt->ckpt);       /* it may still point into the backend */
   sl_backend_close(rt->backend);
   sl_batch_free(&rt->batch);
   sl_buf_free(&rt->out_buf);

@@ -34,6 +34,21 @@ expect_same "$WORK/f2.out" "$WORK/v1.out"
 prlimit --as=$((4 << 30)) "$SLUICE" run "$JOB" --input "$WORK/a.log" --state-dir "$WORK/v1" --quiet > "$WORK/v2.out" \
   || fail "ulimit -v 4 GiB, restore: exit $?"
 
+# Tighter address-space limits: a clean refusal (exit 2, one clear line) or a normal run, never a crash.
+# (At 80-100 MiB libuv's lazily created thread pool used to abort() at the first checkpoint.)
+for mb in 40 60 80 100 150; do
+  set +e
+  prlimit --as=$((mb << 20)) "$SLUICE" run "$JOB" --input "$WORK/a.log" --state-dir "$WORK/as$mb" \
+    --checkpoint-interval 1 --quiet > "$WORK/as$mb.out" 2> "$WORK/as$mb.err"
+  rc=$?
+  set -e
+  case $rc in
+    0) expect_same "$WORK/f2.out" "$WORK/as$mb.out" ;;
+    2) grep -q "Cannot allocate memory\|out of memory" "$WORK/as$mb.err" || fail "ulimit -v ${mb}M: $(cat "$WORK/as$mb.err")" ;;
+    *) fail "ulimit -v ${mb}M: exit $rc $(cat "$WORK/as$mb.err")" ;;
+  esac
+done
+
 # 19. Permissions: state dir 0700, every file and directory in it owner-only, under umask 022 and 000.
 for mask in 022 000; do
   (umask $mask && run_sluice run "$JOB" --input "$WORK/a.log" --state-dir "$WORK/perm$mask" \
