@@ -180,9 +180,11 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
     sl_runtime_fail(rt, "checkpoint %" PRIu64 ": %s", j->id, j->err);
   if (hooks)
     return -1;
-  for (int i = 0; i < rt->nsources; i++)
-    if (sl_source_save_offset(rt->sources[i]) != SL_STATE_OK)
-      goto state_failed;
+  int st = SL_STATE_OK;
+  for (int i = 0; i < rt->nsources && st == SL_STATE_OK; i++)
+    st = sl_source_save_offset(rt->sources[i]);
+  if (st != SL_STATE_OK)
+    goto state_failed;
   if (mkdir(j->dir, SL_STATE_DIR_MODE) && errno != EEXIST) {
     snprintf(j->err, sizeof j->err, "cannot create %s: %s", j->dir, strerror(errno));
     return -1;
@@ -191,13 +193,13 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
    * freeze takes only entries written since then, so settling them is not worth a stall here. */
   sl_frozen_free(c->settling);
   c->settling = NULL;
-  int st = sl_backend_freeze(rt->backend, &j->frozen);
+  st = sl_backend_freeze(rt->backend, &j->frozen);
   /* Cleanup while snapshotting: entries of TTL states expired by now stay out of the snapshot. */
   int64_t now = (int64_t)sl_now_ms();
   if (st == 1) {
     /* The write transaction holds spilled changes: commit here, on the loop thread, as a whole. */
-    if (sl_backend_commit(rt->backend, 0) != SL_STATE_OK ||
-        sl_snapshot_begin(rt->backend, &j->snap) != SL_STATE_OK)
+    if ((st = sl_backend_commit(rt->backend, 0)) != SL_STATE_OK ||
+        (st = sl_snapshot_begin(rt->backend, &j->snap)) != SL_STATE_OK)
       goto state_failed;
     sl_snapshot_drop_expired(j->snap, now);
   } else if (st != SL_STATE_OK) {
@@ -221,7 +223,10 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
 state_failed:
   /* The state backend failed under the barrier: what it holds is not known to match the stream any more,
    * so the job stops rather than take later checkpoints from it. */
-  snprintf(j->err, sizeof j->err, "the state backend failed: %s", sl_backend_last_error(rt->backend));
+  /* Not every status comes with a detail (an allocation that failed has none). */
+  const char *detail = sl_backend_last_error(rt->backend);
+  snprintf(j->err, sizeof j->err, "the state backend failed: %s",
+           detail && detail[0] ? detail : sl_state_strerror(st));
   sl_runtime_fail(rt, "checkpoint %" PRIu64 ": %s", j->id, j->err);
   return -1;
 }
