@@ -9,6 +9,10 @@
 source "$(dirname "$0")/lib.bash"
 source "$SLUICE_SRC/tests/fault/fault_lib.bash"
 fault_seed
+# At least four 1 MiB read chunks even in a sanitized build (which would run half the records): a chunk is
+# processed in one go, so a checkpoint's output shows only after the next chunk, and the kill must come
+# while the job is still reading.
+RECORDS=${RECORDS:-24000}
 fault_job_init
 FLIPS=${FLIPS:-4}
 
@@ -20,18 +24,28 @@ run_sluice run "$job" --input "$WORK/in.log" --state-dir "$WORK/ref-state" --out
 # shows a committed checkpoint and a little more; saved as NAME.saved and NAME.out.saved. The output file
 # itself is never replaced, only rewritten in place (its path and inode are what the checkpoints name).
 stopped() {
-  local name=$1
+  local name=$1 delay=0.00005 try pid i
   shift
-  "$SLUICE" run "$job" --input "$WORK/in.log" --state-dir "$WORK/$name.run" --output "$WORK/$name.out" \
-    --checkpoint-interval 30 "$@" --quiet -- 0.00005 2>> "$WORK/setup.log" &
-  local pid=$! i
-  for i in $(seq 400); do [ -s "$WORK/$name.out" ] && break; sleep 0.025; done
-  [ -s "$WORK/$name.out" ] || fail "the $name run committed no output in 10 s"
-  sleep 0.3
-  kill -9 "$pid" 2>/dev/null || fail "the $name run ended before the kill: the test needs a stopped job"
-  wait "$pid" 2>/dev/null || true
-  cp -a "$WORK/$name.run" "$WORK/$name.saved"
-  cp "$WORK/$name.out" "$WORK/$name.out.saved"
+  # The kill must land while the job still runs: a machine fast or slow enough to finish first (a sanitized
+  # build runs fewer records) gets another try with twice the per-record delay.
+  for try in 1 2 3 4; do
+    rm -rf "$WORK/$name.run" "$WORK/$name.out"
+    "$SLUICE" run "$job" --input "$WORK/in.log" --state-dir "$WORK/$name.run" --output "$WORK/$name.out" \
+      --checkpoint-interval 30 "$@" --quiet -- "$delay" 2>> "$WORK/setup.log" &
+    pid=$!
+    for i in $(seq 400); do [ -s "$WORK/$name.out" ] && break; sleep 0.025; done
+    [ -s "$WORK/$name.out" ] || fail "the $name run committed no output in 10 s"
+    sleep 0.3
+    if kill -9 "$pid" 2>/dev/null; then
+      wait "$pid" 2>/dev/null || true
+      cp -a "$WORK/$name.run" "$WORK/$name.saved"
+      cp "$WORK/$name.out" "$WORK/$name.out.saved"
+      return 0
+    fi
+    wait "$pid" || fail "the $name run failed: $(tail -3 "$WORK/setup.log")"
+    delay=$(awk -v d="$delay" 'BEGIN { print d * 2 }')
+  done
+  fail "the $name run ended before the kill in 4 tries: the test needs a stopped job"
 }
 stopped full
 stopped incr --incremental-checkpoints
