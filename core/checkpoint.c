@@ -1,5 +1,6 @@
 /* checkpoint.c — the checkpoint coordinator (see checkpoint.h). */
 #include "core/checkpoint.h"
+#include "core/state_dir.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,14 +21,14 @@
 #define FULL_EVERY 10
 
 static void chk_dir(const sl_checkpointer *c, uint64_t id, char *out, size_t len) {
-  snprintf(out, len, "%s/chk-%020" PRIu64, c->dir, id);
+  sl_checkpoint_dir(c->dir, id, out, len);
 }
 
 /* Writes a savepoint: the snapshot and metadata copied to a directory of its own (kept until deleted).
  * -1 with the reason in j->err (the checkpoint itself is complete: j->ok stays 1). */
 static int write_savepoint(sl_checkpoint_job *j) {
   char from[4200];
-  snprintf(from, sizeof from, "%s/state.snap", j->dir);
+  sl_checkpoint_file(j->dir, SL_CHECKPOINT_SNAPSHOT, from, sizeof from);
   j->err[0] = '\0';
   return sl_savepoint_write(j->savepoint, from, &j->meta, j->err, sizeof j->err);
 }
@@ -37,12 +38,12 @@ static void work(void *arg) {
   sl_checkpointer *c = arg;
   sl_checkpoint_job *j = &c->job;
   char path[4200];
-  snprintf(path, sizeof path, "%s/state.snap", j->dir);
+  sl_checkpoint_file(j->dir, SL_CHECKPOINT_SNAPSHOT, path, sizeof path);
   j->ok = 0;
   if (j->frozen && sl_frozen_flush(j->frozen, &j->snap, j->err, sizeof j->err))
     return;
   if (j->incremental) {
-    snprintf(path, sizeof path, "%s/delta.snap", j->dir);
+    sl_checkpoint_file(j->dir, SL_CHECKPOINT_DELTA, path, sizeof path);
     if (sl_frozen_write_delta(j->frozen, path, &j->meta.snapshot_bytes, &j->meta.snapshot_entries, j->err,
                               sizeof j->err))
       return;

@@ -1,5 +1,6 @@
 /* checkpoint_meta.c — checkpoint metadata files and directory listing (see checkpoint_meta.h). */
 #include "core/checkpoint_meta.h"
+#include "core/state_dir.h"
 
 #include "state/file_modes.h"
 #include "state/state_clock.h"
@@ -84,8 +85,8 @@ static const meta_field fields[] = {
 
 int sl_checkpoint_meta_write(const char *dir, const sl_checkpoint_meta *m, char *err, size_t errlen) {
   char tmp[4096], final[4096], text[META_MAX_BYTES];
-  snprintf(tmp, sizeof tmp, "%s/_metadata.tmp", dir);
-  snprintf(final, sizeof final, "%s/_metadata", dir);
+  sl_checkpoint_file(dir, SL_CHECKPOINT_METADATA ".tmp", tmp, sizeof tmp);
+  sl_checkpoint_file(dir, SL_CHECKPOINT_METADATA, final, sizeof final);
   sl_checkpoint_meta c = *m;
   if (!c.base_id)
     c.base_id = c.id;
@@ -251,7 +252,7 @@ static ssize_t read_small(const char *path, char *buf, size_t cap) {
 
 int sl_checkpoint_meta_read(const char *dir, sl_checkpoint_meta *m, char *err, size_t errlen) {
   char path[4096], buf[META_MAX_BYTES + 1];
-  snprintf(path, sizeof path, "%s/_metadata", dir);
+  sl_checkpoint_file(dir, SL_CHECKPOINT_METADATA, path, sizeof path);
   memset(m, 0, sizeof *m);
   ssize_t len = read_small(path, buf, sizeof buf);
   if (len < 0) {
@@ -311,10 +312,11 @@ int sl_checkpoint_list(const char *checkpoints_dir, uint64_t **ids) {
     char *end;
     /* Only chk-<digits>: strtoull alone would also take "chk-+5", "chk- 5", "chk--5" (as 2^64-5) and
      * saturate an overflow, and such a stray name would become the newest checkpoint. */
-    if (strncmp(e->d_name, "chk-", 4) || e->d_name[4] < '0' || e->d_name[4] > '9')
+    size_t plen = sizeof SL_CHECKPOINT_PREFIX - 1;
+    if (strncmp(e->d_name, SL_CHECKPOINT_PREFIX, plen) || e->d_name[plen] < '0' || e->d_name[plen] > '9')
       continue;
     errno = 0;
-    unsigned long long id = strtoull(e->d_name + 4, &end, 10);
+    unsigned long long id = strtoull(e->d_name + plen, &end, 10);
     if (*end || errno == ERANGE)
       continue;
     if (n == cap) {

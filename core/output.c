@@ -1,5 +1,6 @@
 /* output.c — stdout, the two-phase file sink, and the dead-letter file (see output.h). */
 #include "core/output.h"
+#include "core/state_dir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,7 +31,7 @@ static int write_all(int fd, const char *p, size_t n) {
 }
 
 void sl_output_part_path(const sl_output *o, uint64_t id, char *path, size_t len) {
-  snprintf(path, len, "%s/part-%020" PRIu64, o->pending_dir, id);
+  sl_pending_part(o->pending_dir, id, path, len);
 }
 
 static int open_part(sl_output *o, uint64_t id) {
@@ -173,7 +174,7 @@ static int scan_parts(const char *pending_dir, uint64_t first, uint64_t last, in
   *crc = 0;
   *len = 0;
   for (uint64_t id = first; id <= last; id++) {
-    snprintf(path, sizeof path, "%s/part-%020" PRIu64, pending_dir, id);
+    sl_pending_part(pending_dir, id, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       return -1;
@@ -212,7 +213,7 @@ int sl_output_check_pending(const char *pending_dir, const sl_checkpoint_meta *m
     return 0;
   /* A commit deletes the parts only once the output holds them: if any is gone, none is needed. */
   for (uint64_t id = m->sink_first_part; id <= m->id; id++) {
-    snprintf(path, sizeof path, "%s/part-%020" PRIu64, pending_dir, id);
+    sl_pending_part(pending_dir, id, path, sizeof path);
     if (access(path, F_OK) != 0)
       return 0;
   }

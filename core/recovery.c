@@ -11,6 +11,7 @@
 #include "core/checkpoint.h"
 #include "core/log.h"
 #include "core/output.h"
+#include "core/state_dir.h"
 #include "state/file_modes.h"
 #include "state/state_delta.h"
 
@@ -30,7 +31,8 @@ static enum usability usable(const char *dir, const char *pending_dir, sl_checkp
     return CORRUPT;
   if (rc != SL_META_OK)
     return UNREADABLE;
-  snprintf(snap, sizeof snap, "%s/%s", dir, m->base_id == m->id ? "state.snap" : "delta.snap");
+  sl_checkpoint_file(dir, m->base_id == m->id ? SL_CHECKPOINT_SNAPSHOT : SL_CHECKPOINT_DELTA, snap,
+                     sizeof snap);
   rc = sl_snapshot_verify(snap, err, errlen);
   if (rc == 0 && pending_dir)
     rc = sl_output_check_pending(pending_dir, m, err, errlen);
@@ -45,7 +47,7 @@ static enum usability chain_usable(const sl_checkpointer *c, const sl_checkpoint
   char dir[4200];
   for (uint64_t id = top->base_id; id < top->id; id++) {
     sl_checkpoint_meta m;
-    snprintf(dir, sizeof dir, "%s/chk-%020" PRIu64, c->dir, id);
+    sl_checkpoint_dir(c->dir, id, dir, sizeof dir);
     enum usability u = usable(dir, NULL, &m, err, errlen);
     if (u == UNREADABLE)
       return u;
@@ -68,9 +70,9 @@ static enum usability chain_usable(const sl_checkpointer *c, const sl_checkpoint
 static int set_aside(const char *dir, char *aside, size_t len) {
   for (int i = 1; i < 1000; i++) {
     if (i == 1)
-      snprintf(aside, len, "%s.corrupt", dir);
+      snprintf(aside, len, "%s" SL_CHECKPOINT_CORRUPT_SUFFIX, dir);
     else
-      snprintf(aside, len, "%s.corrupt-%d", dir, i);
+      snprintf(aside, len, "%s" SL_CHECKPOINT_CORRUPT_SUFFIX "-%d", dir, i);
     if (access(aside, F_OK) != 0 && errno == ENOENT)
       return rename(dir, aside);
   }
@@ -84,7 +86,8 @@ static int has_set_aside(const char *checkpoints_dir, char *name, size_t len) {
   struct dirent *e;
   int found = 0;
   while (d && !found && (e = readdir(d)))
-    if (!strncmp(e->d_name, "chk-", 4) && strstr(e->d_name, ".corrupt")) {
+    if (!strncmp(e->d_name, SL_CHECKPOINT_PREFIX, sizeof SL_CHECKPOINT_PREFIX - 1) &&
+        strstr(e->d_name, SL_CHECKPOINT_CORRUPT_SUFFIX)) {
       snprintf(name, len, "%s/%s", checkpoints_dir, e->d_name);
       found = 1;
     }
@@ -95,7 +98,7 @@ static int has_set_aside(const char *checkpoints_dir, char *name, size_t len) {
 
 static int load(const char *state_dir, const char *dir, sl_snapshot_keep_fn keep, void *arg) {
   char snap[4200], err[512];
-  snprintf(snap, sizeof snap, "%s/state.snap", dir);
+  sl_checkpoint_file(dir, SL_CHECKPOINT_SNAPSHOT, snap, sizeof snap);
   if (sl_snapshot_load(state_dir, snap, keep, arg, err, sizeof err)) {
     sl_error("restoring %s failed: %s", dir, err);
     return -1;
@@ -107,11 +110,12 @@ static int load(const char *state_dir, const char *dir, sl_snapshot_keep_fn keep
 static int load_chain(const sl_checkpointer *c, const char *state_dir, const sl_checkpoint_meta *m,
                       sl_snapshot_keep_fn keep, void *arg) {
   char dir[4200], delta[4300], err[512];
-  snprintf(dir, sizeof dir, "%s/chk-%020" PRIu64, c->dir, m->base_id);
+  sl_checkpoint_dir(c->dir, m->base_id, dir, sizeof dir);
   if (load(state_dir, dir, keep, arg))
     return -1;
   for (uint64_t id = m->base_id + 1; id <= m->id; id++) {
-    snprintf(delta, sizeof delta, "%s/chk-%020" PRIu64 "/delta.snap", c->dir, id);
+    sl_checkpoint_dir(c->dir, id, dir, sizeof dir);
+    sl_checkpoint_file(dir, SL_CHECKPOINT_DELTA, delta, sizeof delta);
     if (sl_snapshot_apply_delta(state_dir, delta, keep, arg, err, sizeof err)) {
       sl_error("restoring checkpoint %" PRIu64 " failed: %s", m->id, err);
       return -1;
@@ -150,7 +154,7 @@ static int restore_newest(sl_checkpointer *c, const char *state_dir, const char 
                           sl_checkpoint_meta *restored, int *have) {
   char dir[4200], aside[4300], err[512];
   for (int i = n - 1; i >= 0; i--) {
-    snprintf(dir, sizeof dir, "%s/chk-%020" PRIu64, c->dir, ids[i]);
+    sl_checkpoint_dir(c->dir, ids[i], dir, sizeof dir);
     enum usability u = usable(dir, pending_dir, restored, err, sizeof err);
     if (u == USABLE && restored->base_id != restored->id)
       u = chain_usable(c, restored, err, sizeof err);
@@ -194,7 +198,7 @@ int sl_checkpoint_recover(sl_checkpointer *c, const char *state_dir, const char 
   uint64_t *ids = NULL;
   char aside[4300];
   *have = 0;
-  snprintf(c->dir, sizeof c->dir, "%s/checkpoints", state_dir);
+  sl_state_dir_path(state_dir, "checkpoints", c->dir, sizeof c->dir);
   if (mkdir(c->dir, SL_STATE_DIR_MODE) && errno != EEXIST) {
     sl_error("cannot create %s: %s", c->dir, strerror(errno));
     return -1;

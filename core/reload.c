@@ -2,6 +2,7 @@
  * STATE-DIR/reload.result), and the `sluice reload` command. The load, check and switch are in
  * reload_swap.c (see reload.h). */
 #include "core/reload.h"
+#include "core/state_dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -129,7 +130,7 @@ static void watch(sl_reloader *r) {
 static void write_result(sl_reloader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void write_result(sl_reloader *r, const char *fmt, ...) {
   char path[4200], tmp[4300];
-  snprintf(path, sizeof path, "%s/reload.result", r->rt->state_dir);
+  sl_state_dir_path(r->rt->state_dir, "reload.result", path, sizeof path);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "we");
   if (!f)
@@ -259,7 +260,7 @@ int sl_reload_command(int argc, char **argv) {
     fprintf(stderr, "sluice: no job is running on '%s'\n", state_dir);
     return 2;
   }
-  snprintf(path, sizeof path, "%s/reload.result", state_dir);
+  sl_state_dir_path(state_dir, "reload.result", path, sizeof path);
   unlink(path);
   /* Only while the job catches SIGHUP: before it runs or once it stops, the signal would kill it. */
   int sent = sl_state_dir_lock_signal(state_dir, pid, SIGHUP);

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/reload.h"
 #include "core/runtime.h"
+#include "core/state_dir.h"
 #include "core/timer_service.h"
 #include "state/file_modes.h"
 
@@ -193,8 +194,8 @@ static void remove_probe(const char *dir) {
 static int drop_removed_state(sl_runtime *rt, sl_lua_host *next, int *fatal, char *err, size_t errlen) {
   char dir[4200], snap[4200], from[4300], to[4300];
   drop_probe p = {&next->job, rt->opts->allow_non_restored, 0, ""};
-  snprintf(dir, sizeof dir, "%s/reload", rt->state_dir);
-  snprintf(snap, sizeof snap, "%s/state.snap", rt->ckpt.job.dir);
+  sl_state_dir_path(rt->state_dir, "reload", dir, sizeof dir);
+  sl_checkpoint_file(rt->ckpt.job.dir, SL_CHECKPOINT_SNAPSHOT, snap, sizeof snap);
   if (mkdir(dir, SL_STATE_DIR_MODE) && errno != EEXIST) {
     snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
     return -1;

@@ -4,6 +4,7 @@
  * sources and sink), then the state backend opens, then the output is cut back to its committed size and
  * the sources seek to their committed offsets — all from the same committed LMDB snapshot. */
 #include "core/runtime.h"
+#include "core/state_dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -159,7 +160,7 @@ static int open_state(sl_runtime *rt) {
   rt->ckpt.rt = rt;
   rt->ckpt.retain = (int)rt->opts->retain_checkpoints;
   rt->ckpt.incremental = rt->opts->incremental;
-  snprintf(rt->pending_dir, sizeof rt->pending_dir, "%s/pending", rt->state_dir);
+  sl_state_dir_path(rt->state_dir, "pending", rt->pending_dir, sizeof rt->pending_dir);
   if (sl_checkpoint_recover(&rt->ckpt, rt->state_dir, rt->pending_dir, rt->opts->from_savepoint, keep_state,
                             rt, &rt->restored, &rt->have_restored))
     return -1;

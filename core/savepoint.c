@@ -2,6 +2,7 @@
  * protocol), and what the command and the job share: claiming a savepoint's directory, and the names in
  * STATE-DIR/savepoint-requests/. The job's side is in savepoint_job.c. */
 #include "core/savepoint.h"
+#include "core/state_dir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,10 +23,12 @@
 #define POLL_MS 20
 
 void sl_savepoint_request_path(const char *state_dir, const char *name, char *out, size_t len) {
+  char dir[4200];
+  sl_state_dir_path(state_dir, "savepoint-requests", dir, sizeof dir);
   if (name[0])
-    snprintf(out, len, "%s/savepoint-requests/%s", state_dir, name);
+    snprintf(out, len, "%s/%s", dir, name);
   else
-    snprintf(out, len, "%s/savepoint-requests", state_dir);
+    snprintf(out, len, "%s", dir);
 }
 
 /* 1 when dir has no entry, 0 when it has one, -1 when it cannot be read. */
@@ -110,7 +113,7 @@ static int default_target(const char *state_dir, char *out, size_t len, char *er
     snprintf(err, errlen, "no state dir '%s': %s", state_dir, strerror(errno));
     return -1;
   }
-  snprintf(parent, sizeof parent, "%s/savepoints", real);
+  sl_state_dir_path(real, "savepoints", parent, sizeof parent);
   if (mkdir(parent, 0700) != 0 && errno != EEXIST) {
     snprintf(err, errlen, "cannot create '%s': %s", parent, strerror(errno));
     return -1;
@@ -304,7 +307,7 @@ int sl_savepoint_command(int argc, char **argv) {
   if (status != 0 && made && rmdir(target) != 0 && errno == ENOTEMPTY) {
     /* The job stopped while writing it (on a failure it removes what it wrote). */
     char meta[PATH_MAX + 16];
-    snprintf(meta, sizeof meta, "%s/_metadata", target);
+    sl_checkpoint_file(target, SL_CHECKPOINT_METADATA, meta, sizeof meta);
     if (access(meta, F_OK) != 0)
       fprintf(stderr, "sluice: '%s' may hold part of a savepoint (it has no _metadata): delete it\n", target);
   }
@@ -318,7 +321,7 @@ int sl_checkpoints_command(int argc, char **argv) {
   }
   char dir[4200], chk[4300], snap[4400], err[512];
   uint64_t *ids;
-  snprintf(dir, sizeof dir, "%s/checkpoints", argv[0]);
+  sl_state_dir_path(argv[0], "checkpoints", dir, sizeof dir);
   int n = sl_checkpoint_list(dir, &ids);
   if (n < 0) {
     fprintf(stderr, "sluice: cannot list %s: %s\n", dir, strerror(errno));
@@ -328,13 +331,14 @@ int sl_checkpoints_command(int argc, char **argv) {
          "barrier_ms", "alignment_ms", "status");
   for (int i = 0; i < n; i++) {
     sl_checkpoint_meta m;
-    snprintf(chk, sizeof chk, "%s/chk-%020" PRIu64, dir, ids[i]);
+    sl_checkpoint_dir(dir, ids[i], chk, sizeof chk);
     if (sl_checkpoint_meta_read(chk, &m, err, sizeof err)) {
       printf("%-8" PRIu64 " %-24s %12s %10s %12s %11s %13s  incomplete (%s)\n", ids[i], "-", "-", "-", "-",
              "-", "-", err);
       continue;
     }
-    snprintf(snap, sizeof snap, "%s/%s", chk, m.base_id == m.id ? "state.snap" : "delta.snap");
+    sl_checkpoint_file(chk, m.base_id == m.id ? SL_CHECKPOINT_SNAPSHOT : SL_CHECKPOINT_DELTA, snap,
+                       sizeof snap);
     int ok = sl_snapshot_verify(snap, err, sizeof err) == 0;
     char when[32];
     time_t t = (time_t)(m.time_ms / 1000);

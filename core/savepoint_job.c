@@ -3,6 +3,7 @@
  * answer. Serving needs to wait for the checkpoint in flight, so it runs as a short-lived timer of its own,
  * started by each SIGUSR1: the runtime keeps no savepoint state besides the checkpointer's pending target. */
 #include "core/savepoint.h"
+#include "core/state_dir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -201,8 +202,8 @@ int sl_savepoint_write(const char *target, const char *snapshot, const sl_checkp
   int made;
   if (sl_savepoint_claim_dir(target, &made, err, errlen))
     return -1;
-  snprintf(snap, sizeof snap, "%s/state.snap", target);
-  snprintf(meta, sizeof meta, "%s/_metadata", target);
+  sl_checkpoint_file(target, SL_CHECKPOINT_SNAPSHOT, snap, sizeof snap);
+  sl_checkpoint_file(target, SL_CHECKPOINT_METADATA, meta, sizeof meta);
   if (copy_new_file(snapshot, snap, err, errlen))
     goto failed;
   sl_checkpoint_meta sm = *m;

@@ -1,5 +1,6 @@
 /* state_dir_lock.c — STATE-DIR/lock: taken by the job, probed by the commands (see state_dir_lock.h). */
 #include "core/state_dir_lock.h"
+#include "core/state_dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,7 @@
 #include <unistd.h>
 
 static void lock_path(const char *state_dir, char *out, size_t len) {
-  snprintf(out, len, "%s/lock", state_dir);
+  sl_state_dir_path(state_dir, "lock", out, len);
 }
 
 /* The kernel's answer to "who holds a lock that conflicts with a read lock on the whole file": 1 with the

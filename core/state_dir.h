@@ -1,0 +1,42 @@
+/* state_dir.h — the layout of a state dir, in one place: every path sluice builds inside STATE-DIR comes from
+ * here, so a name is spelled once.
+ *
+ *   STATE-DIR/                      0700 (state/file_modes.h)
+ *     lock                          one job per state dir (core/state_dir_lock.c owns it)
+ *     state.mdb, state.mdb-lock     the working LMDB environment (state/state_backend.h)
+ *     checkpoints/chk-<id>/         a checkpoint, id as 20 digits so names sort as numbers:
+ *       _metadata                     written last; the checkpoint is complete exactly when it exists
+ *       state.snap | delta.snap       the full snapshot, or an incremental one's delta
+ *     checkpoints/chk-<id>.corrupt  a checkpoint recovery proved corrupt and set aside (never deleted)
+ *     pending/part-<id>             the file sink's pending output of checkpoint <id> (core/output.h)
+ *     savepoints/sp-<epoch ms>/     default savepoint targets (`sluice savepoint STATE-DIR`)
+ *     savepoint-requests/           the savepoint request/answer files (core/savepoint.h)
+ *     reload/                       hot reload's scratch environment when it drops removed operators' state
+ *     reload.result                 the last hot reload's outcome (`sluice reload`)
+ *
+ * Every function writes a NUL-terminated path into out (cut to len, as snprintf does). */
+#ifndef SLUICE_STATE_DIR_H
+#define SLUICE_STATE_DIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The files of one checkpoint (or savepoint) directory. */
+#define SL_CHECKPOINT_METADATA "_metadata"
+#define SL_CHECKPOINT_SNAPSHOT "state.snap"
+#define SL_CHECKPOINT_DELTA "delta.snap"
+/* The prefix of checkpoint directory names, and the suffix recovery gives a corrupt one. */
+#define SL_CHECKPOINT_PREFIX "chk-"
+#define SL_CHECKPOINT_CORRUPT_SUFFIX ".corrupt"
+
+/* STATE-DIR/<name> for one of the entries above without an id ("checkpoints", "pending", "savepoints",
+ * "savepoint-requests", "reload", "reload.result"). */
+void sl_state_dir_path(const char *state_dir, const char *name, char *out, size_t len);
+/* CHECKPOINTS-DIR/chk-<id>. */
+void sl_checkpoint_dir(const char *checkpoints_dir, uint64_t id, char *out, size_t len);
+/* DIR/<file>: a file of a checkpoint or savepoint directory (SL_CHECKPOINT_METADATA, ...). */
+void sl_checkpoint_file(const char *dir, const char *file, char *out, size_t len);
+/* PENDING-DIR/part-<id>. */
+void sl_pending_part(const char *pending_dir, uint64_t id, char *out, size_t len);
+
+#endif
