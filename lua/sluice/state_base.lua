@@ -4,20 +4,12 @@
 -- sluice.state_reduce (ReducingState, AggregatingState); this module is below all of them.
 local ffi = require "ffi"
 local native = require "sluice.native"
+require "sluice.cdefs" -- the handle structs (sl_value_handle, ...)
 local codec = require "sluice.codec"
 local caller = require "sluice.caller"
 
 local C = native.C
 local M = {}
-
--- Every handle struct has the same fields; ttl is NULL for a state without TTL.
-ffi.cdef [[
-typedef struct sl_value_handle { sl_keyed_scope *scope; uint32_t id; int32_t info; const sl_ttl *ttl; } sl_value_handle;
-typedef struct sl_map_handle { sl_keyed_scope *scope; uint32_t id; int32_t info; const sl_ttl *ttl; } sl_map_handle;
-typedef struct sl_list_handle { sl_keyed_scope *scope; uint32_t id; int32_t info; const sl_ttl *ttl; } sl_list_handle;
-typedef struct sl_reducing_handle { sl_keyed_scope *scope; uint32_t id; int32_t info; const sl_ttl *ttl; } sl_reducing_handle;
-typedef struct sl_aggregating_handle { sl_keyed_scope *scope; uint32_t id; int32_t info; const sl_ttl *ttl; } sl_aggregating_handle;
-]]
 
 -- infos[h.info] = { kind = "ValueState", name, op, default, ttl (the sl_ttl cdata, anchored here), ... }
 M.infos = {}

@@ -18,6 +18,7 @@
 -- (Flink's final MAX_WATERMARK); processing-time timers stay pending in the state.
 local ffi = require "ffi"
 local native = require "sluice.native"
+require "sluice.cdefs" -- the timer queue (state/timer_state.h, lua/ffi_timer.h)
 local event_time = require "sluice.event_time"
 local caller = require "sluice.caller"
 local fatal = require "sluice.fatal"
@@ -27,20 +28,6 @@ local C = native.C
 local NOTFOUND = native.status.notfound
 local INT64_MAX = 0x7fffffffffffffffLL
 local M = {}
-
-ffi.cdef [[
-/* state/timer_state.h, lua/ffi_timer.h: the queue is opaque to Lua */
-typedef struct sl_timer_queue sl_timer_queue;
-sl_timer_queue *sl_timer_queue_new(sl_backend *b, uint32_t state_id);
-void sl_timer_queue_free(sl_timer_queue *q);
-int sl_timer_add_current(sl_timer_queue *q, const sl_keyed_scope *s, int64_t ts);
-int sl_timer_delete_current(sl_timer_queue *q, const sl_keyed_scope *s, int64_t ts);
-int sl_timer_queue_next(sl_timer_queue *q, int64_t *ts);
-int sl_timer_queue_poll(sl_timer_queue *q, int64_t upto, int64_t *ts, const void **key, size_t *klen);
-int sl_timer_queue_watermark(sl_timer_queue *q, int64_t *wm);
-int sl_timer_queue_set_watermark(sl_timer_queue *q, int64_t wm);
-int sl_timer_queue_count(sl_timer_queue *q, uint64_t *n);
-]]
 
 local tsp, keyp, klenp = ffi.new("int64_t[1]"), ffi.new("const void *[1]"), ffi.new("size_t[1]")
 
