@@ -9,8 +9,8 @@
 -- field list against the header's, and every function declared here against libsluice.so's symbols.
 --
 -- Adding a struct with fields: declare it in its header's group and list it, with every field, in
--- lua/ffi_layout.c. A struct that exists only on the Lua side (the state handles) goes in the last group
--- and in M.lua_only.
+-- lua/ffi_layout.c. A struct that exists only on the Lua side (the state handles) is declared in the last
+-- group, from the names in M.lua_only.
 local ffi = require "ffi"
 
 local M = { groups = {} }
@@ -205,26 +205,15 @@ int sl_ffi_layout_entry(size_t i, const char **type, const char **field, size_t 
 ]])
 
 -- Lua only: the keyed state handles (sluice.state_base). C never sees these structs, only their fields'
--- values, so there is no C layout to check them against. Every handle struct has the same fields; ttl is
--- NULL for a state without TTL.
+-- values, so there is no C layout to check them against. Each kind has its own struct (its own metatype),
+-- all with the same fields; ttl is NULL for a state without TTL.
 M.lua_only = { "sl_value_handle", "sl_map_handle", "sl_list_handle", "sl_reducing_handle",
   "sl_aggregating_handle" }
-declare(nil, [[
-typedef struct sl_value_handle {
-  sl_keyed_scope *scope; uint32_t id; int32_t info; const sl_ttl *ttl;
-} sl_value_handle;
-typedef struct sl_map_handle {
-  sl_keyed_scope *scope; uint32_t id; int32_t info; const sl_ttl *ttl;
-} sl_map_handle;
-typedef struct sl_list_handle {
-  sl_keyed_scope *scope; uint32_t id; int32_t info; const sl_ttl *ttl;
-} sl_list_handle;
-typedef struct sl_reducing_handle {
-  sl_keyed_scope *scope; uint32_t id; int32_t info; const sl_ttl *ttl;
-} sl_reducing_handle;
-typedef struct sl_aggregating_handle {
-  sl_keyed_scope *scope; uint32_t id; int32_t info; const sl_ttl *ttl;
-} sl_aggregating_handle;
-]])
+local HANDLE_FIELDS = "sl_keyed_scope *scope; uint32_t id; int32_t info; const sl_ttl *ttl;"
+local handles = {}
+for i, name in ipairs(M.lua_only) do
+  handles[i] = ("typedef struct %s { %s } %s;"):format(name, HANDLE_FIELDS, name)
+end
+declare(nil, table.concat(handles, "\n"))
 
 return M
