@@ -1,58 +1,49 @@
-/* source.c — creates sources from the job description and dispatches to their kind (file/stdin, tcp). */
-#include "core/source.h"
+/* source.c — what every source shares: creation from the job description, the line reader and the name,
+ * and dispatch to the source's kind (core/source_kind.h). */
+#include "core/source_kind.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-int sl_source_file_open(sl_source *s, char *err, size_t errlen);
-int sl_source_file_start(sl_source *s, char *err, size_t errlen);
-void sl_source_file_close(sl_source *s);
-int sl_source_tcp_open(sl_source *s, char *err, size_t errlen);
-int sl_source_tcp_start(sl_source *s);
-void sl_source_tcp_close(sl_source *s, uv_close_cb done);
+#include "core/runtime.h"
+
+static const sl_source_ops *kind_of(const sl_endpoint *ep) {
+  switch (ep->kind) {
+  case SL_EP_TCP:
+    return &sl_source_tcp_ops;
+  case SL_EP_STDIN:
+    return &sl_source_stdin_ops;
+  default:
+    return &sl_source_file_ops;
+  }
+}
 
 void sl_source_free(sl_source *s) {
+  if (s->ops->release)
+    s->ops->release(s);
   sl_line_reader_free(&s->in.reader);
-  if (s->map)
-    munmap(s->map, s->map_len);
   free(s->in.name);
-  free(s->meta_key);
-  free(s->stream);
   free(s);
 }
 
-static void on_server_closed(uv_handle_t *h) {
-  sl_source *s = h->data;
-  s->handles_open--;
-}
-
 sl_source *sl_source_open(sl_runtime *rt, int i, const sl_endpoint *ep, char *err, size_t errlen) {
-  sl_source *s = calloc(1, sizeof *s);
-  if (!s) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
-  s->in.rt = rt;
-  s->in.source_index = i;
-  s->ep = *ep;
-  s->fd = -1;
-  if (sl_line_reader_init(&s->in.reader, rt->opts->max_line_bytes, 1u << 20, 0, 0)) {
+  const sl_source_ops *ops = kind_of(ep);
+  sl_source *s = calloc(1, ops->size);
+  if (!s || sl_line_reader_init(&s->in.reader, rt->opts->max_line_bytes, 1u << 20, 0, 0)) {
     snprintf(err, errlen, "out of memory");
     free(s);
     return NULL;
   }
-  int rc = ep->kind == SL_EP_TCP ? sl_source_tcp_open(s, err, errlen) : sl_source_file_open(s, err, errlen);
-  if (rc) {
-    if (ep->kind == SL_EP_TCP && s->handles_open) {
-      /* The handle must finish closing before its memory goes: one loop turn runs the close callback. */
-      s->closed = 1;
-      uv_close((uv_handle_t *)&s->server, on_server_closed);
-      uv_run(rt->loop, UV_RUN_NOWAIT);
-    } else if (s->fd > 0) {
-      close(s->fd);
-    }
+  s->ops = ops;
+  s->in.rt = rt;
+  s->in.source_index = i;
+  s->ep = *ep;
+  if (ops->open(s, err, errlen)) {
+    /* What the kind opened must finish closing before its memory goes: one loop turn runs the close
+     * callbacks (nothing else runs yet: the job has not started). */
+    sl_source_close(s);
+    uv_run(rt->loop, UV_RUN_NOWAIT);
     sl_source_free(s);
     return NULL;
   }
@@ -60,15 +51,16 @@ sl_source *sl_source_open(sl_runtime *rt, int i, const sl_endpoint *ep, char *er
 }
 
 int sl_source_start(sl_source *s, char *err, size_t errlen) {
-  return s->ep.kind == SL_EP_TCP ? sl_source_tcp_start(s) : sl_source_file_start(s, err, errlen);
+  return s->ops->start(s, err, errlen);
+}
+
+int sl_source_save_offset(sl_source *s) {
+  return s->ops->save_offset ? s->ops->save_offset(s) : 0;
 }
 
 void sl_source_close(sl_source *s) {
   if (s->closed)
     return;
   s->closed = 1;
-  if (s->ep.kind == SL_EP_TCP)
-    sl_source_tcp_close(s, on_server_closed);
-  else
-    sl_source_file_close(s);
+  s->ops->close(s);
 }

@@ -1,32 +1,11 @@
 /* source.h — the sources a job reads: files (optionally followed across growth and rotation), stdin, and a
  * TCP server of JSON lines. Each has an open (restoring its offset from the state) / start / close
- * lifecycle, and reports its resume point for commits. */
+ * lifecycle, and reports its resume point for commits. The kinds are behind a small vtable, one file each
+ * (core/source_kind.h); the runtime sees only these functions and an opaque sl_source. */
 #ifndef SLUICE_SOURCE_H
 #define SLUICE_SOURCE_H
 
 #include "core/runtime.h"
-
-struct sl_source {
-  sl_input in;
-  sl_endpoint ep;
-  /* file and stdin */
-  int fd;
-  int regular; /* a regular file or a device: read directly; else a pipe, socket or tty read through libuv */
-  int follow;
-  uint64_t dev, ino;
-  char *meta_key; /* "source/<realpath>" for rewindable files, NULL otherwise */
-  void *map;      /* a file read in place (see source_file.c), or NULL */
-  size_t map_len, map_released;
-  uv_idle_t idle;      /* drives reads of regular files */
-  uv_timer_t poll;     /* follow mode: checks for growth and rotation */
-  uv_stream_t *stream; /* pipes, ttys */
-  /* tcp */
-  uv_tcp_t server;
-  int nconns;
-  struct sl_tcp_conn *conns;
-  int closed;
-  int handles_open;
-};
 
 /* Opens the source described by ep (index i). Restores a file's offset from the backend's metadata.
  * Returns NULL with a message in err when the input cannot be opened (a missing file: exit status 2). */

@@ -1,4 +1,5 @@
-/* source_file.c — file and stdin sources.
+/* source_file.c — sources that read a descriptor: a file (or device, or FIFO) by path, and the shared part
+ * of stdin (source_stdin.c opens fd 0 and uses the rest of this file).
  *
  * Regular files and devices (and stdin redirected from one, /dev/null included) are read with plain read()
  * from an idle handle, one chunk per loop turn: a local file read does not block in any way that matters, and
@@ -18,25 +19,24 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/source.h"
+#include "core/source_kind.h"
 #include "core/stream_input.h"
 
 #define READ_SIZE (1u << 20)
 #define FOLLOW_POLL_MS 100
 
+static sl_fd_source *fd_src(sl_source *s) {
+  return (sl_fd_source *)s;
+}
+
 typedef struct sl_offset_record {
   uint64_t dev, ino, offset, line;
 } sl_offset_record;
 
-static void on_handle_closed(uv_handle_t *h) {
-  sl_source *s = h->data;
-  s->handles_open--;
-}
-
 static void close_handle(sl_source *s, uv_handle_t *h) {
   if (h->loop && !uv_is_closing(h)) { /* zeroed until initialised: a source that never started */
     h->data = s;
-    uv_close(h, on_handle_closed);
+    uv_close(h, NULL);
   }
 }
 
@@ -51,23 +51,23 @@ static void finish(sl_source *s) {
 /* Maps a regular file that is read to its end once (no --follow): lines are then read in place, with no
  * copy into a buffer. A followed file grows and rotates, so it is read with read(). */
 static void try_map(sl_source *s, const struct stat *st) {
-  if (s->follow || st->st_size <= 0)
+  if (fd_src(s)->follow || st->st_size <= 0)
     return;
-  void *map = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE, s->fd, 0);
+  void *map = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE, fd_src(s)->fd, 0);
   if (map == MAP_FAILED)
     return; /* fine: read() it is */
   madvise(map, (size_t)st->st_size, MADV_SEQUENTIAL);
-  s->map = map;
-  s->map_len = (size_t)st->st_size;
-  sl_line_reader_use_mapping(&s->in.reader, map, s->map_len, s->in.reader.offset);
+  fd_src(s)->map = map;
+  fd_src(s)->map_len = (size_t)st->st_size;
+  sl_line_reader_use_mapping(&s->in.reader, map, fd_src(s)->map_len, s->in.reader.offset);
 }
 
 /* Drops the mapped pages of lines already processed, so a large input does not stay resident. */
 static void release_consumed(sl_source *s) {
   size_t done = s->in.reader.start & ~(size_t)(16u * 1024 * 1024 - 1);
-  if (done > s->map_released) {
-    madvise((char *)s->map + s->map_released, done - s->map_released, MADV_DONTNEED);
-    s->map_released = done;
+  if (done > fd_src(s)->map_released) {
+    madvise((char *)fd_src(s)->map + fd_src(s)->map_released, done - fd_src(s)->map_released, MADV_DONTNEED);
+    fd_src(s)->map_released = done;
   }
 }
 
@@ -91,7 +91,7 @@ static ssize_t read_chunk(sl_source *s) {
     room = READ_SIZE;
   ssize_t n;
   do
-    n = read(s->fd, p, room);
+    n = read(fd_src(s)->fd, p, room);
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     sl_runtime_fail(s->in.rt, "%s: read failed: %s", s->in.name, strerror(errno));
@@ -104,24 +104,25 @@ static ssize_t read_chunk(sl_source *s) {
 /* Follow mode: the file at the path is no longer the one we read (rotated) or shrank (truncated). */
 static void check_rotation(sl_source *s) {
   struct stat now, cur;
-  if (fstat(s->fd, &cur) == 0 && (uint64_t)cur.st_size < s->in.reader.offset) {
+  if (fstat(fd_src(s)->fd, &cur) == 0 && (uint64_t)cur.st_size < s->in.reader.offset) {
     sl_warn("%s: file truncated; reading from its start", s->in.name);
-    lseek(s->fd, 0, SEEK_SET);
+    lseek(fd_src(s)->fd, 0, SEEK_SET);
     s->in.reader.offset = 0;
     s->in.reader.start = s->in.reader.len = s->in.reader.scan = 0;
     return;
   }
-  if (stat(s->ep.path, &now) != 0 || ((uint64_t)now.st_ino == s->ino && (uint64_t)now.st_dev == s->dev))
+  if (stat(s->ep.path, &now) != 0 ||
+      ((uint64_t)now.st_ino == fd_src(s)->ino && (uint64_t)now.st_dev == fd_src(s)->dev))
     return;
   int fd = open(s->ep.path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return;                                /* the new file is not there yet; try again at the next poll */
   sl_runtime_consume(s->in.rt, &s->in, 1); /* a last line without newline in the old file */
   sl_info("%s: file rotated; reading the new one from its start", s->in.name);
-  close(s->fd);
-  s->fd = fd;
-  s->dev = (uint64_t)now.st_dev;
-  s->ino = (uint64_t)now.st_ino;
+  close(fd_src(s)->fd);
+  fd_src(s)->fd = fd;
+  fd_src(s)->dev = (uint64_t)now.st_dev;
+  fd_src(s)->ino = (uint64_t)now.st_ino;
   s->in.reader.offset = 0;
   s->in.reader.line_no = 0;
 }
@@ -133,8 +134,8 @@ static void on_poll(uv_timer_t *t) {
   ssize_t n = read_chunk(s);
   if (n > 0) {
     sl_runtime_consume(s->in.rt, &s->in, 0);
-    uv_timer_stop(&s->poll);
-    uv_idle_start(&s->idle, on_idle);
+    uv_timer_stop(&fd_src(s)->poll);
+    uv_idle_start(&fd_src(s)->idle, on_idle);
   } else if (n == 0) {
     check_rotation(s);
   }
@@ -147,9 +148,9 @@ static void on_idle(uv_idle_t *h) {
     sl_runtime_consume(s->in.rt, &s->in, 0);
     return;
   }
-  if (n == 0 && s->follow) {
-    uv_idle_stop(&s->idle);
-    uv_timer_start(&s->poll, on_poll, FOLLOW_POLL_MS, FOLLOW_POLL_MS);
+  if (n == 0 && fd_src(s)->follow) {
+    uv_idle_stop(&fd_src(s)->idle);
+    uv_timer_start(&fd_src(s)->poll, on_poll, FOLLOW_POLL_MS, FOLLOW_POLL_MS);
     return;
   }
   finish(s);
@@ -169,7 +170,7 @@ static void on_stream_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
 static void restore_offset(sl_source *s, const struct stat *st) {
   const void *val;
   size_t len;
-  if (sl_backend_meta_get(s->in.rt->backend, s->meta_key, &val, &len) != SL_STATE_OK ||
+  if (sl_backend_meta_get(s->in.rt->backend, fd_src(s)->meta_key, &val, &len) != SL_STATE_OK ||
       len != sizeof(sl_offset_record))
     return;
   sl_offset_record rec;
@@ -183,41 +184,24 @@ static void restore_offset(sl_source *s, const struct stat *st) {
             (unsigned long long)rec.offset);
     return;
   }
-  if (lseek(s->fd, (off_t)rec.offset, SEEK_SET) < 0)
+  if (lseek(fd_src(s)->fd, (off_t)rec.offset, SEEK_SET) < 0)
     return;
   s->in.reader.offset = rec.offset;
   s->in.reader.line_no = rec.line;
 }
 
-int sl_source_save_offset(sl_source *s) {
-  if (!s->meta_key)
+int sl_fd_source_save_offset(sl_source *s) {
+  if (!fd_src(s)->meta_key)
     return 0;
-  sl_offset_record rec = {s->dev, s->ino, s->in.reader.offset, s->in.reader.line_no};
-  return sl_backend_meta_put(s->in.rt->backend, s->meta_key, &rec, sizeof rec);
+  sl_offset_record rec = {fd_src(s)->dev, fd_src(s)->ino, s->in.reader.offset, s->in.reader.line_no};
+  return sl_backend_meta_put(s->in.rt->backend, fd_src(s)->meta_key, &rec, sizeof rec);
 }
 
-int sl_source_file_open(sl_source *s, char *err, size_t errlen) {
+int sl_fd_source_attach(sl_source *s, int fd, char *err, size_t errlen) {
+  sl_fd_source *f = fd_src(s);
   struct stat st;
-  if (s->ep.kind == SL_EP_STDIN) {
-    s->fd = 0;
-    s->in.name = strdup("stdin");
-    if (!s->in.name) {
-      snprintf(err, errlen, "out of memory");
-      return -1;
-    }
-  } else {
-    s->fd = open(s->ep.path, O_RDONLY | O_CLOEXEC);
-    if (s->fd < 0) {
-      snprintf(err, errlen, "cannot open input '%s': %s", s->ep.path, strerror(errno));
-      return -1;
-    }
-    s->in.name = strdup(s->ep.path);
-    if (!s->in.name) {
-      snprintf(err, errlen, "out of memory opening '%s'", s->ep.path);
-      return -1;
-    }
-  }
-  if (fstat(s->fd, &st) != 0) {
+  f->fd = fd;
+  if (fstat(fd, &st) != 0) {
     snprintf(err, errlen, "cannot stat input '%s': %s", s->in.name, strerror(errno));
     return -1;
   }
@@ -227,19 +211,19 @@ int sl_source_file_open(sl_source *s, char *err, size_t errlen) {
   }
   /* epoll takes only pipes, sockets and terminals (a device such as /dev/null is refused with EPERM), so
    * everything else is read with plain read(), like a regular file. */
-  s->regular = !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !isatty(s->fd);
-  s->dev = (uint64_t)st.st_dev;
-  s->ino = (uint64_t)st.st_ino;
-  s->follow = s->in.rt->opts->follow && s->ep.kind == SL_EP_FILE;
+  f->regular = !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !isatty(fd);
+  f->dev = (uint64_t)st.st_dev;
+  f->ino = (uint64_t)st.st_ino;
+  f->follow = s->in.rt->opts->follow && s->ep.kind == SL_EP_FILE;
   if (s->ep.kind == SL_EP_FILE && S_ISREG(st.st_mode)) {
     char real[PATH_MAX];
     if (realpath(s->ep.path, real)) {
       size_t n = strlen(real) + 8;
-      if (!(s->meta_key = malloc(n))) {
+      if (!(f->meta_key = malloc(n))) {
         snprintf(err, errlen, "out of memory opening '%s'", s->ep.path);
         return -1;
       }
-      snprintf(s->meta_key, n, "source/%s", real);
+      snprintf(f->meta_key, n, "source/%s", real);
       restore_offset(s, &st);
     }
   }
@@ -248,34 +232,59 @@ int sl_source_file_open(sl_source *s, char *err, size_t errlen) {
   return 0;
 }
 
-int sl_source_file_start(sl_source *s, char *err, size_t errlen) {
+static int file_open(sl_source *s, char *err, size_t errlen) {
+  fd_src(s)->fd = -1;
+  if (!(s->in.name = strdup(s->ep.path))) {
+    snprintf(err, errlen, "out of memory opening '%s'", s->ep.path);
+    return -1;
+  }
+  int fd = open(s->ep.path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot open input '%s': %s", s->ep.path, strerror(errno));
+    return -1;
+  }
+  return sl_fd_source_attach(s, fd, err, errlen);
+}
+
+void sl_fd_source_release(sl_source *s) {
+  sl_fd_source *f = fd_src(s);
+  if (f->map)
+    munmap(f->map, f->map_len);
+  free(f->meta_key);
+  free(f->stream);
+}
+
+const sl_source_ops sl_source_file_ops = {
+    sizeof(sl_fd_source),     file_open,          sl_fd_source_start,
+    sl_fd_source_save_offset, sl_fd_source_close, sl_fd_source_release,
+};
+
+int sl_fd_source_start(sl_source *s, char *err, size_t errlen) {
   uv_loop_t *loop = s->in.rt->loop;
   int rc;
-  if (s->regular) {
-    uv_idle_init(loop, &s->idle); /* these two inits cannot fail */
-    uv_timer_init(loop, &s->poll);
-    s->idle.data = s->poll.data = s;
-    s->handles_open = 2;
-    rc = uv_idle_start(&s->idle, on_idle);
+  if (fd_src(s)->regular) {
+    uv_idle_init(loop, &fd_src(s)->idle); /* these two inits cannot fail */
+    uv_timer_init(loop, &fd_src(s)->poll);
+    fd_src(s)->idle.data = fd_src(s)->poll.data = s;
+    rc = uv_idle_start(&fd_src(s)->idle, on_idle);
   } else {
-    int tty = uv_guess_handle(s->fd) == UV_TTY;
-    s->stream = malloc(tty ? sizeof(uv_tty_t) : sizeof(uv_pipe_t));
-    if (!s->stream) {
+    int tty = uv_guess_handle(fd_src(s)->fd) == UV_TTY;
+    fd_src(s)->stream = malloc(tty ? sizeof(uv_tty_t) : sizeof(uv_pipe_t));
+    if (!fd_src(s)->stream) {
       snprintf(err, errlen, "%s: out of memory", s->in.name);
       return -1;
     }
-    rc = tty ? uv_tty_init(loop, (uv_tty_t *)s->stream, s->fd, 1)
-             : uv_pipe_init(loop, (uv_pipe_t *)s->stream, 0);
+    rc = tty ? uv_tty_init(loop, (uv_tty_t *)fd_src(s)->stream, fd_src(s)->fd, 1)
+             : uv_pipe_init(loop, (uv_pipe_t *)fd_src(s)->stream, 0);
     if (rc != 0) {
-      free(s->stream); /* never initialised: nothing to close */
-      s->stream = NULL;
+      free(fd_src(s)->stream); /* never initialised: nothing to close */
+      fd_src(s)->stream = NULL;
     } else {
-      s->stream->data = s;
-      s->handles_open = 1;
+      fd_src(s)->stream->data = s;
       if (!tty)
-        rc = uv_pipe_open((uv_pipe_t *)s->stream, s->fd);
+        rc = uv_pipe_open((uv_pipe_t *)fd_src(s)->stream, fd_src(s)->fd);
       if (rc == 0)
-        rc = uv_read_start(s->stream, sl_input_alloc_cb, on_stream_read);
+        rc = uv_read_start(fd_src(s)->stream, sl_input_alloc_cb, on_stream_read);
     }
   }
   if (rc != 0) {
@@ -285,17 +294,17 @@ int sl_source_file_start(sl_source *s, char *err, size_t errlen) {
   return 0;
 }
 
-void sl_source_file_close(sl_source *s) {
-  if (s->regular) {
-    uv_idle_stop(&s->idle);
-    uv_timer_stop(&s->poll);
-    close_handle(s, (uv_handle_t *)&s->idle);
-    close_handle(s, (uv_handle_t *)&s->poll);
-  } else if (s->stream) {
-    uv_read_stop(s->stream);
-    close_handle(s, (uv_handle_t *)s->stream);
+void sl_fd_source_close(sl_source *s) {
+  if (fd_src(s)->regular) {
+    uv_idle_stop(&fd_src(s)->idle);
+    uv_timer_stop(&fd_src(s)->poll);
+    close_handle(s, (uv_handle_t *)&fd_src(s)->idle);
+    close_handle(s, (uv_handle_t *)&fd_src(s)->poll);
+  } else if (fd_src(s)->stream) {
+    uv_read_stop(fd_src(s)->stream);
+    close_handle(s, (uv_handle_t *)fd_src(s)->stream);
   }
-  if (s->fd > 0)
-    close(s->fd);
-  s->fd = -1;
+  if (fd_src(s)->fd > 0)
+    close(fd_src(s)->fd);
+  fd_src(s)->fd = -1;
 }

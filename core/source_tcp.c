@@ -19,10 +19,23 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/source.h"
+#include "core/source_kind.h"
 #include "core/stream_input.h"
 
 #define READ_SIZE (64u * 1024)
+
+/* The server: a listening handle and its open connections. */
+typedef struct sl_tcp_source {
+  sl_source base; /* first (source_kind.h) */
+  uv_tcp_t server;
+  int server_open; /* server was initialised: it must be closed */
+  int nconns;
+  struct sl_tcp_conn *conns;
+} sl_tcp_source;
+
+static sl_tcp_source *tcp_src(sl_source *s) {
+  return (sl_tcp_source *)s;
+}
 
 typedef struct sl_tcp_conn {
   sl_input in; /* first: the handle's data is the conn and the sl_input at once (stream_input.h) */
@@ -58,12 +71,12 @@ static void on_conn_closed(uv_handle_t *h) {
   if (c->prev)
     c->prev->next = c->next;
   else
-    c->src->conns = c->next;
+    tcp_src(c->src)->conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
   sl_line_reader_free(&c->in.reader);
   free(c->in.name);
-  c->src->nconns--;
+  tcp_src(c->src)->nconns--;
   free(c);
 }
 
@@ -109,13 +122,13 @@ static void refuse(uv_stream_t *server, sl_source *s) {
   char peer[64];
   if (!h || uv_tcp_init(server->loop, h) != 0) {
     free(h);
-    sl_error("%s: out of memory refusing a connection", s->in.name);
+    sl_runtime_fail(s->in.rt, "%s: out of memory refusing a connection", s->in.name);
     return;
   }
   if (uv_accept(server, (uv_stream_t *)h) == 0) {
     peer_name(h, peer, sizeof peer);
     sl_warn("%s: connection from %s refused: %d connections are open (--tcp-max-connections)", s->in.name,
-            peer, s->nconns);
+            peer, tcp_src(s)->nconns);
   }
   uv_close((uv_handle_t *)h, free_handle);
 }
@@ -127,29 +140,31 @@ static void on_connection(uv_stream_t *server, int status) {
     sl_warn("%s: accept failed: %s", s->in.name, uv_strerror(status));
     return;
   }
-  if (s->nconns >= s->in.rt->opts->tcp_max_connections) {
+  if (tcp_src(s)->nconns >= s->in.rt->opts->tcp_max_connections) {
     refuse(server, s);
     return;
   }
+  size_t n = strlen(s->in.name) + 24;
   sl_tcp_conn *c = calloc(1, sizeof *c);
-  if (!c || sl_line_reader_init(&c->in.reader, s->in.rt->opts->max_line_bytes, READ_SIZE, 0, 0)) {
+  char *name = c ? malloc(n) : NULL;
+  if (!name || sl_line_reader_init(&c->in.reader, s->in.rt->opts->max_line_bytes, READ_SIZE, 0, 0)) {
+    free(name);
     free(c);
-    sl_error("%s: out of memory accepting a connection", s->in.name);
+    sl_runtime_fail(s->in.rt, "%s: out of memory accepting a connection", s->in.name);
     return;
   }
-  uv_tcp_init(server->loop, &c->handle);
+  uv_tcp_init(server->loop, &c->handle); /* only sets the handle up: cannot fail */
   c->handle.data = c;
   c->src = s;
   c->in.rt = s->in.rt;
   c->in.source_index = s->in.source_index;
-  size_t n = strlen(s->in.name) + 24;
-  c->in.name = malloc(n);
+  c->in.name = name;
   snprintf(c->in.name, n, "%s#%lu", s->in.name, ++serial);
-  s->nconns++;
-  c->next = s->conns;
+  tcp_src(s)->nconns++;
+  c->next = tcp_src(s)->conns;
   if (c->next)
     c->next->prev = c;
-  s->conns = c;
+  tcp_src(s)->conns = c;
   if (uv_accept(server, (uv_stream_t *)&c->handle) != 0 ||
       uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) != 0) {
     uv_close((uv_handle_t *)&c->handle, on_conn_closed);
@@ -166,23 +181,26 @@ static int loopback(const struct sockaddr_storage *addr) {
   return !memcmp(&((const struct sockaddr_in6 *)addr)->sin6_addr, one, sizeof one);
 }
 
-int sl_source_tcp_open(sl_source *s, char *err, size_t errlen) {
+static int tcp_open(sl_source *s, char *err, size_t errlen) {
   size_t n = strlen(s->ep.host) + 32;
-  s->in.name = malloc(n);
+  if (!(s->in.name = malloc(n))) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
   snprintf(s->in.name, n, "tcp:%s:%d", s->ep.host, s->ep.port);
   struct sockaddr_storage addr;
   int rc = uv_ip4_addr(s->ep.host, s->ep.port, (struct sockaddr_in *)&addr);
   if (rc)
     rc = uv_ip6_addr(s->ep.host, s->ep.port, (struct sockaddr_in6 *)&addr);
   if (rc == 0)
-    rc = uv_tcp_init(s->in.rt->loop, &s->server);
+    rc = uv_tcp_init(s->in.rt->loop, &tcp_src(s)->server);
   if (rc == 0) {
-    s->handles_open = 1;
-    s->server.data = s;
-    rc = uv_tcp_bind(&s->server, (struct sockaddr *)&addr, 0);
+    tcp_src(s)->server_open = 1;
+    tcp_src(s)->server.data = s;
+    rc = uv_tcp_bind(&tcp_src(s)->server, (struct sockaddr *)&addr, 0);
   }
   if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&s->server, 128, on_connection);
+    rc = uv_listen((uv_stream_t *)&tcp_src(s)->server, 128, on_connection);
   if (rc) {
     snprintf(err, errlen, "cannot listen on %s: %s", s->in.name, uv_strerror(rc));
     return -1;
@@ -196,19 +214,22 @@ int sl_source_tcp_open(sl_source *s, char *err, size_t errlen) {
   return 0;
 }
 
-int sl_source_tcp_start(sl_source *s) {
-  (void)s;
+static int tcp_start(sl_source *s, char *err, size_t errlen) {
+  (void)s, (void)err, (void)errlen;
   return 0; /* listening since open */
 }
 
-void sl_source_tcp_close(sl_source *s, uv_close_cb done) {
-  for (sl_tcp_conn *c = s->conns; c; c = c->next) {
+static void tcp_close(sl_source *s) {
+  for (sl_tcp_conn *c = tcp_src(s)->conns; c; c = c->next) {
     if (!uv_is_closing((uv_handle_t *)&c->handle)) {
       uv_read_stop((uv_stream_t *)&c->handle);
       sl_runtime_consume(c->in.rt, &c->in, 1);
       uv_close((uv_handle_t *)&c->handle, on_conn_closed);
     }
   }
-  if (s->handles_open && !uv_is_closing((uv_handle_t *)&s->server))
-    uv_close((uv_handle_t *)&s->server, done);
+  if (tcp_src(s)->server_open && !uv_is_closing((uv_handle_t *)&tcp_src(s)->server))
+    uv_close((uv_handle_t *)&tcp_src(s)->server, NULL);
 }
+
+/* No save_offset: TCP cannot be rewound. Connections free themselves as they close; nothing to release. */
+const sl_source_ops sl_source_tcp_ops = {sizeof(sl_tcp_source), tcp_open, tcp_start, NULL, tcp_close, NULL};
