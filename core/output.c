@@ -1,63 +1,23 @@
-/* output.c — stdout, the two-phase file sink, and the dead-letter file (see output.h). */
+/* output.c — the sink facade (see output.h): opens the --output (or stdout) as its kind, and hands every
+ * call to the kind's ops (core/sink_kind.h): sink_file.c for a regular file, sink_stream.c for stdout and
+ * other streams. */
 #include "core/output.h"
-#include "core/state_dir.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/log.h"
-#include "state/file_modes.h"
-#include "state/state_snapshot.h"
-
-static int write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
-void sl_output_part_path(const sl_output *o, uint64_t id, char *path, size_t len) {
-  sl_pending_part(o->pending_dir, id, path, len);
-}
-
-static int open_part(sl_output *o, uint64_t id) {
-  char path[4096];
-  sl_output_part_path(o, id, path, sizeof path);
-  o->part_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, SL_STATE_FILE_MODE);
-  o->part_id = id;
-  o->part_len = 0;
-  return o->part_fd < 0 ? -1 : 0;
-}
-
-/* fsyncs the directory that holds path (a name made durable). 0 or -1. */
-static int sync_parent(const char *path) {
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash)
-    return sl_fsync_dir(".");
-  *slash = '\0';
-  return sl_fsync_dir(slash == dir ? "/" : dir);
-}
+#include "core/sink_kind.h"
 
 int sl_output_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir, char *err, size_t errlen) {
   memset(o, 0, sizeof *o);
   o->fd = 1;
   o->part_fd = -1;
+  o->ops = &sl_sink_stream_ops;
   if (ep->kind != SL_EP_FILE)
     return 0;
   o->path = strdup(ep->path);
@@ -78,243 +38,14 @@ int sl_output_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir,
     snprintf(err, errlen, "cannot open output '%s': %s", ep->path, strerror(errno));
     return -1;
   }
-  if (!S_ISREG(st.st_mode)) {
-    /* /dev/null, a FIFO, a terminal, a socket: nothing to cut back or append to, so it is written like
-     * stdout, after each batch (at-least-once across a crash). */
-    o->stream = 1;
-    return 0;
-  }
-  o->dev = (uint64_t)st.st_dev;
-  o->ino = (uint64_t)st.st_ino;
-  o->real_path = realpath(ep->path, NULL);
-  if (!o->real_path)
-    o->real_path = strdup(ep->path);
-  if (!o->real_path) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  if (created && sync_parent(o->real_path)) {
-    /* A new output file whose name a power loss could take back, with its committed records in it. */
-    snprintf(err, errlen, "cannot sync the directory of output '%s': %s", ep->path, strerror(errno));
-    return -1;
-  }
-  o->pending_dir = strdup(pending_dir);
-  if (!o->pending_dir) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  if (mkdir(pending_dir, SL_STATE_DIR_MODE) && errno != EEXIST) {
-    snprintf(err, errlen, "cannot create %s: %s", pending_dir, strerror(errno));
-    return -1;
-  }
-  return 0;
+  /* /dev/null, a FIFO, a terminal, a socket: nothing to cut back or append to (sink_stream.c). */
+  o->ops = S_ISREG(st.st_mode) ? &sl_sink_file_ops : &sl_sink_stream_ops;
+  o->stream = !S_ISREG(st.st_mode);
+  return o->ops->open ? o->ops->open(o, created, &st, pending_dir, err, errlen) : 0;
 }
 
 int sl_output_exactly_once(const sl_output *o) {
   return o->path && !o->stream;
-}
-
-/* Appends parts first..last at the output's committed end (pwrite: the file's size never matters) and
- * syncs. Returns the bytes appended, or -1. */
-static int64_t append_parts(sl_output *o, uint64_t first, uint64_t last) {
-  char buf[1 << 16], path[4096];
-  off_t at = (off_t)o->committed;
-  for (uint64_t id = first; id <= last; id++) {
-    sl_output_part_path(o, id, path, sizeof path);
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-      return -1;
-    ssize_t n;
-    /* copy_file_range copies inside the kernel (no trip through user memory); plain reads and writes are
-     * the fallback where it is not supported. */
-    while ((n = copy_file_range(in, NULL, o->fd, &at, 1 << 30, 0)) > 0)
-      ;
-    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
-      while ((n = read(in, buf, sizeof buf)) > 0) {
-        if (pwrite(o->fd, buf, (size_t)n, at) != n) {
-          close(in);
-          return -1;
-        }
-        at += n;
-      }
-    }
-    close(in);
-    if (n < 0)
-      return -1;
-  }
-  if (fdatasync(o->fd) != 0)
-    return -1;
-  return (int64_t)(at - (off_t)o->committed);
-}
-
-/* Whether every part first..last is still in the pending dir (a commit deletes them only once it is done). */
-static int parts_present(const sl_output *o, uint64_t first, uint64_t last) {
-  char path[4096];
-  for (uint64_t id = first; id <= last; id++) {
-    sl_output_part_path(o, id, path, sizeof path);
-    if (access(path, F_OK) != 0)
-      return 0;
-  }
-  return 1;
-}
-
-static void delete_parts(const sl_output *o, uint64_t first, uint64_t last) {
-  char path[4096];
-  for (uint64_t id = first; id <= last; id++) {
-    sl_output_part_path(o, id, path, sizeof path);
-    unlink(path);
-  }
-}
-
-/* Reads parts first..last of pending_dir in order: their CRC-32 (of the concatenation) and total length;
- * fd_sync: also fsync each. 0, or -1 with errno (ENOENT: a part is missing). */
-static int scan_parts(const char *pending_dir, uint64_t first, uint64_t last, int fd_sync, uint32_t *crc,
-                      uint64_t *len) {
-  char path[4096], buf[1 << 16];
-  *crc = 0;
-  *len = 0;
-  for (uint64_t id = first; id <= last; id++) {
-    sl_pending_part(pending_dir, id, path, sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-      return -1;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-      if (n > 0) {
-        *crc = sl_crc32(*crc, buf, (size_t)n);
-        *len += (uint64_t)n;
-      }
-    int e = errno;
-    if (n < 0 || (fd_sync && fsync(fd) != 0)) {
-      e = n < 0 ? e : errno;
-      close(fd);
-      errno = e;
-      return -1;
-    }
-    close(fd);
-  }
-  return 0;
-}
-
-int sl_output_sync_parts(const sl_output *o, uint64_t first, uint64_t last, uint32_t *crc) {
-  uint64_t len;
-  *crc = 0;
-  if (!sl_output_exactly_once(o))
-    return 0;
-  /* The parts' names must survive a power loss too: the pending directory is synced after them. */
-  if (scan_parts(o->pending_dir, first, last, 1, crc, &len) || sl_fsync_dir(o->pending_dir))
-    return -1;
-  return 0;
-}
-
-int sl_output_check_pending(const char *pending_dir, const sl_checkpoint_meta *m, char *err, size_t errlen) {
-  char path[4096];
-  if (m->sink_part == 0)
-    return 0;
-  /* A commit deletes the parts only once the output holds them: if any is gone, none is needed. */
-  for (uint64_t id = m->sink_first_part; id <= m->id; id++) {
-    sl_pending_part(pending_dir, id, path, sizeof path);
-    if (access(path, F_OK) != 0)
-      return 0;
-  }
-  uint32_t crc;
-  uint64_t len;
-  if (scan_parts(pending_dir, m->sink_first_part, m->id, 0, &crc, &len)) {
-    snprintf(err, errlen, "cannot read its pending output in %s: %s", pending_dir, strerror(errno));
-    return -1;
-  }
-  if (len != m->sink_part || crc != m->sink_crc) {
-    snprintf(err, errlen, "its pending output (parts %" PRIu64 "-%" PRIu64 " in %s) is damaged: %s",
-             m->sink_first_part, m->id, pending_dir,
-             len != m->sink_part ? "wrong length" : "checksum mismatch");
-    return SL_META_CORRUPT;
-  }
-  return 0;
-}
-
-/* Deletes every pending part. */
-static void discard_parts(sl_output *o) {
-  DIR *d = opendir(o->pending_dir);
-  struct dirent *e;
-  char path[4096];
-  while (d && (e = readdir(d)))
-    if (!strncmp(e->d_name, "part-", 5)) {
-      snprintf(path, sizeof path, "%s/%s", o->pending_dir, e->d_name);
-      unlink(path);
-    }
-  if (d)
-    closedir(d);
-}
-
-/* Whether the output file is the one checkpoint m wrote: the same path, and (for metadata that records it)
- * the same device and inode. Only such a file may be cut back or appended to. */
-static int written_by(const sl_output *o, const sl_checkpoint_meta *m) {
-  if (!m || !m->sink_path[0] || strcmp(m->sink_path, o->real_path) != 0)
-    return 0;
-  return m->sink_dev == 0 || (m->sink_dev == o->dev && m->sink_ino == o->ino);
-}
-
-int sl_output_recover(sl_output *o, const sl_checkpoint_meta *m, uint64_t next_id, int overwrite, char *err,
-                      size_t errlen) {
-  struct stat st;
-  if (!sl_output_exactly_once(o))
-    return 0;
-  if (fstat(o->fd, &st) != 0) {
-    snprintf(err, errlen, "cannot stat output '%s': %s", o->path, strerror(errno));
-    return -1;
-  }
-  uint64_t size = (uint64_t)st.st_size, want = 0;
-  if (written_by(o, m)) {
-    want = m->sink_committed + m->sink_part;
-    /* Short of want with m's parts still pending: the crash came in the middle of m's commit. Short of it
-     * otherwise: someone cut the file. */
-    int mid_commit =
-        m->sink_part > 0 && size >= m->sink_committed && parts_present(o, m->sink_first_part, m->id);
-    if (size < want && !mid_commit && !overwrite) {
-      snprintf(
-          err, errlen,
-          "output '%s' holds %llu bytes, fewer than the %llu that checkpoint %llu committed to it: it was "
-          "cut or emptied since. Restore it, or pass --overwrite-output to start it afresh (the job's state "
-          "goes on from the checkpoint)",
-          o->path, (unsigned long long)size, (unsigned long long)want, (unsigned long long)m->id);
-      return -1;
-    }
-    if (size < want && !mid_commit) {
-      want = 0;
-    } else if (size < want) {
-      /* The crash came between the checkpoint's completion and the end of its commit: commit again. Parts
-       * are deleted only after the whole append was synced, so here they all still exist. */
-      o->committed = m->sink_committed;
-      int64_t n = append_parts(o, m->sink_first_part, m->id);
-      if (n != (int64_t)m->sink_part) {
-        snprintf(err, errlen, "cannot commit the pending output of checkpoint %llu to '%s': %s",
-                 (unsigned long long)m->id, o->path,
-                 n < 0 ? strerror(errno) : "a pending part is missing or short");
-        return -1;
-      }
-    }
-  } else if (size > 0 && !overwrite) {
-    snprintf(err, errlen,
-             "output '%s' already holds %llu bytes and is not the file this state dir's last checkpoint "
-             "wrote%s%s%s; "
-             "sluice never cuts back a file it cannot prove is its own. Choose another --output, or pass "
-             "--overwrite-output to replace its content",
-             o->path, (unsigned long long)size, m && m->sink_path[0] ? " (that was '" : "",
-             m && m->sink_path[0] ? m->sink_path : "", m && m->sink_path[0] ? "')" : "");
-    return -1;
-  }
-  /* Anything past want came from records after the checkpoint: they will be read again. */
-  if (size != want && (ftruncate(o->fd, (off_t)want) != 0 || fdatasync(o->fd) != 0)) {
-    snprintf(err, errlen, "cannot restore output '%s': %s", o->path, strerror(errno));
-    return -1;
-  }
-  o->committed = want;
-  discard_parts(o);
-  if (open_part(o, next_id)) {
-    snprintf(err, errlen, "cannot create a pending part in %s: %s", o->pending_dir, strerror(errno));
-    return -1;
-  }
-  return 0;
 }
 
 int sl_output_write(sl_output *o, sl_buf *buf, char *err, size_t errlen) {
@@ -325,11 +56,8 @@ int sl_output_write(sl_output *o, sl_buf *buf, char *err, size_t errlen) {
   }
   if (buf->len == 0)
     return 0;
-  int fd = sl_output_exactly_once(o) ? o->part_fd : o->fd;
-  if (write_all(fd, buf->data, buf->len)) {
-    snprintf(err, errlen, "writing output '%s' failed: %s", o->path ? o->path : "stdout", strerror(errno));
+  if (o->ops->write(o, buf, err, errlen))
     return -1;
-  }
   o->part_len += buf->len;
   sl_buf_reset(buf);
   return 0;
@@ -339,76 +67,31 @@ int sl_output_rotate(sl_output *o, uint64_t next_id, uint64_t *part_id, uint64_t
                      size_t errlen) {
   *part_id = o->part_id;
   *part_len = o->part_len;
-  if (!sl_output_exactly_once(o)) {
-    o->part_id = next_id;
-    o->part_len = 0;
-    return 0;
-  }
-  /* close() reports what a delayed write-back could not store (NFS, some FUSE file systems). */
-  int closed = close(o->part_fd);
-  o->part_fd = -1;
-  if (closed != 0) {
-    snprintf(err, errlen, "closing pending output part %" PRIu64 " failed: %s", o->part_id, strerror(errno));
-    return -1;
-  }
-  if (open_part(o, next_id)) {
-    snprintf(err, errlen, "cannot create a pending part in %s: %s", o->pending_dir, strerror(errno));
-    return -1;
-  }
-  return 0;
+  return o->ops->precommit(o, next_id, err, errlen);
+}
+
+int sl_output_sync_parts(const sl_output *o, uint64_t first, uint64_t last, uint32_t *crc) {
+  *crc = 0;
+  return o->ops->sync ? o->ops->sync(o, first, last, crc) : 0;
 }
 
 int sl_output_commit_parts(sl_output *o, uint64_t first, uint64_t last, uint64_t len, char *err,
                            size_t errlen) {
-  if (!sl_output_exactly_once(o))
-    return 0;
-  int64_t n = append_parts(o, first, last);
-  if (n != (int64_t)len) {
-    snprintf(err, errlen, "committing pending output to '%s' failed: %s", o->path,
-             n < 0 ? strerror(errno) : "a pending part has the wrong size");
-    return -1;
-  }
-  o->committed += len;
-  delete_parts(o, first, last);
-  return 0;
+  return o->ops->commit ? o->ops->commit(o, first, last, len, err, errlen) : 0;
+}
+
+int sl_output_recover(sl_output *o, const sl_checkpoint_meta *m, uint64_t next_id, int overwrite, char *err,
+                      size_t errlen) {
+  return o->ops->recover ? o->ops->recover(o, m, next_id, overwrite, err, errlen) : 0;
 }
 
 void sl_output_close(sl_output *o) {
-  if (o->part_fd >= 0)
-    close(o->part_fd);
-  if (o->fd > 2)
-    close(o->fd);
+  if (o->ops)
+    o->ops->close(o);
   free(o->path);
   free(o->real_path);
   free(o->pending_dir);
   memset(o, 0, sizeof *o);
   o->fd = -1;
   o->part_fd = -1;
-}
-
-int sl_dead_letter_write(int fd, const char *source, unsigned long long line_no, const char *reason,
-                         const char *text, size_t len) {
-  sl_buf b;
-  char num[32];
-  int rc = 0;
-  if (fd < 0)
-    return 0;
-  sl_buf_init(&b);
-  sl_buf_put(&b, "{\"source\": ", 11);
-  sl_buf_put_json_string(&b, source, strlen(source));
-  snprintf(num, sizeof num, ", \"line\": %llu", line_no);
-  sl_buf_put(&b, num, strlen(num));
-  sl_buf_put(&b, ", \"error\": ", 11);
-  sl_buf_put_json_string(&b, reason, strlen(reason));
-  sl_buf_put(&b, ", \"record\": ", 12);
-  sl_buf_put_json_string(&b, text, len);
-  sl_buf_put(&b, "}\n", 2);
-  if (b.oom) {
-    errno = ENOMEM;
-    rc = -1;
-  } else if (write_all(fd, b.data, b.len)) {
-    rc = -1;
-  }
-  sl_buf_free(&b);
-  return rc;
 }

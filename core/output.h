@@ -35,8 +35,6 @@ int sl_output_write(sl_output *o, sl_buf *buf, char *err, size_t errlen);
  * 0, or -1 with the reason in err (the job must fail: the sink has no open part). */
 int sl_output_rotate(sl_output *o, uint64_t next_id, uint64_t *part_id, uint64_t *part_len, char *err,
                      size_t errlen);
-/* The path of part id (for fsync by the checkpoint worker). */
-void sl_output_part_path(const sl_output *o, uint64_t id, char *path, size_t len);
 /* Commit after a checkpoint completed: appends parts first..last (len bytes in all) to the output file,
  * syncs it, then deletes the parts. 0, or -1 with the reason in err (the parts are kept: recovery redoes
  * the commit, so the caller fails the job). */
@@ -50,11 +48,5 @@ int sl_output_sync_parts(const sl_output *o, uint64_t first, uint64_t last, uint
  * reason (the checkpoint cannot deliver its output), or -1 when they cannot be read now. */
 int sl_output_check_pending(const char *pending_dir, const sl_checkpoint_meta *m, char *err, size_t errlen);
 void sl_output_close(sl_output *o);
-
-/* Appends one rejected record to the dead-letter file as {"source":..,"line":..,"error":..,"record":..}.
- * fd < 0 (no dead-letter file) does nothing. 0, or -1 with errno (the job must fail: a reject that cannot
- * be recorded is a lost record). */
-int sl_dead_letter_write(int fd, const char *source, unsigned long long line_no, const char *reason,
-                         const char *text, size_t len);
 
 #endif

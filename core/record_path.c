@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/dead_letter.h"
 #include "core/log.h"
 #include "core/output.h"
 #include "core/runtime.h"

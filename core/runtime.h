@@ -34,6 +34,8 @@ typedef struct sl_input {
 
 typedef struct sl_source sl_source; /* core/source.h */
 
+struct sl_sink_ops;
+
 typedef struct sl_output {
   int fd;            /* the output file, or 1 for stdout */
   char *path;        /* NULL for stdout */
@@ -41,10 +43,11 @@ typedef struct sl_output {
   char *pending_dir; /* file sink: where pending parts live */
   int part_fd;       /* file sink: the open pending part */
   uint64_t part_id, part_len;
-  uint64_t committed;   /* file sink: the output file's committed size */
-  uint64_t uncommitted; /* file sink: bytes of closed parts whose checkpoint has not completed yet */
-  uint64_t dev, ino;    /* file sink: the output file's identity, recorded in every checkpoint */
-  int stream;           /* an --output that is not a regular file: written like stdout */
+  uint64_t committed;            /* file sink: the output file's committed size */
+  uint64_t uncommitted;          /* file sink: bytes of closed parts whose checkpoint has not completed yet */
+  uint64_t dev, ino;             /* file sink: the output file's identity, recorded in every checkpoint */
+  int stream;                    /* an --output that is not a regular file: written like stdout */
+  const struct sl_sink_ops *ops; /* the sink's kind (core/sink_kind.h) */
 } sl_output;
 
 typedef struct sl_stats {

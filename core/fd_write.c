@@ -1,0 +1,19 @@
+/* fd_write.c — see fd_write.h. */
+#include "core/fd_write.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+int sl_write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}

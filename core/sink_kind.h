@@ -1,0 +1,35 @@
+/* sink_kind.h — what a kind of sink implements (one file per kind: sink_file.c, sink_stream.c), behind the
+ * facade of core/output.h, so a new kind (a Kafka sink with one transaction per checkpoint) is one new file.
+ * The ops a kind does not need are NULL; output.c then does nothing for them. Only output.c and the sink_*.c
+ * files include this header. */
+#ifndef SLUICE_SINK_KIND_H
+#define SLUICE_SINK_KIND_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "core/output.h"
+
+typedef struct sl_sink_ops {
+  /* Takes the opened --output (o->fd, o->path; created: this run made the file). 0, or -1 with err. */
+  int (*open)(sl_output *o, int created, const struct stat *st, const char *pending_dir, char *err,
+              size_t errlen);
+  /* Writes all of buf (not empty, never out of memory). 0, or -1 with err. */
+  int (*write)(sl_output *o, const sl_buf *buf, char *err, size_t errlen);
+  /* At a barrier: ends the output of checkpoint o->part_id and starts next_id's. 0, or -1 with err. */
+  int (*precommit)(sl_output *o, uint64_t next_id, char *err, size_t errlen);
+  /* On the checkpoint thread: makes checkpoints first..last's output durable, and its CRC. 0 or -1/errno. */
+  int (*sync)(const sl_output *o, uint64_t first, uint64_t last, uint32_t *crc);
+  /* The checkpoint is complete: publishes first..last's output (len bytes). 0, or -1 with err. */
+  int (*commit)(sl_output *o, uint64_t first, uint64_t last, uint64_t len, char *err, size_t errlen);
+  /* At start: puts the output in checkpoint m's state (NULL: none). 0, or -1 with err (exit 2). */
+  int (*recover)(sl_output *o, const sl_checkpoint_meta *m, uint64_t next_id, int overwrite, char *err,
+                 size_t errlen);
+  /* Closes what the kind opened (output.c frees the common strings). */
+  void (*close)(sl_output *o);
+} sl_sink_ops;
+
+extern const sl_sink_ops sl_sink_file_ops;   /* sink_file.c: the two-phase exactly-once file sink */
+extern const sl_sink_ops sl_sink_stream_ops; /* sink_stream.c: stdout and other streams, at-least-once */
+
+#endif
