@@ -126,6 +126,10 @@ int sl_backend_open(sl_backend **out, const char *dir, const sl_backend_options 
     st = sl_bk_fail(b, rc, what);
     goto fail;
   }
+  /* A write transaction may dirty half a cache's worth of pages before it is committed (at least 1 MiB). */
+  b->txn_max_pages = b->cache_max / 2 / b->psize;
+  if (b->txn_max_pages < 256)
+    b->txn_max_pages = 256;
   *out = b;
   return SL_STATE_OK;
 
@@ -178,7 +182,7 @@ void sl_backend_get_stats(const sl_backend *b, sl_backend_stats *out) {
   if (!b || !out)
     return;
   *out = b->stats;
-  out->cache_bytes = b->cache.bytes;
+  out->cache_bytes = sl_bk_cache_footprint(b);
 }
 
 static int key_ok(const void *key, size_t klen) {
@@ -265,7 +269,7 @@ int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val,
       return SL_STATE_ENOMEM;
   }
   sl_bk_note_written(b, e);
-  return b->cache.bytes > b->cache_max ? sl_bk_maybe_spill(b) : SL_STATE_OK;
+  return sl_bk_cache_footprint(b) > b->cache_max ? sl_bk_maybe_spill(b) : SL_STATE_OK;
 }
 
 int sl_backend_delete(sl_backend *b, const void *key, size_t klen) {
@@ -280,7 +284,7 @@ int sl_backend_delete(sl_backend *b, const void *key, size_t klen) {
   if (!(e = sl_cache_set(&b->cache, h, key, klen, NULL, 0, SL_CE_DIRTY | SL_CE_DELETED)))
     return SL_STATE_ENOMEM;
   sl_bk_note_written(b, e);
-  return b->cache.bytes > b->cache_max ? sl_bk_maybe_spill(b) : SL_STATE_OK;
+  return sl_bk_cache_footprint(b) > b->cache_max ? sl_bk_maybe_spill(b) : SL_STATE_OK;
 }
 
 int sl_backend_changed(const sl_backend *b) {

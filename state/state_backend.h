@@ -28,11 +28,15 @@
 typedef struct sl_backend sl_backend;
 
 typedef struct sl_backend_options {
-  size_t cache_max_bytes; /* soft cap of cached keys+values; past it (checked on put/delete, never on get),
-                             a commit-free flush of dirty entries into the open write transaction and a drop
-                             of all entries; 0 = 64 MiB. The flushed entries are also appended to an unlinked
-                             temporary file in DIR (the spill log, emptied at each commit), so that the
-                             transaction can still be aborted and rebuilt to grow the map. */
+  size_t cache_max_bytes; /* cap of the memory the cache holds (entries, hash table, queues); 0 = 64 MiB.
+                             Checked on put/delete, never on get (gets may pass it until the next put). Past
+                             it, clean entries are evicted one by one, least recently used first (a clock),
+                             down to 3/4 of the cap; when the cache is mostly dirty, every dirty entry is
+                             first committed to LMDB (in bounded transactions, see sl_backend_commit) — a
+                             commit between barriers, after which the next sl_backend_freeze falls back
+                             (state_flush.h). A write transaction is also committed once it may have dirtied
+                             half a cap of pages (LMDB holds them in memory until the commit), so the
+                             backend's memory is about twice the cap, whatever the number of keys. */
   size_t map_size;        /* initial LMDB map size; 0 = 1 GiB; grown (doubled) on MDB_MAP_FULL and retried */
 } sl_backend_options;
 
@@ -137,10 +141,14 @@ int sl_backend_iter_seek_after(sl_backend_iter *it, const void *key, size_t klen
 int sl_backend_meta_put(sl_backend *b, const char *name, const void *val, size_t len);
 int sl_backend_meta_get(sl_backend *b, const char *name, const void **val, size_t *len);
 
-/* Writes every dirty cache entry, the pending metadata and new state ids in one LMDB write transaction and
- * commits it (metadata and new state ids wait in memory until then, so an aborted transaction loses none).
- * sync != 0 also flushes it to disk (mdb_env_sync). On EFULL/EIO nothing of this commit is visible and
- * the cache keeps the dirty entries, so a later commit can retry: no update is lost. */
+/* Writes every dirty cache entry, the pending metadata and new state ids into LMDB and commits. Many dirty
+ * entries are written in several transactions, each committed before the pages it dirtied pass the bound
+ * (see cache_max_bytes); the metadata and new state ids go in the last one (they wait in memory until
+ * then, so an aborted transaction loses none). sync != 0 also flushes it to disk (mdb_env_sync). On
+ * EFULL/EIO the entries of the failed part and after it stay dirty in the cache and the metadata and ids
+ * pending, so a later commit can retry: no update is lost (earlier parts may be committed: the working
+ * environment then holds a state no checkpoint describes, which recovery never reads — it loads a
+ * checkpoint). */
 int sl_backend_commit(sl_backend *b, int sync);
 
 /* Whether anything changed since the last successful sl_backend_commit or completed freeze (a frozen batch
@@ -164,8 +172,10 @@ int sl_backend_mark_ttl_state(sl_backend *b, uint32_t state_id);
  * of the address-space limit when `ulimit -v` sets one (at least 64 MiB), so that sluice starts under it. */
 size_t sl_backend_map_reserve(void);
 
-/* Counters for metrics and tests. cache_scans counts passes over every slot of the cache (a commit, a
- * spill, and the fallbacks when a queue could not grow): iterator opens and frozen barriers make none. */
+/* Counters for metrics and tests. commits counts LMDB commits (a bounded commit counts each part);
+ * cache_scans counts passes over every slot of the cache (a commit, a spill, a prefix delete, and the
+ * fallbacks when a queue could not grow): iterator opens and frozen barriers make none; evictions counts
+ * clean entries evicted; cache_bytes is the memory the cache holds (what cache_max_bytes bounds). */
 typedef struct sl_backend_stats {
   uint64_t cache_hits, cache_misses, commits, entries_written, map_resizes;
   uint64_t cache_scans, evictions;

@@ -3,10 +3,11 @@
  * state_backend_iter.c (cursors: iterators and delete_prefix) include it.
  *
  * The invariant everything rests on: until a commit succeeds, every change since the previous commit can be
- * rebuilt without the open write transaction — from pending prefix deletes, the spill log (writes that cache
- * spills moved out of memory), dirty cache entries, pending meta and pending state ids, replayed in that
- * order. So the transaction can be aborted at any time (to grow the map, or after an error) and rebuilt
- * without losing an update, and a failed commit leaves the working state intact. */
+ * rebuilt without the open write transaction — from pending prefix deletes, the spill log (no longer
+ * written: cache pressure now commits instead, see sl_bk_maybe_spill; replayed if it holds anything), dirty
+ * cache entries, pending meta and pending state ids, replayed in that order. So the transaction can be
+ * aborted at any time (to grow the map, or after an error) and rebuilt without losing an update, and a
+ * failed commit leaves the working state intact. */
 #ifndef SLUICE_STATE_BACKEND_INTERNAL_H
 #define SLUICE_STATE_BACKEND_INTERNAL_H
 
@@ -21,11 +22,17 @@
 struct sl_backend {
   MDB_env *env;
   MDB_dbi kv, meta, states;
-  MDB_txn *txn;      /* the write transaction, opened lazily; NULL between commits until needed */
-  uint64_t txn_gen;  /* bumped whenever a transaction ends, so iterators notice their cursor is gone */
-  int txn_written;   /* cache entries were written into txn (a flush): it cannot be handed to a worker */
-  int txn_untracked; /* a flush found its entries by a pass over the cache (its queue was lost): entries
-                        outside the WRITTEN queue may be marked SL_CE_IN_TXN, so clearing the marks scans */
+  MDB_txn *txn;     /* the write transaction, opened lazily; NULL between commits until needed */
+  uint64_t txn_gen; /* bumped whenever a transaction ends, so iterators notice their cursor is gone */
+  int txn_written;  /* cache entries were written into txn (a flush): it cannot be handed to a worker */
+  uint64_t txn_writes, txn_bytes; /* entries (and their bytes) written into txn: its dirty-page estimate */
+  size_t txn_max_pages;           /* the bound on that estimate: a transaction is committed before it */
+  int committed_unfrozen; /* entries were committed between barriers (a spill): the next barrier's batch
+                             would not hold every change since the last one, so the freeze falls back */
+  int frozen_lost;        /* a frozen batch's flush failed: dirty entries on no queue may be missing from
+                             LMDB (cleared by a commit, which writes every dirty entry) */
+  int txn_untracked;      /* a flush found its entries by a pass over the cache (its queue was lost): entries
+                             outside the WRITTEN queue may be marked SL_CE_IN_TXN, so clearing the marks scans */
   struct sl_backend_iter *iters; /* live iterators, orphaned at close (sl_bk_orphan_iters) */
   uint64_t freezes;   /* sl_backend_freeze calls: a frozen batch settles only while no newer one exists */
   int broken;         /* LMDB panicked or the file is corrupt: only close is allowed */
@@ -112,9 +119,31 @@ int sl_bk_op_flush(sl_backend *b, void *arg);
 /* sl_bk_op: writes every dirty cache entry not yet in the transaction (a pass over the whole cache). */
 int sl_bk_op_flush_all(sl_backend *b, void *arg);
 
-/* Called after a put/delete when the cache is past its cap: logs the dirty entries to the spill log, writes
- * them into the transaction and drops every cache entry. */
+/* Called after a put/delete when the cache is past its cap (sl_bk_cache_footprint > cache_max): frees clean
+ * entries one by one (a clock) down to three quarters of the cap; when too few are clean, first commits
+ * every dirty entry (sl_bk_spill_commit). Returns a status (a failed commit's; nothing is lost then). */
 int sl_bk_maybe_spill(sl_backend *b);
+
+/* Writes every dirty entry into LMDB and commits, in transactions whose estimated dirty pages stay under
+ * txn_max_pages (pending metadata and state ids stay pending), then marks the next freeze to fall back. */
+int sl_bk_spill_commit(sl_backend *b);
+
+/* The memory the cache holds: entries, slot table and queues (what --state-cache-mb bounds). Inline: put
+ * and delete compare it with the cap. */
+static inline size_t sl_bk_cache_footprint(const sl_backend *b) {
+  const sl_cache *c = &b->cache;
+  return c->bytes + (c->mask + 1) * sizeof(sl_cache_slot) +
+         (c->q[SL_CQ_WRITTEN].cap + c->q[SL_CQ_UNFLUSHED].cap) * sizeof(sl_cache_entry *);
+}
+
+/* An upper bound on the pages a write transaction has dirtied — LMDB keeps each in malloc'd memory until
+ * the commit, and reuses them afterwards rather than freeing them, so this is what a long transaction adds
+ * to the process's memory. Each of `writes` entries (of `bytes` in all) dirties at most its leaf (or its
+ * overflow pages), and never more leaves than the tree has; every branch page may be on some path. */
+size_t sl_bk_dirty_estimate(MDB_txn *txn, MDB_dbi dbi, uint64_t writes, uint64_t bytes, size_t psize);
+
+/* The open write transaction's estimate has reached txn_max_pages. */
+int sl_bk_txn_over_bound(const sl_backend *b);
 
 /* Deletes every kv entry of txn whose key starts with prefix. Returns an LMDB code. */
 int sl_bk_delete_range(sl_backend *b, const void *prefix, size_t plen);

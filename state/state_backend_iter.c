@@ -84,6 +84,10 @@ int sl_backend_delete_prefix(sl_backend *b, const void *prefix, size_t plen) {
 static int attach(sl_backend_iter *it) {
   sl_backend *b = it->b;
   int rc = sl_bk_run(b, sl_bk_op_flush, NULL, "flushing the cache for an iterator");
+  /* The flushes of a job that iterates state fill one transaction until the barrier: past its bound it is
+   * committed (its dirty pages are memory), and a fresh one opened for the cursor. */
+  if (rc == SL_STATE_OK && sl_bk_txn_over_bound(b) && (rc = sl_bk_spill_commit(b)) == SL_STATE_OK)
+    rc = sl_bk_run(b, sl_bk_op_flush, NULL, "flushing the cache for an iterator");
   if (rc != SL_STATE_OK)
     return rc;
   if ((rc = mdb_cursor_open(b->txn, b->kv, &it->cur)) != 0) {

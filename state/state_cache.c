@@ -207,6 +207,16 @@ static void remove_at(sl_cache *c, size_t i) {
   c->slots[i].e = NULL;
 }
 
+/* Gives memory back after removals: shrinks a mostly empty table (keeping it if the smaller one cannot be
+ * had). */
+static void shrink(sl_cache *c) {
+  size_t n = SL_CACHE_MIN_SLOTS;
+  while (c->count * 10 > n * 3)
+    n *= 2;
+  if (n < c->mask + 1)
+    (void)rehash(c, n);
+}
+
 void sl_cache_remove_if(sl_cache *c, int (*pred)(const sl_cache_entry *e, void *arg), void *arg) {
   c->last = NULL;
   c->frees++; /* conservatively: pointers taken before a removal pass are not trusted after it */
@@ -234,25 +244,24 @@ void sl_cache_remove_if(sl_cache *c, int (*pred)(const sl_cache_entry *e, void *
       }
     }
   }
-  /* Give memory back after a drop: shrink a mostly empty table (keeping it if the smaller one cannot be had).
-   */
-  size_t n = SL_CACHE_MIN_SLOTS;
-  while (c->count * 10 > n * 3)
-    n *= 2;
-  if (n < c->mask + 1)
-    (void)rehash(c, n);
+  shrink(c);
 }
 
-size_t sl_cache_evict(sl_cache *c, size_t target) {
+size_t sl_cache_evict(sl_cache *c, size_t target, int gentle, size_t *spared) {
   const uint32_t pinned = SL_CE_DIRTY | SL_CE_IN_TXN;
   size_t freed = 0, nslots = c->mask + 1;
-  /* Two turns of the hand at most: the first may only clear reference bits. A free does not move the hand
-   * (remove_at moves a later entry of the chain into the slot, to be looked at next), so it is not a step. */
-  for (size_t steps = 0; c->bytes > target && steps < 2 * nslots;) {
+  if (spared)
+    *spared = 0;
+  /* Two turns of the hand at most (one when gentle): the first may only clear reference bits. A free does
+   * not move the hand (remove_at moves a later entry of the chain into the slot, to be looked at next), so
+   * it is not a step. */
+  for (size_t steps = 0; c->bytes > target && steps < (gentle ? 1 : 2) * nslots;) {
     size_t i = c->hand & c->mask;
     sl_cache_entry *e = c->slots[i].e;
     if (!e || (e->flags & pinned) || (e->flags & SL_CE_REF)) {
-      if (e)
+      if (spared && e && !(e->flags & pinned))
+        *spared += entry_size(e->klen, e->vcap);
+      if (e && !gentle)
         e->flags &= ~(uint32_t)SL_CE_REF;
       c->hand = i + 1;
       steps++;
@@ -266,5 +275,9 @@ size_t sl_cache_evict(sl_cache *c, size_t target) {
     remove_at(c, i);
     freed++;
   }
+  /* The table is part of what the cache holds: after a burst (gets never evict) it may have grown for
+   * many more entries than are left. */
+  if (freed)
+    shrink(c);
   return freed;
 }

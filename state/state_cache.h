@@ -136,11 +136,14 @@ static inline int sl_cache_enqueue(sl_cache *c, int q, sl_cache_entry *e) {
  * queue that grew large. */
 void sl_cache_queue_clear(sl_cache *c, int q);
 
-/* Frees clean entries (neither SL_CE_DIRTY nor SL_CE_IN_TXN) one by one with a clock
- * (second chance: an entry used since the hand last passed — SL_CE_REF — loses the flag and stays), until
- * the cache holds at most target bytes or one full turn of the hand found nothing more to free. Returns the
- * number of entries freed. */
-size_t sl_cache_evict(sl_cache *c, size_t target);
+/* Frees clean entries (neither SL_CE_DIRTY nor SL_CE_IN_TXN) one by one with a clock (second chance: an
+ * entry used since the hand last passed — SL_CE_REF — loses the flag and stays), until the cache's entries
+ * hold at most target bytes or two turns of the hand found nothing more to free. gentle: only entries not
+ * used since the hand last passed go, no flag is cleared, and the hand makes one turn at most (a first try
+ * that spares the hot entries while the caller has another way to make room). *spared (when not NULL)
+ * gets the bytes of the clean entries the hand passed without freeing them (after a whole gentle turn: of
+ * every clean entry still used). Returns the number of entries freed. */
+size_t sl_cache_evict(sl_cache *c, size_t target, int gentle, size_t *spared);
 
 /* Slot-order traversal: for (i = 0; i <= c->mask; i++) if ((e = c->slots[i].e)) ... */
 

@@ -44,7 +44,7 @@ size_t sl_frozen_count(const sl_frozen *f) {
  * live only there (and in the spill log) until a commit. Entries an iterator's flush wrote into it are still
  * dirty in the cache, so that transaction can simply be dropped (see sl_backend_freeze). */
 static int txn_has_writes(const sl_backend *b) {
-  return b->spill.records > 0 || b->pfx_pend.count > 0;
+  return b->spill.records > 0 || b->pfx_pend.count > 0 || b->committed_unfrozen;
 }
 
 static int is_pending(const sl_cache_entry *e) {
@@ -230,6 +230,7 @@ int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen) 
   MDB_txn *txn = NULL;
   qsort(f->recs, f->n, sizeof *f->recs, by_db_key);
   int rc = mdb_txn_begin(b->env, NULL, 0, &txn);
+  uint64_t writes = 0, bytes = 0;
   for (size_t i = 0; rc == 0 && i < f->n; i++) {
     frozen_rec *r = &f->recs[i];
     MDB_val k = {r->klen, r->data}, v = {r->vlen, r->data + r->klen};
@@ -239,6 +240,19 @@ int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen) 
         rc = 0;
     } else {
       rc = mdb_put(txn, dbis[r->db], &k, &v, 0);
+    }
+    writes++;
+    bytes += r->klen + r->vlen;
+    /* A large batch is committed in parts, so that the pages it dirties (memory until the commit) stay
+     * bounded. Nobody sees the parts: the loop thread holds every frozen entry in its cache until the
+     * flush is over, so its misses never read them, and the snapshot's view opens after the last part. */
+    if (rc == 0 && (writes & 63) == 0 && r->db == 1 &&
+        sl_bk_dirty_estimate(txn, b->kv, writes, bytes, b->psize) >= b->txn_max_pages) {
+      rc = mdb_txn_commit(txn);
+      txn = NULL;
+      writes = bytes = 0;
+      if (rc == 0)
+        rc = mdb_txn_begin(b->env, NULL, 0, &txn);
     }
   }
   if (rc == 0) {
@@ -323,6 +337,7 @@ void sl_frozen_finish(sl_frozen *f) {
   if (f->failed) {
     /* LMDB lacks the batch: iterators must see its entries, which are on no queue any more. */
     b->cache.q[SL_CQ_UNFLUSHED].lost = 1;
+    b->frozen_lost = 1;
   } else {
     /* LMDB holds every change made up to the freeze (none after it is undone by this). */
     if (f->changes > b->synced_changes)

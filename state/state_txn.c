@@ -5,11 +5,14 @@
  * iterator opened on every record costs what that record wrote; only commits and spills pass over the
  * whole cache (once per checkpoint or per cache-full of writes).
  *
- * Why one long write transaction: misses read through it, so they see uncommitted deletes and spilled
- * entries, and LMDB needs no read transaction (whose long life would stop page reuse). Why replay: nothing
- * lives only in the transaction (see state_backend_internal.h), so recovering from MDB_MAP_FULL is abort,
- * mdb_env_set_mapsize (allowed only with no transaction open), begin, replay, and running the operation
- * again. A spill is the one write that leaves memory; it goes to the spill log before the transaction. */
+ * Why one write transaction between commits: misses read through it, so they see uncommitted deletes and
+ * flushed entries, and LMDB needs no read transaction (whose long life would stop page reuse). It is not
+ * unbounded, though: LMDB keeps every page it dirtied in malloc'd memory until the commit, so under cache
+ * pressure, or once its estimated dirty pages pass txn_max_pages, the dirty entries are committed in
+ * bounded parts (commit_bounded) — between barriers, which only costs the next barrier its frozen batch.
+ * Why replay: nothing lives only in the transaction (see state_backend_internal.h), so recovering from
+ * MDB_MAP_FULL is abort, mdb_env_set_mapsize (allowed only with no transaction open), begin, replay, and
+ * running the operation again. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,7 @@ void sl_bk_txn_abort(sl_backend *b) {
   }
   sl_bk_clear_in_txn(b);
   b->txn_written = 0;
+  b->txn_writes = b->txn_bytes = 0;
 }
 
 /* Applies one spill-log record to the transaction. */
@@ -176,6 +180,8 @@ static int write_entry(sl_backend *b, sl_cache_entry *e) {
   if (rc == 0) {
     e->flags |= SL_CE_IN_TXN;
     b->txn_written = 1;
+    b->txn_writes++;
+    b->txn_bytes += e->klen + e->vlen;
     b->stats.entries_written++;
   }
   return rc;
@@ -289,25 +295,176 @@ int sl_bk_op_flush(sl_backend *b, void *arg) {
   return 0;
 }
 
-int sl_bk_maybe_spill(sl_backend *b) {
+static int write_pending(sl_backend *b, const sl_cache *p, MDB_dbi dbi);
+
+size_t sl_bk_dirty_estimate(MDB_txn *txn, MDB_dbi dbi, uint64_t writes, uint64_t bytes, size_t psize) {
+  MDB_stat st;
+  uint64_t touched = writes + bytes / psize;
+  if (mdb_stat(txn, dbi, &st) != 0)
+    return (size_t)touched;
+  uint64_t leaves = st.ms_leaf_pages + st.ms_overflow_pages;
+  return (size_t)((touched < leaves ? touched : leaves) + st.ms_branch_pages);
+}
+
+/* The transaction has dirtied about as many pages as it may (checked every 64 writes: mdb_stat is cheap,
+ * but not free). */
+static int txn_full(const sl_backend *b) {
+  return (b->txn_writes & 63) == 0 && b->txn_writes &&
+         sl_bk_dirty_estimate(b->txn, b->kv, b->txn_writes, b->txn_bytes, b->psize) >= b->txn_max_pages;
+}
+
+/* Every dirty entry that LMDB may lack, for a bounded commit. A dirty entry on no queue and not in the
+ * transaction was frozen by an earlier barrier whose flush succeeded and not written since (settling had
+ * not reached it): LMDB holds its bytes, so it is simply marked clean — unless a flush failed, or the
+ * WRITTEN queue is incomplete. A pass over the cache; NULL with *n 0 when nothing is dirty, NULL with
+ * *n 1 when out of memory. */
+static sl_cache_entry **collect_dirty(sl_backend *b, size_t *n) {
   sl_cache *c = &b->cache;
+  int trust = !c->q[SL_CQ_WRITTEN].lost && !b->flush_failed && !b->frozen_lost;
+  size_t cap = 1024;
+  sl_cache_entry **v = NULL;
+  *n = 0;
   b->stats.cache_scans++;
   for (size_t i = 0; i <= c->mask; i++) {
     sl_cache_entry *e = c->slots[i].e;
     if (!e || !(e->flags & SL_CE_DIRTY))
       continue;
-    int del = (e->flags & SL_CE_DELETED) != 0;
-    int rc = sl_spill_append(&b->spill, del ? SL_SPILL_DEL : SL_SPILL_PUT, e->data, e->klen,
-                             del ? NULL : sl_cache_value(e), del ? 0 : e->vlen);
-    if (rc) {
-      /* The cache still holds everything; the log may hold a prefix of it, which replays harmlessly. */
-      return sl_bk_fail(b, rc, "writing the spill log");
+    if (trust && !e->qpos[SL_CQ_WRITTEN] && !(e->flags & SL_CE_IN_TXN)) {
+      e->flags &= ~(uint32_t)SL_CE_DIRTY;
+      continue;
     }
+    if (!v || *n == cap) {
+      sl_cache_entry **g = realloc(v, (cap = v ? cap * 2 : cap) * sizeof *g);
+      if (!g) {
+        free(v);
+        *n = 1;
+        return NULL;
+      }
+      v = g;
+    }
+    v[(*n)++] = e;
   }
-  int rc = sl_bk_run(b, sl_bk_op_flush_all, NULL, "spilling the cache");
+  return v;
+}
+
+/* A sorted list of dirty entries being written in bounded transactions (op_write_bounded). */
+struct bounded {
+  sl_cache_entry **v;
+  size_t n;
+  size_t pos;       /* v[0..pos) is committed */
+  int with_pending; /* the last transaction also writes the pending state ids and metadata */
+};
+
+/* Commits the transaction, in which v[from..to) now are: they are clean. The next part starts in a new
+ * transaction (begun here, so that sl_bk_run's retry after MAP_FULL finds one). */
+static int commit_part(sl_backend *b, struct bounded *a, size_t to, int last) {
+  int rc = mdb_txn_commit(b->txn);
+  b->txn = NULL;
+  b->txn_gen++;
+  if (rc)
+    return rc; /* txn_written stays: sl_bk_run's abort clears the marks */
+  b->txn_written = 0;
+  b->txn_writes = b->txn_bytes = 0;
+  b->stats.commits++;
+  for (size_t i = a->pos; i < to; i++)
+    a->v[i]->flags &= ~(uint32_t)(SL_CE_DIRTY | SL_CE_IN_TXN);
+  a->pos = to;
+  /* What the transaction replayed or held besides the entries is committed now: not to be replayed again. */
+  if (b->pfx_pend.count)
+    sl_cache_remove_if(&b->pfx_pend, NULL, NULL);
+  sl_spill_reset(&b->spill);
+  return last ? 0 : begin(b);
+}
+
+/* sl_bk_op: writes a->v[a->pos..n) (those that need it), committing whenever the transaction's estimated
+ * dirty pages reach the bound, then the pending ids and metadata if asked, and commits. Resumable: after
+ * MAP_FULL sl_bk_run aborts the uncommitted part (marks cleared) and runs it again from a->pos. */
+static int op_write_bounded(sl_backend *b, void *arg) {
+  struct bounded *a = arg;
+  /* Entries written from here may be on no queue: clearing their marks after a failure needs a pass. */
+  b->txn_untracked = 1;
+  for (size_t i = a->pos; i < a->n; i++) {
+    int rc = needs_write(a->v[i]) ? write_entry(b, a->v[i]) : 0;
+    if (!rc && txn_full(b))
+      rc = commit_part(b, a, i + 1, 0);
+    if (rc)
+      return rc;
+  }
+  int rc = 0;
+  if (a->with_pending && !(rc = write_pending(b, &b->ids_pend, b->states)))
+    rc = write_pending(b, &b->meta_pend, b->meta);
+  return rc ? rc : commit_part(b, a, a->n, 1);
+}
+
+/* Writes every dirty entry into LMDB in transactions of bounded size (the last one with the pending ids and
+ * metadata when with_pending) and commits them. Returns a status; on failure the entries not yet committed
+ * stay dirty, and nothing pending is lost. */
+static int commit_bounded(sl_backend *b, int with_pending, const char *what) {
+  sl_bk_wait_flush(b); /* collect_dirty reads what the last flush did */
+  size_t n;
+  sl_cache_entry **v = collect_dirty(b, &n);
+  if (!v && n)
+    return SL_STATE_ENOMEM;
+  /* Key order, as for a flush: LMDB fills a few leaf pages at a time, and each part touches its own. */
+  struct sort_rec *r = n > 1 ? malloc(n * sizeof *r) : NULL;
+  if (r) {
+    for (size_t i = 0; i < n; i++)
+      r[i] = make_rec(v[i]);
+    qsort(r, n, sizeof *r, by_key);
+    for (size_t i = 0; i < n; i++)
+      v[i] = r[i].e;
+    free(r);
+  }
+  struct bounded a = {v, n, 0, with_pending};
+  int rc = sl_bk_run(b, op_write_bounded, &a, what);
+  free(v);
+  return rc;
+}
+
+int sl_bk_txn_over_bound(const sl_backend *b) {
+  return b->txn && b->txn_writes &&
+         sl_bk_dirty_estimate(b->txn, b->kv, b->txn_writes, b->txn_bytes, b->psize) >= b->txn_max_pages;
+}
+
+int sl_bk_spill_commit(sl_backend *b) {
+  /* Committing between barriers is safe — recovery never reads the working environment, it loads a
+   * checkpoint — but the next barrier's batch would miss these changes, so it falls back to a commit and
+   * a full snapshot (committed_unfrozen). */
+  int rc = commit_bounded(b, 0, "spilling the cache");
   if (rc != SL_STATE_OK)
     return rc;
-  sl_cache_remove_if(c, NULL, NULL);
+  b->committed_unfrozen = 1;
+  sl_cache_queue_clear(&b->cache, SL_CQ_WRITTEN);
+  sl_cache_queue_clear(&b->cache, SL_CQ_UNFLUSHED);
+  b->txn_untracked = 0;
+  return SL_STATE_OK;
+}
+
+/* The entry bytes that leave the cache's whole footprint at `total`. */
+static size_t entry_target(const sl_backend *b, size_t total) {
+  size_t overhead = sl_bk_cache_footprint(b) - b->cache.bytes;
+  return total > overhead ? total - overhead : 0;
+}
+
+int sl_bk_maybe_spill(sl_backend *b) {
+  sl_cache *c = &b->cache;
+  /* Clean entries go first, one by one, coldest first (a clock): a hot working set stays. Down to three
+   * quarters of the cap, so that the next time comes only after a quarter of a cache of new entries. */
+  size_t low = b->cache_max - b->cache_max / 4, spared;
+  b->stats.evictions += sl_cache_evict(c, entry_target(b, low), 1, &spared);
+  size_t target = entry_target(b, low);
+  if (c->bytes <= target)
+    return SL_STATE_OK;
+  /* Every clean entry left was used since the hand last passed. When they are plenty (twice what must go),
+   * the oldest of them go; when the cache is mostly dirty, the dirty entries are written to LMDB in bounded
+   * commits (LMDB would otherwise hold every page they dirty in memory until the next checkpoint) and go
+   * instead, so that a small hot set is not evicted by a stream of new keys. */
+  if (spared < 2 * (c->bytes - target)) {
+    int rc = sl_bk_spill_commit(b);
+    if (rc != SL_STATE_OK)
+      return rc;
+  }
+  b->stats.evictions += sl_cache_evict(c, entry_target(b, low), 0, NULL);
   return SL_STATE_OK;
 }
 
@@ -325,44 +482,20 @@ static int write_pending(sl_backend *b, const sl_cache *p, MDB_dbi dbi) {
   return 0;
 }
 
-static int op_commit(sl_backend *b, void *arg) {
-  (void)arg;
-  int rc = sl_bk_op_flush_all(b, NULL);
-  if (!rc)
-    rc = write_pending(b, &b->ids_pend, b->states);
-  if (!rc)
-    rc = write_pending(b, &b->meta_pend, b->meta);
-  if (rc)
-    return rc;
-  rc = mdb_txn_commit(b->txn);
-  /* The transaction is gone whether or not the commit succeeded; after a failure txn_written stays, so that
-   * sl_bk_run's abort clears the entries' marks. */
-  b->txn = NULL;
-  b->txn_gen++;
-  if (rc == 0)
-    b->txn_written = 0;
-  return rc;
-}
-
 int sl_backend_commit(sl_backend *b, int sync) {
   if (!b)
     return SL_STATE_EINVAL;
-  int rc = sl_bk_run(b, op_commit, NULL, "committing");
+  int rc = commit_bounded(b, 1, "committing");
   if (rc != SL_STATE_OK)
     return rc;
   sl_cache *c = &b->cache;
-  b->stats.cache_scans++;
-  for (size_t i = 0; i <= c->mask; i++)
-    if (c->slots[i].e)
-      c->slots[i].e->flags &= ~(uint32_t)(SL_CE_DIRTY | SL_CE_IN_TXN);
   sl_cache_remove_if(&b->ids_pend, NULL, NULL);
   sl_cache_remove_if(&b->meta_pend, NULL, NULL);
-  sl_cache_remove_if(&b->pfx_pend, NULL, NULL);
-  sl_spill_reset(&b->spill);
   sl_cache_queue_clear(c, SL_CQ_UNFLUSHED);
   b->txn_untracked = 0;
+  b->committed_unfrozen = 0;
+  b->frozen_lost = 0;
   b->synced_changes = sl_bk_change_count(b);
-  b->stats.commits++;
   if (sync && (rc = mdb_env_sync(b->env, 1)) != 0) {
     int st = sl_bk_fail(b, rc, "syncing a commit (it is committed but may not survive an OS crash)");
     return st == SL_STATE_EFULL ? st : SL_STATE_EIO;

@@ -223,9 +223,9 @@ static void barrier_then_barrier(const char *dir, int move_an_entry) {
   dump_loaded(dir, got, sizeof got);
   snprintf(want, sizeof want, "x1=1;x2=1;x3=1;x4=1;y=2;z=%s;", move_an_entry ? big : "1");
   assert_string_equal(got, want);
-  /* y=3, and x1..x4 left dirty by the unsettled first barrier (the same bytes), and z unless the second
-   * batch, which settled, took it. */
-  assert_int_equal(commit_written(b), move_an_entry ? 5 : 6);
+  /* y=3 only: x1..x4 (and z), left dirty by the unsettled first barrier, are known to be in LMDB (on no
+   * queue, and no flush failed), so the commit marks them clean without writing them again. */
+  assert_int_equal(commit_written(b), 1);
   sl_backend_close(b);
   b = open_b(dir, 0, 0);
   expect_val(b, "y", "3");
