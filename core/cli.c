@@ -34,6 +34,7 @@ void sl_cli_print_help(void) {
       "  --tcp-max-connections N   open connections per TCP source (default 64); one more is closed\n"
       "  --tcp-max-buffer-bytes N  unprocessed bytes per TCP connection (default: --max-line-bytes); a\n"
       "                            connection with a longer partial line is closed\n"
+      "  --state-cache-mb N        memory for cached state in MiB (default 64); the rest stays in LMDB\n"
       "\n"
       "\n"
       "  sluice checkpoints STATE-DIR       list checkpoints (id, time, size, duration, complete)\n"
@@ -128,6 +129,14 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
     if (!(v = take_value(argc, argv, i)) || parse_number(a, v, 16, &n))
       return -1;
     o->tcp_max_buffer_bytes = (size_t)n;
+  } else if (!strcmp(a, "--state-cache-mb")) {
+    if (!(v = take_value(argc, argv, i)) || parse_number(a, v, 1, &n))
+      return -1;
+    if (n > (1L << 20)) {
+      fprintf(stderr, "sluice: --state-cache-mb %ld is more than 1 TiB\n", n);
+      return -1;
+    }
+    o->state_cache_mb = n;
   } else {
     fprintf(stderr, "sluice: unknown option '%s' (see sluice --help)\n", a);
     return -1;

@@ -5,7 +5,8 @@
  *                     [--retain-checkpoints N] [--checkpoint-mode exactly-once|at-least-once]
  *                     [--from-savepoint PATH] [--allow-non-restored-state] [--incremental-checkpoints]
  *                     [--overwrite-output] [--no-watch] [--quiet]
- *                     [--tcp-max-connections N] [--tcp-max-buffer-bytes N] [-- SCRIPT-ARGS...]
+ *                     [--tcp-max-connections N] [--tcp-max-buffer-bytes N] [--state-cache-mb N]
+ *                     [-- SCRIPT-ARGS...]
  *   sluice checkpoints STATE-DIR
  *   sluice savepoint STATE-DIR [PATH]
  *   sluice reload STATE-DIR
@@ -41,6 +42,7 @@ typedef struct sl_run_options {
 
   long tcp_max_connections;    /* a TCP source's open connections at most (default 64); more are closed */
   size_t tcp_max_buffer_bytes; /* a TCP connection's unprocessed bytes at most; 0 = max_line_bytes */
+  long state_cache_mb;         /* --state-cache-mb: the state backend's cache in MiB; 0 = its default (64) */
 } sl_run_options;
 
 enum { SL_CLI_RUN = 0, SL_CLI_EXIT_OK = 1, SL_CLI_USAGE = 2 };

@@ -123,7 +123,7 @@ static int lock_state_dir(sl_runtime *rt) {
 int sl_runtime_open_backend(sl_runtime *rt, char *err, size_t errlen) {
   /* The map is only address space (the file grows as needed); it is large because LMDB cannot resize it
    * while a snapshot's read view is open — and smaller under an address-space limit. */
-  sl_backend_options bo = {0, sl_backend_map_reserve()};
+  sl_backend_options bo = {(size_t)rt->opts->state_cache_mb << 20, sl_backend_map_reserve()};
   char why[512];
   if (sl_backend_open(&rt->backend, rt->state_dir, &bo, why, sizeof why) != SL_STATE_OK) {
     snprintf(err, errlen, "cannot open state dir '%s': %s", rt->state_dir, why);
