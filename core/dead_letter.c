@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/fd_write.h"
-#include "core/json_write.h"
+#include "core/record/json_write.h"
 
 int sl_dead_letter_write(int fd, const char *source, unsigned long long line_no, const char *reason,
                          const char *text, size_t len) {

@@ -14,9 +14,9 @@
 
 #include "core/checkpoint.h"
 #include "core/cli.h"
-#include "core/json_write.h"
+#include "core/record/json_write.h"
 #include "core/line_reader.h"
-#include "core/record_batch.h"
+#include "core/record/record_batch.h"
 #include "core/reload.h"
 #include "core/timer_service.h"
 #include "lua/lua_host.h"

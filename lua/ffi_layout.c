@@ -3,9 +3,9 @@
  * built with. Grouped by header, in the order of cdefs.lua. */
 #include "lua/ffi_layout.h"
 
-#include "core/json_scan.h"
-#include "core/json_write.h"
-#include "core/record_batch.h"
+#include "core/record/json_scan.h"
+#include "core/record/json_write.h"
+#include "core/record/record_batch.h"
 #include "state/operator_state.h"
 #include "state/state_backend.h"
 #include "state/state_ttl.h"
@@ -23,7 +23,7 @@ typedef struct sl_ffi_layout {
   { #T, #f, sizeof(((T *)0)->f), offsetof(T, f) }
 
 static const sl_ffi_layout layouts[] = {
-    /* core/json_scan.h */
+    /* core/record/json_scan.h */
     SL_LAYOUT_STRUCT(sl_json_field),
     SL_LAYOUT_FIELD(sl_json_field, key_off),
     SL_LAYOUT_FIELD(sl_json_field, key_len),
@@ -36,7 +36,7 @@ static const sl_ffi_layout layouts[] = {
     SL_LAYOUT_FIELD(sl_json_error, offset),
     SL_LAYOUT_FIELD(sl_json_error, reason),
 
-    /* core/record_batch.h */
+    /* core/record/record_batch.h */
     SL_LAYOUT_STRUCT(sl_batch),
     SL_LAYOUT_FIELD(sl_batch, recs),
     SL_LAYOUT_FIELD(sl_batch, n),
@@ -45,7 +45,7 @@ static const sl_ffi_layout layouts[] = {
     SL_LAYOUT_FIELD(sl_batch, fields),
     SL_LAYOUT_FIELD(sl_batch, out_mark),
 
-    /* core/json_write.h */
+    /* core/record/json_write.h */
     SL_LAYOUT_STRUCT(sl_buf),
     SL_LAYOUT_FIELD(sl_buf, data),
     SL_LAYOUT_FIELD(sl_buf, len),

@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 
-#include "core/json_scan.h"
-#include "core/record_batch.h"
+#include "core/record/json_scan.h"
+#include "core/record/record_batch.h"
 #include "state/keyed_scope.h"
 
 /* Finds top-level field key[0..klen) of r into *out. Returns its sl_json_type, or -1 if absent. The last

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/json_write.h"
-#include "core/record_batch.h"
+#include "core/record/json_write.h"
+#include "core/record/record_batch.h"
 #include "state/state_backend.h"
 
 typedef struct lua_State lua_State;

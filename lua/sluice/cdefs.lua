@@ -20,8 +20,8 @@ local function declare(header, cdef)
   ffi.cdef(cdef)
 end
 
--- core/json_scan.h
-declare("core/json_scan.h", [[
+-- core/record/json_scan.h
+declare("core/record/json_scan.h", [[
 typedef struct sl_json_field {
   uint32_t key_off, key_len;
   uint32_t val_off, val_len;
@@ -32,8 +32,8 @@ typedef struct sl_json_field {
 typedef struct sl_json_error { size_t offset; const char *reason; } sl_json_error;
 ]])
 
--- core/record_batch.h: records are opaque to Lua (their fields are read through functions)
-declare("core/record_batch.h", [[
+-- core/record/record_batch.h: records are opaque to Lua (their fields are read through functions)
+declare("core/record/record_batch.h", [[
 typedef struct sl_rec sl_rec;
 typedef struct sl_batch {
   sl_rec *recs;
@@ -50,8 +50,8 @@ int sl_batch_add(sl_batch *b, const char *line, size_t len, uint64_t line_no, in
                  sl_json_error *err);
 ]])
 
--- core/json_write.h
-declare("core/json_write.h", [[
+-- core/record/json_write.h
+declare("core/record/json_write.h", [[
 typedef struct sl_buf { char *data; size_t len, cap; int oom; } sl_buf;
 void sl_buf_init(sl_buf *b);
 void sl_buf_free(sl_buf *b);

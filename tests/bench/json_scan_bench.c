@@ -1,12 +1,12 @@
 /* json_scan_bench.c — throughput of sl_json_scan (validate + index) on nginx-style JSON lines.
  *
  * Not built by CMake. From the repository root:
- *   gcc -O2 -I. tests/bench/json_scan_bench.c core/json_*.c -lm -o /tmp/json_scan_bench
+ *   gcc -O2 -I. tests/bench/json_scan_bench.c core/record/json_*.c -lm -o /tmp/json_scan_bench
  *   /tmp/json_scan_bench              # 200000 generated ~180-byte lines
  *   /tmp/json_scan_bench access.json  # or the lines of a file (one JSON object per line)
  * Prints MB/s and lines/s for the scan alone (no I/O), best of several passes, plus the cost of looking up
  * one field in the index. */
-#include "core/json_scan.h"
+#include "core/record/json_scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>

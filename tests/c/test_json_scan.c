@@ -1,4 +1,4 @@
-/* test_json_scan.c — the JSON line validator/indexer, field lookup and unescaping (core/json_scan.h). */
+/* test_json_scan.c — the JSON line validator/indexer, field lookup and unescaping (core/record/json_scan.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "core/json_scan.h"
+#include "core/record/json_scan.h"
 
 #define NGINX                                                                                                \
   "{\"@timestamp\":\"18/Apr/2019:00:00:00\",\"remote_addr\":\"10.183.89.35\",\"request\":\"GET\","           \

@@ -1,4 +1,4 @@
-/* test_json_write.c — the output buffer, JSON string escaping and number formatting (core/json_write.h).
+/* test_json_write.c — the output buffer, JSON string escaping and number formatting (core/record/json_write.h).
  * Every output is also fed back through the scanner: the writer must never produce invalid JSON. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 #include <cmocka.h>
 #include <math.h>
 
-#include "core/json_scan.h"
-#include "core/json_write.h"
+#include "core/record/json_scan.h"
+#include "core/record/json_write.h"
 
 /* Asserts that b holds exactly want[0..n). */
 static void assert_buf(const sl_buf *b, const char *want, size_t n) {

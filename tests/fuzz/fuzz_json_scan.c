@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json_scan.h"
+#include "core/record/json_scan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sl_json_field fields[8];

@@ -1,4 +1,4 @@
--- JSON output (lua/sluice/encode.lua over core/json_write.c): the seed examples' format, projection and
+-- JSON output (lua/sluice/encode.lua over core/record/json_write.c): the seed examples' format, projection and
 -- field order, natural key order, arrays and objects, escaping, numbers, pass-through of input records.
 local H = require "helpers"
 local encode = require "sluice.encode"

@@ -1,4 +1,4 @@
--- Lazy input records (lua/sluice/record.lua over lua/ffi_record.c and core/json_scan.c): every JSON type
+-- Lazy input records (lua/sluice/record.lua over lua/ffi_record.c and core/record/json_scan.c): every JSON type
 -- read through the field index, the over-24-fields scan path, read-only records, totable and tostring.
 local H = require "helpers"
 local sluice = require "sluice"

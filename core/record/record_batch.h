@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/json_scan.h"
+#include "core/record/json_scan.h"
 
 #define SL_RECORD_INDEXED_FIELDS 24
 

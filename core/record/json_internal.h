@@ -1,4 +1,4 @@
-/* json_internal.h — pieces shared by the JSON scanner and writer (core/json_*.c only, not a public API).
+/* json_internal.h — pieces shared by the JSON scanner and writer (core/record/json_*.c only, not a public API).
  *
  * Both the scanner and the writer spend their time skipping "plain" string bytes: printable ASCII other
  * than '"' and '\\'. The skip is inline and, on x86-64, looks at 16 bytes per step with SSE2; a signed

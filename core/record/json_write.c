@@ -3,9 +3,9 @@
  * Allocation failure is sticky (b->oom) rather than returned from every put, so the Lua encoder can make
  * a run of FFI calls and check once. Strings copy plain runs found 16 bytes at a time by the same skip
  * the scanner uses; only quotes, backslashes, control characters and non-ASCII bytes take the slow path. */
-#include "core/json_write.h"
+#include "core/record/json_write.h"
 
-#include "core/json_internal.h"
+#include "core/record/json_internal.h"
 
 #include <math.h>
 #include <stdio.h>

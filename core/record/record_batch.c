@@ -1,5 +1,5 @@
 /* record_batch.c — fills a batch with validated records (see record_batch.h). */
-#include "core/record_batch.h"
+#include "core/record/record_batch.h"
 
 #include <stdlib.h>
 #include <string.h>

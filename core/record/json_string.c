@@ -3,8 +3,8 @@
  * The scanner records where keys and values lie without decoding them; decoding happens here, only for
  * the fields an operator actually reads. Keys almost never hold escapes, so lookup compares raw bytes
  * first and decodes only keys flagged as escaped, streaming, without a scratch buffer. */
-#include "core/json_internal.h"
-#include "core/json_scan.h"
+#include "core/record/json_internal.h"
+#include "core/record/json_scan.h"
 
 #include <string.h>
 

@@ -8,9 +8,9 @@
  *   the bytes that need it.
  * Every check of RFC 8259 is still made; error offsets point at the offending byte (for an unterminated
  * string, at its opening quote). */
-#include "core/json_scan.h"
+#include "core/record/json_scan.h"
 
-#include "core/json_internal.h"
+#include "core/record/json_internal.h"
 
 #include <string.h>
 
