@@ -114,7 +114,11 @@ int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val
 int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val, size_t vlen);
 /* Deleting an absent key is OK. */
 int sl_backend_delete(sl_backend *b, const void *key, size_t klen);
-/* Deletes every entry whose key starts with prefix (cache and LMDB). */
+/* Deletes every entry whose key starts with prefix (cache and LMDB): the keys that exist under it (after
+ * writing what was written since the last flush into the write transaction) are each deleted as by
+ * sl_backend_delete, so it costs the entries under the prefix, not a pass over the cache, and a frozen
+ * batch (an incremental checkpoint) holds the deletes like any other. OK, or an error as a get or delete
+ * (ENOMEM: some of the keys may be deleted, none is lost from a later commit's view of the others). */
 int sl_backend_delete_prefix(sl_backend *b, const void *prefix, size_t plen);
 
 /* Iterates, in key order, every entry whose key starts with prefix, as of now: it sees every put and delete

@@ -1,4 +1,5 @@
-/* state_backend_iter.c — everything that walks LMDB with a cursor: prefix iterators and delete_prefix.
+/* state_backend_iter.c — everything that walks LMDB with a cursor: prefix iterators, delete_prefix and the
+ * range delete that replays a pending prefix delete.
  *
  * An iterator reads the write transaction after flushing into it the entries written since the previous
  * flush (the cache's UNFLUSHED queue: what an open costs is what was written since, never a pass over the
@@ -6,6 +7,7 @@
  * transaction can end under it (a commit, or an abort to grow the map — LMDB then frees the cursor itself),
  * an iterator remembers the transaction generation it was opened in and the last key it returned; when the
  * generation has moved on it flushes again, opens a fresh cursor and resumes just after that key. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,39 +47,68 @@ int sl_bk_delete_range(sl_backend *b, const void *prefix, size_t plen) {
   return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
-struct prefix_arg {
+/* The keys found under a prefix, packed as (u16 length, bytes). */
+struct key_list {
   const void *prefix;
   size_t plen;
+  uint8_t *buf;
+  size_t len, cap;
 };
 
-static int op_delete_range(sl_backend *b, void *arg) {
-  struct prefix_arg *p = arg;
-  return sl_bk_delete_range(b, p->prefix, p->plen);
+static int key_list_add(struct key_list *l, const MDB_val *k) {
+  if (l->len + 2 + k->mv_size > l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 4096;
+    while (cap < l->len + 2 + k->mv_size)
+      cap *= 2;
+    uint8_t *g = realloc(l->buf, cap);
+    if (!g)
+      return ENOMEM;
+    l->buf = g;
+    l->cap = cap;
+  }
+  l->buf[l->len] = (uint8_t)(k->mv_size >> 8);
+  l->buf[l->len + 1] = (uint8_t)k->mv_size;
+  memcpy(l->buf + l->len + 2, k->mv_data, k->mv_size);
+  l->len += 2 + k->mv_size;
+  return 0;
 }
 
-static int in_prefix(const sl_cache_entry *e, void *arg) {
-  const struct prefix_arg *p = arg;
-  return e->klen >= p->plen && (p->plen == 0 || memcmp(e->data, p->prefix, p->plen) == 0);
+/* sl_bk_op: writes what was written since the last flush into the transaction, which then holds every
+ * key that exists, and lists those under the prefix. Rerun from scratch after MAP_FULL. */
+static int op_list_prefix(sl_backend *b, void *arg) {
+  struct key_list *l = arg;
+  l->len = 0;
+  int rc = sl_bk_op_flush(b, NULL);
+  MDB_cursor *cur;
+  if (rc || (rc = mdb_cursor_open(b->txn, b->kv, &cur)) != 0)
+    return rc;
+  MDB_val k = {l->plen, (void *)l->prefix}, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, l->plen ? MDB_SET_RANGE : MDB_FIRST);
+       rc == 0 && has_prefix(&k, l->prefix, l->plen); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    if ((rc = key_list_add(l, &k)) != 0)
+      break;
+  mdb_cursor_close(cur);
+  return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
+/* A delete of every key that exists under the prefix, each an ordinary delete through the cache: it costs
+ * the entries under the prefix (not a pass over the cache), reaches LMDB with the next flush or barrier,
+ * and a frozen batch holds it like any delete — so deleting a prefix (MapState clear, ListState update,
+ * operator state snapshots) keeps the next checkpoint incremental. */
 int sl_backend_delete_prefix(sl_backend *b, const void *prefix, size_t plen) {
   if (!b || (plen && !prefix) || plen > SL_KEY_MAX_LEN)
     return SL_STATE_EINVAL;
   if (b->broken)
     return SL_STATE_ECORRUPT;
-  struct prefix_arg p = {prefix, plen};
-  /* Remembered first, so that a transaction begun (or begun again) from here on replays it. */
-  if (!sl_cache_set(&b->pfx_pend, sl_cache_hash(prefix, plen), plen ? prefix : "", plen, NULL, 0,
-                    SL_CE_DIRTY))
-    return SL_STATE_ENOMEM;
-  /* After a spill the log replays in order, so it must see this delete after the writes it spilled. */
-  int rc;
-  if (b->spill.records && (rc = sl_spill_append(&b->spill, SL_SPILL_DELPFX, prefix, plen, NULL, 0)) != 0)
-    return sl_bk_fail(b, rc, "writing the spill log");
-  sl_cache_remove_if(&b->cache, in_prefix, &p);
-  b->stats.cache_scans++;
-  b->changes++;
-  return sl_bk_run(b, op_delete_range, &p, "deleting a key prefix");
+  struct key_list l = {prefix, plen, NULL, 0, 0};
+  int rc = sl_bk_run(b, op_list_prefix, &l, "listing a key prefix to delete");
+  for (size_t at = 0; rc == SL_STATE_OK && at < l.len;) {
+    size_t klen = (size_t)l.buf[at] << 8 | l.buf[at + 1];
+    rc = sl_backend_delete(b, l.buf + at + 2, klen);
+    at += 2 + klen;
+  }
+  free(l.buf);
+  return rc;
 }
 
 /* Opens it->cur in the current transaction, after writing dirty entries into it. */

@@ -40,9 +40,10 @@ size_t sl_frozen_count(const sl_frozen *f) {
   return f ? f->n : 0;
 }
 
-/* The write transaction holds changes another thread cannot take over: spilled entries and prefix deletes
- * live only there (and in the spill log) until a commit. Entries an iterator's flush wrote into it are still
- * dirty in the cache, so that transaction can simply be dropped (see sl_backend_freeze). */
+/* The batch would miss changes: entries committed between barriers (cache pressure), or changes that live
+ * only in the write transaction (a pending prefix delete or a spill log, which nothing writes any more but
+ * which stay honoured). Entries an iterator's flush wrote into it are still dirty in the cache, so that
+ * transaction can simply be dropped (see sl_backend_freeze). */
 static int txn_has_writes(const sl_backend *b) {
   return b->spill.records > 0 || b->pfx_pend.count > 0 || b->committed_unfrozen;
 }

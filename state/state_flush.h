@@ -13,10 +13,12 @@
  * transaction (a cache spill, an iterator's flush, a prefix delete) wait for the worker's commit first.
  * When the checkpoint ends, entries that did not change since the freeze are marked clean.
  *
- * When the write transaction already holds changes that live nowhere else (spilled entries, prefix
- * deletes), they cannot be handed to another thread; sl_backend_freeze then says so and the caller commits
- * on the loop thread as before. Entries an iterator's flush wrote into it are no such reason: they are still
- * dirty in the cache, so the freeze drops that transaction and freezes them with the rest. */
+ * When the batch would not hold every change since the last barrier — cache pressure committed dirty
+ * entries between barriers (state_txn.c), or the last batch's flush failed — sl_backend_freeze says so and
+ * the caller commits on the loop thread (and takes a full snapshot) as before. Entries an iterator's flush
+ * wrote into the write transaction are no such reason: they are still dirty in the cache, so the freeze
+ * drops that transaction and freezes them with the rest; nor are prefix deletes, which are deletes of
+ * each key through the cache. */
 #ifndef SLUICE_STATE_FLUSH_H
 #define SLUICE_STATE_FLUSH_H
 

@@ -266,6 +266,48 @@ static void test_iter_after_failed_flush(void **state) {
   sl_backend_close(b);
 }
 
+/* A prefix delete removes committed keys, keys only in the cache and keys an iterator flushed, costs the
+ * entries under the prefix (no pass over the cache) and is held by the next frozen batch: the snapshot
+ * is exact and the barrier does not fall back. */
+static void test_delete_prefix(void **state) {
+  const char *dir = *state;
+  sl_backend *b = open_b(dir, 0, 0);
+  char k[32];
+  for (int i = 0; i < 5000; i++) {
+    snprintf(k, sizeof k, "o%05d", i);
+    put_s(b, k, "v");
+  }
+  put_s(b, "q1", "committed");
+  put_s(b, "q2", "committed");
+  assert_int_equal(sl_backend_commit(b, 0), SL_STATE_OK);
+  put_s(b, "q3", "flushed");
+  expect_iter(b, "q", "q1=committed;q2=committed;q3=flushed;");
+  put_s(b, "q4", "cached");
+  del_s(b, "q2");
+  sl_backend_stats st0, st1;
+  sl_backend_get_stats(b, &st0);
+  assert_int_equal(sl_backend_delete_prefix(b, "q", 1), SL_STATE_OK);
+  sl_backend_get_stats(b, &st1);
+  assert_int_equal(st1.cache_scans, st0.cache_scans);
+  expect_iter(b, "q", "");
+  expect_val(b, "q1", NULL);
+  expect_val(b, "q4", NULL);
+  put_s(b, "q5", "after");
+  sl_frozen *f = freeze(b);
+  sl_snapshot *snap = flush_inline(f);
+  uint64_t entries = 0;
+  write_and_load(dir, snap, &entries);
+  flush_done(f, snap);
+  sl_backend *l = open_loaded(dir);
+  expect_iter(l, "q", "q5=after;");
+  expect_val(l, "o04999", "v");
+  sl_backend_close(l);
+  sl_backend_close(b);
+  b = open_b(dir, 0, 0);
+  expect_iter(b, "q", "q5=after;");
+  sl_backend_close(b);
+}
+
 /* The model of the randomized run: key i is "k%02d" (sorted like i), value or absent. */
 enum { NKEYS = 64 };
 struct model {
@@ -370,6 +412,7 @@ int main(void) {
       T(test_iterating_does_not_stop_freeze),
       T(test_settle_after_iterator_flush),
       T(test_iter_after_failed_flush),
+      T(test_delete_prefix),
       T(test_random_default_cache),
       T(test_random_spilling_cache),
   };
