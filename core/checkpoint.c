@@ -164,6 +164,7 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
   }
   j->meta.sink_committed = rt->out.committed;
   snprintf(j->meta.sink_path, sizeof j->meta.sink_path, "%s", rt->out.real_path ? rt->out.real_path : "");
+  j->meta.max_parallelism = (uint64_t)rt->opts->max_parallelism;
   j->meta.sink_dev = rt->out.dev;
   j->meta.sink_ino = rt->out.ino;
   if (sl_output_rotate(&rt->out, j->id + 1, &j->part_last, &j->part_len, j->err, sizeof j->err)) {

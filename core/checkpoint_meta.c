@@ -79,6 +79,7 @@ static const meta_field fields[] = {
     F(sink_dev, 2, 0),
     F(sink_ino, 2, 0),
     F(sink_crc, 2, 0),
+    F(max_parallelism, 2, 0),
 };
 #undef F
 #define NFIELDS (sizeof fields / sizeof fields[0])

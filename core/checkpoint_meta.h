@@ -6,12 +6,12 @@
  * "key value" text lines, readable with cat (version 2):
  *   sluice-checkpoint 2 | id N | time_ms T | duration_ms D | alignment_ms A | barrier_ms P | snapshot_bytes B
  *   | snapshot_entries E | sink_committed S | sink_first_part F | sink_part L | base_id I | sink_dev V
- *   | sink_ino O | sink_crc C | savepoint 0/1 | sink_path P (the rest of its line) | crc32 X (CRC-32 of every
- * byte before this line, 8 hex digits) sink_committed is the output file's committed size before this
- * checkpoint's pending parts (parts F..id: more than one when earlier checkpoints failed), sink_part their
- * total length: after checkpoint N the output file is exactly S + L bytes. sink_dev/sink_ino identify that
- * file, so a restart never cuts back a file it did not write. A file whose CRC fails, or with an unknown,
- * repeated or missing key, is corrupt. */
+ *   | sink_ino O | sink_crc C | max_parallelism M | savepoint 0/1 | sink_path P (the rest of its line) |
+ * crc32 X (CRC-32 of every byte before this line, 8 hex digits) sink_committed is the output file's committed
+ * size before this checkpoint's pending parts (parts F..id: more than one when earlier checkpoints failed),
+ * sink_part their total length: after checkpoint N the output file is exactly S + L bytes. sink_dev/sink_ino
+ * identify that file, so a restart never cuts back a file it did not write. A file whose CRC fails, or with
+ * an unknown, repeated or missing key, is corrupt. */
 #ifndef SLUICE_CHECKPOINT_META_H
 #define SLUICE_CHECKPOINT_META_H
 
@@ -29,6 +29,7 @@ typedef struct sl_checkpoint_meta {
   int savepoint;
   uint64_t base_id; /* incremental: the full checkpoint this one's chain starts at; = id for a full one */
   uint64_t sink_dev, sink_ino; /* the output file's device and inode (0: stdout, or a version 1 file) */
+  uint64_t max_parallelism;    /* the job's key groups (0 in a version 1 file: the default, 128, then) */
   uint64_t sink_crc;           /* CRC-32 of the pending parts' bytes (sink_first_part..id, sink_part bytes) */
   char sink_path[4096]; /* the file sink's real path ("" for stdout): its sink_* fields apply to that file */
 } sl_checkpoint_meta;

@@ -1,6 +1,8 @@
 /* cli.c — parses `sluice run` options (see cli.h for the contract). */
 #include "core/cli.h"
 
+#include "state/state_key.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,9 @@ void sl_cli_print_help(void) {
       "  --tcp-max-buffer-bytes N  unprocessed bytes per TCP connection (default: --max-line-bytes); a\n"
       "                            connection with a longer partial line is closed\n"
       "  --state-cache-mb N        memory for cached state in MiB (default 64); the rest stays in LMDB\n"
+      "  --max-parallelism M       key groups (default 128, at most 32768): keyed state is stored by\n"
+      "                            hash(key) %% M, so M is fixed for the life of the state (checkpoints keep "
+      "it)\n"
       "\n"
       "\n"
       "  sluice checkpoints STATE-DIR       list checkpoints (id, time, size, duration, complete)\n"
@@ -137,6 +142,15 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
       return -1;
     }
     o->state_cache_mb = n;
+  } else if (!strcmp(a, "--max-parallelism")) {
+    if (!(v = take_value(argc, argv, i)) || parse_number(a, v, 1, &n))
+      return -1;
+    if (n > SL_MAX_MAX_PARALLELISM) {
+      fprintf(stderr, "sluice: --max-parallelism %ld is more than %d (key groups are 16-bit)\n", n,
+              SL_MAX_MAX_PARALLELISM);
+      return -1;
+    }
+    o->max_parallelism = n;
   } else {
     fprintf(stderr, "sluice: unknown option '%s' (see sluice --help)\n", a);
     return -1;
@@ -150,6 +164,7 @@ int sl_cli_parse_run(int argc, char **argv, sl_run_options *o) {
   o->max_line_bytes = 1u << 20;
   o->retain_checkpoints = 3;
   o->tcp_max_connections = 64;
+  o->max_parallelism = SL_DEFAULT_MAX_PARALLELISM;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--")) {

@@ -6,6 +6,7 @@
  *                     [--from-savepoint PATH] [--allow-non-restored-state] [--incremental-checkpoints]
  *                     [--overwrite-output] [--no-watch] [--quiet]
  *                     [--tcp-max-connections N] [--tcp-max-buffer-bytes N] [--state-cache-mb N]
+ *                     [--max-parallelism M]
  *                     [-- SCRIPT-ARGS...]
  *   sluice checkpoints STATE-DIR
  *   sluice savepoint STATE-DIR [PATH]
@@ -18,6 +19,8 @@
 #include <stddef.h>
 
 #define SL_MAX_INPUTS 64
+/* Key groups are 16-bit in the key layout (state/state_key.h); Flink's limit is the same 2^15. */
+#define SL_MAX_MAX_PARALLELISM 32768
 
 typedef struct sl_run_options {
   const char *script;
@@ -42,6 +45,7 @@ typedef struct sl_run_options {
 
   long tcp_max_connections;    /* a TCP source's open connections at most (default 64); more are closed */
   size_t tcp_max_buffer_bytes; /* a TCP connection's unprocessed bytes at most; 0 = max_line_bytes */
+  long max_parallelism;        /* --max-parallelism: the number of key groups (stored in every checkpoint) */
   long state_cache_mb;         /* --state-cache-mb: the state backend's cache in MiB; 0 = its default (64) */
 } sl_run_options;
 

@@ -148,7 +148,7 @@ static void take_endpoints(sl_job_desc *to, sl_job_desc *from) {
 /* Replaces the running VM by next, which starts on the same backend and output buffer. The new VM starts
  * first, so that a failing start (an initialize hook that throws) leaves the old one running. */
 static int start_and_swap(sl_runtime *rt, sl_lua_host *next, char *err, size_t errlen) {
-  if (sl_lua_host_start(next, rt->backend, &rt->out_buf, err, errlen))
+  if (sl_lua_host_start(next, rt->backend, &rt->out_buf, (unsigned)rt->opts->max_parallelism, err, errlen))
     return -1;
   take_endpoints(&next->job, &rt->lua.job);
   sl_lua_host_close(&rt->lua); /* its key scopes are freed by its GC; the backend outlives them */
@@ -227,7 +227,8 @@ static int drop_removed_state(sl_runtime *rt, sl_lua_host *next, int *fatal, cha
   rt->lua = *next;
   free(next);
   if (rc || sl_runtime_open_backend(rt, err, errlen) ||
-      sl_lua_host_start(&rt->lua, rt->backend, &rt->out_buf, err, errlen))
+      sl_lua_host_start(&rt->lua, rt->backend, &rt->out_buf, (unsigned)rt->opts->max_parallelism, err,
+                        errlen))
     return -1;
   *fatal = 0;
   /* The checkpoint history gets the state without the dropped operators right away. */

@@ -24,6 +24,7 @@
 #include "core/source.h"
 #include "core/state_dir_lock.h"
 #include "state/file_modes.h"
+#include "state/state_key.h"
 
 #define BATCH_RECORDS 4096
 #define EXIT_RUNTIME 1
@@ -166,6 +167,21 @@ static int open_state(sl_runtime *rt) {
     return -1;
   if (rt->non_restored)
     return -1;
+  if (rt->have_restored) {
+    /* Keyed state is stored under hash(key) % max_parallelism: another M would look every key up in
+     * another key group, and find nothing. Version 1 metadata predates the option: the default then. */
+    uint64_t m = rt->restored.max_parallelism ? rt->restored.max_parallelism : SL_DEFAULT_MAX_PARALLELISM;
+    if (m != (uint64_t)rt->opts->max_parallelism) {
+      sl_error(
+          "%s %llu was taken with --max-parallelism %llu, and this run asks for %ld: keyed state is stored "
+          "by key group (hash %% max parallelism), so it is fixed for the life of the state; run with "
+          "--max-parallelism %llu",
+          rt->opts->from_savepoint ? "savepoint of checkpoint" : "checkpoint",
+          (unsigned long long)rt->restored.id, (unsigned long long)m, rt->opts->max_parallelism,
+          (unsigned long long)m);
+      return -1;
+    }
+  }
   if (sl_runtime_open_backend(rt, err, sizeof err)) {
     sl_error("%s", err);
     return -1;
@@ -241,7 +257,7 @@ static int setup(sl_runtime *rt) {
     sl_error("out of memory");
     return -1;
   }
-  if (sl_lua_host_start(&rt->lua, rt->backend, &rt->out_buf, err, sizeof err)) {
+  if (sl_lua_host_start(&rt->lua, rt->backend, &rt->out_buf, (unsigned)o->max_parallelism, err, sizeof err)) {
     sl_error("%s", err);
     return -1;
   }

@@ -201,11 +201,13 @@ static int is_fatal(lua_State *L, int status) {
   return fatal;
 }
 
-int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, char *err, size_t errlen) {
+int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, unsigned max_parallelism, char *err,
+                      size_t errlen) {
   push_host_fn(h, "start");
   lua_pushlightuserdata(h->L, backend);
   lua_pushlightuserdata(h->L, buf);
-  int status = lua_pcall(h->L, 2, 0, 0);
+  lua_pushinteger(h->L, (lua_Integer)max_parallelism);
+  int status = lua_pcall(h->L, 3, 0, 0);
   if (status) {
     is_fatal(h->L, status); /* a failing start fails either way: this unwraps a fatal error's message */
     copy_error(h->L, err, errlen);

@@ -61,8 +61,10 @@ typedef struct sl_lua_host {
  * file:line for script errors) in err. */
 int sl_lua_host_open(sl_lua_host *h, const sl_host_config *cfg, char *err, size_t errlen);
 
-/* Builds the pipeline: state handles bind to backend, the sink writes into buf. 0 or -1 with err. */
-int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, char *err, size_t errlen);
+/* Builds the pipeline: state handles bind to backend, keys fall into max_parallelism key groups, the sink
+ * writes into buf. 0 or -1 with err. */
+int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, unsigned max_parallelism, char *err,
+                      size_t errlen);
 
 /* Runs batch->cursor .. n-1. Returns 0 when all ran, or 1 when record batch->cursor failed: err holds
  * "operator 'uid': message", the output written for that record is already cut off (buf->len reset to
