@@ -37,6 +37,8 @@ static void sample(sl_checkpoint_meta *m) {
   m->base_id = 42;
   m->sink_dev = 2049;
   m->sink_ino = 1234567;
+  m->sink_crc = 0xdeadbeef;
+  m->max_parallelism = 128;
   snprintf(m->sink_path, sizeof m->sink_path, "/data/out dir/my output file.jsonl");
 }
 
@@ -54,6 +56,8 @@ static void expect_same(const sl_checkpoint_meta *a, const sl_checkpoint_meta *b
   assert_int_equal(a->savepoint, b->savepoint);
   assert_int_equal(a->sink_dev, b->sink_dev);
   assert_int_equal(a->sink_ino, b->sink_ino);
+  assert_int_equal(a->sink_crc, b->sink_crc);
+  assert_int_equal(a->max_parallelism, b->max_parallelism);
   assert_string_equal(a->sink_path, b->sink_path);
 }
 
