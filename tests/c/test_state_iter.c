@@ -129,6 +129,46 @@ static void test_mutate_current_entry(void **state) {
   sl_backend_close(b);
 }
 
+/* Under a cache so small that every write evicts and commits (cache pressure), a walk that rewrites each
+ * entry it is on still visits every key once, in order, and every rewrite lands. */
+static void test_mutate_under_cache_pressure(void **state) {
+  const char *dir = *state;
+  sl_backend *b = open_b(dir, 2048, 0);
+  char k[32], v[200];
+  for (int i = 0; i < 300; i++) {
+    snprintf(k, sizeof k, "m%03d", i);
+    put_s(b, k, "old");
+  }
+  memset(v, 'n', sizeof v - 1);
+  v[sizeof v - 1] = '\0';
+  sl_backend_stats st;
+  sl_backend_get_stats(b, &st);
+  uint64_t commits = st.commits;
+  sl_backend_iter *it;
+  const void *kp, *vp;
+  size_t kl, vl;
+  int n = 0;
+  assert_int_equal(sl_backend_iter_open(b, "m", 1, &it), SL_STATE_OK);
+  while (sl_backend_iter_next(it, &kp, &kl, &vp, &vl) == SL_STATE_OK) {
+    snprintf(k, sizeof k, "m%03d", n);
+    assert_int_equal(kl, 4);
+    assert_memory_equal(kp, k, 4);
+    assert_int_equal(vl, 3);
+    put_s(b, k, v);
+    n++;
+  }
+  sl_backend_iter_close(it);
+  assert_int_equal(n, 300);
+  sl_backend_get_stats(b, &st);
+  assert_true(st.commits > commits);
+  assert_true(st.evictions > 0);
+  for (int i = 0; i < 300; i += 7) {
+    snprintf(k, sizeof k, "m%03d", i);
+    expect_val(b, k, v);
+  }
+  sl_backend_close(b);
+}
+
 /* A commit in the middle of a walk ends the transaction under the cursor: the walk resumes after the last
  * key it returned, and sees what was written before the commit. So does a map resize. */
 static void test_survives_commit_and_resize(void **state) {
@@ -408,6 +448,7 @@ int main(void) {
       T(test_sees_every_write),
       T(test_open_costs_what_was_written),
       T(test_mutate_current_entry),
+      T(test_mutate_under_cache_pressure),
       T(test_survives_commit_and_resize),
       T(test_iterating_does_not_stop_freeze),
       T(test_settle_after_iterator_flush),
