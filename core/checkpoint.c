@@ -108,6 +108,7 @@ static void after_work(void *arg) {
   }
   if (j->ok) {
     c->completed++;
+    c->last_complete = 1;
     if (!j->incremental)
       c->last_full_id = j->id;
     c->last_duration_ms = j->meta.duration_ms;
@@ -133,6 +134,7 @@ static void after_work(void *arg) {
       sl_warn("cannot answer the request for savepoint %s: %s", j->savepoint, strerror(errno));
   } else {
     c->failed++;
+    c->last_complete = 0;
     c->force_full = 1; /* a chain of deltas cannot skip this one */
     sl_error("checkpoint %" PRIu64 " failed: %s%s", j->id, j->err,
              rt->stopping ? "" : "; the job goes on and the next checkpoint retries");
@@ -147,21 +149,46 @@ static void after_work(void *arg) {
   c->in_flight = 0;
 }
 
-/* The barrier: pre-commit the sink, commit state and offsets, open the frozen view. */
-static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
+/* Whether the last complete checkpoint already holds exactly what a checkpoint now would: it completed
+ * (not merely was attempted), nothing was written to the state since (sl_backend_changed, asked after the
+ * barrier's own hooks and offsets), and no output waits for a commit. Then the checkpoint is skipped: an
+ * idle job writes nothing, whatever the size of its state. */
+static int unchanged(const sl_checkpointer *c, const sl_runtime *rt) {
+  return c->last_complete && !c->pending_savepoint[0] && rt->out_buf.len == 0 && rt->out.part_len == 0 &&
+         rt->out.uncommitted == 0 && !sl_backend_changed(rt->backend);
+}
+
+/* The barrier: pre-commit the sink, commit state and offsets, open the frozen view. 0 when the checkpoint
+ * goes on, 1 when nothing changed since the last complete one (may_skip: it is skipped), -1 on failure. */
+static int barrier(sl_checkpointer *c, sl_checkpoint_job *j, int may_skip) {
   sl_runtime *rt = c->rt;
   memset(j, 0, sizeof *j);
-  j->id = c->next_id++;
+  j->id = c->next_id; /* taken below, once the checkpoint is not skipped */
   j->started_ms = sl_now_ms();
-  j->meta.id = j->id;
-  j->meta.time_ms = j->started_ms;
-  chk_dir(c, j->id, j->dir, sizeof j->dir);
   if (sl_runtime_flush_output(rt)) {
     /* As after a batch: output that cannot be written stops the job (a restart resumes from the last
      * complete checkpoint); this checkpoint fails with it. */
     snprintf(j->err, sizeof j->err, "the output cannot be written");
     return -1;
   }
+  /* Snapshot hooks and offsets first: they are the barrier's own writes, and whether they changed anything
+   * decides whether there is anything to checkpoint. */
+  int hooks = sl_lua_host_snapshot_hooks(&rt->lua, j->err, sizeof j->err);
+  if (hooks == -2)
+    sl_runtime_fail(rt, "checkpoint %" PRIu64 ": %s", j->id, j->err);
+  if (hooks)
+    return -1;
+  int st = SL_STATE_OK;
+  for (int i = 0; i < rt->nsources && st == SL_STATE_OK; i++)
+    st = sl_source_save_offset(rt->sources[i]);
+  if (st != SL_STATE_OK)
+    goto state_failed;
+  if (may_skip && unchanged(c, rt))
+    return 1;
+  c->next_id++;
+  j->meta.id = j->id;
+  j->meta.time_ms = j->started_ms;
+  chk_dir(c, j->id, j->dir, sizeof j->dir);
   j->meta.sink_committed = rt->out.committed;
   snprintf(j->meta.sink_path, sizeof j->meta.sink_path, "%s", rt->out.real_path ? rt->out.real_path : "");
   j->meta.max_parallelism = (uint64_t)rt->opts->max_parallelism;
@@ -177,16 +204,6 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j) {
   j->part_len = sl_output_exactly_once(&rt->out) ? rt->out.uncommitted : 0;
   j->meta.sink_first_part = j->part_first;
   j->meta.sink_part = j->part_len;
-  int hooks = sl_lua_host_snapshot_hooks(&rt->lua, j->err, sizeof j->err);
-  if (hooks == -2)
-    sl_runtime_fail(rt, "checkpoint %" PRIu64 ": %s", j->id, j->err);
-  if (hooks)
-    return -1;
-  int st = SL_STATE_OK;
-  for (int i = 0; i < rt->nsources && st == SL_STATE_OK; i++)
-    st = sl_source_save_offset(rt->sources[i]);
-  if (st != SL_STATE_OK)
-    goto state_failed;
   if (mkdir(j->dir, SL_STATE_DIR_MODE) && errno != EEXIST) {
     snprintf(j->err, sizeof j->err, "cannot create %s: %s", j->dir, strerror(errno));
     return -1;
@@ -255,9 +272,15 @@ int sl_checkpoint_trigger(sl_checkpointer *c, int sync) {
   sl_checkpoint_job *j = &c->job;
   if (sync)
     c->force_full = 1; /* the final checkpoint and a reload's are whole: a restart then loads one file */
-  if (barrier(c, j)) {
+  int rc = barrier(c, j, !sync);
+  if (rc == 1) {
+    c->unchanged++;
+    return 0;
+  }
+  if (rc) {
     c->failed++;
     c->force_full = 1;
+    c->last_complete = 0;
     if (!c->rt->failed) /* else the job's failure was just logged: it does not go on */
       sl_error("checkpoint %" PRIu64 " failed at the barrier: %s; the job goes on", j->id, j->err);
     if (j->snap)

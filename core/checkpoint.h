@@ -9,10 +9,10 @@
  * the working LMDB environment, and a read view of it is opened. The commit is the worker's: at the barrier
  * the dirty state is only copied (state_flush.h), so the stall is a memory copy, not an LMDB flush.
  *
- * The snapshot. The checkpoint thread (core/bg_worker.h) streams that view into checkpoints/chk-N/state.snap, fsyncs it and
- * the sink's pending parts, and writes _metadata durably: only then is N complete. Processing goes on
- * meanwhile (LMDB's MVCC keeps the view frozen). Back on the loop thread the sink commits (the parts are
- * appended to the output file) and checkpoints beyond the retained ones are deleted. One checkpoint is in
+ * The snapshot. The checkpoint thread (core/bg_worker.h) streams that view into checkpoints/chk-N/state.snap,
+ * fsyncs it and the sink's pending parts, and writes _metadata durably: only then is N complete. Processing
+ * goes on meanwhile (LMDB's MVCC keeps the view frozen). Back on the loop thread the sink commits (the parts
+ * are appended to the output file) and checkpoints beyond the retained ones are deleted. One checkpoint is in
  * flight at a time; a trigger while one runs is skipped and counted.
  *
  * Recovery. At start the newest complete checkpoint whose metadata and snapshot verify is loaded into a
@@ -59,7 +59,9 @@ typedef struct sl_checkpointer {
   int incremental;       /* --incremental-checkpoints */
   uint64_t last_full_id; /* the base of the current chain of deltas (0: none yet) */
   int force_full;        /* the next checkpoint must be full: a checkpoint failed, or we just restored */
+  int last_complete; /* the last checkpoint attempted completed (or we restored one): it holds the state */
   uint64_t completed, failed, skipped;
+  uint64_t unchanged; /* skipped because nothing changed since the last complete one */
   uint64_t last_duration_ms, last_bytes;
 } sl_checkpointer;
 

@@ -227,6 +227,9 @@ int sl_checkpoint_recover(sl_checkpointer *c, const char *state_dir, const char 
     sl_snapshot_remove_env(state_dir); /* no checkpoint at all: the working state starts empty */
   c->carry_first = c->next_id;
   c->force_full = 1; /* ids may skip after a recovery: a new chain starts with a full checkpoint */
+  /* A checkpoint of this state dir holds the working state now; a savepoint is elsewhere, so the first
+   * checkpoint after it is always taken. */
+  c->last_complete = *have && !from_savepoint;
   free(ids);
   return rc;
 }

@@ -393,11 +393,11 @@ int sl_runtime_run(const sl_run_options *opts) {
              (unsigned long long)pending);
   if (!opts->quiet)
     sl_info("done: %llu records in, %llu out, %llu rejected%s; checkpoints: %llu complete, %llu failed, %llu "
-            "skipped%s",
+            "skipped, %llu unchanged%s",
             (unsigned long long)rt.stats.records_in, (unsigned long long)rt.stats.records_out,
             (unsigned long long)rt.stats.errors, timers, (unsigned long long)rt.ckpt.completed,
             (unsigned long long)rt.ckpt.failed, (unsigned long long)rt.ckpt.skipped,
-            status ? " (failed)" : "");
+            (unsigned long long)rt.ckpt.unchanged, status ? " (failed)" : "");
   teardown(&rt);
   uv_loop_close(rt.loop);
   return status;
