@@ -161,9 +161,10 @@ int sl_backend_commit(sl_backend *b, int sync);
  * registered since; else 0 (also for NULL). A put of the bytes an entry already holds, a delete of an
  * absent cached entry and a sl_backend_meta_put of the value already stored change nothing and are not
  * counted, so an idle job whose barrier saves the same offsets again stays unchanged. A delete of a key the
- * cache does not hold counts (the backend does not look LMDB up to know). Costs two loads: a checkpoint
- * coordinator asks it after the barrier's own writes (snapshot hooks, offsets) and before freezing, and
- * skips the checkpoint when it is 0 — the previous complete checkpoint then holds exactly this state. A
+ * cache does not hold counts (the backend does not look LMDB up to know). Costs two loads. 0 says LMDB
+ * holds every change, not that a checkpoint does: a checkpoint coordinator asks it after the barrier's own
+ * writes (snapshot hooks, offsets) and before freezing, and may skip the checkpoint when it is 0 and the
+ * previous checkpoint completed (one whose flush succeeded but whose files failed leaves it 0 too). A
  * failed background flush leaves it 1. */
 int sl_backend_changed(const sl_backend *b);
 
