@@ -327,14 +327,14 @@ int sl_checkpoints_command(int argc, char **argv) {
     fprintf(stderr, "sluice: cannot list %s: %s\n", dir, strerror(errno));
     return 2;
   }
-  printf("%-8s %-24s %12s %10s %12s %11s %13s  %s\n", "id", "time (UTC)", "bytes", "entries", "duration_ms",
-         "barrier_ms", "alignment_ms", "status");
+  printf("%-8s %-24s %-5s %12s %10s %5s %13s %12s %11s %13s  %s\n", "id", "time (UTC)", "kind", "bytes",
+         "entries", "chain", "restore_bytes", "duration_ms", "barrier_ms", "alignment_ms", "status");
   for (int i = 0; i < n; i++) {
     sl_checkpoint_meta m;
     sl_checkpoint_dir(dir, ids[i], chk, sizeof chk);
     if (sl_checkpoint_meta_read(chk, &m, err, sizeof err)) {
-      printf("%-8" PRIu64 " %-24s %12s %10s %12s %11s %13s  incomplete (%s)\n", ids[i], "-", "-", "-", "-",
-             "-", "-", err);
+      printf("%-8" PRIu64 " %-24s %-5s %12s %10s %5s %13s %12s %11s %13s  incomplete (%s)\n", ids[i], "-",
+             "-", "-", "-", "-", "-", "-", "-", "-", err);
       continue;
     }
     sl_checkpoint_file(chk, m.base_id == m.id ? SL_CHECKPOINT_SNAPSHOT : SL_CHECKPOINT_DELTA, snap,
@@ -343,10 +343,20 @@ int sl_checkpoints_command(int argc, char **argv) {
     char when[32];
     time_t t = (time_t)(m.time_ms / 1000);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-    printf("%-8" PRIu64 " %-24s %12" PRIu64 " %10" PRIu64 " %12" PRIu64 " %11" PRIu64 " %13" PRIu64
-           "  %s%s\n",
-           m.id, when, m.snapshot_bytes, m.snapshot_entries, m.duration_ms, m.barrier_ms, m.alignment_ms,
-           ok ? (m.base_id == m.id ? "complete" : "complete (delta)") : "corrupt: ", ok ? "" : err);
+    /* What a restore of this one reads: its chain, from the full checkpoint it is based on. */
+    uint64_t chain = m.id - m.base_id + 1, restore = 0;
+    for (uint64_t id = m.base_id; id <= m.id; id++) {
+      sl_checkpoint_meta link;
+      char ldir[4300], lerr[256];
+      sl_checkpoint_dir(dir, id, ldir, sizeof ldir);
+      if (sl_checkpoint_meta_read(ldir, &link, lerr, sizeof lerr) == 0)
+        restore += link.snapshot_bytes;
+    }
+    printf("%-8" PRIu64 " %-24s %-5s %12" PRIu64 " %10" PRIu64 " %5" PRIu64 " %13" PRIu64 " %12" PRIu64
+           " %11" PRIu64 " %13" PRIu64 "  %s%s\n",
+           m.id, when, m.base_id == m.id ? "full" : "delta", m.snapshot_bytes, m.snapshot_entries, chain,
+           restore, m.duration_ms, m.barrier_ms, m.alignment_ms,
+           ok ? "complete" : "corrupt: ", ok ? "" : err);
   }
   free(ids);
   return 0;
