@@ -115,8 +115,7 @@ int sl_backend_open(sl_backend **out, const char *dir, const sl_backend_options 
     return SL_STATE_ENOMEM;
   b->cache_max = opts && opts->cache_max_bytes ? opts->cache_max_bytes : SL_DEFAULT_CACHE_MAX;
   size_t map_size = opts && opts->map_size ? opts->map_size : SL_DEFAULT_MAP_SIZE;
-  if (sl_cache_init(&b->cache) || sl_cache_init(&b->meta_pend) || sl_cache_init(&b->ids_pend) ||
-      sl_cache_init(&b->pfx_pend) || sl_spill_init(&b->spill, dir)) {
+  if (sl_cache_init(&b->cache) || sl_cache_init(&b->meta_pend) || sl_cache_init(&b->ids_pend)) {
     st = SL_STATE_ENOMEM;
     rc = ENOMEM;
     what = "allocating the cache";
@@ -154,8 +153,6 @@ void sl_backend_close(sl_backend *b) {
   sl_cache_free(&b->cache);
   sl_cache_free(&b->meta_pend);
   sl_cache_free(&b->ids_pend);
-  sl_cache_free(&b->pfx_pend);
-  sl_spill_close(&b->spill);
   free(b->ttl_ids);
   free(b);
 }

@@ -178,8 +178,8 @@ int sl_backend_mark_ttl_state(sl_backend *b, uint32_t state_id);
 size_t sl_backend_map_reserve(void);
 
 /* Counters for metrics and tests. commits counts LMDB commits (a bounded commit counts each part);
- * cache_scans counts passes over every slot of the cache (a commit, a spill, a prefix delete, and the
- * fallbacks when a queue could not grow): iterator opens and frozen barriers make none; evictions counts
+ * cache_scans counts passes over every slot of the cache (a commit, a spill, and the fallbacks when a
+ * queue could not grow): iterator opens, prefix deletes and frozen barriers make none; evictions counts
  * clean entries evicted; cache_bytes is the memory the cache holds (what cache_max_bytes bounds). */
 typedef struct sl_backend_stats {
   uint64_t cache_hits, cache_misses, commits, entries_written, map_resizes;

@@ -3,11 +3,10 @@
  * state_backend_iter.c (cursors: iterators and delete_prefix) include it.
  *
  * The invariant everything rests on: until a commit succeeds, every change since the previous commit can be
- * rebuilt without the open write transaction — from pending prefix deletes, the spill log (no longer
- * written: cache pressure now commits instead, see sl_bk_maybe_spill; replayed if it holds anything), dirty
- * cache entries, pending meta and pending state ids, replayed in that order. So the transaction can be
- * aborted at any time (to grow the map, or after an error) and rebuilt without losing an update, and a
- * failed commit leaves the working state intact. */
+ * rebuilt without the open write transaction — from the dirty cache entries (a prefix delete is deletes of
+ * entries; cache pressure commits rather than moving dirty entries out of memory), pending meta and
+ * pending state ids. So the transaction can be aborted at any time (to grow the map, or after an error)
+ * and rebuilt without losing an update, and a failed commit leaves the working state intact. */
 #ifndef SLUICE_STATE_BACKEND_INTERNAL_H
 #define SLUICE_STATE_BACKEND_INTERNAL_H
 
@@ -17,7 +16,6 @@
 
 #include "state/state_backend.h"
 #include "state/state_cache.h"
-#include "state/state_spill_log.h"
 
 struct sl_backend {
   MDB_env *env;
@@ -59,11 +57,9 @@ struct sl_backend {
   pthread_cond_t cv;
   size_t cache_max;
   size_t mapsize, psize;
-  sl_spill_log spill; /* writes spilled out of the cache since the last commit */
   sl_cache cache;     /* composite key -> value, the write-back cache */
   sl_cache meta_pend; /* meta name -> bytes not yet written */
   sl_cache ids_pend;  /* "op_uid\0state_name" -> u32 BE id assigned since the last commit */
-  sl_cache pfx_pend;  /* prefixes deleted since the last commit (values empty) */
   sl_backend_stats stats;
   char err[320];
 };
@@ -76,9 +72,9 @@ int sl_bk_fail(sl_backend *b, int rc, const char *what);
  */
 typedef int (*sl_bk_op)(sl_backend *b, void *arg);
 
-/* Runs op in the write transaction (opening it, and replaying pending prefix deletes and the spill log,
- * first). On MDB_MAP_FULL it aborts, doubles the map and runs op again; on other errors it aborts the
- * transaction. Returns OK, NOTFOUND (op said MDB_NOTFOUND) or an error status. */
+/* Runs op in the write transaction (opening it first). On MDB_MAP_FULL it aborts, doubles the map and runs op
+ * again; on other errors it aborts the transaction. Returns OK, NOTFOUND (op said MDB_NOTFOUND) or an error
+ * status. */
 int sl_bk_run(sl_backend *b, sl_bk_op op, void *arg, const char *what);
 
 /* Records that e was written (a put or delete changed it): queues it for the next barrier and the next
@@ -144,8 +140,5 @@ size_t sl_bk_dirty_estimate(MDB_txn *txn, MDB_dbi dbi, uint64_t writes, uint64_t
 
 /* The open write transaction's estimate has reached txn_max_pages. */
 int sl_bk_txn_over_bound(const sl_backend *b);
-
-/* Deletes every kv entry of txn whose key starts with prefix. Returns an LMDB code. */
-int sl_bk_delete_range(sl_backend *b, const void *prefix, size_t plen);
 
 #endif

@@ -1,5 +1,4 @@
-/* state_backend_iter.c — everything that walks LMDB with a cursor: prefix iterators, delete_prefix and the
- * range delete that replays a pending prefix delete.
+/* state_backend_iter.c — everything that walks LMDB with a cursor: prefix iterators and delete_prefix.
  *
  * An iterator reads the write transaction after flushing into it the entries written since the previous
  * flush (the cache's UNFLUSHED queue: what an open costs is what was written since, never a pass over the
@@ -27,24 +26,6 @@ struct sl_backend_iter {
 
 static int has_prefix(const MDB_val *k, const void *prefix, size_t plen) {
   return k->mv_size >= plen && (plen == 0 || memcmp(k->mv_data, prefix, plen) == 0);
-}
-
-int sl_bk_delete_range(sl_backend *b, const void *prefix, size_t plen) {
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(b->txn, b->kv, &cur);
-  if (rc)
-    return rc;
-  MDB_val k, v;
-  /* Seek afresh after each delete rather than trust the cursor's position past a deleted node. */
-  for (;;) {
-    k.mv_size = plen;
-    k.mv_data = (void *)prefix;
-    rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
-    if (rc || !has_prefix(&k, prefix, plen) || (rc = mdb_cursor_del(cur, 0)) != 0)
-      break;
-  }
-  mdb_cursor_close(cur);
-  return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
 /* The keys found under a prefix, packed as (u16 length, bytes). */

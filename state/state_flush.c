@@ -40,12 +40,11 @@ size_t sl_frozen_count(const sl_frozen *f) {
   return f ? f->n : 0;
 }
 
-/* The batch would miss changes: entries committed between barriers (cache pressure), or changes that live
- * only in the write transaction (a pending prefix delete or a spill log, which nothing writes any more but
- * which stay honoured). Entries an iterator's flush wrote into it are still dirty in the cache, so that
- * transaction can simply be dropped (see sl_backend_freeze). */
+/* The batch would miss changes: entries were committed between barriers (cache pressure). Entries an
+ * iterator's flush wrote into the write transaction are still dirty in the cache, so that transaction can
+ * simply be dropped (see sl_backend_freeze). */
 static int txn_has_writes(const sl_backend *b) {
-  return b->spill.records > 0 || b->pfx_pend.count > 0 || b->committed_unfrozen;
+  return b->committed_unfrozen;
 }
 
 static int is_pending(const sl_cache_entry *e) {

@@ -10,9 +10,9 @@
  * unbounded, though: LMDB keeps every page it dirtied in malloc'd memory until the commit, so under cache
  * pressure, or once its estimated dirty pages pass txn_max_pages, the dirty entries are committed in
  * bounded parts (commit_bounded) — between barriers, which only costs the next barrier its frozen batch.
- * Why replay: nothing lives only in the transaction (see state_backend_internal.h), so recovering from
- * MDB_MAP_FULL is abort, mdb_env_set_mapsize (allowed only with no transaction open), begin, replay, and
- * running the operation again. */
+ * Nothing lives only in the transaction (see state_backend_internal.h), so recovering from MDB_MAP_FULL is
+ * abort, mdb_env_set_mapsize (allowed only with no transaction open), begin, and running the operation
+ * again: the dirty entries it had written are queued again (sl_bk_clear_in_txn) and rewritten. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,42 +55,15 @@ void sl_bk_txn_abort(sl_backend *b) {
   b->txn_writes = b->txn_bytes = 0;
 }
 
-/* Applies one spill-log record to the transaction. */
-static int replay_one(void *arg, int op, const void *k, size_t klen, const void *v, size_t vlen) {
-  sl_backend *b = arg;
-  MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
-  int rc;
-  switch (op) {
-  case SL_SPILL_PUT:
-    return mdb_put(b->txn, b->kv, &key, &val, 0);
-  case SL_SPILL_DEL:
-    rc = mdb_del(b->txn, b->kv, &key, NULL);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-  case SL_SPILL_DELPFX:
-    return sl_bk_delete_range(b, k, klen);
-  default:
-    return MDB_CORRUPTED;
-  }
-}
-
+/* The write transaction, begun when first needed. Nothing needs replaying into it: every change since the
+ * last commit is a dirty cache entry (or pending meta or id) until it is committed. */
 static int begin(sl_backend *b) {
   if (b->txn)
     return 0;
   int rc = mdb_txn_begin(b->env, NULL, 0, &b->txn);
-  if (rc) {
+  if (rc)
     b->txn = NULL;
-    return rc;
-  }
-  /* Prefix deletes first: every spilled or cached write they did not remove came after them (a prefix
-   * delete that followed a spill is also in the log, in order). */
-  sl_cache *p = &b->pfx_pend;
-  for (size_t i = 0; i <= p->mask; i++) {
-    sl_cache_entry *e = p->slots[i].e;
-    if (e && (rc = sl_bk_delete_range(b, sl_cache_key(e), e->klen)) != 0)
-      return rc;
-  }
-  rc = sl_spill_replay(&b->spill, replay_one, b);
-  return rc < 0 ? -rc : rc;
+  return rc;
 }
 
 static int grow(sl_backend *b) {
@@ -369,10 +342,6 @@ static int commit_part(sl_backend *b, struct bounded *a, size_t to, int last) {
   for (size_t i = a->pos; i < to; i++)
     a->v[i]->flags &= ~(uint32_t)(SL_CE_DIRTY | SL_CE_IN_TXN);
   a->pos = to;
-  /* What the transaction replayed or held besides the entries is committed now: not to be replayed again. */
-  if (b->pfx_pend.count)
-    sl_cache_remove_if(&b->pfx_pend, NULL, NULL);
-  sl_spill_reset(&b->spill);
   return last ? 0 : begin(b);
 }
 
