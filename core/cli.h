@@ -4,6 +4,7 @@
  *                     [--checkpoint-interval MS] [--dead-letter PATH] [--max-line-bytes N]
  *                     [--retain-checkpoints N] [--checkpoint-mode exactly-once|at-least-once]
  *                     [--from-savepoint PATH] [--allow-non-restored-state] [--incremental-checkpoints]
+ *                     [--full-checkpoints]
  *                     [--overwrite-output] [--no-watch] [--quiet]
  *                     [--tcp-max-connections N] [--tcp-max-buffer-bytes N] [--state-cache-mb N]
  *                     [--max-parallelism M]
@@ -37,7 +38,7 @@ typedef struct sl_run_options {
   int at_least_once; /* --checkpoint-mode at-least-once */
   const char *from_savepoint;
   int allow_non_restored;
-  int incremental;      /* --incremental-checkpoints */
+  int incremental;      /* deltas between full checkpoints: the default; 0 with --full-checkpoints */
   int overwrite_output; /* --overwrite-output: the output file may be replaced although it is not ours */
   int no_watch;         /* --no-watch: no hot reload on script changes (SIGHUP still reloads) */
   char **script_args;   /* after "--"; borrowed from argv */

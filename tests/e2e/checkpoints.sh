@@ -28,11 +28,17 @@ expect_same "$WORK/ref.sorted" "$WORK/two.sorted"
 [ "$(wc -l < "$WORK/two.out")" -eq 60000 ] || fail "two inputs: $(wc -l < "$WORK/two.out") records"
 
 # 2. Retention and listing: a followed input, checkpoints every 20 ms, --retain-checkpoints 2.
-gen_access 3000 7 50 > "$WORK/c.log"
+gen_access 3000 7 50 > "$WORK/c.all"
+head -n 1000 "$WORK/c.all" > "$WORK/c.log"
 "$SLUICE" run "$slow" --input "$WORK/c.log" --follow --state-dir "$WORK/ck" --output "$WORK/ck.out" \
-  --checkpoint-interval 20 --retain-checkpoints 2 --quiet -- 0 &
+  --checkpoint-interval 20 --retain-checkpoints 2 --full-checkpoints --quiet -- 0 &
 pid=$!
-sleep 1
+# The input grows in steps: an idle job skips its checkpoints, so each step makes new ones.
+for part in 2 3; do
+  sleep 0.4
+  sed -n "$((part * 1000 - 999)),$((part * 1000))p" "$WORK/c.all" >> "$WORK/c.log"
+done
+sleep 0.5
 "$SLUICE" checkpoints "$WORK/ck" > "$WORK/list"
 grep -q "complete" "$WORK/list" || fail "no complete checkpoint listed: $(cat "$WORK/list")"
 [ "$(grep -c complete "$WORK/list")" -le 3 ] || fail "retention: $(cat "$WORK/list")"

@@ -6,7 +6,8 @@ source "$(dirname "$0")/lib.bash"
 
 KILLS_WANTED=${KILLS_WANTED:-22}
 MIN_KILLS=${MIN_KILLS:-20}
-CKPT_FLAGS=${CKPT_FLAGS:-} # e.g. --incremental-checkpoints (crash_recovery_incremental.sh)
+# Full checkpoints here; crash_recovery_incremental.sh runs the same with deltas (the default).
+CKPT_FLAGS=${CKPT_FLAGS:---full-checkpoints}
 SEED=${SEED:-$RANDOM}
 RANDOM=$SEED
 echo "seed $SEED (rerun with SEED=$SEED to repeat the same kill schedule)"

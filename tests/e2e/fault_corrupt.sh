@@ -47,7 +47,7 @@ stopped() {
   done
   fail "the $name run ended before the kill in 4 tries: the test needs a stopped job"
 }
-stopped full
+stopped full --full-checkpoints
 stopped incr --incremental-checkpoints
 
 newest() { dirname "$(ls "$1"/checkpoints/chk-*/_metadata | tail -1)"; } # the newest complete checkpoint

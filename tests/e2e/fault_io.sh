@@ -25,7 +25,7 @@ for op in $OPS; do
   fired=0 i=0
   for v in $variants; do
     # Every other run takes incremental checkpoints (delta.snap and its chain are written and synced).
-    FAULT_FLAGS=""
+    FAULT_FLAGS=--full-checkpoints
     [ $((i % 2)) -eq 0 ] || FAULT_FLAGS=--incremental-checkpoints
     i=$((i + 1))
     fault_try "op=$op,nth=$((1 + RANDOM % calls)),$v"
