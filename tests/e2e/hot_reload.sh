@@ -5,13 +5,6 @@
 # --allow-non-restored-state a removed operator's state is dropped; --no-watch, SIGHUP via `sluice reload`.
 source "$(dirname "$0")/lib.bash"
 
-# wait_for DESC CMD...: polls CMD every 10 ms for up to 20 s.
-wait_for() {
-  local desc=$1; shift
-  for _ in $(seq 2000); do "$@" && return 0; sleep 0.01; done
-  fail "timed out waiting for $desc"
-}
-lines_ge() { [ "$(cat "$1" 2>/dev/null | wc -l)" -ge "$2" ]; }
 count_of() { grep -c -- "$2" "$1" 2>/dev/null || true; }
 has_n() { [ "$(count_of "$1" "$2")" -ge "$3" ]; }
 # save FILE < content: how editors save: a temporary file renamed over the old one.

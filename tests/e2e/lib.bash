@@ -19,6 +19,15 @@ expect_same() {
   fi
 }
 
+# wait_for DESC CMD...: polls CMD every 10 ms for up to 20 s.
+wait_for() {
+  local desc=$1; shift
+  for _ in $(seq 2000); do "$@" && return 0; sleep 0.01; done
+  fail "timed out waiting for $desc"
+}
+# lines_ge FILE N: FILE has at least N lines (0 when it does not exist yet).
+lines_ge() { [ "$(cat "$1" 2>/dev/null | wc -l)" -ge "$2" ]; }
+
 # run_sluice ...: runs sluice with a time bound (no test may hang).
 run_sluice() { timeout 120 "$SLUICE" "$@"; }
 

@@ -6,13 +6,6 @@
 # fails the job (exit 1) without committing past the record, and a restart of the old code loses nothing.
 source "$(dirname "$0")/lib.bash"
 
-# wait_for DESC CMD...: polls CMD every 10 ms for up to 20 s.
-wait_for() {
-  local desc=$1; shift
-  for _ in $(seq 2000); do "$@" && return 0; sleep 0.01; done
-  fail "timed out waiting for $desc"
-}
-lines_ge() { [ "$(cat "$1" 2>/dev/null | wc -l)" -ge "$2" ]; }
 save() { cat > "$1.tmp.$$"; mv "$1.tmp.$$" "$1"; }
 # expect_refusal LOG: the message names the state and both kinds.
 expect_refusal() {
