@@ -32,6 +32,19 @@ int sl_fsync_dir(const char *dir) {
   return rc;
 }
 
+int sl_fsync_parent(const char *path) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/')
+    dir[--n] = '\0';
+  char *slash = strrchr(dir, '/');
+  if (!slash)
+    return sl_fsync_dir(".");
+  *slash = '\0';
+  return sl_fsync_dir(slash == dir ? "/" : dir);
+}
+
 void sl_remove_tree(const char *dir) {
   DIR *d = opendir(dir);
   if (d) {
@@ -112,9 +125,7 @@ int sl_checkpoint_meta_write(const char *dir, const sl_checkpoint_meta *m, char 
   }
   /* The rename makes _metadata durable in dir, and dir's own name must be durable in its parent (the
    * checkpoints directory): a power loss must not take back a checkpoint that was complete. */
-  char parent[4096];
-  snprintf(parent, sizeof parent, "%s/..", dir);
-  if (close(fd) != 0 || rename(tmp, final) != 0 || sl_fsync_dir(dir) != 0 || sl_fsync_dir(parent) != 0) {
+  if (close(fd) != 0 || rename(tmp, final) != 0 || sl_fsync_dir(dir) != 0 || sl_fsync_parent(dir) != 0) {
     snprintf(err, errlen, "installing %s: %s", final, strerror(errno));
     unlink(tmp);
     return -1;

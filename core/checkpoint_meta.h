@@ -53,6 +53,8 @@ int sl_checkpoint_list(const char *checkpoints_dir, uint64_t **ids);
 
 /* fsyncs a directory (after a rename in it). */
 int sl_fsync_dir(const char *dir);
+/* fsyncs the directory that holds path (a file's or a directory's name made durable). 0 or -1. */
+int sl_fsync_parent(const char *path);
 /* rm -rf of one checkpoint directory (files and the directory). */
 void sl_remove_tree(const char *dir);
 uint64_t sl_now_ms(void);

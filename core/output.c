@@ -40,12 +40,11 @@ int sl_output_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir,
   }
   /* /dev/null, a FIFO, a terminal, a socket: nothing to cut back or append to (sink_stream.c). */
   o->ops = S_ISREG(st.st_mode) ? &sl_sink_file_ops : &sl_sink_stream_ops;
-  o->stream = !S_ISREG(st.st_mode);
   return o->ops->open ? o->ops->open(o, created, &st, pending_dir, err, errlen) : 0;
 }
 
 int sl_output_exactly_once(const sl_output *o) {
-  return o->path && !o->stream;
+  return o->ops == &sl_sink_file_ops;
 }
 
 int sl_output_write(sl_output *o, sl_buf *buf, char *err, size_t errlen) {

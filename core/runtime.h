@@ -14,8 +14,8 @@
 
 #include "core/checkpoint.h"
 #include "core/cli.h"
-#include "core/record/json_write.h"
 #include "core/line_reader.h"
+#include "core/record/json_write.h"
 #include "core/record/record_batch.h"
 #include "core/reload.h"
 #include "core/timer_service.h"
@@ -46,7 +46,6 @@ typedef struct sl_output {
   uint64_t committed;            /* file sink: the output file's committed size */
   uint64_t uncommitted;          /* file sink: bytes of closed parts whose checkpoint has not completed yet */
   uint64_t dev, ino;             /* file sink: the output file's identity, recorded in every checkpoint */
-  int stream;                    /* an --output that is not a regular file: written like stdout */
   const struct sl_sink_ops *ops; /* the sink's kind (core/sink_kind.h) */
 } sl_output;
 

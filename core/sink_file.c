@@ -33,17 +33,6 @@ static int open_part(sl_output *o, uint64_t id) {
   return o->part_fd < 0 ? -1 : 0;
 }
 
-/* fsyncs the directory that holds path (a name made durable). 0 or -1. */
-static int sync_parent(const char *path) {
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash)
-    return sl_fsync_dir(".");
-  *slash = '\0';
-  return sl_fsync_dir(slash == dir ? "/" : dir);
-}
-
 /* Takes fd (the regular --output file, opened by output.c; created: this run made it) as a two-phase sink.
  * 0, or -1 with err. */
 static int file_open(sl_output *o, int created, const struct stat *st, const char *pending_dir, char *err,
@@ -57,7 +46,7 @@ static int file_open(sl_output *o, int created, const struct stat *st, const cha
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  if (created && sync_parent(o->real_path)) {
+  if (created && sl_fsync_parent(o->real_path)) {
     /* A new output file whose name a power loss could take back, with its committed records in it. */
     snprintf(err, errlen, "cannot sync the directory of output '%s': %s", o->path, strerror(errno));
     return -1;
