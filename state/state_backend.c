@@ -115,7 +115,8 @@ int sl_backend_open(sl_backend **out, const char *dir, const sl_backend_options 
     return SL_STATE_ENOMEM;
   b->cache_max = opts && opts->cache_max_bytes ? opts->cache_max_bytes : SL_DEFAULT_CACHE_MAX;
   size_t map_size = opts && opts->map_size ? opts->map_size : SL_DEFAULT_MAP_SIZE;
-  if (sl_cache_init(&b->cache) || sl_cache_init(&b->meta_pend) || sl_cache_init(&b->ids_pend)) {
+  if (sl_cache_init(&b->cache) || sl_cache_init(&b->meta_pend) || sl_cache_init(&b->ids_pend) ||
+      sl_spill_init(&b->spill, dir)) {
     st = SL_STATE_ENOMEM;
     rc = ENOMEM;
     what = "allocating the cache";
@@ -153,6 +154,7 @@ void sl_backend_close(sl_backend *b) {
   sl_cache_free(&b->cache);
   sl_cache_free(&b->meta_pend);
   sl_cache_free(&b->ids_pend);
+  sl_spill_close(&b->spill);
   free(b->ttl_ids);
   free(b);
 }

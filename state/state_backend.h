@@ -33,8 +33,10 @@ typedef struct sl_backend_options {
                              it, clean entries are evicted one by one, least recently used first (a clock),
                              down to 3/4 of the cap; when the cache is mostly dirty, every dirty entry is
                              first committed to LMDB (in bounded transactions, see sl_backend_commit) — a
-                             commit between barriers, after which the next sl_backend_freeze falls back
-                             (state_flush.h). A write transaction is also committed once it may have dirtied
+                             commit between barriers, whose entries are also appended to the delta log (an
+                             unlinked temporary file in DIR) for the next frozen batch's delta (state_flush.h;
+                             if the log cannot be written, that freeze falls back to a full checkpoint
+                             instead). A write transaction is also committed once it may have dirtied
                              half a cap of pages (LMDB holds them in memory until the commit), so the
                              backend's memory is about twice the cap, whatever the number of keys. */
   size_t map_size;        /* initial LMDB map size; 0 = 1 GiB; grown (doubled) on MDB_MAP_FULL and retried */

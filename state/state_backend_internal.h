@@ -16,6 +16,7 @@
 
 #include "state/state_backend.h"
 #include "state/state_cache.h"
+#include "state/state_spill_log.h"
 
 struct sl_backend {
   MDB_env *env;
@@ -25,8 +26,8 @@ struct sl_backend {
   int txn_written;  /* cache entries were written into txn (a flush): it cannot be handed to a worker */
   uint64_t txn_writes, txn_bytes; /* entries (and their bytes) written into txn: its dirty-page estimate */
   size_t txn_max_pages;           /* the bound on that estimate: a transaction is committed before it */
-  int committed_unfrozen; /* entries were committed between barriers (a spill): the next barrier's batch
-                             would not hold every change since the last one, so the freeze falls back */
+  int committed_unfrozen; /* entries were committed between barriers and the delta log could not take them:
+                             the next barrier's delta would miss them, so the freeze falls back */
   int frozen_lost;        /* a frozen batch's flush failed: dirty entries on no queue may be missing from
                              LMDB (cleared by a commit, which writes every dirty entry) */
   int txn_untracked;      /* a flush found its entries by a pass over the cache (its queue was lost): entries
@@ -57,6 +58,8 @@ struct sl_backend {
   pthread_cond_t cv;
   size_t cache_max;
   size_t mapsize, psize;
+  sl_spill_log spill; /* the delta log: entries committed between barriers (cache pressure), in order;
+                         handed to the next frozen batch, whose delta begins with them */
   sl_cache cache;     /* composite key -> value, the write-back cache */
   sl_cache meta_pend; /* meta name -> bytes not yet written */
   sl_cache ids_pend;  /* "op_uid\0state_name" -> u32 BE id assigned since the last commit */

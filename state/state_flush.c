@@ -33,6 +33,8 @@ struct sl_frozen {
                                   while neither moved (LMDB may hold newer bytes after either) */
   int failed;                  /* the flush failed: nothing to settle */
   uint64_t changes;            /* the backend's change count at the freeze (sl_backend_changed) */
+  sl_spill_log log;            /* the backend's delta log at the freeze: changes committed since the last
+                                  barrier, which the delta writes before the batch */
   uint8_t *arena;              /* all keys and values, one allocation */
 };
 
@@ -155,15 +157,21 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
   size_t bytes;
   long n = find_pending(b, &refs, &bytes);
   sl_frozen *f = n < 0 ? NULL : calloc(1, sizeof *f);
+  /* The batch takes the delta log; the backend starts an empty one (set up first: it can fail). */
+  sl_spill_log fresh;
   if (!f || !(f->recs = malloc((n ? (size_t)n : 1) * sizeof *f->recs)) ||
-      !(f->arena = malloc(bytes ? bytes : 1))) {
-    if (f)
+      !(f->arena = malloc(bytes ? bytes : 1)) || sl_spill_init(&fresh, b->spill.dir) != 0) {
+    if (f) {
       free(f->recs);
+      free(f->arena);
+    }
     free(f);
     if (n >= 0)
       free(refs);
     return SL_STATE_ENOMEM;
   }
+  f->log = b->spill;
+  b->spill = fresh;
   uint8_t *at = f->arena;
   for (long i = 0; i < n; i++) {
     if (i + PREFETCH_AHEAD < n)
@@ -281,12 +289,28 @@ int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen) 
   return rc ? -1 : 0;
 }
 
+static int put_logged(void *arg, int op, const void *k, size_t klen, const void *v, size_t vlen) {
+  sl_snapfile_put(arg, op == SL_SPILL_DEL ? 4 : 1, k, klen, v, vlen);
+  return op == SL_SPILL_DEL || op == SL_SPILL_PUT ? 0 : EINVAL;
+}
+
 int sl_frozen_write_delta(sl_frozen *f, const char *path, uint64_t *bytes, uint64_t *entries, char *err,
                           size_t errlen) {
   sl_snapfile *w = sl_snapfile_create(path, err, errlen);
   if (!w)
     return -1;
-  /* sl_frozen_flush sorted the records by database and key: the delta is in key order as well. */
+  /* First what cache pressure committed between the barriers, in the order it was committed; then the
+   * batch, which is newer (a delta is applied in order, the last record of a key wins). */
+  int rc = sl_spill_replay(&f->log, put_logged, w);
+  if (rc) {
+    char why[64];
+    snprintf(why, sizeof why, "%s", strerror(rc < 0 ? -rc : rc));
+    sl_snapfile_finish(w, bytes, entries, err, errlen);
+    snprintf(err, errlen, "reading the delta log: %s", why);
+    remove(path);
+    return -1;
+  }
+  /* sl_frozen_flush sorted the records by database and key. */
   for (size_t i = 0; i < f->n; i++) {
     const frozen_rec *r = &f->recs[i];
     sl_snapfile_put(w, r->deleted ? 4 : r->db, r->data, r->klen, r->data + r->klen, r->vlen);
@@ -373,6 +397,7 @@ void sl_frozen_free(sl_frozen *f) {
   free(f->ttl_ids);
   free(f->recs);
   free(f->arena);
+  sl_spill_close(&f->log);
   free(f);
 }
 

@@ -13,9 +13,11 @@
  * transaction (a cache spill, an iterator's flush, a prefix delete) wait for the worker's commit first.
  * When the checkpoint ends, entries that did not change since the freeze are marked clean.
  *
- * When the batch would not hold every change since the last barrier — cache pressure committed dirty
- * entries between barriers (state_txn.c), or the last batch's flush failed — sl_backend_freeze says so and
- * the caller commits on the loop thread (and takes a full snapshot) as before. Entries an iterator's flush
+ * Cache pressure may commit dirty entries between barriers (state_txn.c); they are appended to the
+ * backend's delta log, which the freeze hands to the batch, so that the delta (sl_frozen_write_delta)
+ * starts with them. When the batch cannot describe every change since the last barrier — that log could
+ * not be written, or the last batch's flush failed — sl_backend_freeze says so and the caller commits on
+ * the loop thread (and takes a full snapshot) as before. Entries an iterator's flush
  * wrote into the write transaction are no such reason: they are still dirty in the cache, so the freeze
  * drops that transaction and freezes them with the rest; nor are prefix deletes, which are deletes of
  * each key through the cache. */

@@ -326,7 +326,21 @@ struct bounded {
   size_t n;
   size_t pos;       /* v[0..pos) is committed */
   int with_pending; /* the last transaction also writes the pending state ids and metadata */
+  int log;          /* committed entries go to the delta log (b->spill) for the next barrier's delta */
 };
+
+/* Appends v[from..to), just committed, to the delta log: the next barrier's batch will not hold them, so
+ * its delta takes them from there. When the log cannot be written the next barrier falls back to a full
+ * checkpoint instead (nothing is lost: LMDB has them). */
+static void log_committed(sl_backend *b, sl_cache_entry *const *v, size_t from, size_t to) {
+  for (size_t i = from; i < to && !b->committed_unfrozen; i++) {
+    const sl_cache_entry *e = v[i];
+    int del = (e->flags & SL_CE_DELETED) != 0;
+    if (sl_spill_append(&b->spill, del ? SL_SPILL_DEL : SL_SPILL_PUT, e->data, e->klen,
+                        del ? NULL : e->data + e->klen, del ? 0 : e->vlen) != 0)
+      b->committed_unfrozen = 1;
+  }
+}
 
 /* Commits the transaction, in which v[from..to) now are: they are clean. The next part starts in a new
  * transaction (begun here, so that sl_bk_run's retry after MAP_FULL finds one). */
@@ -341,6 +355,8 @@ static int commit_part(sl_backend *b, struct bounded *a, size_t to, int last) {
   b->stats.commits++;
   for (size_t i = a->pos; i < to; i++)
     a->v[i]->flags &= ~(uint32_t)(SL_CE_DIRTY | SL_CE_IN_TXN);
+  if (a->log)
+    log_committed(b, a->v, a->pos, to);
   a->pos = to;
   return last ? 0 : begin(b);
 }
@@ -368,7 +384,7 @@ static int op_write_bounded(sl_backend *b, void *arg) {
 /* Writes every dirty entry into LMDB in transactions of bounded size (the last one with the pending ids and
  * metadata when with_pending) and commits them. Returns a status; on failure the entries not yet committed
  * stay dirty, and nothing pending is lost. */
-static int commit_bounded(sl_backend *b, int with_pending, const char *what) {
+static int commit_bounded(sl_backend *b, int with_pending, int log, const char *what) {
   sl_bk_wait_flush(b); /* collect_dirty reads what the last flush did */
   size_t n;
   sl_cache_entry **v = collect_dirty(b, &n);
@@ -384,7 +400,7 @@ static int commit_bounded(sl_backend *b, int with_pending, const char *what) {
       v[i] = r[i].e;
     free(r);
   }
-  struct bounded a = {v, n, 0, with_pending};
+  struct bounded a = {v, n, 0, with_pending, log};
   int rc = sl_bk_run(b, op_write_bounded, &a, what);
   free(v);
   return rc;
@@ -397,12 +413,11 @@ int sl_bk_txn_over_bound(const sl_backend *b) {
 
 int sl_bk_spill_commit(sl_backend *b) {
   /* Committing between barriers is safe — recovery never reads the working environment, it loads a
-   * checkpoint — but the next barrier's batch would miss these changes, so it falls back to a commit and
-   * a full snapshot (committed_unfrozen). */
-  int rc = commit_bounded(b, 0, "spilling the cache");
+   * checkpoint. The next barrier's batch will not hold these changes; the delta log does (or, when it
+   * cannot be written, committed_unfrozen makes that barrier fall back to a full checkpoint). */
+  int rc = commit_bounded(b, 0, 1, "spilling the cache");
   if (rc != SL_STATE_OK)
     return rc;
-  b->committed_unfrozen = 1;
   sl_cache_queue_clear(&b->cache, SL_CQ_WRITTEN);
   sl_cache_queue_clear(&b->cache, SL_CQ_UNFLUSHED);
   b->txn_untracked = 0;
@@ -454,10 +469,12 @@ static int write_pending(sl_backend *b, const sl_cache *p, MDB_dbi dbi) {
 int sl_backend_commit(sl_backend *b, int sync) {
   if (!b)
     return SL_STATE_EINVAL;
-  int rc = commit_bounded(b, 1, "committing");
+  int rc = commit_bounded(b, 1, 0, "committing");
   if (rc != SL_STATE_OK)
     return rc;
   sl_cache *c = &b->cache;
+  /* A commit is followed by a full snapshot (the fallback of a barrier): what the delta log held is in it. */
+  sl_spill_reset(&b->spill);
   sl_cache_remove_if(&b->ids_pend, NULL, NULL);
   sl_cache_remove_if(&b->meta_pend, NULL, NULL);
   sl_cache_queue_clear(c, SL_CQ_UNFLUSHED);

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "state/state_delta.h"
 #include "state_flush_fixture.h"
 
 enum { CAP = 1 << 20 };
@@ -32,19 +33,44 @@ static sl_backend_stats stats(const sl_backend *b) {
   return st;
 }
 
+/* Writes the batch's delta to <dir>/delta.snap and applies it to <dir>/loaded. */
+static void apply_delta(const char *dir, sl_frozen *f) {
+  char path[4200], loaded[4200], err[256] = "";
+  uint64_t bytes = 0, entries = 0;
+  snprintf(path, sizeof path, "%s/delta.snap", dir);
+  snprintf(loaded, sizeof loaded, "%s/loaded", dir);
+  if (sl_frozen_write_delta(f, path, &bytes, &entries, err, sizeof err) != 0)
+    fail_msg("delta write: %s", err);
+  if (sl_snapshot_apply_delta(loaded, path, NULL, NULL, err, sizeof err) != 0)
+    fail_msg("delta apply: %s", err);
+}
+
 /* 200 k distinct keys through a 1 MiB cache: the cache's footprint never passes the cap after a put, the
  * entries are committed in several bounded transactions (not one that holds them all), and every value
- * reads back — from the cache or, once evicted, from LMDB — before and after a reopen. */
+ * reads back — from the cache or, once evicted, from LMDB — before and after a reopen. The next barrier
+ * still gets a frozen batch, and its delta (the delta log of what was committed, then the batch) applied
+ * to the previous full snapshot gives exactly the state. */
 static void test_stream_of_new_keys(void **state) {
   const char *dir = *state;
   enum { N = 200000 };
   sl_backend *b = open_b(dir, CAP, 0);
   char k[32], v[64];
   size_t max_pages = b->txn_max_pages;
+  for (int i = 0; i < 100; i++) {
+    key_of(k, sizeof k, i);
+    put_s(b, k, "base");
+  }
+  sl_frozen *f = freeze(b);
+  sl_snapshot *snap = flush_inline(f);
+  uint64_t entries = 0;
+  write_and_load(dir, snap, &entries);
+  flush_done(f, snap);
   for (int i = 0; i < N; i++) {
     key_of(k, sizeof k, i);
     val_of(v, sizeof v, i);
     put_s(b, k, v);
+    if (i % 1000 == 0)
+      del_s(b, k); /* deletes are logged too */
     assert_true(stats(b).cache_bytes <= CAP);
     /* The write transaction never holds more than its bound (checked as it grows, every 64 writes). */
     if (b->txn)
@@ -54,24 +80,61 @@ static void test_stream_of_new_keys(void **state) {
   sl_backend_stats st = stats(b);
   assert_true(st.evictions > N / 2);
   assert_true(st.commits > 2);
-  assert_true(b->committed_unfrozen);
-  for (int i = 0; i < N; i += 997) {
+  assert_int_equal(b->committed_unfrozen, 0);
+  assert_true(b->spill.records > N / 2);
+  for (int i = 1; i < N; i += 997) {
     key_of(k, sizeof k, i);
     val_of(v, sizeof v, i);
-    expect_val(b, k, v);
+    expect_val(b, k, i % 1000 ? v : NULL);
   }
-  /* Committed between barriers: the next barrier's batch would miss those, so it falls back. */
-  sl_frozen *f = NULL;
-  assert_int_equal(sl_backend_freeze(b, &f), 1);
-  assert_int_equal(sl_backend_commit(b, 0), SL_STATE_OK);
-  assert_int_equal(b->committed_unfrozen, 0);
+  f = freeze(b);
+  assert_int_equal(b->spill.records, 0); /* the batch took the log */
+  flush_done(f, flush_inline(f));
   sl_backend_close(b);
   b = open_b(dir, CAP, 0);
-  for (int i = 0; i < N; i += 101) {
+  for (int i = 1; i < N; i += 101) {
     key_of(k, sizeof k, i);
     val_of(v, sizeof v, i);
-    expect_val(b, k, v);
+    expect_val(b, k, i % 1000 ? v : NULL);
   }
+  expect_val(b, "key-00000000", NULL);
+  sl_backend_close(b);
+}
+
+/* The delta of a barrier after cache pressure, applied to the previous full snapshot, is the state. */
+static void test_delta_after_pressure(void **state) {
+  const char *dir = *state;
+  enum { N = 50000 };
+  sl_backend *b = open_b(dir, CAP / 2, 0);
+  char k[32], v[64];
+  for (int i = 0; i < 1000; i++) {
+    key_of(k, sizeof k, i);
+    put_s(b, k, "base");
+  }
+  sl_frozen *f = freeze(b);
+  sl_snapshot *snap = flush_inline(f);
+  uint64_t entries = 0;
+  write_and_load(dir, snap, &entries);
+  flush_done(f, snap);
+  for (int i = 500; i < N; i++) {
+    key_of(k, sizeof k, i);
+    val_of(v, sizeof v, i);
+    put_s(b, k, v);
+    if (i % 3 == 0)
+      del_s(b, k);
+  }
+  assert_true(stats(b).commits > 2);
+  f = freeze(b);
+  sl_snapshot_end(flush_inline(f));
+  apply_delta(dir, f);
+  sl_frozen_complete(f);
+  sl_backend *l = open_loaded(dir);
+  for (int i = 0; i < N; i++) {
+    key_of(k, sizeof k, i);
+    val_of(v, sizeof v, i);
+    expect_val(l, k, i < 500 ? "base" : i % 3 == 0 ? NULL : v);
+  }
+  sl_backend_close(l);
   sl_backend_close(b);
 }
 
@@ -191,15 +254,16 @@ static void test_iterating_stays_bounded(void **state) {
     iter_dump(b, k, got, sizeof got);
     assert_string_equal(got, want);
   }
-  assert_true(b->committed_unfrozen);
   assert_true(stats(b).commits > 2);
+  assert_int_equal(b->committed_unfrozen, 0); /* logged: the next barrier still gets a batch */
+  assert_true(b->spill.records > 0);
   sl_backend_close(b);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      T(test_stream_of_new_keys), T(test_hot_set_stays),           T(test_clean_entries_go_first),
-      T(test_commit_in_parts),    T(test_iterating_stays_bounded),
+      T(test_stream_of_new_keys),     T(test_delta_after_pressure), T(test_hot_set_stays),
+      T(test_clean_entries_go_first), T(test_commit_in_parts),      T(test_iterating_stays_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
