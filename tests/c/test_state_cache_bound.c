@@ -33,6 +33,20 @@ static sl_backend_stats stats(const sl_backend *b) {
   return st;
 }
 
+/* Puts n keys ("base"), freezes them and loads the full snapshot of that barrier into <dir>/loaded. */
+static void full_base(const char *dir, sl_backend *b, int n) {
+  char k[32];
+  for (int i = 0; i < n; i++) {
+    key_of(k, sizeof k, i);
+    put_s(b, k, "base");
+  }
+  sl_frozen *f = freeze(b);
+  sl_snapshot *snap = flush_inline(f);
+  uint64_t entries = 0;
+  write_and_load(dir, snap, &entries);
+  flush_done(f, snap);
+}
+
 /* Writes the batch's delta to <dir>/delta.snap and applies it to <dir>/loaded. */
 static void apply_delta(const char *dir, sl_frozen *f) {
   char path[4200], loaded[4200], err[256] = "";
@@ -56,15 +70,7 @@ static void test_stream_of_new_keys(void **state) {
   sl_backend *b = open_b(dir, CAP, 0);
   char k[32], v[64];
   size_t max_pages = b->txn_max_pages;
-  for (int i = 0; i < 100; i++) {
-    key_of(k, sizeof k, i);
-    put_s(b, k, "base");
-  }
-  sl_frozen *f = freeze(b);
-  sl_snapshot *snap = flush_inline(f);
-  uint64_t entries = 0;
-  write_and_load(dir, snap, &entries);
-  flush_done(f, snap);
+  full_base(dir, b, 100);
   for (int i = 0; i < N; i++) {
     key_of(k, sizeof k, i);
     val_of(v, sizeof v, i);
@@ -87,7 +93,7 @@ static void test_stream_of_new_keys(void **state) {
     val_of(v, sizeof v, i);
     expect_val(b, k, i % 1000 ? v : NULL);
   }
-  f = freeze(b);
+  sl_frozen *f = freeze(b);
   assert_int_equal(b->spill.records, 0); /* the batch took the log */
   flush_done(f, flush_inline(f));
   sl_backend_close(b);
@@ -107,15 +113,7 @@ static void test_delta_after_pressure(void **state) {
   enum { N = 50000 };
   sl_backend *b = open_b(dir, CAP / 2, 0);
   char k[32], v[64];
-  for (int i = 0; i < 1000; i++) {
-    key_of(k, sizeof k, i);
-    put_s(b, k, "base");
-  }
-  sl_frozen *f = freeze(b);
-  sl_snapshot *snap = flush_inline(f);
-  uint64_t entries = 0;
-  write_and_load(dir, snap, &entries);
-  flush_done(f, snap);
+  full_base(dir, b, 1000);
   for (int i = 500; i < N; i++) {
     key_of(k, sizeof k, i);
     val_of(v, sizeof v, i);
@@ -124,7 +122,7 @@ static void test_delta_after_pressure(void **state) {
       del_s(b, k);
   }
   assert_true(stats(b).commits > 2);
-  f = freeze(b);
+  sl_frozen *f = freeze(b);
   sl_snapshot_end(flush_inline(f));
   apply_delta(dir, f);
   sl_frozen_complete(f);

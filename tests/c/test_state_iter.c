@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "state_failed_flush.h"
 #include "state_flush_fixture.h"
 
 /* The iteration under prefix, as iter_dump writes it, must be want. */
@@ -276,33 +277,18 @@ static void test_settle_after_iterator_flush(void **state) {
 /* A frozen batch whose flush failed (the map is full and the worker may not grow it) is in no queue any
  * more; an iterator opened afterwards must still see its entries. */
 static void test_iter_after_failed_flush(void **state) {
-  const char *dir = *state;
-  enum { N = 200, VLEN = 2000 };
-  sl_backend *b = open_b(dir, 0, 256 << 10);
-  char k[32], v[VLEN + 1];
-  memset(v, 'x', VLEN);
-  v[VLEN] = '\0';
-  for (int i = 0; i < N; i++) {
-    snprintf(k, sizeof k, "f%04d", i);
-    put_s(b, k, v);
-  }
-  sl_frozen *f = freeze(b);
-  struct worker w;
-  worker_start(&w, f, 0);
-  assert_int_equal(pthread_join(w.th, NULL), 0);
-  assert_int_equal(w.rc, -1);
-  sl_frozen_complete(f);
+  sl_backend *b = open_after_failed_flush(*state, "f");
   sl_backend_iter *it;
   const void *kp, *vp;
   size_t kl, vl;
   int n = 0;
   assert_int_equal(sl_backend_iter_open(b, "f", 1, &it), SL_STATE_OK);
   while (sl_backend_iter_next(it, &kp, &kl, &vp, &vl) == SL_STATE_OK) {
-    assert_int_equal(vl, VLEN);
+    assert_int_equal(vl, FAILED_VLEN);
     n++;
   }
   sl_backend_iter_close(it);
-  assert_int_equal(n, N);
+  assert_int_equal(n, FAILED_N);
   sl_backend_close(b);
 }
 
