@@ -1,6 +1,6 @@
 /* ffi_record.h — plain C functions the Lua side calls through the LuaJIT FFI on the per-record path:
- * field access on lazy records and setting the current key from a record field. They are declared again,
- * identically, in lua/sluice/native.lua (ffi.cdef); keep the two in step.
+ * field access on lazy records and setting the current key from a record field. They are declared again
+ * for Lua in lua/sluice/cdefs.lua (ffi.cdef), which tests/lua/ffi_layout_spec.lua holds to this header.
  *
  * Why FFI and not the classic Lua C API: FFI calls are compiled into the JIT trace as direct calls, while
  * lua_* calls from a hot loop leave the trace. Record access is the hottest path there is. */
