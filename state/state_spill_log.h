@@ -1,11 +1,13 @@
-/* state_spill_log.h — an append-only file of the writes a cache spill moved into the open write transaction.
+/* state_spill_log.h — an append-only file of the writes a cache spill committed to LMDB between two
+ * barriers: the delta log.
  *
- * Why: a spill frees dirty cache entries after writing them into the transaction, and LMDB can only grow its
- * map with no transaction open, so a later MDB_MAP_FULL would abort those writes with nothing left in memory
- * to replay. The log keeps them on disk instead (sequential writes to an unlinked temporary file in the state
- * directory), so the transaction can always be aborted and rebuilt. It is emptied at every commit and never
- * read after a restart: it only ever holds uncommitted work.
- * Ownership: the log owns its file; the backend owns the log. */
+ * Why: under cache pressure the backend commits dirty entries to LMDB before the next barrier (bounding the
+ * write transaction, state_txn.c), so the barrier's frozen batch no longer holds them; an incremental
+ * checkpoint would miss them. They are appended here instead (sequential writes to an unlinked temporary
+ * file in the state directory); the next freeze takes the file over, and its delta starts with these
+ * entries (state_flush.c). A barrier falls back to a full checkpoint only when this log cannot be written.
+ * It is never read after a restart: recovery loads checkpoints, not the working environment.
+ * Ownership: the log owns its file; the backend owns the current log, a frozen batch the one it took. */
 #ifndef SLUICE_STATE_SPILL_LOG_H
 #define SLUICE_STATE_SPILL_LOG_H
 
