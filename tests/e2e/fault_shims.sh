@@ -32,7 +32,7 @@ grep -q "matched=4 fired=3 write=2 writev=1 pwrite=1$" log || fail "sticky count
 
 # A short write writes half, then (sticky) the disk is full; path= counts only the named file.
 rm -f log
-out=$(inject "op=write|writev,nth=2,sticky=1,short=1,errno=ENOSPC,path=/c" write c abcd write other x write c abcd writev c zz)
+out=$(inject "op=write|writev,nth=2,sticky=1,short=1,errno=ENOSPC,path=$WORK/c" write c abcd write other x write c abcd writev c zz)
 expect_lines "short write" "$out" "ok write 4" "ok write 1" "ok write 2" "err writev ENOSPC"
 [ "$(cat c)" = abcdab ] || fail "short write: file holds '$(cat c)'"
 grep -q "op=write call=write n=2 short path=$WORK/c" log || fail "short write not logged: $(cat log)"
