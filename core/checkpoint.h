@@ -13,11 +13,14 @@
  * fsyncs it and the sink's pending parts, and writes _metadata durably: only then is N complete. Processing
  * goes on meanwhile (LMDB's MVCC keeps the view frozen). Back on the loop thread the sink commits (the parts
  * are appended to the output file) and checkpoints beyond the retained ones are deleted. One checkpoint is in
- * flight at a time; a trigger while one runs is skipped and counted.
+ * flight at a time; a trigger while one runs is skipped and counted, and one that finds nothing changed since
+ * the last complete checkpoint is skipped too ("unchanged": an idle job writes nothing). By default a
+ * checkpoint is a delta of what changed (a full one every FULL_EVERY-th, for savepoints and final ones).
  *
- * Recovery. At start the newest complete checkpoint whose metadata and snapshot verify is loaded into a
- * fresh working environment (a corrupt one is reported and the previous one used); sources seek to its
- * offsets, the output file is put back to its committed content. */
+ * Recovery (core/recovery.c). At start the newest complete checkpoint whose metadata, snapshot and pending
+ * output verify is loaded into a fresh working environment: an incomplete one is removed, a corrupt one set
+ * aside (renamed, never deleted) and the previous one used, one that cannot be read now stops the start;
+ * sources seek to its offsets, the output file is put back to its committed content. */
 #ifndef SLUICE_CHECKPOINT_H
 #define SLUICE_CHECKPOINT_H
 
@@ -56,7 +59,7 @@ typedef struct sl_checkpointer {
   sl_checkpoint_job job;
   char pending_savepoint[4096];
   sl_frozen *settling;   /* the last checkpoint's frozen state, marked clean a slice per batch */
-  int incremental;       /* --incremental-checkpoints */
+  int incremental;       /* deltas between full checkpoints (the default; not with --full-checkpoints) */
   uint64_t last_full_id; /* the base of the current chain of deltas (0: none yet) */
   int force_full;        /* the next checkpoint must be full: a checkpoint failed, or we just restored */
   int last_complete; /* the last checkpoint attempted completed (or we restored one): it holds the state */
