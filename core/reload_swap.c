@@ -209,6 +209,21 @@ static int drop_removed_state(sl_runtime *rt, sl_lua_host *next, int *fatal, cha
     remove_probe(dir);
     return p.dropped ? -1 : 1;
   }
+  /* The state the new code would run on is in the probe: check its kinds now, while the old code can still
+   * go on running when they do not fit. */
+  sl_backend *probe = NULL;
+  char why[512];
+  sl_backend_options bo = {0, sl_backend_map_reserve()};
+  int refused = sl_backend_open(&probe, dir, &bo, why, sizeof why) != SL_STATE_OK;
+  if (refused)
+    snprintf(err, errlen, "cannot open the state the new code would run on: %s", why);
+  else
+    refused = sl_lua_host_check_states(next, probe, err, errlen) != 0;
+  sl_backend_close(probe);
+  if (refused) {
+    remove_probe(dir);
+    return -1;
+  }
   /* From here on the old VM is gone: a failure leaves no code to run, and stops the job (its last
    * checkpoint is intact, so a restart continues from it). */
   *fatal = 1;

@@ -282,6 +282,17 @@ int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, in
   return 0;
 }
 
+int sl_lua_host_check_states(sl_lua_host *h, sl_backend *backend, char *err, size_t errlen) {
+  push_host_fn(h, "check_states");
+  lua_pushlightuserdata(h->L, backend);
+  int status = lua_pcall(h->L, 1, 0, 0);
+  if (status == 0)
+    return 0;
+  is_fatal(h->L, status);
+  copy_error(h->L, err, errlen);
+  return -1;
+}
+
 int sl_lua_host_pending_timers(sl_lua_host *h, uint64_t *n, char *err, size_t errlen) {
   lua_State *L = h->L;
   *n = 0;

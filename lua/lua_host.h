@@ -88,6 +88,10 @@ int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, in
                             uint64_t *late, void (*on_error)(void *arg, const char *msg), void *arg,
                             char *err, size_t errlen);
 
+/* Checks, before start, the job's declared states against backend's registry (a state stored as another
+ * kind or TTL setting is refused), building nothing and registering nothing. 0, or -1 with the refusal. */
+int sl_lua_host_check_states(sl_lua_host *h, sl_backend *backend, char *err, size_t errlen);
+
 /* The number of processing-time timers pending in the job's operators (one walk of each queue: for the
  * end-of-run summary). 0, or -1 with the reason in err. */
 int sl_lua_host_pending_timers(sl_lua_host *h, uint64_t *n, char *err, size_t errlen);

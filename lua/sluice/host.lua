@@ -145,6 +145,12 @@ end
 -- event-time timer. Output goes into the sink's buffer. Returns the earliest pending processing-time timer
 -- (ms, or nil), the on_timer errors (array of messages, or nil: each timer's output was cut) and the number
 -- of late records so far. A no-op before start.
+-- Checks the loaded job's declared states against another backend's registry (lightuserdata), building
+-- nothing: raises the refusal naming the state and both kinds.
+function M.check_states(backend)
+  pipeline.check(job, ffi.cast("sl_backend *", backend))
+end
+
 -- The number of processing-time timers still pending (the summary at the end of a bounded input).
 function M.pending_timers()
   return pipeline.pending_timers(job)

@@ -306,6 +306,13 @@ local function check_job(job, env)
   end
 end
 
+-- Checks the job's declared states against the registry of `backend` (an sl_backend*) without building
+-- anything: hot reload asks it of the state it would switch to before it gives up the running code.
+-- Raises the error check_job would.
+function M.check(job, backend)
+  check_job(job, { backend = backend })
+end
+
 -- Builds the chain for `job` writing into the sl_buf `buf`. env = { backend = sl_backend*, buf = sl_buf*,
 -- max_parallelism = n }. Returns the head stage. Raises (an ordinary error) when the job cannot run on
 -- this state (check_job).

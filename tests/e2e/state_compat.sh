@@ -130,3 +130,56 @@ run_sluice run "$WORK/u1.lua" --input "$WORK/more.jsonl" --state-dir "$WORK/st5"
 [ "$(tail -n 4 "$WORK/out5" | tr '\n' ' ')" = '{"k": "a", "n": 4} {"k": "b", "n": 4} {"k": "a", "n": 5} {"k": "b", "n": 5} ' ] \
   || fail "records were lost or counted twice after the failed run: $(cat "$WORK/out5")"
 echo "ok: a first use as another kind fails the job, nothing lost"
+
+# --- 6. A hot reload that drops a removed operator's state (--allow-non-restored-state) and changes a
+# kept state's kind: refused before the old code is given up (the kinds are checked on the state the new
+# code would run on); the job keeps running and exits 0.
+cat > "$WORK/w1.lua" <<'LUA'
+local sluice = require "sluice"
+return sluice.job "compat-drop"
+  :key_by "k"
+  :process("count", {
+    state = { x = sluice.state.value { default = 0 } },
+    process = function(ctx, rec)
+      local n = ctx.state.x:value() + 1
+      ctx.state.x:update(n)
+      ctx:emit({ k = ctx:key(), n = n }, { "k", "n" })
+    end,
+  })
+  :process("extra", {
+    state = { seen = sluice.state.value { default = 0 } },
+    process = function(ctx, rec)
+      ctx.state.seen:update(1)
+      ctx:emit(rec)
+    end,
+  })
+LUA
+cat > "$WORK/w2.lua" <<'LUA'
+local sluice = require "sluice"
+return sluice.job "compat-drop"
+  :key_by "k"
+  :process("count", {
+    state = { x = sluice.state.map {} },
+    process = function(ctx, rec)
+      ctx.state.x:put(rec.k, true)
+      ctx:emit({ k = ctx:key(), n = 0 }, { "k", "n" })
+    end,
+  })
+LUA
+job6="$WORK/job6/compat.lua"
+mkdir "$WORK/job6"
+cp "$WORK/w1.lua" "$job6"
+log6="$WORK/follow6.jsonl"; out6="$WORK/out6"; err6="$WORK/err6"
+cp "$WORK/in.jsonl" "$log6"
+"$SLUICE" run "$job6" --input "$log6" --follow --state-dir "$WORK/st6" --output "$out6" --checkpoint-interval 50 \
+  --allow-non-restored-state 2> "$err6" &
+pid6=$!
+wait_for "6 output lines" lines_ge "$out6" 6
+save "$job6" < "$WORK/w2.lua"
+wait_for "the reload refusal" grep -q "reload of .*compat.lua failed, the old code keeps running: .*state 'x'" "$err6"
+kill -0 $pid6 || fail "the job stopped on a refused reload: $(tail -3 "$err6")"
+echo '{"k": "a"}' >> "$log6"
+wait_for "7 output lines" lines_ge "$out6" 7
+[ "$(tail -n 1 "$out6")" = '{"k": "a", "n": 4}' ] || fail "the old code did not keep running: $(tail -n 3 "$out6")"
+kill -TERM $pid6; wait $pid6 || fail "the job exited non-zero: $(tail -3 "$err6")"
+echo "ok: a reload that drops an operator and changes a kind is refused, the old code keeps running"
