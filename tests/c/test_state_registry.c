@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "snapshot_expect.h"
 #include "state/state_backend.h"
 #include "state/state_delta.h"
 #include "state/state_flush.h"
@@ -60,28 +61,6 @@ static void expect_info(sl_backend *b, const char *op, const char *name, uint32_
   assert_int_equal(got, id);
   assert_int_equal(info.kind, kind);
   assert_int_equal(info.ttl, ttl);
-}
-
-static void snapshot_to(sl_backend *b, const char *path) {
-  sl_snapshot *s = NULL;
-  uint64_t bytes = 0, entries = 0;
-  char err[512] = "";
-  assert_int_equal(sl_snapshot_begin(b, &s), SL_STATE_OK);
-  int rc = sl_snapshot_write(s, path, &bytes, &entries, err, sizeof err);
-  if (rc)
-    fprintf(stderr, "snapshot: %s\n", err);
-  assert_int_equal(rc, 0);
-  sl_snapshot_end(s);
-}
-
-static void load_ok(const char *dir, const char *path, sl_snapshot_keep_fn keep) {
-  char err[512] = "";
-  if (mkdir(dir, 0755) != 0)
-    assert_int_equal(errno, EEXIST);
-  int rc = sl_snapshot_load(dir, path, keep, NULL, err, sizeof err);
-  if (rc)
-    fprintf(stderr, "load: %s\n", err);
-  assert_int_equal(rc, 0);
 }
 
 static void test_same_kind_accepted_other_kind_refused(void **state) {
@@ -146,7 +125,7 @@ static void test_old_registry_loads_then_records_kind(void **state) {
   path_in(again, state, "again.snap");
   path_in(dir2, state, "env2");
   write_old_snapshot(snap);
-  load_ok(dir, snap, NULL);
+  load_ok(dir, snap, NULL, NULL);
   sl_backend *b = open_backend(dir, NULL);
   expect_info(b, "op", "a", 1, SL_STATE_KIND_UNKNOWN, 0);
   /* Unknown: any kind is accepted (the id is kept) and recorded from then on. */
@@ -159,7 +138,7 @@ static void test_old_registry_loads_then_records_kind(void **state) {
   /* The recorded kind travels in the next snapshot. */
   snapshot_to(b, again);
   sl_backend_close(b);
-  load_ok(dir2, again, NULL);
+  load_ok(dir2, again, NULL, NULL);
   b = open_backend(dir2, NULL);
   reg_refused(b, "op", "a", &VALUE, &MAP);
   assert_int_equal(reg_ok(b, "op", "b", &LIST), 2);
@@ -178,7 +157,7 @@ static void test_unknown_future_kind_refused(void **state) {
   sl_snapfile_put(w, 3, "op\0f", 4, row, 6);
   uint64_t bytes, entries;
   assert_int_equal(sl_snapfile_finish(w, &bytes, &entries, err, sizeof err), 0);
-  load_ok(dir, snap, NULL);
+  load_ok(dir, snap, NULL, NULL);
   sl_backend *b = open_backend(dir, NULL);
   expect_info(b, "op", "f", 1, SL_STATE_KIND_MAX + 1, 0);
   sl_state_info future = {SL_STATE_KIND_MAX + 1, 0};
@@ -205,7 +184,7 @@ static void test_snapshot_keep_filter_with_kinds(void **state) {
   assert_int_equal(sl_backend_commit(b, 0), SL_STATE_OK);
   snapshot_to(b, snap);
   sl_backend_close(b);
-  load_ok(dst, snap, keep_not_dropped);
+  load_ok(dst, snap, keep_not_dropped, NULL);
   b = open_backend(dst, NULL);
   expect_info(b, "kept", "a", a, SL_STATE_KIND_VALUE, 0);
   expect_info(b, "kept", "c", c, SL_STATE_KIND_LIST, 0);
@@ -225,8 +204,8 @@ static void test_delta_carries_recorded_kind(void **state) {
   path_in(snap, state, "old.snap");
   path_in(delta, state, "delta.snap");
   write_old_snapshot(snap);
-  load_ok(src, snap, NULL);
-  load_ok(dst, snap, NULL);
+  load_ok(src, snap, NULL, NULL);
+  load_ok(dst, snap, NULL, NULL);
   /* The checkpoint after a restore of an old registry: old id 1 gets its kind recorded, a new state 3 is
    * registered with TTL. An incremental checkpoint stores exactly that frozen batch as a delta. */
   sl_backend *b = open_backend(src, NULL);

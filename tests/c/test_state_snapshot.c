@@ -17,9 +17,10 @@
 
 #include <cmocka.h>
 
+#include "snapshot_expect.h"
 #include "state/state_backend.h"
-#include "state/state_key.h"
 #include "state/state_delta.h"
+#include "state/state_key.h"
 #include "state/state_snapshot.h"
 #include "state/state_ttl.h"
 #include "state_expect.h"
@@ -124,34 +125,6 @@ static uint64_t count_records(const char *path, uint8_t tag, const void *prefix,
   }
   free(p);
   return n;
-}
-
-/* Writes a snapshot of everything committed in b to path; returns its entry count. */
-static uint64_t snapshot_to(sl_backend *b, const char *path) {
-  sl_snapshot *s = NULL;
-  uint64_t bytes = 0, entries = 0;
-  char err[512] = "";
-  assert_int_equal(sl_snapshot_begin(b, &s), SL_STATE_OK);
-  int rc = sl_snapshot_write(s, path, &bytes, &entries, err, sizeof err);
-  if (rc)
-    fprintf(stderr, "snapshot: %s\n", err);
-  assert_int_equal(rc, 0);
-  sl_snapshot_end(s);
-  struct stat st;
-  assert_int_equal(stat(path, &st), 0);
-  assert_int_equal((uint64_t)st.st_size, bytes);
-  return entries;
-}
-
-/* Loads path into dir (created if missing: load itself expects an existing directory). */
-static void load_ok(const char *dir, const char *path, sl_snapshot_keep_fn keep, void *arg) {
-  char err[512] = "";
-  if (mkdir(dir, 0755) != 0)
-    assert_int_equal(errno, EEXIST);
-  int rc = sl_snapshot_load(dir, path, keep, arg, err, sizeof err);
-  if (rc)
-    fprintf(stderr, "load: %s\n", err);
-  assert_int_equal(rc, 0);
 }
 
 static void expect_verify_fails(const char *path, const char *reason_part) {
