@@ -134,18 +134,9 @@ echo "ok: a first use as another kind fails the job, nothing lost"
 # --- 6. A hot reload that drops a removed operator's state (--allow-non-restored-state) and changes a
 # kept state's kind: refused before the old code is given up (the kinds are checked on the state the new
 # code would run on); the job keeps running and exits 0.
-cat > "$WORK/w1.lua" <<'LUA'
-local sluice = require "sluice"
-return sluice.job "compat-drop"
-  :key_by "k"
-  :process("count", {
-    state = { x = sluice.state.value { default = 0 } },
-    process = function(ctx, rec)
-      local n = ctx.state.x:value() + 1
-      ctx.state.x:update(n)
-      ctx:emit({ k = ctx:key(), n = n }, { "k", "n" })
-    end,
-  })
+# w1: v1 under another job name, with a second stateful operator; w2: v2 without it.
+{ sed 's/sluice.job "compat"/sluice.job "compat-drop"/' "$WORK/v1.lua"
+  cat <<'LUA'
   :process("extra", {
     state = { seen = sluice.state.value { default = 0 } },
     process = function(ctx, rec)
@@ -154,18 +145,8 @@ return sluice.job "compat-drop"
     end,
   })
 LUA
-cat > "$WORK/w2.lua" <<'LUA'
-local sluice = require "sluice"
-return sluice.job "compat-drop"
-  :key_by "k"
-  :process("count", {
-    state = { x = sluice.state.map {} },
-    process = function(ctx, rec)
-      ctx.state.x:put(rec.k, true)
-      ctx:emit({ k = ctx:key(), n = 0 }, { "k", "n" })
-    end,
-  })
-LUA
+} > "$WORK/w1.lua"
+sed 's/sluice.job "compat"/sluice.job "compat-drop"/' "$WORK/v2.lua" > "$WORK/w2.lua"
 job6="$WORK/job6/compat.lua"
 mkdir "$WORK/job6"
 cp "$WORK/w1.lua" "$job6"
