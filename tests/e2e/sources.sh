@@ -4,18 +4,7 @@ source "$(dirname "$0")/lib.bash"
 
 # --- TCP ---
 port=$((20000 + RANDOM % 20000))
-cat > "$WORK/tcp.lua" <<LUA
-local sluice = require "sluice"
-return sluice.job "tcp-count"
-  :source(sluice.source.tcp { port = $port })
-  :key_by "url"
-  :process("count", function(ctx, rec)
-    local n = ctx:value("count", 0)
-    n:update(n:value() + 1)
-    ctx:emit({ url = rec.url, count = n:value() }, { "url", "count" })
-  end)
-LUA
-"$SLUICE" run "$WORK/tcp.lua" --state-dir "$WORK/tcp-state" --output "$WORK/tcp.out" 2> "$WORK/tcp.err" &
+"$SLUICE" run "$SLUICE_SRC/tests/e2e/tcp_count_job.lua" --state-dir "$WORK/tcp-state" --output "$WORK/tcp.out" -- "$port" 2> "$WORK/tcp.err" &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on tcp:127.0.0.1:$port" "$WORK/tcp.err" && break; sleep 0.05; done
 grep -q "listening" "$WORK/tcp.err" || fail "TCP source did not start: $(cat "$WORK/tcp.err")"

@@ -5,19 +5,8 @@
 # listens on 127.0.0.1 only unless the script says otherwise.
 source "$(dirname "$0")/lib.bash"
 port=$((20000 + RANDOM % 20000))
-cat > "$WORK/tcp.lua" << LUA
-local sluice = require "sluice"
-return sluice.job "tcp-limits"
-  :source(sluice.source.tcp { port = $port })
-  :key_by "url"
-  :process("count", function(ctx, rec)
-    local n = ctx:value("count", 0)
-    n:update(n:value() + 1)
-    ctx:emit({ url = rec.url, count = n:value() }, { "url", "count" })
-  end)
-LUA
-"$SLUICE" run "$WORK/tcp.lua" --state-dir "$WORK/st" --tcp-max-connections 3 \
-  --tcp-max-buffer-bytes 4096 --max-line-bytes 65536 > "$WORK/out" 2> "$WORK/err" &
+"$SLUICE" run "$SLUICE_SRC/tests/e2e/tcp_count_job.lua" --state-dir "$WORK/st" --tcp-max-connections 3 \
+  --tcp-max-buffer-bytes 4096 --max-line-bytes 65536 -- "$port" > "$WORK/out" 2> "$WORK/err" &
 pid=$!
 for _ in $(seq 200); do grep -q "listening on" "$WORK/err" && break; sleep 0.05; done
 grep -q "listening on tcp:127.0.0.1:$port (at most 3 connections, 4096 unprocessed bytes each)" "$WORK/err" ||
@@ -137,7 +126,7 @@ grep -q '"url": "/long", "count": 1' "$WORK/out" || fail "the 3000-byte line was
 
 # The options are checked.
 set +e
-"$SLUICE" run "$WORK/tcp.lua" --state-dir "$WORK/st2" --tcp-max-connections 0 2> "$WORK/err2"
+"$SLUICE" run "$SLUICE_SRC/tests/e2e/tcp_count_job.lua" --state-dir "$WORK/st2" --tcp-max-connections 0 -- "$port" 2> "$WORK/err2"
 status=$?
 set -e
 [ "$status" -eq 2 ] && grep -q -- "--tcp-max-connections needs an integer >= 1" "$WORK/err2" ||
