@@ -193,14 +193,16 @@ static int open_state(sl_runtime *rt) {
  * durable before any checkpoint relies on them: after a power loss, a complete checkpoint's _metadata must
  * still be reachable by name. 0, or -1 with the reason in err. */
 static int sync_state_dir_names(const sl_runtime *rt, char *err, size_t errlen) {
-  char parent[4300];
-  snprintf(parent, sizeof parent, "%s/..", rt->state_dir);
-  const char *dirs[] = {rt->ckpt.dir, rt->pending_dir, rt->state_dir, parent};
+  const char *dirs[] = {rt->ckpt.dir, rt->pending_dir, rt->state_dir};
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
     if (sl_fsync_dir(dirs[i]) != 0 && !(errno == ENOENT && dirs[i] == rt->pending_dir)) {
       snprintf(err, errlen, "cannot sync directory '%s': %s", dirs[i], strerror(errno));
       return -1;
     }
+  if (sl_fsync_parent(rt->state_dir) != 0) {
+    snprintf(err, errlen, "cannot sync the directory of '%s': %s", rt->state_dir, strerror(errno));
+    return -1;
+  }
   return 0;
 }
 
