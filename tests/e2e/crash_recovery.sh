@@ -29,6 +29,8 @@ while [ "$kills" -lt "$KILLS_WANTED" ]; do
   "$SLUICE" run "$slow" --input "$WORK/in.log" --state-dir "$WORK/state" --output "$WORK/out" \
     --checkpoint-interval "$interval" $CKPT_FLAGS --quiet -- "$DELAY" 2>> "$WORK/log" &
   pid=$!
+  # Kill anywhere from during recovery (a few ms in) to well past a few checkpoints.
+  pause=$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.005 + (r % 400) / 1000 }')
   if [ $((restarts % 3)) = 2 ]; then
     # Every third run is killed only after it completed a checkpoint of its own: however loaded the
     # machine, the job makes progress and later runs restore what earlier ones committed.
@@ -38,9 +40,9 @@ while [ "$kills" -lt "$KILLS_WANTED" ]; do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.05
     done
+    pause=0.005 # then at once: waiting for the checkpoint used up input enough
   fi
-  # Kill anywhere from during recovery (a few ms in) to well past a few checkpoints.
-  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.005 + (r % 400) / 1000 }')"
+  sleep "$pause"
   if kill -9 "$pid" 2>/dev/null; then
     wait "$pid" 2>/dev/null || true
     kills=$((kills + 1))

@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.bash"
 
 # Shorter batches than the main crash test (so a run takes several checkpoints before it is killed), hence
 # fewer kills fit before the input is done.
-out=$(CKPT_FLAGS=--incremental-checkpoints DELAY=0.00001 KILLS_WANTED=12 MIN_KILLS=10 \
+out=$(CKPT_FLAGS=--incremental-checkpoints DELAY=0.00002 KILLS_WANTED=12 MIN_KILLS=10 \
   bash "$SLUICE_SRC/tests/e2e/crash_recovery.sh" 2>&1) || { echo "$out" | tail -20; fail "crash test failed"; }
 echo "$out" | grep -E "^kills|deltas:|^ok" || true
 
