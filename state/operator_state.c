@@ -18,6 +18,48 @@ void sl_op_list_free(sl_op_list *l) {
   memset(l, 0, sizeof(*l));
 }
 
+/* The set union of the concatenation's items by their bytes, first occurrences in order (references into
+ * old), through an open-addressing table of item indexes keyed by the items' hash. *out is NULL when
+ * total is 0; the caller frees it. */
+static int union_items(const sl_op_list *old, size_t n_old, size_t total, sl_op_item **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  if (total == 0)
+    return SL_STATE_OK;
+  if (total > SIZE_MAX / 4 / sizeof(size_t))
+    return SL_STATE_ENOMEM;
+  size_t cap = 16;
+  while (cap < total * 2)
+    cap *= 2;
+  size_t *slot = calloc(cap, sizeof(*slot)); /* 1 + the index in items, 0 when free */
+  sl_op_item *items = malloc(total * sizeof(*items));
+  if (!slot || !items) {
+    free(slot);
+    free(items);
+    return SL_STATE_ENOMEM;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n_old; i++)
+    for (size_t e = 0; e < old[i].n; e++) {
+      const sl_op_item *it = &old[i].items[e];
+      size_t s = (size_t)sl_key_hash(it->data, it->len) & (cap - 1);
+      for (;; s = (s + 1) & (cap - 1)) {
+        const sl_op_item *seen = slot[s] ? &items[slot[s] - 1] : NULL;
+        if (!seen) {
+          items[k] = *it;
+          slot[s] = ++k;
+          break;
+        }
+        if (seen->len == it->len && (it->len == 0 || memcmp(seen->data, it->data, it->len) == 0))
+          break;
+      }
+    }
+  free(slot);
+  *out = items;
+  *n = k;
+  return SL_STATE_OK;
+}
+
 int sl_op_state_redistribute(const sl_op_list *old, size_t n_old, size_t m, int mode, sl_op_list *out) {
   if (!out || m == 0 || (n_old && !old) || (mode != SL_REDIST_EVEN_SPLIT && mode != SL_REDIST_UNION))
     return SL_STATE_EINVAL;
@@ -25,6 +67,18 @@ int sl_op_state_redistribute(const sl_op_list *old, size_t n_old, size_t m, int 
   size_t total = 0;
   for (size_t i = 0; i < n_old; i++)
     total += old[i].n;
+  /* A union hands out the set of distinct items: N instances writing back the union they were given
+   * restore as that union once, not N times (which would grow it N-fold at every rescale). */
+  sl_op_item *uniq = NULL;
+  sl_op_list ulist;
+  if (mode == SL_REDIST_UNION) {
+    int rc = union_items(old, n_old, total, &uniq, &total);
+    if (rc != SL_STATE_OK)
+      return rc;
+    ulist = (sl_op_list){uniq, total, NULL};
+    old = &ulist;
+    n_old = 1;
+  }
   size_t next = 0; /* index in the concatenation where the next even-split share starts */
   for (size_t j = 0; j < m; j++) {
     size_t from = 0, count = total;
@@ -39,6 +93,7 @@ int sl_op_state_redistribute(const sl_op_list *old, size_t n_old, size_t m, int 
     if (!(out[j].items = malloc(count * sizeof(sl_op_item)))) {
       for (size_t k = 0; k <= j; k++)
         sl_op_list_free(&out[k]);
+      free(uniq);
       return SL_STATE_ENOMEM;
     }
     /* Walk the concatenation from `from`: skip whole old lists, then copy item references. */
@@ -56,6 +111,7 @@ int sl_op_state_redistribute(const sl_op_list *old, size_t n_old, size_t m, int 
       skip = 0;
     }
   }
+  free(uniq);
   return SL_STATE_OK;
 }
 

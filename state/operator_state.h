@@ -8,7 +8,11 @@
  *
  * Redistribution, as Flink defines it for operator ListState: SL_REDIST_EVEN_SPLIT concatenates the old
  * lists (instance 0 first) and gives each new instance a contiguous, near-equal share (the first
- * total % M instances get one more); SL_REDIST_UNION gives every new instance the whole concatenation.
+ * total % M instances get one more); SL_REDIST_UNION gives every new instance the set union of the old
+ * lists: every distinct item (by its bytes) once, in the order of its first occurrence in the concatenation.
+ * A set and not the concatenation because an instance usually writes back the whole union it was given:
+ * N instances doing so would otherwise restore it N times over, and the list would grow N-fold at every
+ * restore (a known pitfall of union state). The price: a union list cannot hold the same item twice.
  * Operator lists are loaded whole: they are meant to be small (offsets, buffered records at a snapshot). */
 #ifndef SLUICE_OPERATOR_STATE_H
 #define SLUICE_OPERATOR_STATE_H
@@ -34,7 +38,7 @@ typedef struct sl_op_list {
   void *owned; /* memory the list owns (item array and, for a loaded list, the bytes); freed by _free */
 } sl_op_list;
 
-/* Fills out[0..m) from old[0..n_old) by mode. out's item arrays are allocated (freed by sl_op_list_free);
+/* Fills out[0..m) from old[0..n_old) by mode (a union holds each distinct item once, see above). out's item arrays are allocated (freed by sl_op_list_free);
  * their bytes are borrowed from old. EINVAL on m == 0 or a bad mode, ENOMEM. On error out is all empty. */
 int sl_op_state_redistribute(const sl_op_list *old, size_t n_old, size_t m, int mode, sl_op_list *out);
 

@@ -1,6 +1,6 @@
 /* test_state_operator.c — operator ListState (state/operator_state.c): even-split and union redistribution
- * (scale up, scale down, empty lists, more instances than items), write/restore through the backend, and a
- * restore from a damaged instance count. */
+ * (scale up, scale down, empty lists, more instances than items; a union as a set), write/restore through
+ * the backend, a restore from a damaged instance count, and union state kept as it is across restores. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,6 +51,15 @@ static void test_union(void **state) {
   check(old, 2, 1, SL_REDIST_UNION, "abc|");
   check(old, 2, 3, SL_REDIST_UNION, "abc|abc|abc|");
   check(old, 1, 2, SL_REDIST_UNION, "ab|ab|");
+  /* A set union: an item written by several instances (or twice by one) comes once, where it first
+   * occurs; empty items are items too. */
+  sl_op_item d[] = {{"b", 1}, {"a", 1}, {"b", 1}, {"", 0}, {"c", 1}, {"a", 1}, {"", 0}, {"ab", 2}};
+  sl_op_list dup[3] = {{d, 3, NULL}, {d + 3, 0, NULL}, {d + 3, 5, NULL}}; /* bab | - | "" c a "" ab */
+  check(dup, 3, 2, SL_REDIST_UNION, "bacab|bacab|");
+  sl_op_list same[3] = {{S, 3, NULL}, {S, 3, NULL}, {S, 3, NULL}};
+  check(same, 3, 1, SL_REDIST_UNION, "abc|");
+  /* Even split keeps every copy: each item there belongs to one instance. */
+  check(same, 3, 2, SL_REDIST_EVEN_SPLIT, "abcab|cabc|");
 }
 
 static void test_bad_args(void **state) {
@@ -106,11 +115,41 @@ static void test_damaged_header(void **state) {
   restored(f, SL_REDIST_UNION, 2, 1, "abc|");
 }
 
+/* Restores union state `id` for instances 0..m-1 of m, checks each got `want`, and has each write back
+ * what it got (as an operator whose snapshot hook stores its whole restored list). */
+static void union_round(sl_backend *b, uint32_t id, uint32_t m, const char *want) {
+  sl_op_list got[4];
+  char buf[256];
+  for (uint32_t i = 0; i < m; i++) {
+    assert_int_equal(sl_op_state_restore(b, id, SL_REDIST_UNION, m, i, &got[i]), SL_STATE_OK);
+    show(&got[i], 1, buf);
+    assert_string_equal(buf, want);
+  }
+  for (uint32_t i = 0; i < m; i++) {
+    assert_int_equal(sl_op_state_write(b, id, i, m, got[i].items, got[i].n), SL_STATE_OK);
+    sl_op_list_free(&got[i]);
+  }
+  assert_int_equal(sl_backend_commit(b, 0), SL_STATE_OK);
+}
+
+/* Rescaling 2 -> 3 -> 2 -> 2 a union state whose instances write back the union they got keeps the same
+ * list: it used to grow to 3 copies, then 6, then 12. */
+static void test_union_rounds(void **state) {
+  struct fixture *f = *state;
+  assert_int_equal(sl_op_state_write(f->b, 5, 0, 2, S, 2), SL_STATE_OK);     /* ab */
+  assert_int_equal(sl_op_state_write(f->b, 5, 1, 2, S + 1, 2), SL_STATE_OK); /* bc */
+  assert_int_equal(sl_backend_commit(f->b, 0), SL_STATE_OK);
+  union_round(f->b, 5, 3, "abc|");
+  union_round(f->b, 5, 2, "abc|");
+  union_round(f->b, 5, 2, "abc|");
+  restored(f, SL_REDIST_UNION, 1, 0, "abc|");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_even_split), cmocka_unit_test(test_union),
                                      cmocka_unit_test(test_bad_args), T(test_write_restore),
-                                     T(test_damaged_header)};
+                                     T(test_damaged_header), T(test_union_rounds)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
