@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 WERROR ?= OFF
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := gcc libc6-dev make cmake pkg-config luajit libluajit-5.1-dev libuv1-dev liblmdb-dev libcmocka-dev \
-            lua-busted lua-cjson valgrind python3
+            lua-busted lua-cjson valgrind python3 libck-dev
 DEMO_STATE := $(BUILD)/demo-state
 
 .PHONY: deps build run test bench clean

@@ -38,7 +38,10 @@ static void work(void *arg) {
   sl_checkpointer *c = arg;
   sl_checkpoint_job *j = &c->job;
   char path[4200];
-  sl_checkpoint_file(j->dir, SL_CHECKPOINT_SNAPSHOT, path, sizeof path);
+  if (c->task_snapshot)
+    snprintf(path, sizeof path, "%s/%s", j->dir, c->task_snapshot);
+  else
+    sl_checkpoint_file(j->dir, SL_CHECKPOINT_SNAPSHOT, path, sizeof path);
   j->ok = 0;
   if (j->frozen && sl_frozen_flush(j->frozen, &j->snap, j->err, sizeof j->err))
     return;
@@ -58,6 +61,10 @@ static void work(void *arg) {
   }
   j->meta.sink_crc = crc;
   j->meta.duration_ms = sl_now_ms() - j->started_ms;
+  if (c->task_snapshot) { /* a subtask's share: the job writes the metadata once every share is durable */
+    j->ok = 1;
+    return;
+  }
   if (sl_checkpoint_meta_write(j->dir, &j->meta, j->err, sizeof j->err))
     return;
   j->ok = 1;
@@ -67,15 +74,15 @@ static void work(void *arg) {
 
 /* Deletes complete checkpoints beyond the newest `retain`, except those an incremental one among them
  * still needs (its base and the deltas after it), and incomplete ones older than the newest. */
-static void prune(sl_checkpointer *c, uint64_t newest) {
+void sl_checkpoint_prune(const char *checkpoints_dir, int retain, uint64_t newest) {
   uint64_t *ids;
-  int n = sl_checkpoint_list(c->dir, &ids);
+  int n = sl_checkpoint_list(checkpoints_dir, &ids);
   int kept = 0;
   uint64_t needed_from = newest;
   char dir[4200], err[64];
-  for (int i = n - 1; i >= 0 && kept < c->retain; i--) {
+  for (int i = n - 1; i >= 0 && kept < retain; i--) {
     sl_checkpoint_meta m;
-    chk_dir(c, ids[i], dir, sizeof dir);
+    sl_checkpoint_dir(checkpoints_dir, ids[i], dir, sizeof dir);
     if (ids[i] <= newest && sl_checkpoint_meta_read(dir, &m, err, sizeof err) == 0) {
       kept++;
       if (m.base_id < needed_from)
@@ -84,7 +91,7 @@ static void prune(sl_checkpointer *c, uint64_t newest) {
   }
   for (int i = 0; i < n; i++) {
     sl_checkpoint_meta m;
-    chk_dir(c, ids[i], dir, sizeof dir);
+    sl_checkpoint_dir(checkpoints_dir, ids[i], dir, sizeof dir);
     int rc = sl_checkpoint_meta_read(dir, &m, err, sizeof err);
     /* Only what is provably ours to drop: complete checkpoints past retention, and incomplete ones (no
      * metadata) older than the newest. One whose metadata is damaged or unreadable is left for recovery. */
@@ -106,6 +113,11 @@ static void after_work(void *arg) {
     c->settling = j->frozen;
     j->frozen = NULL;
   }
+  if (c->task_snapshot) {
+    c->in_flight = 0;
+    c->task_done(c->task_arg, j);
+    return;
+  }
   if (j->ok) {
     c->completed++;
     c->last_complete = 1;
@@ -122,7 +134,7 @@ static void after_work(void *arg) {
        * the parts it still finds). Going on would let the output file fall behind what was read. */
       sl_runtime_fail(rt, "checkpoint %" PRIu64 ": %s", j->id, err);
     }
-    prune(c, j->id);
+    sl_checkpoint_prune(c->dir, c->retain, j->id);
     sl_log(SL_LOG_DEBUG,
            "checkpoint %" PRIu64 " complete: %" PRIu64 " entries, %" PRIu64 " bytes, %" PRIu64 " ms", j->id,
            j->meta.snapshot_entries, j->meta.snapshot_bytes, j->meta.duration_ms);
@@ -179,11 +191,12 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j, int may_skip) {
   if (hooks)
     return -1;
   int st = SL_STATE_OK;
-  for (int i = 0; i < rt->nsources && st == SL_STATE_OK; i++)
+  /* A parallel subtask saved its offsets when it put the barrier into its output channels. */
+  for (int i = 0; i < rt->nsources && st == SL_STATE_OK && !c->task_snapshot; i++)
     st = sl_source_save_offset(rt->sources[i]);
   if (st != SL_STATE_OK)
     goto state_failed;
-  if (may_skip && unchanged(c, rt))
+  if (may_skip && !c->task_snapshot && unchanged(c, rt))
     return 1;
   c->next_id++;
   j->meta.id = j->id;
@@ -259,6 +272,21 @@ void sl_checkpoint_after_batch(sl_checkpointer *c) {
   }
 }
 
+void sl_checkpoint_task_resolved(sl_checkpointer *c, int ok) {
+  sl_checkpoint_job *j = &c->job;
+  if (ok) {
+    c->completed++;
+    c->last_complete = 1;
+    c->last_full_id = j->id;
+    c->carry_first = j->part_last + 1;
+    c->rt->out.uncommitted = 0;
+  } else {
+    c->failed++;
+    c->last_complete = 0;
+    c->force_full = 1;
+  }
+}
+
 void sl_checkpoint_close(sl_checkpointer *c) {
   sl_frozen_free(c->settling);
   c->settling = NULL;
@@ -286,6 +314,11 @@ int sl_checkpoint_trigger(sl_checkpointer *c, int sync) {
     if (j->snap)
       sl_snapshot_end(j->snap);
     j->snap = NULL;
+    if (c->task_snapshot) { /* the checkpoint's directory holds the other subtasks' shares: the job's call */
+      j->ok = 0;
+      c->task_done(c->task_arg, j);
+      return -1;
+    }
     sl_remove_tree(j->dir);
     return -1;
   }

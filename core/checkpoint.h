@@ -66,6 +66,13 @@ typedef struct sl_checkpointer {
   uint64_t completed, failed, skipped;
   uint64_t unchanged; /* skipped because nothing changed since the last complete one */
   uint64_t last_duration_ms, last_bytes;
+  /* A subtask of a parallel job (core/parallel/): its snapshot is its own file of the checkpoint (named
+   * task_snapshot, "task-3.snap") and the job, not this checkpointer, writes the metadata, commits the
+   * output and prunes. task_done runs on the loop thread once this subtask's share is durable (j->ok) or
+   * has failed; the job's verdict comes back through sl_checkpoint_task_resolved. */
+  const char *task_snapshot; /* NULL: the job runs alone, and this checkpointer does everything */
+  void (*task_done)(void *arg, const sl_checkpoint_job *j);
+  void *task_arg;
 } sl_checkpointer;
 
 /* Recovery, before the backend opens: picks the checkpoint to restore (or the savepoint at from, if given),
@@ -84,5 +91,13 @@ void sl_checkpoint_close(sl_checkpointer *c);
  * flight), -1 when it failed at the barrier (logged, counted; the job goes on). sync: wait for completion
  * (the final checkpoint at a graceful stop). */
 int sl_checkpoint_trigger(sl_checkpointer *c, int sync);
+
+/* A subtask's checkpointer: the job's verdict on the last checkpoint (ok: every subtask's share was durable
+ * and the metadata is written; the job committed the output). */
+void sl_checkpoint_task_resolved(sl_checkpointer *c, int ok);
+
+/* Deletes the checkpoints of checkpoints_dir beyond the newest `retain` complete ones (keeping what an
+ * incremental checkpoint among them needs), and incomplete ones older than newest. */
+void sl_checkpoint_prune(const char *checkpoints_dir, int retain, uint64_t newest);
 
 #endif

@@ -93,6 +93,7 @@ static const meta_field fields[] = {
     F(sink_ino, 2, 0),
     F(sink_crc, 2, 0),
     F(max_parallelism, 2, 0),
+    F(parallelism, 3, 0),
 };
 #undef F
 #define NFIELDS (sizeof fields / sizeof fields[0])
@@ -104,9 +105,12 @@ int sl_checkpoint_meta_write(const char *dir, const sl_checkpoint_meta *m, char 
   sl_checkpoint_meta c = *m;
   if (!c.base_id)
     c.base_id = c.id;
-  size_t n = (size_t)snprintf(text, sizeof text, "sluice-checkpoint 2\n");
+  /* Version 3 only adds the parallelism, so a job that runs alone writes version 2 as before. */
+  int version = c.parallelism > 1 ? 3 : 2;
+  size_t n = (size_t)snprintf(text, sizeof text, "sluice-checkpoint %d\n", version);
   for (size_t i = 0; i < NFIELDS; i++)
-    n += (size_t)snprintf(text + n, sizeof text - n, "%s %" PRIu64 "\n", fields[i].key,
+    if (fields[i].since <= version)
+      n += (size_t)snprintf(text + n, sizeof text - n, "%s %" PRIu64 "\n", fields[i].key,
                           *(const uint64_t *)((const char *)&c + fields[i].offset));
   n += (size_t)snprintf(text + n, sizeof text - n, "savepoint %d\nsink_path %s\n", c.savepoint ? 1 : 0,
                         c.sink_path);
@@ -277,10 +281,12 @@ int sl_checkpoint_meta_read(const char *dir, sl_checkpoint_meta *m, char *err, s
     snprintf(err, errlen, "metadata is truncated or malformed");
     return SL_META_CORRUPT;
   }
-  static const char v1[] = "sluice-checkpoint 1\n", v2[] = "sluice-checkpoint 2\n";
+  static const char v1[] = "sluice-checkpoint 1\n", v2[] = "sluice-checkpoint 2\n",
+                    v3[] = "sluice-checkpoint 3\n";
   const char *body = buf + sizeof v2 - 1, *end;
   int version;
-  if (n > sizeof v2 - 1 && !memcmp(buf, v2, sizeof v2 - 1)) {
+  int is_v3 = n > sizeof v3 - 1 && !memcmp(buf, v3, sizeof v3 - 1);
+  if ((n > sizeof v2 - 1 && !memcmp(buf, v2, sizeof v2 - 1)) || is_v3) {
     /* The last line is "crc32 XXXXXXXX" over everything before it. */
     static const char tag[] = "crc32 ";
     size_t line = sizeof tag - 1 + 8 + 1;
@@ -290,7 +296,7 @@ int sl_checkpoint_meta_read(const char *dir, sl_checkpoint_meta *m, char *err, s
       snprintf(err, errlen, "metadata fails its checksum (damaged or truncated)");
       return SL_META_CORRUPT;
     }
-    version = 2;
+    version = is_v3 ? 3 : 2;
     end = buf + n - line;
   } else if (n > sizeof v1 - 1 && !memcmp(buf, v1, sizeof v1 - 1) && n >= 4 + sizeof v1 - 1 &&
              !memcmp(buf + n - 4, "end\n", 4) && (n == 4 || buf[n - 5] == '\n')) {

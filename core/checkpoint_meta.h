@@ -11,7 +11,9 @@
  * size before this checkpoint's pending parts (parts F..id: more than one when earlier checkpoints failed),
  * sink_part their total length: after checkpoint N the output file is exactly S + L bytes. sink_dev/sink_ino
  * identify that file, so a restart never cuts back a file it did not write. A file whose CRC fails, or with
- * an unknown, repeated or missing key, is corrupt. */
+ * an unknown, repeated or missing key, is corrupt. Version 3 (a parallel job's checkpoint) adds
+ * "parallelism P" after max_parallelism: the state is then P files task-0.snap .. task-(P-1).snap, one per
+ * subtask, instead of state.snap. */
 #ifndef SLUICE_CHECKPOINT_META_H
 #define SLUICE_CHECKPOINT_META_H
 
@@ -31,6 +33,7 @@ typedef struct sl_checkpoint_meta {
   uint64_t sink_dev, sink_ino; /* the output file's device and inode (0: stdout, or a version 1 file) */
   uint64_t max_parallelism;    /* the job's key groups (0 in a version 1 file: the default, 128, then) */
   uint64_t sink_crc;           /* CRC-32 of the pending parts' bytes (sink_first_part..id, sink_part bytes) */
+  uint64_t parallelism; /* subtasks that wrote it (version 3: one task-K.snap each); 0 or 1: one state.snap */
   char sink_path[4096]; /* the file sink's real path ("" for stdout): its sink_* fields apply to that file */
 } sl_checkpoint_meta;
 

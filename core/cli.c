@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void sl_cli_print_help(void) {
   fputs(
@@ -41,6 +42,8 @@ void sl_cli_print_help(void) {
       "  --max-parallelism M       key groups (default 128, at most 32768): keyed state is stored by\n"
       "                            hash(key) %% M, so M is fixed for the life of the state (checkpoints keep "
       "it)\n"
+      "  --parallelism N|auto      run the job as N parallel subtasks on N threads (default 1; auto = the\n"
+      "                            number of cores); keyed state moves with its key groups when N changes\n"
       "\n"
       "\n"
       "  sluice checkpoints STATE-DIR       list checkpoints (id, time, size, duration, complete)\n"
@@ -154,6 +157,20 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
       return -1;
     }
     o->max_parallelism = n;
+  } else if (!strcmp(a, "--parallelism")) {
+    if (!(v = take_value(argc, argv, i)))
+      return -1;
+    if (!strcmp(v, "auto")) {
+      long cores = sysconf(_SC_NPROCESSORS_ONLN);
+      n = cores > 0 ? cores : 1;
+    } else if (parse_number(a, v, 1, &n)) {
+      return -1;
+    }
+    if (n > SL_MAX_PARALLELISM) {
+      fprintf(stderr, "sluice: --parallelism %ld is more than %d\n", n, SL_MAX_PARALLELISM);
+      return -1;
+    }
+    o->parallelism = n;
   } else {
     fprintf(stderr, "sluice: unknown option '%s' (see sluice --help)\n", a);
     return -1;
@@ -168,6 +185,7 @@ int sl_cli_parse_run(int argc, char **argv, sl_run_options *o) {
   o->retain_checkpoints = 3;
   o->tcp_max_connections = 64;
   o->max_parallelism = SL_DEFAULT_MAX_PARALLELISM;
+  o->parallelism = 1;
   o->incremental = 1; /* a checkpoint costs what changed (issue 13); --full-checkpoints for whole ones */
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -194,6 +212,11 @@ int sl_cli_parse_run(int argc, char **argv, sl_run_options *o) {
   }
   if (!o->script) {
     fputs("sluice: run needs a SCRIPT (see sluice --help)\n", stderr);
+    return SL_CLI_USAGE;
+  }
+  if (o->parallelism > o->max_parallelism) {
+    fprintf(stderr, "sluice: --parallelism %ld is more than --max-parallelism %ld (each subtask owns key groups)\n",
+            o->parallelism, o->max_parallelism);
     return SL_CLI_USAGE;
   }
   return SL_CLI_RUN;

@@ -7,7 +7,7 @@
  *                     [--incremental-checkpoints (the default; accepted)]
  *                     [--overwrite-output] [--no-watch] [--quiet]
  *                     [--tcp-max-connections N] [--tcp-max-buffer-bytes N] [--state-cache-mb N]
- *                     [--max-parallelism M]
+ *                     [--max-parallelism M] [--parallelism N|auto]
  *                     [-- SCRIPT-ARGS...]
  *   sluice checkpoints STATE-DIR
  *   sluice savepoint STATE-DIR [PATH]
@@ -22,6 +22,7 @@
 #define SL_MAX_INPUTS 64
 /* Key groups are 16-bit in the key layout (state/state_key.h); Flink's limit is the same 2^15. */
 #define SL_MAX_MAX_PARALLELISM 32768
+#define SL_MAX_PARALLELISM 256 /* subtasks (threads) of one job */
 
 typedef struct sl_run_options {
   const char *script;
@@ -47,6 +48,7 @@ typedef struct sl_run_options {
   long tcp_max_connections;    /* a TCP source's open connections at most (default 64); more are closed */
   size_t tcp_max_buffer_bytes; /* a TCP connection's unprocessed bytes at most; 0 = max_line_bytes */
   long max_parallelism;        /* --max-parallelism: the number of key groups (stored in every checkpoint) */
+  long parallelism;            /* --parallelism: subtasks (worker threads); 1 = the job runs on one thread */
   long state_cache_mb;         /* --state-cache-mb: the state backend's cache in MiB; 0 = its default (64) */
 } sl_run_options;
 

@@ -4,6 +4,7 @@
 
 #include "core/cli.h"
 #include "core/reload.h"
+#include "core/parallel/job.h"
 #include "core/runtime.h"
 #include "core/savepoint.h"
 
@@ -21,7 +22,7 @@ int main(int argc, char **argv) {
     int rc = sl_cli_parse_run(argc - 2, argv + 2, &o);
     if (rc != SL_CLI_RUN)
       return rc == SL_CLI_EXIT_OK ? 0 : 2;
-    return sl_runtime_run(&o);
+    return o.parallelism > 1 ? sl_job_run(&o) : sl_runtime_run(&o);
   }
   if (!strcmp(argv[1], "savepoint"))
     return sl_savepoint_command(argc - 2, argv + 2);

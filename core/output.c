@@ -84,6 +84,12 @@ int sl_output_recover(sl_output *o, const sl_checkpoint_meta *m, uint64_t next_i
   return o->ops->recover ? o->ops->recover(o, m, next_id, overwrite, err, errlen) : 0;
 }
 
+int sl_output_start_parts(sl_output *o, uint64_t next_id, char *err, size_t errlen) {
+  o->part_id = next_id;
+  o->part_len = 0;
+  return o->ops->start_parts ? o->ops->start_parts(o, next_id, err, errlen) : 0;
+}
+
 void sl_output_close(sl_output *o) {
   if (o->ops)
     o->ops->close(o);

@@ -47,6 +47,16 @@ int sl_output_sync_parts(const sl_output *o, uint64_t first, uint64_t last, uint
  * finished), checks their length and CRC against m. 0 (intact, or not needed), SL_META_CORRUPT with the
  * reason (the checkpoint cannot deliver its output), or -1 when they cannot be read now. */
 int sl_output_check_pending(const char *pending_dir, const sl_checkpoint_meta *m, char *err, size_t errlen);
+/* Parallel jobs (core/parallel/). Each subtask writes its own pending parts (in its own pending dir) and the
+ * job commits them all, one checkpoint at a time, through its own output.
+ * A subtask's sink at start: discards the subtask's pending parts (a restart redoes them from the
+ * checkpoint) and opens part next_id. 0, or -1 with err. */
+int sl_output_start_parts(sl_output *o, uint64_t next_id, char *err, size_t errlen);
+/* The job, once every subtask's share of checkpoint into_id is durable: concatenates the subtasks' parts
+ * (dirs[t]'s parts first[t]..last[t], subtask 0 first) into the job's own part into_id, whose length comes
+ * back in *len; then sync, metadata and commit go as for one task. 0, or -1 with err. File sink only. */
+int sl_output_gather_parts(sl_output *o, uint64_t into_id, const char *const *dirs, const uint64_t *first,
+                           const uint64_t *last, int n, uint64_t *len, char *err, size_t errlen);
 void sl_output_close(sl_output *o);
 
 #endif

@@ -11,6 +11,7 @@
 #include "core/dead_letter.h"
 #include "core/log.h"
 #include "core/output.h"
+#include "core/parallel/task.h"
 #include "core/runtime.h"
 #include "core/source.h"
 
@@ -39,8 +40,9 @@ static size_t count_lines(const sl_buf *b) {
   return n;
 }
 
-/* Runs the batch; a record whose operator throws is rejected and the batch resumes after it. */
-static void run_batch(sl_runtime *rt, sl_input *in) {
+/* Runs the batch; a record whose operator throws is rejected and the batch resumes after it. input names
+ * the records' source in error lines. */
+static void run_batch(sl_runtime *rt, const char *input) {
   char err[4096];
   sl_batch *b = &rt->batch;
   while (b->cursor < b->n && !rt->failed) {
@@ -49,10 +51,10 @@ static void run_batch(sl_runtime *rt, sl_input *in) {
       break;
     sl_rec *r = &b->recs[b->cursor];
     if (rc < 0) {
-      sl_runtime_fail(rt, "%s:%llu: %s", in->name, (unsigned long long)r->line_no, err);
+      sl_runtime_fail(rt, "%s:%llu: %s", input, (unsigned long long)r->line_no, err);
       break;
     }
-    reject(rt, in->name, r->line_no, err, r->line, r->len);
+    reject(rt, input, r->line_no, err, r->line, r->len);
     b->cursor++;
   }
   if (rt->failed) {
@@ -101,10 +103,34 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
       reject(rt, in->name, line.line_no, reason, line.text, line.len);
       continue;
     }
+    /* A parallel subtask sends the records of keys it does not own to their subtask. */
+    if (rt->task && sl_task_route(rt->task, &rt->batch, in->source_index))
+      continue;
     if (sl_batch_full(&rt->batch))
-      run_batch(rt, in);
+      run_batch(rt, in->name);
   }
   if (rt->batch.n > 0 && !rt->failed)
-    run_batch(rt, in);
+    run_batch(rt, in->name);
+  if (rt->task && !rt->failed)
+    sl_task_flush_routed(rt->task);
   sl_line_reader_compact(&in->reader);
+}
+
+void sl_runtime_run_packet(sl_runtime *rt, const char *input, const sl_packet *p) {
+  sl_json_error jerr;
+  char reason[256];
+  for (uint32_t i = 0; i < p->n && !rt->failed; i++) {
+    const sl_packet_rec *r = &p->recs[i];
+    /* The sending subtask validated these lines already; a failure here is not expected, but it is still
+     * the record's own and handled as one. */
+    if (sl_batch_add(&rt->batch, p->bytes + r->off, r->len, r->line_no, p->source, &jerr)) {
+      snprintf(reason, sizeof reason, "invalid JSON at byte %zu: %s", jerr.offset, jerr.reason);
+      reject(rt, input, r->line_no, reason, p->bytes + r->off, r->len);
+      continue;
+    }
+    if (sl_batch_full(&rt->batch))
+      run_batch(rt, input);
+  }
+  if (rt->batch.n > 0 && !rt->failed)
+    run_batch(rt, input);
 }

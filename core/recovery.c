@@ -14,6 +14,8 @@
 #include "core/state_dir.h"
 #include "state/file_modes.h"
 #include "state/state_delta.h"
+#include "state/state_key.h"
+#include "state/state_rescale.h"
 
 /* What recovery found in one checkpoint directory. */
 enum usability { USABLE, INCOMPLETE, CORRUPT, BROKEN_CHAIN, UNREADABLE };
@@ -31,9 +33,17 @@ static enum usability usable(const char *dir, const char *pending_dir, sl_checkp
     return CORRUPT;
   if (rc != SL_META_OK)
     return UNREADABLE;
-  sl_checkpoint_file(dir, m->base_id == m->id ? SL_CHECKPOINT_SNAPSHOT : SL_CHECKPOINT_DELTA, snap,
-                     sizeof snap);
-  rc = sl_snapshot_verify(snap, err, errlen);
+  if (m->parallelism > 1) { /* a parallel job's: one snapshot per subtask */
+    rc = 0;
+    for (uint64_t t = 0; t < m->parallelism && rc == 0; t++) {
+      sl_checkpoint_task_file(dir, (unsigned)t, snap, sizeof snap);
+      rc = sl_snapshot_verify(snap, err, errlen);
+    }
+  } else {
+    sl_checkpoint_file(dir, m->base_id == m->id ? SL_CHECKPOINT_SNAPSHOT : SL_CHECKPOINT_DELTA, snap,
+                       sizeof snap);
+    rc = sl_snapshot_verify(snap, err, errlen);
+  }
   if (rc == 0 && pending_dir)
     rc = sl_output_check_pending(pending_dir, m, err, errlen);
   return rc == 0 ? USABLE : rc == SL_SNAPSHOT_CORRUPT || rc == SL_META_CORRUPT ? CORRUPT : UNREADABLE;
@@ -96,6 +106,57 @@ static int has_set_aside(const char *checkpoints_dir, char *name, size_t len) {
   return found;
 }
 
+/* A parallel job's checkpoint: each subtask's snapshot is loaded into an environment of its own under
+ * STATE-DIR/restore/, and the working environment is filled from all of them (state/state_rescale.h: keyed
+ * state whole, every subtask's operator lists, the union of the metadata). Whoever runs next splits it by
+ * key group again, at whatever parallelism it runs. */
+static int load_tasks(const char *state_dir, const char *dir, unsigned parallelism, unsigned max_parallelism,
+                      sl_snapshot_keep_fn keep, void *arg) {
+  char snap[4200], err[512], scratch[4200];
+  char **srcs = calloc(parallelism, sizeof *srcs);
+  int rc = srcs ? 0 : -1;
+  if (!srcs)
+    snprintf(err, sizeof err, "out of memory");
+  sl_state_dir_path(state_dir, "restore", scratch, sizeof scratch);
+  sl_remove_tree(scratch);
+  if (rc == 0 && mkdir(scratch, SL_STATE_DIR_MODE) != 0) {
+    snprintf(err, sizeof err, "cannot create %s: %s", scratch, strerror(errno));
+    rc = -1;
+  }
+  for (unsigned t = 0; rc == 0 && t < parallelism; t++) {
+    size_t n = strlen(scratch) + 16;
+    if (!(srcs[t] = malloc(n))) {
+      snprintf(err, sizeof err, "out of memory");
+      rc = -1;
+      break;
+    }
+    snprintf(srcs[t], n, "%s/%u", scratch, t);
+    sl_checkpoint_task_file(dir, t, snap, sizeof snap);
+    rc = sl_snapshot_load(srcs[t], snap, keep, arg, err, sizeof err);
+  }
+  sl_backend *b = NULL;
+  if (rc == 0) {
+    sl_snapshot_remove_env(state_dir);
+    sl_backend_options bo = {0, sl_backend_map_reserve()};
+    char why[512];
+    if (sl_backend_open(&b, state_dir, &bo, why, sizeof why) != SL_STATE_OK) {
+      snprintf(err, sizeof err, "opening %s: %s", state_dir, why);
+      rc = -1;
+    }
+  }
+  if (rc == 0)
+    rc = sl_rescale_fill(b, (const char *const *)srcs, (int)parallelism, 0, 1, max_parallelism, err,
+                         sizeof err);
+  sl_backend_close(b);
+  for (unsigned t = 0; srcs && t < parallelism; t++)
+    free(srcs[t]);
+  free(srcs);
+  sl_remove_tree(scratch);
+  if (rc)
+    sl_error("restoring %s failed: %s", dir, err);
+  return rc ? -1 : 0;
+}
+
 static int load(const char *state_dir, const char *dir, sl_snapshot_keep_fn keep, void *arg) {
   char snap[4200], err[512];
   sl_checkpoint_file(dir, SL_CHECKPOINT_SNAPSHOT, snap, sizeof snap);
@@ -111,6 +172,9 @@ static int load_chain(const sl_checkpointer *c, const char *state_dir, const sl_
                       sl_snapshot_keep_fn keep, void *arg) {
   char dir[4200], delta[4300], err[512];
   sl_checkpoint_dir(c->dir, m->base_id, dir, sizeof dir);
+  if (m->parallelism > 1) /* subtasks take full snapshots */
+    return load_tasks(state_dir, dir, (unsigned)m->parallelism,
+                      m->max_parallelism ? (unsigned)m->max_parallelism : SL_DEFAULT_MAX_PARALLELISM, keep, arg);
   if (load(state_dir, dir, keep, arg))
     return -1;
   for (uint64_t id = m->base_id + 1; id <= m->id; id++) {
@@ -136,7 +200,11 @@ static int restore_savepoint(const char *state_dir, const char *from, sl_snapsho
     sl_error("cannot use savepoint %s: %s", from, err);
     return -1;
   }
-  if (load(state_dir, from, keep, arg))
+  if (restored->parallelism > 1
+          ? load_tasks(state_dir, from, (unsigned)restored->parallelism,
+                       restored->max_parallelism ? (unsigned)restored->max_parallelism : SL_DEFAULT_MAX_PARALLELISM,
+                       keep, arg)
+          : load(state_dir, from, keep, arg))
     return -1;
   sl_info("restored savepoint %s (checkpoint %" PRIu64 ")", from, restored->id);
   /* The savepoint's output belongs to another run: this job's output file is not provably its own. */

@@ -20,6 +20,7 @@
 
 #include "core/log.h"
 #include "core/output.h"
+#include "core/parallel/task.h"
 #include "core/savepoint.h"
 #include "core/source.h"
 #include "core/state_dir_lock.h"
@@ -55,6 +56,8 @@ void sl_runtime_stop(sl_runtime *rt) {
   sl_bg_worker_stop(&rt->ckpt.worker); /* once a checkpoint in flight is done */
   sl_reload_stop(&rt->reload);         /* hot reload: its timer, SIGHUP and file watches */
   sl_timer_service_stop(rt); /* timers: the processing-time uv_timer (pending timers stay in the state) */
+  if (rt->on_stop)
+    rt->on_stop(rt);
 }
 
 void sl_runtime_fail(sl_runtime *rt, const char *fmt, ...) {
@@ -68,9 +71,16 @@ void sl_runtime_fail(sl_runtime *rt, const char *fmt, ...) {
   }
   rt->failed = 1;
   sl_runtime_stop(rt);
+  if (rt->task)
+    sl_task_failed(rt->task);
 }
 
 void sl_runtime_source_done(sl_runtime *rt) {
+  if (rt->task) { /* a subtask: the job decides when the job's input has ended */
+    if (++rt->sources_done == rt->nsources)
+      sl_task_sources_done(rt->task);
+    return;
+  }
   if (++rt->sources_done == rt->nsources) {
     sl_timer_service_end_of_input(rt); /* timers: the end of the input fires every event-time timer */
     sl_runtime_stop(rt);
@@ -213,7 +223,7 @@ void sl_runtime_host_config(const sl_runtime *rt, sl_host_config *hc) {
   *hc = c;
 }
 
-static int setup(sl_runtime *rt) {
+int sl_runtime_setup_job_side(sl_runtime *rt) {
   char err[4096];
   const sl_run_options *o = rt->opts;
   sl_host_config hc;
@@ -242,6 +252,14 @@ static int setup(sl_runtime *rt) {
     sl_error("%s", err);
     return -1;
   }
+  return 0;
+}
+
+static int setup(sl_runtime *rt) {
+  char err[4096];
+  const sl_run_options *o = rt->opts;
+  if (sl_runtime_setup_job_side(rt))
+    return -1;
   rt->sources = calloc((size_t)rt->lua.job.nsources + 1, sizeof *rt->sources);
   if (!rt->sources) {
     sl_error("out of memory");
@@ -263,6 +281,79 @@ static int setup(sl_runtime *rt) {
     sl_error("%s", err);
     return -1;
   }
+  return 0;
+}
+
+int sl_runtime_task_setup(sl_runtime *rt, uv_loop_t *loop, const char *task_dir, unsigned index, unsigned n,
+                          char *err, size_t errlen) {
+  const sl_run_options *o = rt->opts;
+  sl_host_config hc;
+  char pending[4200];
+  rt->loop = loop;
+  rt->dead_letter_fd = -1;
+  rt->out.fd = -1;
+  rt->out.part_fd = -1;
+  rt->lock_fd = -1;
+  sl_buf_init(&rt->out_buf);
+  sl_runtime_host_config(rt, &hc);
+  if (sl_lua_host_open(&rt->lua, &hc, err, errlen))
+    return -1;
+  rt->lua.subtask = index;
+  rt->lua.parallelism = n;
+  if (!(rt->state_dir = strdup(task_dir))) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (sl_runtime_open_backend(rt, err, errlen))
+    return -1;
+  const sl_job_desc *d = &rt->lua.job;
+  for (int i = 0; i < d->nsources; i++)
+    if ((unsigned)i % n != index && sl_source_forget_offset(rt->backend, &d->sources[i]) != SL_STATE_OK) {
+      snprintf(err, errlen, "the state backend failed: %s", sl_backend_last_error(rt->backend));
+      return -1;
+    }
+  if (o->dead_letter) {
+    rt->dead_letter_fd = open(o->dead_letter, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (rt->dead_letter_fd < 0) {
+      snprintf(err, errlen, "cannot open dead-letter file '%s': %s", o->dead_letter, strerror(errno));
+      return -1;
+    }
+  }
+  sl_state_dir_path(task_dir, "pending", pending, sizeof pending);
+  if (sl_output_open(&rt->out, &d->sink, pending, err, errlen) ||
+      sl_output_start_parts(&rt->out, rt->ckpt.next_id, err, errlen))
+    return -1;
+  rt->ckpt.rt = rt;
+  rt->ckpt.carry_first = rt->ckpt.next_id;
+  rt->ckpt.incremental = 0; /* subtasks take full snapshots (recovery merges them) */
+  rt->ckpt.force_full = 1;
+  if (!(rt->sources = calloc((size_t)d->nsources + 1, sizeof *rt->sources))) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < d->nsources; i++) {
+    if ((unsigned)i % n != index)
+      continue;
+    if (!(rt->sources[rt->nsources] = sl_source_open(rt, i, &d->sources[i], err, errlen)))
+      return -1;
+    rt->nsources++;
+  }
+  if (sl_batch_init(&rt->batch, BATCH_RECORDS)) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  return sl_lua_host_start(&rt->lua, rt->backend, &rt->out_buf, (unsigned)o->max_parallelism, err, errlen);
+}
+
+int sl_runtime_task_start(sl_runtime *rt, char *err, size_t errlen) {
+  if (sl_bg_worker_start(&rt->ckpt.worker, rt->loop, err, errlen))
+    return -1;
+  sl_timer_service_start(rt);
+  for (int i = 0; i < rt->nsources; i++)
+    if (sl_source_start(rt->sources[i], err, errlen))
+      return -1;
+  if (rt->nsources == 0)
+    sl_task_sources_done(rt->task);
   return 0;
 }
 
@@ -309,7 +400,7 @@ static int start(sl_runtime *rt, char *err, size_t errlen) {
  * to the hard one, and refuses with a clear message below what a job needs. */
 #define MIN_OPEN_FILES 64
 
-static int ensure_open_files(char *err, size_t errlen) {
+int sl_runtime_ensure_open_files(char *err, size_t errlen) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= MIN_OPEN_FILES)
     return 0;
@@ -323,7 +414,7 @@ static int ensure_open_files(char *err, size_t errlen) {
   return -1;
 }
 
-static void teardown(sl_runtime *rt) {
+void sl_runtime_teardown(sl_runtime *rt) {
   for (int i = 0; i < rt->nsources; i++)
     sl_source_free(rt->sources[i]);
   free(rt->sources);
@@ -337,8 +428,13 @@ static void teardown(sl_runtime *rt) {
   sl_batch_free(&rt->batch);
   sl_buf_free(&rt->out_buf);
   free(rt->state_dir);
+  rt->state_dir = NULL;
+  rt->sources = NULL;
+  rt->nsources = 0;
+  rt->backend = NULL;
   if (rt->lock_fd > 0)
     close(rt->lock_fd);
+  rt->lock_fd = -1;
 }
 
 int sl_runtime_run(const sl_run_options *opts) {
@@ -353,7 +449,7 @@ int sl_runtime_run(const sl_run_options *opts) {
   sl_buf_init(&rt.out_buf);
   signal(SIGPIPE, SIG_IGN);
   char err[4096];
-  if (ensure_open_files(err, sizeof err)) {
+  if (sl_runtime_ensure_open_files(err, sizeof err)) {
     sl_error("%s", err);
     return EXIT_SETUP;
   }
@@ -370,7 +466,7 @@ int sl_runtime_run(const sl_run_options *opts) {
   if (!ok) {
     sl_runtime_stop(&rt);
     uv_run(rt.loop, UV_RUN_DEFAULT); /* runs the close callbacks of what was started */
-    teardown(&rt);
+    sl_runtime_teardown(&rt);
     uv_run(rt.loop, UV_RUN_NOWAIT);
     uv_loop_close(rt.loop);
     return EXIT_SETUP;
@@ -400,7 +496,7 @@ int sl_runtime_run(const sl_run_options *opts) {
             (unsigned long long)rt.stats.errors, timers, (unsigned long long)rt.ckpt.completed,
             (unsigned long long)rt.ckpt.failed, (unsigned long long)rt.ckpt.skipped,
             (unsigned long long)rt.ckpt.unchanged, status ? " (failed)" : "");
-  teardown(&rt);
+  sl_runtime_teardown(&rt);
   uv_loop_close(rt.loop);
   return status;
 }

@@ -78,6 +78,8 @@ typedef struct sl_runtime {
   sl_stats stats;
   sl_reloader reload;      /* hot reload of the script (core/reload.c) */
   sl_timer_service timers; /* fires the job's timers between batches (core/timer_service.c) */
+  struct sl_task *task;    /* a parallel job's subtask this runtime is (core/parallel/task.h), or NULL */
+  void (*on_stop)(struct sl_runtime *rt); /* a subtask's: closes its own handles at sl_runtime_stop */
 } sl_runtime;
 
 /* Runs the job described by the options to completion. Returns the process exit status. */
@@ -103,6 +105,26 @@ void sl_runtime_stop(sl_runtime *rt);
  * status 1, no final checkpoint, so nothing after the last complete checkpoint is committed) and stops. A
  * restart redoes the work from the last complete checkpoint. */
 void sl_runtime_fail(sl_runtime *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Raises the soft limit of open files to what a job needs, or refuses. 0, or -1 with err. */
+int sl_runtime_ensure_open_files(char *err, size_t errlen);
+/* What is one per job, for a job that runs alone and for a parallel job's coordinator (core/parallel/job.c):
+ * runs the script (rt->lua), opens and locks the state dir, recovers the newest checkpoint into its working
+ * environment and opens it (rt->backend), opens the dead-letter file and the output and puts the output in
+ * the restored checkpoint's state. 0, or -1 logged (exit status 2). */
+int sl_runtime_setup_job_side(sl_runtime *rt);
+/* A parallel job's subtask (core/parallel/task.c), on its own thread and loop: the Lua VM (as operator
+ * instance `index` of n), the backend in task_dir (filled by the job), the pending output in task_dir/pending,
+ * the sources i with i % n == index. 0, or -1 with err. */
+int sl_runtime_task_setup(sl_runtime *rt, uv_loop_t *loop, const char *task_dir, unsigned index, unsigned n,
+                          char *err, size_t errlen);
+/* Starts its checkpoint thread, timers and sources. 0, or -1 with err. */
+int sl_runtime_task_start(sl_runtime *rt, char *err, size_t errlen);
+/* Frees what setup made (after the loop ended). */
+void sl_runtime_teardown(sl_runtime *rt);
+/* Runs the records of a packet from another subtask through the pipeline (core/record_path.c). */
+struct sl_packet;
+void sl_runtime_run_packet(sl_runtime *rt, const char *input, const struct sl_packet *p);
 
 /* For hot reload (core/reload*.c), which loads the script again and may reopen the backend. */
 /* The Lua host configuration of this run (strings borrowed from the options). */

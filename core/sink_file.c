@@ -304,5 +304,53 @@ static void file_close(sl_output *o) {
     close(o->fd);
 }
 
+static int file_start_parts(sl_output *o, uint64_t next_id, char *err, size_t errlen) {
+  discard_parts(o);
+  if (open_part(o, next_id)) {
+    snprintf(err, errlen, "cannot create a pending part in %s: %s", o->pending_dir, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+int sl_output_gather_parts(sl_output *o, uint64_t into_id, const char *const *dirs, const uint64_t *first,
+                           const uint64_t *last, int n, uint64_t *len, char *err, size_t errlen) {
+  char path[4096], from[4096];
+  part_path(o, into_id, path, sizeof path);
+  int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, SL_STATE_FILE_MODE);
+  if (out < 0) {
+    snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    return -1;
+  }
+  off_t at = 0;
+  char buf[1 << 16];
+  for (int t = 0; t < n; t++)
+    for (uint64_t id = first[t]; id <= last[t]; id++) {
+      sl_pending_part(dirs[t], id, from, sizeof from);
+      int in = open(from, O_RDONLY | O_CLOEXEC);
+      ssize_t r = 0;
+      while (in >= 0 && (r = read(in, buf, sizeof buf)) > 0)
+        if (sl_write_all(out, buf, (size_t)r)) {
+          r = -1;
+          break;
+        }
+      int e = errno;
+      if (in >= 0)
+        close(in);
+      if (in < 0 || r < 0) {
+        snprintf(err, errlen, "gathering pending output %s into %s: %s", from, path, strerror(in < 0 ? errno : e));
+        close(out);
+        return -1;
+      }
+      at = lseek(out, 0, SEEK_CUR);
+    }
+  if (close(out) != 0) {
+    snprintf(err, errlen, "closing %s: %s", path, strerror(errno));
+    return -1;
+  }
+  *len = (uint64_t)at;
+  return 0;
+}
+
 const sl_sink_ops sl_sink_file_ops = {file_open,   file_write,   file_precommit, file_sync,
-                                      file_commit, file_recover, file_close};
+                                      file_commit, file_recover, file_close,     file_start_parts};

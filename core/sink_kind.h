@@ -27,6 +27,9 @@ typedef struct sl_sink_ops {
                  size_t errlen);
   /* Closes what the kind opened (output.c frees the common strings). */
   void (*close)(sl_output *o);
+  /* A subtask of a parallel job: discards its own pending parts and opens part next_id (the job commits).
+   * 0, or -1 with err. */
+  int (*start_parts)(sl_output *o, uint64_t next_id, char *err, size_t errlen);
 } sl_sink_ops;
 
 extern const sl_sink_ops sl_sink_file_ops;   /* sink_file.c: the two-phase exactly-once file sink */

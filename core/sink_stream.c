@@ -2,6 +2,7 @@
  * terminal, a socket): records are written after each batch, as they come. There is nothing to cut back or
  * to append to after a crash, so records after the last checkpoint are written again: at-least-once. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,8 +10,15 @@
 #include "core/fd_write.h"
 #include "core/sink_kind.h"
 
+/* Subtasks of a parallel job write to the one stream from several threads: a buffer holds whole records,
+ * and the lock keeps each buffer whole on the stream (a pipe splits writes above PIPE_BUF). */
+static pthread_mutex_t stream_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int stream_write(sl_output *o, const sl_buf *buf, char *err, size_t errlen) {
-  if (sl_write_all(o->fd, buf->data, buf->len)) {
+  pthread_mutex_lock(&stream_lock);
+  int rc = sl_write_all(o->fd, buf->data, buf->len);
+  pthread_mutex_unlock(&stream_lock);
+  if (rc) {
     snprintf(err, errlen, "writing output '%s' failed: %s", o->path ? o->path : "stdout", strerror(errno));
     return -1;
   }
@@ -30,4 +38,4 @@ static void stream_close(sl_output *o) {
     close(o->fd);
 }
 
-const sl_sink_ops sl_sink_stream_ops = {0, stream_write, stream_precommit, NULL, NULL, NULL, stream_close};
+const sl_sink_ops sl_sink_stream_ops = {0, stream_write, stream_precommit, NULL, NULL, NULL, stream_close, NULL};

@@ -58,6 +58,24 @@ int sl_source_save_offset(sl_source *s) {
   return s->ops->save_offset ? s->ops->save_offset(s) : 0;
 }
 
+int sl_source_can_pause(const sl_endpoint *ep) {
+  return kind_of(ep)->pause != NULL;
+}
+
+void sl_source_pause(sl_source *s) {
+  if (s->closed || s->paused || !s->ops->pause)
+    return;
+  s->paused = 1;
+  s->ops->pause(s);
+}
+
+void sl_source_resume(sl_source *s) {
+  if (s->closed || !s->paused)
+    return;
+  s->paused = 0;
+  s->ops->resume(s);
+}
+
 void sl_source_close(sl_source *s) {
   if (s->closed)
     return;

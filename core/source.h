@@ -14,6 +14,14 @@ sl_source *sl_source_open(sl_runtime *rt, int i, const sl_endpoint *ep, char *er
 int sl_source_start(sl_source *s, char *err, size_t errlen);
 /* Writes the resume point (offset, line) into the backend's pending metadata (rewindable sources only). */
 int sl_source_save_offset(sl_source *s);
+/* Parallel subtasks: stop reading for now / read on (idempotent; nothing for a closed source). Whether the
+ * source's kind can do it (TCP cannot yet: a parallel job refuses it). */
+void sl_source_pause(sl_source *s);
+void sl_source_resume(sl_source *s);
+int sl_source_can_pause(const sl_endpoint *ep);
+/* A parallel subtask that does not read file source ep: empties the resume point it holds for it (a copy the
+ * restore gave every subtask; an empty value is no resume point), so only the reader's own is ever saved. */
+int sl_source_forget_offset(sl_backend *b, const sl_endpoint *ep);
 /* Stops reading and closes its handles (idempotent). */
 void sl_source_close(sl_source *s);
 /* Frees a closed source once the loop has run its handles' close callbacks. */

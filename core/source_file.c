@@ -197,6 +197,18 @@ int sl_fd_source_save_offset(sl_source *s) {
   return sl_backend_meta_put(s->in.rt->backend, fd_src(s)->meta_key, &rec, sizeof rec);
 }
 
+int sl_source_forget_offset(sl_backend *b, const sl_endpoint *ep) {
+  char real[PATH_MAX], key[PATH_MAX + 8];
+  const void *val;
+  size_t len;
+  if (ep->kind != SL_EP_FILE || !realpath(ep->path, real))
+    return SL_STATE_OK;
+  snprintf(key, sizeof key, "source/%s", real);
+  if (sl_backend_meta_get(b, key, &val, &len) != SL_STATE_OK || len == 0)
+    return SL_STATE_OK;
+  return sl_backend_meta_put(b, key, "", 0);
+}
+
 int sl_fd_source_attach(sl_source *s, int fd, char *err, size_t errlen) {
   sl_fd_source *f = fd_src(s);
   struct stat st;
@@ -255,9 +267,27 @@ void sl_fd_source_release(sl_source *s) {
 }
 
 const sl_source_ops sl_source_file_ops = {
-    sizeof(sl_fd_source),     file_open,          sl_fd_source_start,
-    sl_fd_source_save_offset, sl_fd_source_close, sl_fd_source_release,
+    sizeof(sl_fd_source), file_open,          sl_fd_source_start,   sl_fd_source_save_offset,
+    sl_fd_source_close,   sl_fd_source_release, sl_fd_source_pause, sl_fd_source_resume,
 };
+
+/* A paused source reads nothing: a regular file's idle handle (or its follow poll) stops, a stream stops
+ * reading. Resume starts the idle handle again, which polls on at EOF in follow mode as usual. */
+void sl_fd_source_pause(sl_source *s) {
+  if (fd_src(s)->regular) {
+    uv_idle_stop(&fd_src(s)->idle);
+    uv_timer_stop(&fd_src(s)->poll);
+  } else if (fd_src(s)->stream) {
+    uv_read_stop(fd_src(s)->stream);
+  }
+}
+
+void sl_fd_source_resume(sl_source *s) {
+  if (fd_src(s)->regular)
+    uv_idle_start(&fd_src(s)->idle, on_idle);
+  else if (fd_src(s)->stream)
+    uv_read_start(fd_src(s)->stream, sl_input_alloc_cb, on_stream_read);
+}
 
 int sl_fd_source_start(sl_source *s, char *err, size_t errlen) {
   uv_loop_t *loop = s->in.rt->loop;

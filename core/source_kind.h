@@ -18,6 +18,7 @@ struct sl_source {
   sl_endpoint ep;
   const struct sl_source_ops *ops;
   int closed;
+  int paused;
 };
 
 typedef struct sl_source_ops {
@@ -33,6 +34,10 @@ typedef struct sl_source_ops {
   void (*close)(sl_source *s);
   /* Frees what the kind allocated, once its handles have closed (NULL: nothing). */
   void (*release)(sl_source *s);
+  /* Stops reading until resume (a parallel subtask's backpressure and barrier alignment); NULL for a kind
+   * that cannot run in a parallel job. */
+  void (*pause)(sl_source *s);
+  void (*resume)(sl_source *s);
 } sl_source_ops;
 
 extern const sl_source_ops sl_source_file_ops;  /* source_file.c: a file, a device, a FIFO by path */
@@ -61,5 +66,7 @@ int sl_fd_source_start(sl_source *s, char *err, size_t errlen);
 int sl_fd_source_save_offset(sl_source *s);
 void sl_fd_source_close(sl_source *s);
 void sl_fd_source_release(sl_source *s);
+void sl_fd_source_pause(sl_source *s);
+void sl_fd_source_resume(sl_source *s);
 
 #endif

@@ -17,5 +17,6 @@ static int stdin_open(sl_source *s, char *err, size_t errlen) {
 /* No save_offset: its offset (a redirected file's too) means nothing to the next run, which reads another
  * stdin. */
 const sl_source_ops sl_source_stdin_ops = {
-    sizeof(sl_fd_source), stdin_open, sl_fd_source_start, NULL, sl_fd_source_close, sl_fd_source_release,
+    sizeof(sl_fd_source), stdin_open,          sl_fd_source_start, NULL, sl_fd_source_close,
+    sl_fd_source_release, sl_fd_source_pause, sl_fd_source_resume,
 };

@@ -7,12 +7,16 @@
  *     checkpoints/chk-<id>/         a checkpoint, id as 20 digits so names sort as numbers:
  *       _metadata                     written last; the checkpoint is complete exactly when it exists
  *       state.snap | delta.snap       the full snapshot, or an incremental one's delta
+ *       task-<k>.snap                 a parallel job's: subtask k's full snapshot (instead of state.snap)
  *     checkpoints/chk-<id>.corrupt  a checkpoint recovery proved corrupt and set aside (never deleted)
  *     pending/part-<id>             the file sink's pending output of checkpoint <id> (core/output.h)
  *     savepoints/sp-<epoch ms>/     default savepoint targets (`sluice savepoint STATE-DIR`)
  *     savepoint-requests/           the savepoint request/answer files (core/savepoint.h)
  *     reload/                       hot reload's scratch environment when it drops removed operators' state
  *     reload.result                 the last hot reload's outcome (`sluice reload`)
+ *     task-<k>/                     a parallel job's subtask k: its working environment (state.mdb) and
+ *       pending/part-<id>             its own pending output, gathered into pending/ by the job
+ *     restore/<k>/                  recovery's scratch environments while it merges subtask snapshots
  *
  * Every function writes a NUL-terminated path into out (cut to len, as snprintf does). */
 #ifndef SLUICE_STATE_DIR_H
@@ -36,6 +40,12 @@ void sl_state_dir_path(const char *state_dir, const char *name, char *out, size_
 void sl_checkpoint_dir(const char *checkpoints_dir, uint64_t id, char *out, size_t len);
 /* DIR/<file>: a file of a checkpoint or savepoint directory (SL_CHECKPOINT_METADATA, ...). */
 void sl_checkpoint_file(const char *dir, const char *file, char *out, size_t len);
+/* DIR/task-<k>.snap: subtask k's snapshot in a parallel job's checkpoint. */
+void sl_checkpoint_task_file(const char *dir, unsigned task, char *out, size_t len);
+/* The file name alone ("task-<k>.snap"), into out. */
+void sl_checkpoint_task_name(unsigned task, char *out, size_t len);
+/* STATE-DIR/task-<k>: subtask k's directory (its working environment, and pending/ inside it). */
+void sl_task_dir(const char *state_dir, unsigned task, char *out, size_t len);
 /* PENDING-DIR/part-<id>. */
 void sl_pending_part(const char *pending_dir, uint64_t id, char *out, size_t len);
 

@@ -28,10 +28,10 @@ double sl_rec_number(const sl_rec *r, const sl_json_field *f) {
   return strtod(r->line + f->val_off, NULL);
 }
 
-/* Scratch for decoded escaped strings: grows to the longest seen; one per thread would be needed once
- * workers run on several threads. */
-static char *scratch;
-static size_t scratch_cap;
+/* Scratch for decoded escaped strings: grows to the longest seen; one per thread (parallel subtasks each
+ * run on their own). */
+static __thread char *scratch;
+static __thread size_t scratch_cap;
 
 const char *sl_rec_string(const sl_rec *r, const sl_json_field *f, size_t *len) {
   const char *text = r->line + f->val_off;
@@ -61,13 +61,22 @@ const char *sl_rec_line(const sl_rec *r, size_t *len) {
   return r->line;
 }
 
-int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen) {
+int sl_rec_field_key(const sl_rec *r, const char *field, size_t flen, const char **key, size_t *len) {
   sl_json_field f;
   int type = sl_rec_field(r, field, flen, &f);
   if (type < 0 || type == SL_JSON_NULL)
     return 1;
-  size_t len = f.val_len;
-  const char *key = type == SL_JSON_STRING ? sl_rec_string(r, &f, &len) : r->line + f.val_off;
+  *len = f.val_len;
+  *key = type == SL_JSON_STRING ? sl_rec_string(r, &f, len) : r->line + f.val_off;
+  return *key ? 0 : -1;
+}
+
+int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen) {
+  const char *key;
+  size_t len;
+  int rc = sl_rec_field_key(r, field, flen, &key, &len);
+  if (rc)
+    return rc;
   return sl_scope_set_key(s, key, len) == 0 ? 0 : -1;
 }
 

@@ -27,6 +27,11 @@ const char *sl_rec_value_text(const sl_rec *r, const sl_json_field *f);
 /* The whole line. */
 const char *sl_rec_line(const sl_rec *r, size_t *len);
 
+/* The key key_by(field) takes from a record: a string field's (unescaped) value, or any other value's JSON
+ * text. 0 with key and len (valid until the next look-up on this thread), 1 when the field is missing or null,
+ * -1 when memory ran out. The exchange between parallel subtasks routes by it (core/parallel, task.c), so it
+ * must stay exactly what the keyed operator's scope is set to. */
+int sl_rec_field_key(const sl_rec *r, const char *field, size_t flen, const char **key, size_t *len);
 /* Sets the scope's current key from field `field` of r: a string's decoded bytes, any other value's JSON
  * text. Returns 0, 1 if the record has no such field (or it is null), -1 if the key is too long. */
 int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen);

@@ -84,6 +84,16 @@ static int read_job_desc(lua_State *L, sl_job_desc *job) {
   job->uids = dup_strings(L, "uids", &job->nuids, &oom);
   job->kinds = dup_strings(L, "kinds", &job->nkinds, &oom);
   job->files = dup_strings(L, "files", &job->nfiles, &oom);
+  lua_getfield(L, -1, "exchange");
+  const char *ex = lua_tostring(L, -1);
+  job->exchange = !ex || !strcmp(ex, "local") ? SL_EXCHANGE_LOCAL
+                  : !strcmp(ex, "field")      ? SL_EXCHANGE_FIELD
+                                              : SL_EXCHANGE_UNSUPPORTED;
+  lua_pop(L, 1);
+  if (job->exchange == SL_EXCHANGE_FIELD)
+    oom |= !(job->key_field = dup_field(L, -1, "key_field"));
+  else if (job->exchange == SL_EXCHANGE_UNSUPPORTED)
+    oom |= !(job->exchange_why = dup_field(L, -1, "key_field"));
   return oom || !job->sources || !job->name ? -1 : 0;
 }
 
@@ -207,7 +217,9 @@ int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, unsigned
   lua_pushlightuserdata(h->L, backend);
   lua_pushlightuserdata(h->L, buf);
   lua_pushinteger(h->L, (lua_Integer)max_parallelism);
-  int status = lua_pcall(h->L, 3, 0, 0);
+  lua_pushinteger(h->L, (lua_Integer)h->subtask);
+  lua_pushinteger(h->L, (lua_Integer)(h->parallelism ? h->parallelism : 1));
+  int status = lua_pcall(h->L, 5, 0, 0);
   if (status) {
     is_fatal(h->L, status); /* a failing start fails either way: this unwraps a fatal error's message */
     copy_error(h->L, err, errlen);
@@ -319,6 +331,8 @@ void sl_lua_host_close(sl_lua_host *h) {
   }
   free(h->job.sources);
   free_strings(h->job.kinds, h->job.nkinds);
+  free(h->job.key_field);
+  free(h->job.exchange_why);
   free_strings(h->job.uids, h->job.nuids);
   free_strings(h->job.files, h->job.nfiles);
   free(h->job.sink.path);

@@ -39,7 +39,16 @@ typedef struct sl_job_desc {
   int nkinds; /* == nuids */
   char **files; /* the script and the modules it required from its own directory: what hot reload watches */
   int nfiles;
+  /* How records reach parallel subtasks (sluice.host's describe_exchange): SL_EXCHANGE_FIELD routes by the
+   * key group of key_field (the first operator's key_by field); SL_EXCHANGE_LOCAL keeps a record on the
+   * subtask that read it (no key_by); SL_EXCHANGE_UNSUPPORTED cannot run in parallel, exchange_why says
+   * why. */
+  int exchange;
+  char *key_field;
+  char *exchange_why;
 } sl_job_desc;
+
+enum { SL_EXCHANGE_LOCAL = 0, SL_EXCHANGE_FIELD = 1, SL_EXCHANGE_UNSUPPORTED = 2 };
 
 typedef struct sl_host_config {
   const char *script;
@@ -55,6 +64,7 @@ typedef struct sl_lua_host {
   lua_State *L;
   int host_ref; /* registry reference to the sluice.host module table */
   sl_job_desc job;
+  unsigned subtask, parallelism; /* the operator-state instance this VM runs (0 of 1 unless set before start) */
 } sl_lua_host;
 
 /* Creates the VM and runs the script. Returns 0 with h->job filled, or -1 with the reason (the script's

@@ -3,6 +3,7 @@
 #include "state/file_modes.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,8 @@ struct sl_snapshot {
 
 /* CRC-32 (IEEE, reflected), slicing by 8: eight table lookups per 8 bytes instead of one per byte, about
  * four times the byte-wise speed (it checks every snapshot and every pending output part, measured at 9 % of
- * a URL count's cycles byte-wise). The tables are built on first use; sl_snapshot_begin calls it on the
- * loop thread first, so no worker thread races to build them. */
+ * a URL count's cycles byte-wise). The tables are built once, on first use, by whichever thread comes first
+ * (parallel subtasks checksum on several threads). */
 static uint32_t crc_table[8][256];
 
 static void crc_init(void) {
@@ -49,8 +50,8 @@ static void crc_init(void) {
 }
 
 uint32_t sl_crc32(uint32_t crc, const void *p, size_t n) {
-  if (!crc_table[0][1])
-    crc_init();
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, crc_init);
   const uint8_t *s = p;
   crc = ~crc;
   while (n >= 8) {

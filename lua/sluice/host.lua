@@ -60,6 +60,31 @@ local function code_files(script)
   return files
 end
 
+-- How records reach parallel subtasks (core/task_exchange.c): "field" (the first operator is key_by(FIELD),
+-- and no other key_by follows: C routes each record by that field's key group before any Lua runs), "local"
+-- (no key_by: a record is processed by the subtask that read it), or "unsupported" with the reason (a
+-- key function, or operators before the key_by, would need Lua to run before the exchange).
+local function describe_exchange(j)
+  local keyed = {}
+  for i, op in ipairs(j.ops) do
+    if op.kind == "key_by" then
+      keyed[#keyed + 1] = i
+    end
+  end
+  if #keyed == 0 then
+    return "local", nil
+  end
+  local first = j.ops[1]
+  if #keyed > 1 then
+    return "unsupported", "it has more than one key_by"
+  elseif keyed[1] ~= 1 then
+    return "unsupported", "operators come before its key_by"
+  elseif not first.field then
+    return "unsupported", "its key_by uses a key function, not a field name"
+  end
+  return "field", first.field
+end
+
 -- Runs the script and checks that it returns a job. Returns { name, sources, sink, uids, kinds, files } or
 -- raises an error naming the script's file:line.
 function M.load(script, config)
@@ -90,16 +115,21 @@ function M.load(script, config)
     uids[#uids + 1] = op.uid
     kinds[#kinds + 1] = op.kind
   end
+  local exchange, key_field = describe_exchange(job)
   return { name = job.name, sources = describe_sources(job, config), sink = describe_sink(job, config),
-    uids = uids, kinds = kinds, files = code_files(script) }
+    uids = uids, kinds = kinds, files = code_files(script), exchange = exchange, key_field = key_field }
 end
 
--- Builds the pipeline on the opened backend; buf is the sl_buf the sink writes into.
-function M.start(backend, buf, max_parallelism)
+-- Builds the pipeline on the opened backend; buf is the sl_buf the sink writes into. This VM runs subtask
+-- `subtask` of `parallelism` (0 of 1 when the job runs alone): operator state is restored and written as that
+-- instance.
+function M.start(backend, buf, max_parallelism, subtask, parallelism)
   head = pipeline.compile(job, {
     backend = ffi.cast("sl_backend *", backend),
     buf = ffi.cast("sl_buf *", buf),
     max_parallelism = max_parallelism,
+    subtask = subtask or 0,
+    parallelism = parallelism or 1,
   })
 end
 

@@ -237,7 +237,7 @@ end
 local function initialize(job, env)
   for _, op in ipairs(job.ops) do
     if op.ctx then
-      local lists, restored = operator_state.restore(env.backend, op)
+      local lists, restored = operator_state.restore(env.backend, op, env.subtask, env.parallelism)
       op.ctx.operator_state = lists
       if op.initialize then
         M.current = op.uid
@@ -314,7 +314,8 @@ function M.check(job, backend)
 end
 
 -- Builds the chain for `job` writing into the sl_buf `buf`. env = { backend = sl_backend*, buf = sl_buf*,
--- max_parallelism = n }. Returns the head stage. Raises (an ordinary error) when the job cannot run on
+-- max_parallelism = n, subtask = i, parallelism = p } (subtask and parallelism: which operator-state
+-- instance this VM is; 0 of 1 when absent). Returns the head stage. Raises (an ordinary error) when the job cannot run on
 -- this state (check_job).
 function M.compile(job, env)
   check_job(job, env)
@@ -357,7 +358,7 @@ function M.snapshot(job)
       if op.snapshot then
         op.snapshot(op.ctx)
       end
-      operator_state.write(env.backend, op.uid, op.ctx.operator_state or {})
+      operator_state.write(env.backend, op.uid, op.ctx.operator_state or {}, env.subtask, env.parallelism)
     end
   end
   M.cleanup_step(job)

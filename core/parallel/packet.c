@@ -1,0 +1,48 @@
+/* packet.c — packets between parallel subtasks (see packet.h). */
+#include "core/parallel/packet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+sl_packet *sl_packet_new(sl_packet_kind kind, uint32_t cap) {
+  sl_packet *p = calloc(1, sizeof *p);
+  if (!p)
+    return NULL;
+  p->kind = kind;
+  p->cap = cap;
+  if (cap && !(p->recs = malloc(cap * sizeof *p->recs))) {
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+int sl_packet_add(sl_packet *p, const char *line, size_t len, uint64_t line_no) {
+  if (p->n == p->cap || len > UINT32_MAX - p->bytes_len)
+    return -1;
+  if (p->bytes_len + len > p->bytes_cap) {
+    size_t cap = p->bytes_cap ? p->bytes_cap * 2 : 1u << 16;
+    while (cap < p->bytes_len + len)
+      cap *= 2;
+    char *b = realloc(p->bytes, cap);
+    if (!b)
+      return -1;
+    p->bytes = b;
+    p->bytes_cap = cap;
+  }
+  memcpy(p->bytes + p->bytes_len, line, len);
+  p->recs[p->n].off = (uint32_t)p->bytes_len;
+  p->recs[p->n].len = (uint32_t)len;
+  p->recs[p->n].line_no = line_no;
+  p->n++;
+  p->bytes_len += len;
+  return 0;
+}
+
+void sl_packet_free(sl_packet *p) {
+  if (!p)
+    return;
+  free(p->recs);
+  free(p->bytes);
+  free(p);
+}
