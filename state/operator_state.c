@@ -122,17 +122,36 @@ static size_t instance_prefix(uint8_t *out, uint32_t state_id, uint32_t instance
   return sl_key_prefix(out, SL_KEY_MAX_LEN, SL_OP_STATE_GROUP, state_id, ik, sizeof(ik));
 }
 
+int sl_op_state_write_header(sl_backend *b, uint32_t state_id, uint32_t parallelism) {
+  if (!b || parallelism == 0)
+    return SL_STATE_EINVAL;
+  uint8_t key[SL_KEY_MAX_LEN], pv[4];
+  size_t hl = sl_key_prefix(key, sizeof(key), SL_OP_STATE_GROUP, state_id, NULL, 0);
+  sl_put_be32(pv, parallelism);
+  return sl_backend_put(b, key, hl, pv, sizeof(pv));
+}
+
+int sl_op_state_entry(const void *ukey, size_t ulen, size_t sub_len, const void *val, size_t vlen,
+                      uint32_t *n) {
+  if (ulen == 0 && sub_len == 0 && vlen == 4) {
+    *n = sl_get_be32(val);
+    return 1;
+  }
+  if (ulen == 4 && sub_len == 8) {
+    *n = sl_get_be32(ukey);
+    return 0;
+  }
+  return -1;
+}
+
 int sl_op_state_write(sl_backend *b, uint32_t state_id, uint32_t instance, uint32_t parallelism,
                       const sl_op_item *items, size_t n) {
   if (!b || (n && !items) || parallelism == 0 || instance >= parallelism)
     return SL_STATE_EINVAL;
-  uint8_t key[SL_KEY_MAX_LEN];
-  size_t hl = sl_key_prefix(key, sizeof(key), SL_OP_STATE_GROUP, state_id, NULL, 0);
-  uint8_t pv[4];
-  sl_put_be32(pv, parallelism);
-  int rc = sl_backend_put(b, key, hl, pv, sizeof(pv));
+  int rc = sl_op_state_write_header(b, state_id, parallelism);
   if (rc != SL_STATE_OK)
     return rc;
+  uint8_t key[SL_KEY_MAX_LEN];
   size_t plen = instance_prefix(key, state_id, instance);
   if ((rc = sl_backend_delete_prefix(b, key, plen)) != SL_STATE_OK)
     return rc;

@@ -38,8 +38,9 @@ typedef struct sl_op_list {
   void *owned; /* memory the list owns (item array and, for a loaded list, the bytes); freed by _free */
 } sl_op_list;
 
-/* Fills out[0..m) from old[0..n_old) by mode (a union holds each distinct item once, see above). out's item arrays are allocated (freed by sl_op_list_free);
- * their bytes are borrowed from old. EINVAL on m == 0 or a bad mode, ENOMEM. On error out is all empty. */
+/* Fills out[0..m) from old[0..n_old) by mode (a union holds each distinct item once, see above). out's item
+ * arrays are allocated (freed by sl_op_list_free); their bytes are borrowed from old. EINVAL on m == 0 or a
+ * bad mode, ENOMEM. On error out is all empty. */
 int sl_op_state_redistribute(const sl_op_list *old, size_t n_old, size_t m, int mode, sl_op_list *out);
 
 /* Frees what l owns and empties it. NULL is allowed. */
@@ -49,6 +50,17 @@ void sl_op_list_free(sl_op_list *l);
  * of instances writing this state) in the header. Cached writes: durable at the next commit. */
 int sl_op_state_write(sl_backend *b, uint32_t state_id, uint32_t instance, uint32_t parallelism,
                       const sl_op_item *items, size_t n);
+
+/* Records `parallelism` in the header of state `state_id` and leaves every list as it is: for a rescale
+ * (state_rescale.h) that copies stored lists entry by entry. Cached write. EINVAL on parallelism 0. */
+int sl_op_state_write_header(sl_backend *b, uint32_t state_id, uint32_t parallelism);
+
+/* What a stored entry of an operator ListState is, from its user key and sub key length (sl_key_parse)
+ * and its value, for a reader that walks the entries without knowing their layout (state_rescale.c):
+ * 1 for the header (*n = the number of instances that wrote the state), 0 for an element of the list of
+ * instance *n, -1 for anything else (never written by this module). */
+int sl_op_state_entry(const void *ukey, size_t ulen, size_t sub_len, const void *val, size_t vlen,
+                      uint32_t *n);
 
 /* Restores the list of `instance` of the new parallelism m: loads every stored instance's list and
  * redistributes them by mode. *out owns its bytes (sl_op_list_free). A state never written gives an empty

@@ -148,8 +148,11 @@ static void test_union_rounds(void **state) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_even_split), cmocka_unit_test(test_union),
-                                     cmocka_unit_test(test_bad_args), T(test_write_restore),
-                                     T(test_damaged_header), T(test_union_rounds)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_even_split),
+                                     cmocka_unit_test(test_union),
+                                     cmocka_unit_test(test_bad_args),
+                                     T(test_write_restore),
+                                     T(test_damaged_header),
+                                     T(test_union_rounds)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
