@@ -110,6 +110,22 @@ static int has_set_aside(const char *checkpoints_dir, char *name, size_t len) {
  * STATE-DIR/restore/, and the working environment is filled from all of them (state/state_rescale.h: keyed
  * state whole, every subtask's operator lists, the union of the metadata). Whoever runs next splits it by
  * key group again, at whatever parallelism it runs. */
+/* Removes recovery's scratch environments (STATE-DIR/restore/<k>, then restore/ itself): ours alone. */
+static void remove_scratch(const char *scratch, unsigned parallelism) {
+  char dir[4300];
+  DIR *d = opendir(scratch);
+  struct dirent *e;
+  while (d && (e = readdir(d)))
+    if (e->d_name[0] != '.') {
+      snprintf(dir, sizeof dir, "%s/%s", scratch, e->d_name);
+      sl_remove_tree(dir);
+    }
+  if (d)
+    closedir(d);
+  (void)parallelism;
+  sl_remove_tree(scratch);
+}
+
 static int load_tasks(const char *state_dir, const char *dir, unsigned parallelism, unsigned max_parallelism,
                       sl_snapshot_keep_fn keep, void *arg) {
   char snap[4200], err[512], scratch[4200];
@@ -118,7 +134,7 @@ static int load_tasks(const char *state_dir, const char *dir, unsigned paralleli
   if (!srcs)
     snprintf(err, sizeof err, "out of memory");
   sl_state_dir_path(state_dir, "restore", scratch, sizeof scratch);
-  sl_remove_tree(scratch);
+  remove_scratch(scratch, parallelism);
   if (rc == 0 && mkdir(scratch, SL_STATE_DIR_MODE) != 0) {
     snprintf(err, sizeof err, "cannot create %s: %s", scratch, strerror(errno));
     rc = -1;
@@ -131,6 +147,11 @@ static int load_tasks(const char *state_dir, const char *dir, unsigned paralleli
       break;
     }
     snprintf(srcs[t], n, "%s/%u", scratch, t);
+    if (mkdir(srcs[t], SL_STATE_DIR_MODE) != 0) {
+      snprintf(err, sizeof err, "cannot create %s: %s", srcs[t], strerror(errno));
+      rc = -1;
+      break;
+    }
     sl_checkpoint_task_file(dir, t, snap, sizeof snap);
     rc = sl_snapshot_load(srcs[t], snap, keep, arg, err, sizeof err);
   }
@@ -151,7 +172,7 @@ static int load_tasks(const char *state_dir, const char *dir, unsigned paralleli
   for (unsigned t = 0; srcs && t < parallelism; t++)
     free(srcs[t]);
   free(srcs);
-  sl_remove_tree(scratch);
+  remove_scratch(scratch, parallelism);
   if (rc)
     sl_error("restoring %s failed: %s", dir, err);
   return rc ? -1 : 0;

@@ -291,6 +291,13 @@ static void on_wake(uv_async_t *h) {
   if (f > t->final_seen) {
     t->final_seen = f;
     rt->ckpt.next_id = f;
+    /* Everything is drained: the offsets now are where every record read so far is in the state. */
+    for (int i = 0; i < rt->nsources; i++)
+      if (sl_source_save_offset(rt->sources[i]) != SL_STATE_OK) {
+        sl_runtime_fail(rt, "final checkpoint: saving source offsets failed: %s",
+                        sl_backend_last_error(rt->backend));
+        return;
+      }
     if (sl_checkpoint_trigger(&rt->ckpt, 1) != 0 && !rt->failed && rt->ckpt.in_flight)
       sl_runtime_fail(rt, "final checkpoint %llu could not start", (unsigned long long)f);
     return;
