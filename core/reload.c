@@ -183,6 +183,17 @@ static void on_timer(uv_timer_t *t) {
       return;
     }
   }
+  if (r->handoff) { /* a parallel job: its subtasks switch at one barrier */
+    rc = r->handoff(r, err, sizeof err);
+    if (rc == 1) {
+      uv_timer_start(&r->timer, on_timer, 20, 0);
+    } else if (rc < 0) {
+      sl_error("reload of %s failed, the old code keeps running: %s", script, err);
+      write_result(r, "failed: %s", err);
+      finish(r);
+    }
+    return;
+  }
   /* The switch takes a checkpoint of its own: let the one in flight complete first. */
   if (rt->ckpt.in_flight) {
     uv_timer_start(&r->timer, on_timer, 2, 0);
@@ -208,6 +219,22 @@ static void on_timer(uv_timer_t *t) {
   write_result(r, "reloaded version %07x", version >> 4);
   finish(r);
   watch(r);
+}
+
+void sl_reload_finish(sl_reloader *r, uint32_t version, const char *failure) {
+  const char *script = r->rt->opts->script;
+  if (failure) {
+    sl_error("reload of %s failed: %s", script, failure);
+    write_result(r, "failed: %s", failure);
+  } else {
+    r->version = version;
+    sl_info("reloaded %s (version %07x) in every subtask, %llu ms after the first change", script,
+            version >> 4, (unsigned long long)(sl_now_ms() - r->change_ms));
+    write_result(r, "reloaded version %07x", version >> 4);
+  }
+  finish(r);
+  if (!failure)
+    watch(r);
 }
 
 int sl_reload_start(sl_reloader *r, sl_runtime *rt, char *errbuf, size_t errlen) {

@@ -51,6 +51,12 @@ typedef struct sl_reloader {
   sl_lua_host *next;  /* validated, waiting for its switch */
   uint32_t next_version;
   uint64_t prepare_ms; /* how long loading and checking the new code took */
+  /* A parallel job's coordinator (core/parallel/job.c): takes the validated r->next instead of switching
+   * here, because its subtasks switch at one barrier. 0 when the switch is under way (its outcome comes
+   * back through sl_reload_finish), 1 to be asked again shortly (a checkpoint is in flight), -1 with the
+   * reason in err. Set after sl_reload_start. */
+  int (*handoff)(struct sl_reloader *r, char *err, size_t errlen);
+  void *handoff_arg;
 } sl_reloader;
 
 /* Logs the running version, installs the SIGHUP handler and (unless --no-watch) the file watches. 0, or -1
@@ -59,6 +65,10 @@ int sl_reload_start(sl_reloader *r, struct sl_runtime *rt, char *err, size_t err
 
 /* Closes the handles and drops a VM waiting for its switch (the runtime is stopping). Idempotent. */
 void sl_reload_stop(sl_reloader *r);
+
+/* The outcome of a handed-off switch: NULL failure when every subtask runs version now. Logs it, answers
+ * `sluice reload` and watches the new code's files. */
+void sl_reload_finish(sl_reloader *r, uint32_t version, const char *failure);
 
 /* The `sluice reload STATE-DIR` command. Returns the exit status. */
 int sl_reload_command(int argc, char **argv);
@@ -71,6 +81,14 @@ int sl_reload_hash_files(char *const *files, int n, uint32_t *out, char *err, si
 /* Loads the new code into a fresh VM and checks it (r->next, r->next_version). Returns 0 when it is ready
  * to switch, 1 when the content is unchanged and no reload was requested, -1 with the reason in err. */
 int sl_reload_prepare(sl_reloader *r, char *err, size_t errlen);
+
+/* How the graph changes from old to new (logged); the number of operators new removes. */
+int sl_reload_graph_changes(const sl_job_desc *old, const sl_job_desc *new);
+
+/* Replaces rt's running VM by next, started on the same backend and output buffer (a failing start leaves
+ * the old one running: -1 with err, next not consumed). */
+struct sl_runtime;
+int sl_reload_start_and_swap(struct sl_runtime *rt, sl_lua_host *next, char *err, size_t errlen);
 
 /* Switches to r->next (between batches, no checkpoint in flight). 0, or -1 with the reason in err; then
  * the old code still runs, unless *fatal (the state could not be reopened). r->next is consumed. */

@@ -111,7 +111,7 @@ static void append(char *out, size_t len, const char *s) {
 }
 
 /* Logs how the graph changes, if it does. Returns how many operators the new code removes. */
-static int graph_changes(const sl_job_desc *old, const sl_job_desc *new) {
+int sl_reload_graph_changes(const sl_job_desc *old, const sl_job_desc *new) {
   char added[512] = "", removed[512] = "";
   int nremoved = 0;
   if (same_strings(old->uids, old->nuids, new->uids, new->nuids) &&
@@ -147,7 +147,7 @@ static void take_endpoints(sl_job_desc *to, sl_job_desc *from) {
 
 /* Replaces the running VM by next, which starts on the same backend and output buffer. The new VM starts
  * first, so that a failing start (an initialize hook that throws) leaves the old one running. */
-static int start_and_swap(sl_runtime *rt, sl_lua_host *next, char *err, size_t errlen) {
+int sl_reload_start_and_swap(sl_runtime *rt, sl_lua_host *next, char *err, size_t errlen) {
   if (sl_lua_host_start(next, rt->backend, &rt->out_buf, (unsigned)rt->opts->max_parallelism, err, errlen))
     return -1;
   take_endpoints(&next->job, &rt->lua.job);
@@ -257,7 +257,7 @@ int sl_reload_switch(sl_reloader *r, int *fatal, char *err, size_t errlen) {
   int rc = -1;
   r->next = NULL;
   *fatal = 0;
-  int removed = graph_changes(&rt->lua.job, &next->job);
+  int removed = sl_reload_graph_changes(&rt->lua.job, &next->job);
   /* The cut is recorded: the checkpoint ends the old code's part of the stream (and runs its snapshot
    * hooks, so its operator state is in the backend for the new code's initialize hooks). */
   if (sl_checkpoint_trigger(&rt->ckpt, 1) != 0) {
@@ -271,7 +271,7 @@ int sl_reload_switch(sl_reloader *r, int *fatal, char *err, size_t errlen) {
     if (rc < 0)
       goto out;
   }
-  rc = start_and_swap(rt, next, err, errlen);
+  rc = sl_reload_start_and_swap(rt, next, err, errlen);
   if (rc == 0)
     return 0;
 out:

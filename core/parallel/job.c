@@ -40,7 +40,7 @@ typedef struct sl_job {
   uv_loop_t *loop;
   uv_async_t mail;
   uv_timer_t timer;
-  uv_signal_t sigint, sigterm, sighup, sigusr1;
+  uv_signal_t sigint, sigterm, sigusr1; /* SIGHUP is the reloader's */
   /* under mu: what subtask threads report */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -53,6 +53,9 @@ typedef struct sl_job {
   uint64_t in_flight; /* the checkpoint whose shares are awaited (0: none) */
   uint64_t started_ms;
   int final_asked, finishing, failed, stopping;
+  sl_lua_host *reload_next; /* validated new code the subtasks switch to at checkpoint reload_id */
+  uint64_t reload_id;
+  uint32_t reload_version;
   uint64_t completed, failed_ckpts, skipped;
 } sl_job;
 
@@ -121,9 +124,9 @@ static void close_job_handles(sl_job *job) {
   close_handle((uv_handle_t *)&job->timer);
   close_handle((uv_handle_t *)&job->sigint);
   close_handle((uv_handle_t *)&job->sigterm);
-  close_handle((uv_handle_t *)&job->sighup);
   close_handle((uv_handle_t *)&job->sigusr1);
   close_handle((uv_handle_t *)&job->mail);
+  sl_reload_stop(&job->base.reload);
 }
 
 static void abort_tasks(sl_job *job) {
@@ -141,25 +144,101 @@ static int make_checkpoint_dir(sl_job *job, uint64_t id, char *dir, size_t len) 
   return 0;
 }
 
+/* Starts checkpoint next_id: every subtask injects its barrier (and, when reload, switches to the new code
+ * at it). 0, or -1 when its directory cannot be made. */
+static int start_checkpoint(sl_job *job, int reload) {
+  char dir[4200];
+  uint64_t id = job->base.ckpt.next_id++;
+  if (make_checkpoint_dir(job, id, dir, sizeof dir)) {
+    job->failed_ckpts++;
+    return -1;
+  }
+  memset(job->shares, 0, job->n * sizeof *job->shares);
+  job->in_flight = id;
+  job->started_ms = sl_now_ms();
+  for (unsigned i = 0; i < job->n; i++) {
+    if (reload)
+      atomic_store(&job->tasks[i].reload_req, id);
+    sl_task_request(&job->tasks[i], &job->tasks[i].inject_req, id);
+  }
+  if (reload)
+    job->reload_id = id;
+  return 0;
+}
+
 static void on_timer(uv_timer_t *h) {
   sl_job *job = h->data;
-  char dir[4200];
   if (job->in_flight) {
     job->skipped++;
     return;
   }
   if (job->final_asked || job->stopping || job->failed)
     return;
-  uint64_t id = job->base.ckpt.next_id++;
-  if (make_checkpoint_dir(job, id, dir, sizeof dir)) {
-    job->failed_ckpts++;
+  start_checkpoint(job, 0);
+}
+
+static void drop_host(sl_lua_host *h) {
+  if (h) {
+    sl_lua_host_close(h);
+    free(h);
+  }
+}
+
+static int same_str(const char *a, const char *b) {
+  return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* Hot reload (core/reload.h): the reloader validated new code; every subtask switches to it at the barrier
+ * of one checkpoint, so each subtask's records before the barrier ran the old code and the rest the new. */
+static int on_reload_handoff(sl_reloader *r, char *err, size_t errlen) {
+  sl_job *job = r->handoff_arg;
+  if (job->in_flight || job->reload_next)
+    return 1;
+  sl_lua_host *next = r->next;
+  r->next = NULL;
+  const sl_job_desc *old = &job->base.lua.job, *nw = &next->job;
+  int rc = 0;
+  if (job->final_asked || job->stopping || job->failed) {
+    snprintf(err, errlen, "the job is stopping");
+    rc = -1;
+  } else if (nw->exchange != old->exchange || !same_str(nw->key_field, old->key_field)) {
+    snprintf(err, errlen, "the new code routes records to subtasks differently (its first key_by changed): "
+                          "keyed state would be in the wrong subtask; stop the job and start the new code");
+    rc = -1;
+  } else if (sl_reload_graph_changes(old, nw) > 0) {
+    snprintf(err, errlen, "the new code removes operators, whose state a parallel job cannot drop while it "
+                          "runs; stop the job and start the new code with --allow-non-restored-state");
+    rc = -1;
+  }
+  if (rc) {
+    drop_host(next);
+    return -1;
+  }
+  job->reload_next = next;
+  job->reload_version = r->next_version;
+  if (start_checkpoint(job, 1)) {
+    job->reload_next = NULL;
+    drop_host(next);
+    snprintf(err, errlen, "the checkpoint of the switch could not start");
+    return -1;
+  }
+  return 0;
+}
+
+/* The switch's checkpoint came back: every subtask that did not fail runs the new code. */
+static void reload_done(sl_job *job) {
+  sl_lua_host *next = job->reload_next;
+  job->reload_next = NULL;
+  job->reload_id = 0;
+  if (job->failed) {
+    sl_reload_finish(&job->base.reload, job->reload_version, "a subtask failed to switch");
+    drop_host(next);
     return;
   }
-  memset(job->shares, 0, job->n * sizeof *job->shares);
-  job->in_flight = id;
-  job->started_ms = sl_now_ms();
-  for (unsigned i = 0; i < job->n; i++)
-    sl_task_request(&job->tasks[i], &job->tasks[i].inject_req, id);
+  sl_lua_host_close(&job->base.lua); /* the job's own copy of the code follows, for the next comparison */
+  job->base.lua = *next;
+  free(next);
+  sl_reload_finish(&job->base.reload, job->reload_version, NULL);
 }
 
 static void resolve(sl_job *job, int ok) {
@@ -291,6 +370,8 @@ static void on_mail(uv_async_t *h) {
     resolve(job, done);
     uint64_t was = job->in_flight;
     job->in_flight = 0;
+    if (job->reload_next && was == job->reload_id)
+      reload_done(job);
     if (job->failed) {
       abort_tasks(job);
       return;
@@ -327,10 +408,6 @@ static void on_mail(uv_async_t *h) {
 
 static void on_signal(uv_signal_t *h, int signum) {
   sl_job *job = h->data;
-  if (signum == SIGHUP) {
-    sl_warn("SIGHUP: hot reload is not supported at --parallelism > 1 yet; the job goes on unchanged");
-    return;
-  }
   if (signum == SIGUSR1) {
     sl_warn("SIGUSR1: savepoints are not supported at --parallelism > 1 yet; take one at parallelism 1");
     return;
@@ -488,8 +565,6 @@ static int start_loop(sl_job *job, char *err, size_t errlen) {
   if (!rc)
     rc = start_signal(job, &job->sigterm, SIGTERM);
   if (!rc)
-    rc = start_signal(job, &job->sighup, SIGHUP);
-  if (!rc)
     rc = start_signal(job, &job->sigusr1, SIGUSR1);
   if (rc) {
     snprintf(err, errlen, "cannot set up the event loop: %s", uv_strerror(rc));
@@ -523,7 +598,18 @@ int sl_job_run(const sl_run_options *opts) {
   int ok = start_loop(&job, err, sizeof err) == 0 && setup(&job, err, sizeof err) == 0;
   if (ok && spawn(&job, err, sizeof err))
     ok = 0;
-  if (!ok) {
+  if (ok && sl_reload_start(&job.base.reload, &job.base, err, sizeof err) == 0) {
+    job.base.reload.handoff = on_reload_handoff;
+    job.base.reload.handoff_arg = &job;
+  } else if (ok) {
+    ok = 0;
+    for (unsigned i = 0; i < job.n; i++)
+      sl_task_flag(&job.tasks[i], &job.tasks[i].abort_req);
+    close_job_handles(&job);
+    sl_error("%s", err);
+    status = EXIT_SETUP;
+  }
+  if (!ok && !status) {
     if (err[0])
       sl_error("%s", err);
     status = EXIT_SETUP;
@@ -563,6 +649,7 @@ int sl_job_run(const sl_run_options *opts) {
   free(job.channels);
   free(job.tasks);
   free(job.shares);
+  drop_host(job.reload_next);
   sl_runtime_teardown(&job.base);
   uv_run(job.loop, UV_RUN_NOWAIT);
   uv_loop_close(job.loop);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/reload.h"
 #include "core/parallel/job.h"
 #include "core/source.h"
 #include "lua/ffi_record.h"
@@ -156,6 +157,33 @@ static int aligned(const sl_task *t) {
   return 1;
 }
 
+/* Hot reload at the barrier: the new code (validated by the job) starts on this subtask's backend, after the
+ * old code's snapshot hooks ran at the barrier; a failure fails the job (a restart resumes from the last
+ * complete checkpoint, whatever code is then on disk), so subtasks never run different code. */
+static void switch_code(sl_task *t) {
+  sl_runtime *rt = &t->rt;
+  char err[4096];
+  sl_host_config hc;
+  sl_lua_host *next = calloc(1, sizeof *next);
+  if (!next) {
+    sl_runtime_fail(rt, "reload: out of memory");
+    return;
+  }
+  sl_runtime_host_config(rt, &hc);
+  int rc = sl_lua_host_open(next, &hc, err, sizeof err);
+  next->subtask = t->index;
+  next->parallelism = t->n;
+  if (rc == 0)
+    rc = sl_lua_host_check_states(next, rt->backend, err, sizeof err);
+  if (rc == 0)
+    rc = sl_reload_start_and_swap(rt, next, err, sizeof err);
+  if (rc) {
+    sl_lua_host_close(next);
+    free(next);
+    sl_runtime_fail(rt, "subtask %u: reload failed at its barrier: %s", t->index, err);
+  }
+}
+
 /* The snapshot of checkpoint `aligning`: the checkpointer's barrier (flush, hooks, commit, pending part)
  * and its asynchronous write; its share is reported from the checkpointer's task_done. */
 static void take_snapshot(sl_task *t) {
@@ -163,6 +191,8 @@ static void take_snapshot(sl_task *t) {
   t->last_alignment_ms = sl_now_ms() - t->align_start_ms;
   t->rt.ckpt.next_id = id;
   sl_checkpoint_trigger(&t->rt.ckpt, 0);
+  if (atomic_load(&t->reload_req) == id && !t->rt.failed)
+    switch_code(t);
   t->aligning = 0;
   t->local_barrier = 0;
   memset(t->held, 0, t->n);

@@ -60,6 +60,7 @@ typedef struct sl_task {
   int sources_done, drained, stopped_reading;
   /* requests from the job: set, then uv_async_send(&wake) */
   atomic_ullong inject_req, final_req, resolved_req;
+  atomic_ullong reload_req; /* switch to the script's new code at this checkpoint's barrier */
   atomic_int resolved_ok, stop_req, finish_req, abort_req;
   uint64_t inject_seen, final_seen, resolved_seen;
   char **names; /* every source's name, by source index (error lines for records from other subtasks) */
