@@ -54,8 +54,10 @@ static void work(void *arg) {
                                sizeof j->err)) {
     return;
   }
-  uint32_t crc;
-  if (sl_output_sync_parts(&c->rt->out, j->part_first, j->part_last, &crc)) {
+  uint32_t crc = 0;
+  /* A parallel subtask's parts need neither: the job gathers them into its own part, which it checksums
+   * and syncs before the metadata. */
+  if (!c->task_snapshot && sl_output_sync_parts(&c->rt->out, j->part_first, j->part_last, &crc)) {
     snprintf(j->err, sizeof j->err, "syncing pending output: %s", strerror(errno));
     return;
   }

@@ -53,10 +53,12 @@ int sl_output_check_pending(const char *pending_dir, const sl_checkpoint_meta *m
  * checkpoint) and opens part next_id. 0, or -1 with err. */
 int sl_output_start_parts(sl_output *o, uint64_t next_id, char *err, size_t errlen);
 /* The job, once every subtask's share of checkpoint into_id is durable: concatenates the subtasks' parts
- * (dirs[t]'s parts first[t]..last[t], subtask 0 first) into the job's own part into_id, whose length comes
- * back in *len; then sync, metadata and commit go as for one task. 0, or -1 with err. File sink only. */
+ * (dirs[t]'s parts first[t]..last[t], subtask 0 first) into the job's own part into_id and makes it durable;
+ * its length and CRC-32 come back (for the metadata; the commit then goes as for one task). 0, or -1 with
+ * err. File sink only. */
 int sl_output_gather_parts(sl_output *o, uint64_t into_id, const char *const *dirs, const uint64_t *first,
-                           const uint64_t *last, int n, uint64_t *len, char *err, size_t errlen);
+                           const uint64_t *last, int n, uint64_t *len, uint32_t *crc, char *err,
+                           size_t errlen);
 void sl_output_close(sl_output *o);
 
 #endif

@@ -314,7 +314,8 @@ static int file_start_parts(sl_output *o, uint64_t next_id, char *err, size_t er
 }
 
 int sl_output_gather_parts(sl_output *o, uint64_t into_id, const char *const *dirs, const uint64_t *first,
-                           const uint64_t *last, int n, uint64_t *len, char *err, size_t errlen) {
+                           const uint64_t *last, int n, uint64_t *len, uint32_t *crc, char *err,
+                           size_t errlen) {
   char path[4096], from[4096];
   part_path(o, into_id, path, sizeof path);
   int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, SL_STATE_FILE_MODE);
@@ -322,33 +323,41 @@ int sl_output_gather_parts(sl_output *o, uint64_t into_id, const char *const *di
     snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
     return -1;
   }
-  off_t at = 0;
+  uint64_t total = 0;
+  uint32_t sum = 0;
   char buf[1 << 16];
   for (int t = 0; t < n; t++)
     for (uint64_t id = first[t]; id <= last[t]; id++) {
       sl_pending_part(dirs[t], id, from, sizeof from);
       int in = open(from, O_RDONLY | O_CLOEXEC);
       ssize_t r = 0;
-      while (in >= 0 && (r = read(in, buf, sizeof buf)) > 0)
+      while (in >= 0 && ((r = read(in, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))) {
+        if (r < 0)
+          continue;
         if (sl_write_all(out, buf, (size_t)r)) {
           r = -1;
           break;
         }
+        sum = sl_crc32(sum, buf, (size_t)r);
+        total += (uint64_t)r;
+      }
       int e = errno;
       if (in >= 0)
         close(in);
       if (in < 0 || r < 0) {
-        snprintf(err, errlen, "gathering pending output %s into %s: %s", from, path, strerror(in < 0 ? errno : e));
+        snprintf(err, errlen, "gathering pending output %s into %s: %s", from, path,
+                 strerror(in < 0 ? errno : e));
         close(out);
         return -1;
       }
-      at = lseek(out, 0, SEEK_CUR);
     }
-  if (close(out) != 0) {
-    snprintf(err, errlen, "closing %s: %s", path, strerror(errno));
+  /* Durable before the metadata that names it, with its name (as file_sync makes a part durable). */
+  if (fsync(out) != 0 || close(out) != 0 || sl_fsync_dir(o->pending_dir) != 0) {
+    snprintf(err, errlen, "syncing %s: %s", path, strerror(errno));
     return -1;
   }
-  *len = (uint64_t)at;
+  *len = total;
+  *crc = sum;
   return 0;
 }
 

@@ -285,12 +285,8 @@ static int complete(sl_job *job, uint64_t id, const sl_share *sh) {
   uint64_t len = 0;
   uint32_t crc = 0;
   if (sl_output_exactly_once(&b->out)) {
-    if (sl_output_gather_parts(&b->out, id, dirs, first, last, (int)job->n, &len, err, sizeof err))
+    if (sl_output_gather_parts(&b->out, id, dirs, first, last, (int)job->n, &len, &crc, err, sizeof err))
       goto failed;
-    if (sl_output_sync_parts(&b->out, id, id, &crc)) {
-      snprintf(err, sizeof err, "syncing pending output: %s", strerror(errno));
-      goto failed;
-    }
   }
   m.sink_part = len;
   m.sink_crc = crc;

@@ -1,6 +1,8 @@
 /* packet.c — packets between parallel subtasks (see packet.h). */
 #include "core/parallel/packet.h"
 
+#include "core/record/record_batch.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,9 +19,21 @@ sl_packet *sl_packet_new(sl_packet_kind kind, uint32_t cap) {
   return p;
 }
 
-int sl_packet_add(sl_packet *p, const char *line, size_t len, uint64_t line_no) {
+int sl_packet_add(sl_packet *p, const char *line, size_t len, uint64_t line_no, const sl_json_field *fields,
+                  uint32_t nfields) {
   if (p->n == p->cap || len > UINT32_MAX - p->bytes_len)
     return -1;
+  size_t nf = nfields <= SL_RECORD_INDEXED_FIELDS ? nfields : 0;
+  if (p->fields_len + nf > p->fields_cap) {
+    size_t cap = p->fields_cap ? p->fields_cap * 2 : 1024;
+    while (cap < p->fields_len + nf)
+      cap *= 2;
+    sl_json_field *f = realloc(p->fields, cap * sizeof *f);
+    if (!f)
+      return -1;
+    p->fields = f;
+    p->fields_cap = cap;
+  }
   if (p->bytes_len + len > p->bytes_cap) {
     size_t cap = p->bytes_cap ? p->bytes_cap * 2 : 1u << 16;
     while (cap < p->bytes_len + len)
@@ -34,6 +48,10 @@ int sl_packet_add(sl_packet *p, const char *line, size_t len, uint64_t line_no) 
   p->recs[p->n].off = (uint32_t)p->bytes_len;
   p->recs[p->n].len = (uint32_t)len;
   p->recs[p->n].line_no = line_no;
+  p->recs[p->n].field0 = (uint32_t)p->fields_len;
+  p->recs[p->n].nfields = nfields;
+  memcpy(p->fields + p->fields_len, fields, nf * sizeof *fields);
+  p->fields_len += nf;
   p->n++;
   p->bytes_len += len;
   return 0;
@@ -44,5 +62,6 @@ void sl_packet_free(sl_packet *p) {
     return;
   free(p->recs);
   free(p->bytes);
+  free(p->fields);
   free(p);
 }

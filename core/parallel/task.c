@@ -135,7 +135,7 @@ int sl_task_route(sl_task *t, sl_batch *b, int source) {
     p->source = source;
     t->filling[owner] = p;
   }
-  if (sl_packet_add(p, r->line, r->len, r->line_no)) {
+  if (sl_packet_add(p, r->line, r->len, r->line_no, r->fields, r->nfields)) {
     sl_runtime_fail(&t->rt, "subtask %u: out of memory", t->index);
     return 0;
   }

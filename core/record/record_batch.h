@@ -49,6 +49,11 @@ static inline int sl_batch_full(const sl_batch *b) {
 int sl_batch_add(sl_batch *b, const char *line, size_t len, uint64_t line_no, int32_t source,
                  sl_json_error *err);
 
+/* Appends a record validated and indexed before (by another parallel subtask): fields[0..min(nfields,
+ * SL_RECORD_INDEXED_FIELDS)) is copied in, nothing is scanned again. */
+void sl_batch_add_indexed(sl_batch *b, const char *line, uint32_t len, uint64_t line_no, int32_t source,
+                          const sl_json_field *fields, uint32_t nfields);
+
 /* FFI entry points for the Lua side. */
 sl_rec *sl_batch_get(sl_batch *b, uint32_t i);
 
