@@ -23,7 +23,8 @@ void sl_line_reader_free(sl_line_reader *r) {
 }
 
 void sl_line_reader_use_mapping(sl_line_reader *r, const char *map, size_t len, uint64_t start_offset) {
-  free(r->buf);
+  if (!r->external) /* again (the next split of a file): buf is the mapping already */
+    free(r->buf);
   r->external = 1;
   r->buf = (char *)map; /* never written through: the mapping is read-only */
   r->cap = len;

@@ -37,7 +37,8 @@ int sl_line_reader_init(sl_line_reader *r, size_t max_line, size_t read_size, ui
                         uint64_t start_line);
 void sl_line_reader_free(sl_line_reader *r);
 
-/* Switches to external mode over a mapping of a whole file (len bytes), resuming at start_offset: the
+/* Switches to external mode over a mapping of a whole file (len bytes: the end of what is read, which a
+ * split of the file ends before the file does; called again for the next split), resuming at start_offset: the
  * source then "reads" by sl_line_reader_commit of the next window, with no copy. The reader's own buffer
  * is freed; the caller owns the mapping and unmaps it after sl_line_reader_free. */
 void sl_line_reader_use_mapping(sl_line_reader *r, const char *map, size_t len, uint64_t start_offset);

@@ -307,11 +307,6 @@ int sl_runtime_task_setup(sl_runtime *rt, uv_loop_t *loop, const char *task_dir,
   if (sl_runtime_open_backend(rt, err, errlen))
     return -1;
   const sl_job_desc *d = &rt->lua.job;
-  for (int i = 0; i < d->nsources; i++)
-    if ((unsigned)i % n != index && sl_source_forget_offset(rt->backend, &d->sources[i]) != SL_STATE_OK) {
-      snprintf(err, errlen, "the state backend failed: %s", sl_backend_last_error(rt->backend));
-      return -1;
-    }
   if (o->dead_letter) {
     rt->dead_letter_fd = open(o->dead_letter, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (rt->dead_letter_fd < 0) {
@@ -331,8 +326,10 @@ int sl_runtime_task_setup(sl_runtime *rt, uv_loop_t *loop, const char *task_dir,
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  /* Every subtask opens every file: the file source decides which part is its own (core/source_splits.h);
+   * stdin and TCP are read by subtask i % n. */
   for (int i = 0; i < d->nsources; i++) {
-    if ((unsigned)i % n != index)
+    if (d->sources[i].kind != SL_EP_FILE && (unsigned)i % n != index)
       continue;
     if (!(rt->sources[rt->nsources] = sl_source_open(rt, i, &d->sources[i], err, errlen)))
       return -1;

@@ -20,6 +20,7 @@
 
 #include "core/log.h"
 #include "core/source_kind.h"
+#include "core/source_splits.h"
 #include "core/stream_input.h"
 
 #define READ_SIZE (1u << 20)
@@ -59,7 +60,27 @@ static void try_map(sl_source *s, const struct stat *st) {
   madvise(map, (size_t)st->st_size, MADV_SEQUENTIAL);
   fd_src(s)->map = map;
   fd_src(s)->map_len = (size_t)st->st_size;
-  sl_line_reader_use_mapping(&s->in.reader, map, fd_src(s)->map_len, s->in.reader.offset);
+}
+
+/* Reads the mapping from the reader's resume point (the whole file), or split `cur` of a split file. */
+static void use_map(sl_source *s) {
+  sl_fd_source *f = fd_src(s);
+  if (!f->map)
+    return;
+  if (f->splits) {
+    const sl_split *sp = &f->splits[f->cur];
+    sl_line_reader_use_mapping(&s->in.reader, f->map, (size_t)sp->end, sp->offset);
+    s->in.reader.line_no = sp->line;
+  } else {
+    sl_line_reader_use_mapping(&s->in.reader, f->map, f->map_len, s->in.reader.offset);
+  }
+}
+
+/* The reader's position, into the split it is reading. */
+static void note_split(sl_source *s) {
+  sl_fd_source *f = fd_src(s);
+  f->splits[f->cur].offset = s->in.reader.offset;
+  f->splits[f->cur].line = s->in.reader.line_no;
 }
 
 /* Drops the mapped pages of lines already processed, so a large input does not stay resident. */
@@ -75,9 +96,19 @@ static void release_consumed(sl_source *s) {
 static ssize_t read_chunk(sl_source *s) {
   char *p;
   size_t room;
+  if (fd_src(s)->nothing)
+    return 0;
   if (s->in.reader.external) {
-    /* A mapped file: "reading" is taking the next window of the mapping. */
+    /* A mapped file: "reading" is taking the next window of the mapping; at a split's end, the next split
+     * (its lines all ended there: a split ends just after a newline). */
     size_t n = sl_line_reader_mapping_left(&s->in.reader);
+    sl_fd_source *f = fd_src(s);
+    if (n == 0 && f->splits && f->cur + 1 < f->nsplits) {
+      note_split(s);
+      f->cur++;
+      use_map(s);
+      n = sl_line_reader_mapping_left(&s->in.reader);
+    }
     n = n > READ_SIZE ? READ_SIZE : n;
     sl_line_reader_commit(&s->in.reader, n);
     release_consumed(s);
@@ -191,6 +222,13 @@ static void restore_offset(sl_source *s, const struct stat *st) {
 }
 
 int sl_fd_source_save_offset(sl_source *s) {
+  sl_fd_source *f = fd_src(s);
+  if (f->nothing)
+    return 0;
+  if (f->splits) {
+    note_split(s);
+    return sl_splits_save(s->in.rt->backend, f->real, f->dev, f->ino, f->splits, f->nsplits);
+  }
   if (!fd_src(s)->meta_key)
     return 0;
   sl_offset_record rec = {fd_src(s)->dev, fd_src(s)->ino, s->in.reader.offset, s->in.reader.line_no};
@@ -207,6 +245,35 @@ int sl_source_forget_offset(sl_backend *b, const sl_endpoint *ep) {
   if (sl_backend_meta_get(b, key, &val, &len) != SL_STATE_OK || len == 0)
     return SL_STATE_OK;
   return sl_backend_meta_put(b, key, "", 0);
+}
+
+/* Which part of a rewindable file this reader reads (core/source_splits.h): all of it from its resume
+ * point, its own splits, or none (a parallel job's other subtask reads it). 0, or -1 with err. */
+static int plan_reading(sl_source *s, const struct stat *st, char *err, size_t errlen) {
+  sl_fd_source *f = fd_src(s);
+  sl_runtime *rt = s->in.rt;
+  unsigned n = rt->lua.parallelism ? rt->lua.parallelism : 1;
+  int owner = 1;
+  int rc = sl_splits_plan(rt->backend, f->real, st, f->map, f->follow, (unsigned)s->in.source_index,
+                          rt->lua.subtask, n, &f->splits, &f->nsplits, &owner, err, errlen);
+  if (rc < 0)
+    return -1;
+  if (rc == 1 && f->nsplits == 0) {
+    free(f->splits);
+    f->splits = NULL;
+  }
+  if (!owner) {
+    f->nothing = 1;
+    /* The whole file's resume point is its reader's; a copy the restore gave this subtask is emptied. */
+    if (rc == 0 && sl_source_forget_offset(rt->backend, &s->ep) != SL_STATE_OK) {
+      snprintf(err, errlen, "%s: the state backend failed: %s", s->in.name, sl_backend_last_error(rt->backend));
+      return -1;
+    }
+    return 0;
+  }
+  if (rc == 0)
+    restore_offset(s, st);
+  return 0;
 }
 
 int sl_fd_source_attach(sl_source *s, int fd, char *err, size_t errlen) {
@@ -236,11 +303,22 @@ int sl_fd_source_attach(sl_source *s, int fd, char *err, size_t errlen) {
         return -1;
       }
       snprintf(f->meta_key, n, "source/%s", real);
-      restore_offset(s, &st);
+      if (!(f->real = strdup(real))) {
+        snprintf(err, errlen, "out of memory opening '%s'", s->ep.path);
+        return -1;
+      }
     }
   }
   if (S_ISREG(st.st_mode))
     try_map(s, &st);
+  if (f->real && plan_reading(s, &st, err, errlen))
+    return -1;
+  sl_runtime *rt = s->in.rt;
+  if (!f->real && rt->lua.parallelism > 1 && (unsigned)s->in.source_index % rt->lua.parallelism != rt->lua.subtask)
+    f->nothing = 1; /* a FIFO or a device has one reader: bytes read twice would be split lines */
+  if (f->nothing)
+    f->regular = 1; /* nothing to read: the idle handle finds the end at once */
+  use_map(s);
   return 0;
 }
 
@@ -263,6 +341,8 @@ void sl_fd_source_release(sl_source *s) {
   if (f->map)
     munmap(f->map, f->map_len);
   free(f->meta_key);
+  free(f->real);
+  free(f->splits);
   free(f->stream);
 }
 

@@ -52,6 +52,10 @@ typedef struct sl_fd_source {
   int follow;
   uint64_t dev, ino;
   char *meta_key; /* "source/<realpath>" for rewindable files, NULL otherwise */
+  char *real;     /* the realpath of a rewindable file */
+  struct sl_split *splits; /* a split file (core/source_splits.h): the splits this reader owns, or NULL */
+  unsigned nsplits, cur;
+  int nothing; /* none of the file is this reader's (a parallel job's other subtasks read it) */
   void *map;      /* a regular file read once to its end is read in place, or NULL */
   size_t map_len, map_released;
   uv_idle_t idle;      /* drives reads of regular files and devices */
