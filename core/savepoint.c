@@ -337,9 +337,20 @@ int sl_checkpoints_command(int argc, char **argv) {
              "-", "-", "-", "-", "-", "-", "-", "-", err);
       continue;
     }
-    sl_checkpoint_file(chk, m.base_id == m.id ? SL_CHECKPOINT_SNAPSHOT : SL_CHECKPOINT_DELTA, snap,
-                       sizeof snap);
-    int ok = sl_snapshot_verify(snap, err, sizeof err) == 0;
+    int ok = 1;
+    if (m.parallelism > 1) { /* a parallel job's: one snapshot per subtask */
+      for (uint64_t t = 0; t < m.parallelism && ok; t++) {
+        sl_checkpoint_task_file(chk, (unsigned)t, snap, sizeof snap);
+        ok = sl_snapshot_verify(snap, err, sizeof err) == 0;
+      }
+    } else {
+      sl_checkpoint_file(chk, m.base_id == m.id ? SL_CHECKPOINT_SNAPSHOT : SL_CHECKPOINT_DELTA, snap,
+                         sizeof snap);
+      ok = sl_snapshot_verify(snap, err, sizeof err) == 0;
+    }
+    char tasks[48] = "";
+    if (m.parallelism > 1)
+      snprintf(tasks, sizeof tasks, " (%" PRIu64 " subtasks)", m.parallelism);
     char when[32];
     time_t t = (time_t)(m.time_ms / 1000);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
@@ -356,7 +367,7 @@ int sl_checkpoints_command(int argc, char **argv) {
            " %11" PRIu64 " %13" PRIu64 "  %s%s\n",
            m.id, when, m.base_id == m.id ? "full" : "delta", m.snapshot_bytes, m.snapshot_entries, chain,
            restore, m.duration_ms, m.barrier_ms, m.alignment_ms,
-           ok ? "complete" : "corrupt: ", ok ? "" : err);
+           ok ? "complete" : "corrupt: ", ok ? tasks : err);
   }
   free(ids);
   return 0;
