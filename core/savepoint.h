@@ -59,6 +59,14 @@ int sl_savepoint_answer(const char *state_dir, const char *target, const char *f
 int sl_savepoint_write(const char *target, const char *snapshot, const sl_checkpoint_meta *m, char *err,
                        size_t errlen);
 
+/* The same for any set of files: from[i] copied as names[i] (a parallel job's task-K.snap files). */
+int sl_savepoint_write_files(const char *target, const char *const *from, const char *const *names, int n,
+                             const sl_checkpoint_meta *m, char *err, size_t errlen);
+
+/* Claims the oldest complete request (ID.req -> ID.taken): 0 with its target, 1 when none is waiting. A
+ * request that names no absolute path is answered as failed and skipped. */
+int sl_savepoint_take(const char *state_dir, char *target, size_t len);
+
 /* Shared by the command and the job (core/savepoint*.c). --------------------------------------------- */
 
 /* Makes target the savepoint's directory: creates it (0700, *made = 1), or accepts an empty directory

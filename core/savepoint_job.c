@@ -62,7 +62,7 @@ static int write_answer(const char *taken, const char *target, const char *failu
 
 /* Claims the oldest complete request (ID.req -> ID.taken): 0 with its target, 1 when none is waiting.
  * A request that is not one (no absolute path) is answered as failed and skipped. */
-static int take_request(const char *state_dir, char *target, size_t len) {
+int sl_savepoint_take(const char *state_dir, char *target, size_t len) {
   char dir[4200], from[4300], to[4300];
   sl_savepoint_request_path(state_dir, "", dir, sizeof dir);
   for (;;) {
@@ -135,7 +135,7 @@ static void on_serve(uv_timer_t *t) {
     return;
   }
   if (!c->pending_savepoint[0]) {
-    if (take_request(rt->state_dir, c->pending_savepoint, sizeof c->pending_savepoint)) {
+    if (sl_savepoint_take(rt->state_dir, c->pending_savepoint, sizeof c->pending_savepoint)) {
       uv_close((uv_handle_t *)t, free_handle);
       return;
     }
@@ -198,25 +198,30 @@ static int copy_new_file(const char *from, const char *to, char *err, size_t err
 
 int sl_savepoint_write(const char *target, const char *snapshot, const sl_checkpoint_meta *m, char *err,
                        size_t errlen) {
+  const char *names[] = {SL_CHECKPOINT_SNAPSHOT};
+  return sl_savepoint_write_files(target, &snapshot, names, 1, m, err, errlen);
+}
+
+int sl_savepoint_write_files(const char *target, const char *const *from, const char *const *names, int n,
+                             const sl_checkpoint_meta *m, char *err, size_t errlen) {
   char snap[4200], meta[4200], parent[4200];
-  int made;
+  int made, copied = 0;
   if (sl_savepoint_claim_dir(target, &made, err, errlen))
     return -1;
-  sl_checkpoint_file(target, SL_CHECKPOINT_SNAPSHOT, snap, sizeof snap);
   sl_checkpoint_file(target, SL_CHECKPOINT_METADATA, meta, sizeof meta);
-  if (copy_new_file(snapshot, snap, err, errlen))
-    goto failed;
+  for (; copied < n; copied++) {
+    sl_checkpoint_file(target, names[copied], snap, sizeof snap);
+    if (copy_new_file(from[copied], snap, err, errlen))
+      goto failed;
+  }
   sl_checkpoint_meta sm = *m;
   sm.savepoint = 1;
   /* The metadata is written last, as in a checkpoint: a savepoint is complete exactly when it exists. */
-  if (sl_checkpoint_meta_write(target, &sm, err, errlen)) {
-    unlink(snap);
+  if (sl_checkpoint_meta_write(target, &sm, err, errlen))
     goto failed;
-  }
   if (chmod(meta, 0600) != 0) {
     snprintf(err, errlen, "chmod %s: %s", meta, strerror(errno));
     unlink(meta);
-    unlink(snap);
     goto failed;
   }
   snprintf(parent, sizeof parent, "%s", target);
@@ -226,6 +231,10 @@ int sl_savepoint_write(const char *target, const char *snapshot, const sl_checkp
   sl_fsync_dir(parent); /* the new directory's entry; the savepoint itself is durable already */
   return 0;
 failed:
+  for (int i = 0; i < copied; i++) {
+    sl_checkpoint_file(target, names[i], snap, sizeof snap);
+    unlink(snap);
+  }
   if (made)
     rmdir(target);
   return -1;

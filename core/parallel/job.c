@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/output.h"
 #include "core/parallel/task.h"
+#include "core/savepoint.h"
 #include "core/source.h"
 #include "core/state_dir.h"
 #include "state/file_modes.h"
@@ -53,6 +54,8 @@ typedef struct sl_job {
   uint64_t in_flight; /* the checkpoint whose shares are awaited (0: none) */
   uint64_t started_ms;
   int final_asked, finishing, failed, stopping;
+  uv_timer_t *serving;      /* serves savepoint requests, one checkpoint each (NULL: none waiting) */
+  char savepoint[4096];     /* the target of the savepoint the checkpoint in flight writes, or "" */
   sl_lua_host *reload_next; /* validated new code the subtasks switch to at checkpoint reload_id */
   uint64_t reload_id;
   uint32_t reload_version;
@@ -114,6 +117,10 @@ void sl_job_task_failed(sl_job *job, unsigned task) {
   uv_async_send(&job->mail);
 }
 
+static void free_timer(uv_handle_t *h) {
+  free(h);
+}
+
 static void close_handle(uv_handle_t *h) {
   if (h->loop && !uv_is_closing(h))
     uv_close(h, NULL);
@@ -127,6 +134,10 @@ static void close_job_handles(sl_job *job) {
   close_handle((uv_handle_t *)&job->sigusr1);
   close_handle((uv_handle_t *)&job->mail);
   sl_reload_stop(&job->base.reload);
+  if (job->serving) {
+    uv_close((uv_handle_t *)job->serving, free_timer);
+    job->serving = NULL;
+  }
 }
 
 static void abort_tasks(sl_job *job) {
@@ -146,6 +157,17 @@ static int make_checkpoint_dir(sl_job *job, uint64_t id, char *dir, size_t len) 
 
 /* Starts checkpoint next_id: every subtask injects its barrier (and, when reload, switches to the new code
  * at it). 0, or -1 when its directory cannot be made. */
+/* The checkpoint that was to write the savepoint failed: its request is answered so. */
+static void fail_savepoint(sl_job *job, uint64_t id, const char *why) {
+  if (!job->savepoint[0])
+    return;
+  char msg[1200];
+  snprintf(msg, sizeof msg, "checkpoint %" PRIu64 " failed: %s", id, why);
+  if (sl_savepoint_answer(job->base.state_dir, job->savepoint, msg))
+    sl_warn("cannot answer the request for savepoint %s: %s", job->savepoint, strerror(errno));
+  job->savepoint[0] = '\0';
+}
+
 static int start_checkpoint(sl_job *job, int reload) {
   char dir[4200];
   uint64_t id = job->base.ckpt.next_id++;
@@ -248,6 +270,27 @@ static void resolve(sl_job *job, int ok) {
   }
 }
 
+/* Copies complete checkpoint dir (every subtask's snapshot, then its metadata) to the savepoint target
+ * the request named, and answers the request. */
+static void write_savepoint(sl_job *job, const char *dir, const sl_checkpoint_meta *m) {
+  char from[SL_MAX_PARALLELISM][4300], name[SL_MAX_PARALLELISM][32], err[1024];
+  const char *fromp[SL_MAX_PARALLELISM], *namep[SL_MAX_PARALLELISM];
+  for (unsigned i = 0; i < job->n; i++) {
+    sl_checkpoint_task_file(dir, i, from[i], sizeof from[i]);
+    sl_checkpoint_task_name(i, name[i], sizeof name[i]);
+    fromp[i] = from[i];
+    namep[i] = name[i];
+  }
+  int rc = sl_savepoint_write_files(job->savepoint, fromp, namep, (int)job->n, m, err, sizeof err);
+  if (rc)
+    sl_error("savepoint %s failed: %s", job->savepoint, err);
+  else
+    sl_info("savepoint written to %s (checkpoint %" PRIu64 ", %u subtasks)", job->savepoint, m->id, job->n);
+  if (sl_savepoint_answer(job->base.state_dir, job->savepoint, rc ? err : NULL))
+    sl_warn("cannot answer the request for savepoint %s: %s", job->savepoint, strerror(errno));
+  job->savepoint[0] = '\0';
+}
+
 /* Every share of checkpoint id is durable: gather the output, write the metadata (the checkpoint is then
  * complete), commit the output, prune. 0, or -1 when the checkpoint failed (logged). */
 static int complete(sl_job *job, uint64_t id, const sl_share *sh) {
@@ -294,6 +337,8 @@ static int complete(sl_job *job, uint64_t id, const sl_share *sh) {
   if (sl_checkpoint_meta_write(dir, &m, err, sizeof err))
     goto failed;
   job->completed++;
+  if (job->savepoint[0])
+    write_savepoint(job, dir, &m);
   if (sl_output_commit_parts(&b->out, id, id, len, err, sizeof err)) {
     /* Complete, so its output is owed: a restart commits it again (recovery appends the part). */
     sl_error("checkpoint %" PRIu64 ": %s; the job stops (a restart resumes from the last complete "
@@ -314,6 +359,7 @@ static int complete(sl_job *job, uint64_t id, const sl_share *sh) {
   return 0;
 failed:
   sl_error("checkpoint %" PRIu64 " failed: %s; the job goes on and the next checkpoint retries", id, err);
+  fail_savepoint(job, id, err);
   sl_remove_tree(dir);
   job->failed_ckpts++;
   return -1;
@@ -362,6 +408,7 @@ static void on_mail(uv_async_t *h) {
       sl_checkpoint_dir(job->base.ckpt.dir, job->in_flight, dir, sizeof dir);
       sl_remove_tree(dir);
       job->failed_ckpts++;
+      fail_savepoint(job, job->in_flight, "a subtask's share failed");
     }
     resolve(job, done);
     uint64_t was = job->in_flight;
@@ -402,10 +449,54 @@ static void on_mail(uv_async_t *h) {
   }
 }
 
+/* `sluice savepoint` (core/savepoint.h): one request at a time, each with a checkpoint of its own once none
+ * is in flight; the serving timer re-arms itself until no request is left. A request pending when the job
+ * stops goes with the final checkpoint. */
+static void on_serve(uv_timer_t *t) {
+  sl_job *job = t->data;
+  if (job->stopping || job->final_asked || job->failed || job->finishing) {
+    if (!job->savepoint[0])
+      job->serving = NULL, uv_close((uv_handle_t *)t, free_timer);
+    else if (!job->finishing && !job->failed)
+      uv_timer_start(t, on_serve, 20, 0);
+    else
+      job->serving = NULL, uv_close((uv_handle_t *)t, free_timer);
+    return;
+  }
+  if (job->in_flight || job->savepoint[0]) {
+    uv_timer_start(t, on_serve, 20, 0);
+    return;
+  }
+  if (sl_savepoint_take(job->base.state_dir, job->savepoint, sizeof job->savepoint)) {
+    job->savepoint[0] = '\0';
+    job->serving = NULL;
+    uv_close((uv_handle_t *)t, free_timer);
+    return;
+  }
+  sl_info("savepoint requested: %s", job->savepoint);
+  if (start_checkpoint(job, 0))
+    fail_savepoint(job, job->base.ckpt.next_id - 1, "its directory could not be made");
+  uv_timer_start(t, on_serve, 20, 0);
+}
+
+static void serve_savepoints(sl_job *job) {
+  if (job->serving)
+    return;
+  uv_timer_t *t = malloc(sizeof *t);
+  if (!t || uv_timer_init(job->loop, t) != 0) {
+    free(t);
+    sl_warn("cannot serve a savepoint request: out of memory");
+    return;
+  }
+  t->data = job;
+  job->serving = t;
+  uv_timer_start(t, on_serve, 0, 0);
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
   sl_job *job = h->data;
   if (signum == SIGUSR1) {
-    sl_warn("SIGUSR1: savepoints are not supported at --parallelism > 1 yet; take one at parallelism 1");
+    serve_savepoints(job);
     return;
   }
   if (job->stopping)
