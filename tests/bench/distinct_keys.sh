@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# distinct_keys.sh [N] [ROUNDS] [CACHE_MB] — what many keys cost (issue 13: "1 M distinct keys take at most
+# 2x as long as 1 M records over 10 k Zipf keys, same run, alternated"). Runs sluice's URL count
+# (scripts/url_count.lua, ValueState in LMDB, a checkpoint every second) on two inputs of N access records
+# each, alternating them ROUNDS times in one run so that a noisy machine slows both alike:
+#   zipf      N records over 10 k Zipf-distributed URLs (gen-records access N --urls 10000)
+#   distinct  N records with N distinct URLs (gen-records' records, each url made unique: /u/<line>)
+# Prints each run's wall time and CPU time (user + sys of the process and its threads), then the medians and
+# the ratio distinct / zipf of both. Every run's output is checked: one record out per record in, and for
+# the distinct input one count of 1 per record. CACHE_MB (default: sluice's default) is --state-cache-mb;
+# SLUICE=path picks the binary (default build/sluice).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+N=${1:-1000000}
+ROUNDS=${2:-5}
+CACHE=${3:-}
+SLUICE=${SLUICE:-$src/build/sluice}
+work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-keys-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+gen="$src/../shared/data/gen-records"
+records() { # records N URLS
+  if [ -x "$gen" ]; then "$gen" access "$1" --urls "$2"; else luajit "$src/tests/data/gen_access.lua" "$1" 1 "$2"; fi
+}
+records "$N" 10000 > "$work/zipf.log"
+records "$N" "$N" | perl -pe 's/"url":"[^"]*"/"url":"\/u\/$."/' > "$work/distinct.log"
+echo "inputs: $N records each; zipf $(du -m "$work/zipf.log" | cut -f1) MB, distinct $(du -m "$work/distinct.log" | cut -f1) MB"
+opt=()
+[ -z "$CACHE" ] || opt=(--state-cache-mb "$CACHE")
+
+# run INPUT: prints "wall cpu" in seconds (GNU time's %e and %U + %S cover every thread of the process).
+run() {
+  rm -rf "$work/state" "$work/out.jsonl"
+  /usr/bin/time -f '%e %U %S' -o "$work/time" "$SLUICE" run "$src/scripts/url_count.lua" \
+    --input "$work/$1.log" --state-dir "$work/state" --checkpoint-interval 1000 --output "$work/out.jsonl" \
+    --quiet "${opt[@]}"
+  local lines
+  lines=$(wc -l < "$work/out.jsonl")
+  [ "$lines" -eq "$N" ] || { echo "$1: expected $N output records, got $lines" >&2; exit 1; }
+  if [ "$1" = distinct ]; then
+    local ones
+    ones=$(grep -c '"count": 1}' "$work/out.jsonl" || true)
+    [ "$ones" -eq "$N" ] || { echo "distinct: expected $N counts of 1, got $ones" >&2; exit 1; }
+  fi
+  awk '{printf "%.3f %.3f\n", $1, $2 + $3}' "$work/time"
+}
+
+declare -A wall cpu
+for r in $(seq "$ROUNDS"); do
+  for kind in zipf distinct; do
+    read -r w c < <(run "$kind")
+    wall[$kind]+="$w " cpu[$kind]+="$c "
+    printf 'round %d %-8s wall %.3f s, cpu %.3f s\n' "$r" "$kind" "$w" "$c"
+  done
+done
+
+median() { printf '%s\n' $1 | sort -n | awk '{t[NR]=$1} END {print t[int((NR+1)/2)]}'; }
+for kind in zipf distinct; do
+  printf '%-8s median wall %.3f s, median cpu %.3f s\n' "$kind" "$(median "${wall[$kind]}")" "$(median "${cpu[$kind]}")"
+done
+printf 'ratio distinct / zipf: wall %.2fx, cpu %.2fx (target: at most 2x)\n' \
+  "$(echo "$(median "${wall[distinct]}") / $(median "${wall[zipf]}")" | bc -l)" \
+  "$(echo "$(median "${cpu[distinct]}") / $(median "${cpu[zipf]}")" | bc -l)"
