@@ -1,6 +1,7 @@
 # Parallel jobs in their other shapes: at-least-once checkpoints at parallelism 2 lose nothing across
 # kills; a job without key_by (lag.lua) at 2 over two files gives the records of a run at 1; output on
-# stdout at 2 is whole lines; a job shape the exchange cannot split is refused with exit 2 and the reason.
+# stdout at 2 is whole lines; a key function or filters before key_by work at 2; a
+# job shape the exchange cannot split is refused with exit 2 and the reason.
 source "$(dirname "$0")/lib.bash"
 
 slow="$SLUICE_SRC/tests/e2e/slow_url_count.lua"
@@ -52,10 +53,24 @@ by_key "$WORK/so.out" > "$WORK/b.sorted"
 expect_same "$WORK/a.sorted" "$WORK/b.sorted"
 echo "ok: stdout at parallelism 2"
 
-# 4. Refused shapes: exit 2, and the message says why. KNOWN BUG (c025493): a key function or an operator
-# before key_by gives "out of memory reading the job description" instead of the reason.
+# 4. Keyed shapes the exchange splits: a key function, filters before the key_by — the same per-key
+# counts as at 1. Refused shapes (a map before the key_by, two key_bys): exit 2, and the message says why.
+shape() { # NAME BODY: a URL count with BODY before its counting process
+  printf 'local sluice = require "sluice"\nreturn sluice.job "r"\n%b\n  :process("p", function(ctx, rec)\n    local n = ctx:value("n", 0)\n    n:update(n:value() + 1)\n    ctx:emit({ url = rec.url, count = n:value() }, { "url", "count" })\n  end)\n' "$2" > "$WORK/$1.lua"
+}
+for body in '  :key_by(function(rec) return rec.url end)' '  :filter(function(rec) return rec.url ~= "/nope" end)\n  :key_by "url"'; do
+  shape ok "$body"
+  rm -rf "$WORK/st-ok1" "$WORK/st-ok2"
+  run_sluice run "$WORK/ok.lua" --input "$WORK/in.log" --state-dir "$WORK/st-ok1" --quiet > "$WORK/ok1.out" ||
+    fail "shape at 1 failed: $body"
+  run_sluice run "$WORK/ok.lua" --input "$WORK/in.log" --state-dir "$WORK/st-ok2" --parallelism 2 --quiet \
+    > "$WORK/ok2.out" || fail "shape at 2 failed: $body"
+  by_key "$WORK/ok1.out" > "$WORK/a.sorted"
+  by_key "$WORK/ok2.out" > "$WORK/b.sorted"
+  expect_same "$WORK/a.sorted" "$WORK/b.sorted"
+done
 refused() { # NAME BODY WHY
-  printf 'local sluice = require "sluice"\nreturn sluice.job "r"\n%b\n  :process("p", function(ctx, rec) ctx:emit({ n = 1 }, { "n" }) end)\n' "$2" > "$WORK/$1.lua"
+  shape "$1" "$2"
   set +e
   "$SLUICE" run "$WORK/$1.lua" --input "$WORK/in.log" --state-dir "$WORK/st-$1" --parallelism 2 --quiet \
     > /dev/null 2> "$WORK/$1.err"
@@ -64,7 +79,6 @@ refused() { # NAME BODY WHY
   [ "$rc" -eq 2 ] || fail "$1 at parallelism 2 exited $rc, not 2: $(cat "$WORK/$1.err")"
   grep -q "$3" "$WORK/$1.err" || fail "$1: the message does not say '$3': $(cat "$WORK/$1.err")"
 }
-refused keyfn '  :key_by(function(rec) return rec.url end)' "key function"
-refused filter_first '  :filter(function(rec) return true end)\n  :key_by "url"' "before its key_by"
+refused map_first '  :map(function(rec) return { url = rec.url } end)\n  :key_by "url"' "comes before its key_by"
 refused two_keys '  :key_by "url"\n  :process("q", function(ctx, rec) ctx:emit(rec) end)\n  :key_by "request"' "more than one key_by"
-echo "ok: refused shapes"
+echo "ok: keyed shapes at parallelism 2, and refused ones"
