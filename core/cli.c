@@ -44,6 +44,8 @@ void sl_cli_print_help(void) {
       "it)\n"
       "  --parallelism N|auto      run the job as N parallel subtasks on N threads (default 1; auto = the\n"
       "                            number of cores); keyed state moves with its key groups when N changes\n"
+      "  --no-split-inputs         at --parallelism > 1, read each input file whole (one reader, every key\n"
+      "                            in file order) instead of in N line-aligned splits read in parallel\n"
       "\n"
       "\n"
       "  sluice checkpoints STATE-DIR       list checkpoints (id, time, size, duration, complete)\n"
@@ -92,6 +94,8 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
     o->overwrite_output = 1;
   else if (!strcmp(a, "--no-watch"))
     o->no_watch = 1;
+  else if (!strcmp(a, "--no-split-inputs"))
+    o->no_split = 1;
   else if (!strcmp(a, "--from-savepoint")) {
     if (!(o->from_savepoint = take_value(argc, argv, i)))
       return -1;

@@ -7,7 +7,7 @@
  *                     [--incremental-checkpoints (the default; accepted)]
  *                     [--overwrite-output] [--no-watch] [--quiet]
  *                     [--tcp-max-connections N] [--tcp-max-buffer-bytes N] [--state-cache-mb N]
- *                     [--max-parallelism M] [--parallelism N|auto]
+ *                     [--max-parallelism M] [--parallelism N|auto] [--no-split-inputs]
  *                     [-- SCRIPT-ARGS...]
  *   sluice checkpoints STATE-DIR
  *   sluice savepoint STATE-DIR [PATH]
@@ -49,6 +49,7 @@ typedef struct sl_run_options {
   size_t tcp_max_buffer_bytes; /* a TCP connection's unprocessed bytes at most; 0 = max_line_bytes */
   long max_parallelism;        /* --max-parallelism: the number of key groups (stored in every checkpoint) */
   long parallelism;            /* --parallelism: subtasks (worker threads); 1 = the job runs on one thread */
+  int no_split;                /* --no-split-inputs: a parallel job reads each file whole, with one reader */
   long state_cache_mb;         /* --state-cache-mb: the state backend's cache in MiB; 0 = its default (64) */
 } sl_run_options;
 

@@ -41,12 +41,14 @@ static size_t count_lines(const sl_buf *b) {
 }
 
 /* Runs the batch; a record whose operator throws is rejected and the batch resumes after it. input names
- * the records' source in error lines. */
-static void run_batch(sl_runtime *rt, const char *input) {
+ * the records' source in error lines; keyed: the records were routed (by a parallel subtask that ran the
+ * operators before the key_by), so they run from the key_by on. */
+static void run_batch(sl_runtime *rt, const char *input, int keyed) {
   char err[4096];
   sl_batch *b = &rt->batch;
   while (b->cursor < b->n && !rt->failed) {
-    int rc = sl_lua_host_run_batch(&rt->lua, b, &rt->out_buf, err, sizeof err);
+    int rc = keyed ? sl_lua_host_run_keyed_batch(&rt->lua, b, &rt->out_buf, err, sizeof err)
+                   : sl_lua_host_run_batch(&rt->lua, b, &rt->out_buf, err, sizeof err);
     if (rc == 0)
       break;
     sl_rec *r = &b->recs[b->cursor];
@@ -80,6 +82,41 @@ int sl_runtime_flush_output(sl_runtime *rt) {
   return 0;
 }
 
+/* A parallel subtask that routes in Lua: the filters before the key_by and the key, record by record (one
+ * that throws is rejected), then each record goes to its owner (or is dropped), and this subtask runs its
+ * own from the key_by on. */
+static void route_and_run(sl_runtime *rt, sl_input *in) {
+  char err[4096];
+  sl_batch *b = &rt->batch;
+  uint16_t *owners = sl_task_owners(rt->task);
+  while (b->cursor < b->n && !rt->failed) {
+    int rc = sl_lua_host_route_batch(&rt->lua, b, owners, err, sizeof err);
+    if (rc == 0)
+      break;
+    sl_rec *r = &b->recs[b->cursor];
+    if (rc < 0) {
+      sl_runtime_fail(rt, "%s:%llu: %s", in->name, (unsigned long long)r->line_no, err);
+      break;
+    }
+    reject(rt, in->name, r->line_no, err, r->line, r->len);
+    owners[b->cursor++] = SL_ROUTE_DROP;
+  }
+  if (rt->failed) {
+    sl_batch_reset(b);
+    return;
+  }
+  b->cursor = 0;
+  sl_task_distribute(rt->task, b, owners, in->source_index);
+  run_batch(rt, in->name, 1);
+}
+
+static void next_batch(sl_runtime *rt, sl_input *in) {
+  if (rt->task && rt->lua.job.exchange == SL_EXCHANGE_LUA)
+    route_and_run(rt, in);
+  else
+    run_batch(rt, in->name, 0);
+}
+
 void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
   sl_line line;
   sl_json_error jerr;
@@ -107,10 +144,10 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
     if (rt->task && sl_task_route(rt->task, &rt->batch, in->source_index))
       continue;
     if (sl_batch_full(&rt->batch))
-      run_batch(rt, in->name);
+      next_batch(rt, in);
   }
   if (rt->batch.n > 0 && !rt->failed)
-    run_batch(rt, in->name);
+    next_batch(rt, in);
   if (rt->task && !rt->failed)
     sl_task_flush_routed(rt->task);
   sl_line_reader_compact(&in->reader);
@@ -123,8 +160,8 @@ void sl_runtime_run_packet(sl_runtime *rt, const char *input, const sl_packet *p
     sl_batch_add_indexed(&rt->batch, p->bytes + r->off, r->len, r->line_no, p->source, p->fields + r->field0,
                          r->nfields);
     if (sl_batch_full(&rt->batch))
-      run_batch(rt, input);
+      run_batch(rt, input, 1);
   }
   if (rt->batch.n > 0 && !rt->failed)
-    run_batch(rt, input);
+    run_batch(rt, input, 1);
 }

@@ -254,10 +254,22 @@ static int plan_reading(sl_source *s, const struct stat *st, char *err, size_t e
   sl_runtime *rt = s->in.rt;
   unsigned n = rt->lua.parallelism ? rt->lua.parallelism : 1;
   int owner = 1;
-  int rc = sl_splits_plan(rt->backend, f->real, st, f->map, f->follow, (unsigned)s->in.source_index,
-                          rt->lua.subtask, n, &f->splits, &f->nsplits, &owner, err, errlen);
+  /* Event time needs each subtask's input in time order: a file read whole, by one reader
+   * (core/parallel/job.c refuses more than one input), never in splits that interleave. */
+  int may_cut = !rt->opts->no_split && !rt->lua.job.event_time;
+  int rc = sl_splits_plan(rt->backend, f->real, st, f->map, f->follow, may_cut,
+                          (unsigned)s->in.source_index, rt->lua.subtask, n, &f->splits, &f->nsplits, &owner,
+                          err, errlen);
   if (rc < 0)
     return -1;
+  if (rc == 1 && n > 1 && rt->lua.job.event_time) {
+    snprintf(err, errlen,
+             "%s was read in splits by an earlier parallel run, and a job with event time cannot read a split "
+             "file at --parallelism > 1 (its watermark would run ahead of the other splits); run it with "
+             "--parallelism 1",
+             s->in.name);
+    return -1;
+  }
   if (rc == 1 && f->nsplits == 0) {
     free(f->splits);
     f->splits = NULL;

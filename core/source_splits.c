@@ -55,8 +55,8 @@ static uint64_t count_lines(const char *map, uint64_t upto) {
 }
 
 int sl_splits_plan(sl_backend *b, const char *real, const struct stat *st, const char *map, int follow,
-                   unsigned i, unsigned task, unsigned ntasks, sl_split **splits, unsigned *n, int *owner,
-                   char *err, size_t errlen) {
+                   int may_cut, unsigned i, unsigned task, unsigned ntasks, sl_split **splits, unsigned *n,
+                   int *owner, char *err, size_t errlen) {
   char key[4200];
   const void *val;
   size_t len;
@@ -85,7 +85,7 @@ int sl_splits_plan(sl_backend *b, const char *real, const struct stat *st, const
     /* A file read before by one reader keeps its one resume point. */
     key_of(key, sizeof key, "source", real, -1);
     int read_before = sl_backend_meta_get(b, key, &val, &len) == SL_STATE_OK && len > 0;
-    if (read_before || ntasks < 2 || follow || !map || size == 0)
+    if (read_before || ntasks < 2 || !may_cut || follow || !map || size == 0)
       return 0;
     t.dev = (uint64_t)st->st_dev;
     t.ino = (uint64_t)st->st_ino;

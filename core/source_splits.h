@@ -30,12 +30,12 @@ typedef struct sl_split {
 
 /* What a reader of file `real` (file index i of the job's sources, read by subtask task of ntasks) reads.
  * *splits: the splits it owns, ascending (malloc'ed; *n may be 0: nothing is this reader's), when the file
- * has a split table (an existing one that matches the file, or a new one cut now when ntasks > 1, !follow
- * and map is the file's mapping); then returns 1. Returns 0 when the file is read whole with the one resume
+ * has a split table (an existing one that matches the file, or a new one cut now when ntasks > 1, may_cut,
+ * !follow and map is the file's mapping); then returns 1. Returns 0 when the file is read whole with the one resume
  * point (*owner: whether this reader reads it), or -1 with err (a split file asked to --follow, memory). */
 int sl_splits_plan(sl_backend *b, const char *real, const struct stat *st, const char *map, int follow,
-                   unsigned i, unsigned task, unsigned ntasks, sl_split **splits, unsigned *n, int *owner,
-                   char *err, size_t errlen);
+                   int may_cut, unsigned i, unsigned task, unsigned ntasks, sl_split **splits, unsigned *n,
+                   int *owner, char *err, size_t errlen);
 
 /* Writes the resume point of each split (dev, ino: the file's identity). A status of the backend. */
 int sl_splits_save(sl_backend *b, const char *real, uint64_t dev, uint64_t ino, const sl_split *splits,

@@ -71,6 +71,20 @@ int sl_rec_field_key(const sl_rec *r, const char *field, size_t flen, const char
   return *key ? 0 : -1;
 }
 
+int sl_rec_field_key_group(const sl_rec *r, const char *field, size_t flen, unsigned max_parallelism) {
+  const char *key;
+  size_t len;
+  if (sl_rec_field_key(r, field, flen, &key, &len) != 0 || len > SL_SCOPE_MAX_KEY)
+    return -1;
+  return sl_key_group(key, len, (uint16_t)max_parallelism);
+}
+
+int sl_key_group_of(const char *key, size_t len, unsigned max_parallelism) {
+  if (len > SL_SCOPE_MAX_KEY)
+    return -1;
+  return sl_key_group(key, len, (uint16_t)max_parallelism);
+}
+
 int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen) {
   const char *key;
   size_t len;

@@ -34,6 +34,11 @@ const char *sl_rec_line(const sl_rec *r, size_t *len);
 int sl_rec_field_key(const sl_rec *r, const char *field, size_t flen, const char **key, size_t *len);
 /* Sets the scope's current key from field `field` of r: a string's decoded bytes, any other value's JSON
  * text. Returns 0, 1 if the record has no such field (or it is null), -1 if the key is too long. */
+/* Parallel routing done in Lua (core/parallel/task.c, sluice.pipeline's route): the key group of the key
+ * key_by(field) takes from r, or -1 when it has none (missing or null field, too long a key, no memory: the
+ * keyed operator then rejects the record where it runs); and the key group of a key function's key. */
+int sl_rec_field_key_group(const sl_rec *r, const char *field, size_t flen, unsigned max_parallelism);
+int sl_key_group_of(const char *key, size_t len, unsigned max_parallelism);
 int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen);
 /* The current key (for messages and ctx:key()); *len = 0 and NULL when none is set. */
 const char *sl_scope_current_key(const sl_keyed_scope *s, size_t *len);

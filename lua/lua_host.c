@@ -84,10 +84,14 @@ static int read_job_desc(lua_State *L, sl_job_desc *job) {
   job->uids = dup_strings(L, "uids", &job->nuids, &oom);
   job->kinds = dup_strings(L, "kinds", &job->nkinds, &oom);
   job->files = dup_strings(L, "files", &job->nfiles, &oom);
+  lua_getfield(L, -1, "event_time");
+  job->event_time = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   lua_getfield(L, -1, "exchange");
   const char *ex = lua_tostring(L, -1);
   job->exchange = !ex || !strcmp(ex, "local") ? SL_EXCHANGE_LOCAL
                   : !strcmp(ex, "field")      ? SL_EXCHANGE_FIELD
+                  : !strcmp(ex, "lua")        ? SL_EXCHANGE_LUA
                                               : SL_EXCHANGE_UNSUPPORTED;
   lua_pop(L, 1);
   if (job->exchange == SL_EXCHANGE_FIELD)
@@ -241,9 +245,34 @@ static void operator_error(sl_lua_host *h, const char *what, char *err, size_t e
   lua_pop(L, 1);
 }
 
+static int run_batch_with(sl_lua_host *h, const char *fn, sl_batch *batch, sl_buf *buf, char *err,
+                          size_t errlen);
+
 int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen) {
+  return run_batch_with(h, "run_batch", batch, buf, err, errlen);
+}
+
+int sl_lua_host_run_keyed_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen) {
+  return run_batch_with(h, "run_keyed_batch", batch, buf, err, errlen);
+}
+
+int sl_lua_host_route_batch(sl_lua_host *h, sl_batch *batch, uint16_t *owners, char *err, size_t errlen) {
   lua_State *L = h->L;
-  push_host_fn(h, "run_batch");
+  push_host_fn(h, "route_batch");
+  lua_pushlightuserdata(L, batch);
+  lua_pushlightuserdata(L, owners);
+  int status = lua_pcall(L, 2, 0, 0);
+  if (status == 0)
+    return 0;
+  int fatal = is_fatal(L, status);
+  operator_error(h, status == LUA_ERRMEM ? "out of memory: " : "", err, errlen);
+  return fatal ? -1 : 1;
+}
+
+static int run_batch_with(sl_lua_host *h, const char *fn, sl_batch *batch, sl_buf *buf, char *err,
+                          size_t errlen) {
+  lua_State *L = h->L;
+  push_host_fn(h, fn);
   lua_pushlightuserdata(L, batch);
   lua_pushlightuserdata(L, buf);
   int status = lua_pcall(L, 2, 0, 0);

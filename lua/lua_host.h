@@ -40,15 +40,17 @@ typedef struct sl_job_desc {
   char **files; /* the script and the modules it required from its own directory: what hot reload watches */
   int nfiles;
   /* How records reach parallel subtasks (sluice.host's describe_exchange): SL_EXCHANGE_FIELD routes by the
-   * key group of key_field (the first operator's key_by field); SL_EXCHANGE_LOCAL keeps a record on the
+   * key group of key_field (the first operator's key_by field); SL_EXCHANGE_LUA routes by what Lua says
+   * (sl_lua_host_route_batch: filters, then the key_by's key); SL_EXCHANGE_LOCAL keeps a record on the
    * subtask that read it (no key_by); SL_EXCHANGE_UNSUPPORTED cannot run in parallel, exchange_why says
    * why. */
   int exchange;
+  int event_time; /* a source declares a watermark strategy */
   char *key_field;
   char *exchange_why;
 } sl_job_desc;
 
-enum { SL_EXCHANGE_LOCAL = 0, SL_EXCHANGE_FIELD = 1, SL_EXCHANGE_UNSUPPORTED = 2 };
+enum { SL_EXCHANGE_LOCAL = 0, SL_EXCHANGE_FIELD = 1, SL_EXCHANGE_UNSUPPORTED = 2, SL_EXCHANGE_LUA = 3 };
 
 typedef struct sl_host_config {
   const char *script;
@@ -82,6 +84,14 @@ int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, unsigned
  * (the VM is out of memory, or the state backend failed: lua/sluice/fatal.lua): err says why, and the job
  * must stop without committing — a restart redoes the batch from the last checkpoint. */
 int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen);
+
+/* A parallel subtask (exchange SL_EXCHANGE_LUA): for records cursor..n-1, runs the filters before the key_by
+ * and takes the key; owners[i] gets record i's subtask, or 0xFFFF when a filter dropped it. Returns 0, 1 when
+ * record cursor failed (err as for run_batch; the caller rejects it and resumes after it), -1 when the
+ * failure is the job's. */
+int sl_lua_host_route_batch(sl_lua_host *h, sl_batch *batch, uint16_t *owners, char *err, size_t errlen);
+/* As run_batch, from the key_by on (records that were routed). */
+int sl_lua_host_run_keyed_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen);
 
 /* At a checkpoint barrier, before the commit: runs every operator's snapshot(ctx) hook (operator state is
  * written into the backend) and one bounded step of TTL cleanup. 0, or -1 with "operator 'uid': message"

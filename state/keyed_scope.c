@@ -8,8 +8,6 @@
 
 #include "state/keyed_scope.h"
 
-#define SL_SCOPE_MAX_KEY (SL_KEY_MAX_LEN - SL_KEY_HEADER_LEN - 64u)
-
 void sl_scope_init(sl_keyed_scope *s, sl_backend *b, uint16_t max_parallelism) {
   memset(s, 0, offsetof(sl_keyed_scope, key));
   s->backend = b;

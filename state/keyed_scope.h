@@ -17,6 +17,9 @@
 #include "state/state_clock.h"
 #include "state/state_key.h"
 
+/* The longest user key a scope takes (room is left in the composite key for map keys and list indexes). */
+#define SL_SCOPE_MAX_KEY (SL_KEY_MAX_LEN - SL_KEY_HEADER_LEN - 64u)
+
 typedef struct sl_keyed_scope {
   sl_backend *backend;
   uint16_t max_parallelism;

@@ -547,9 +547,17 @@ static int split_state(sl_job *job) {
 static int check_shape(const sl_job *job) {
   const sl_job_desc *d = &job->base.lua.job;
   if (d->exchange == SL_EXCHANGE_UNSUPPORTED) {
-    sl_error("job '%s' cannot run at --parallelism %u yet: %s (parallel jobs start with key_by(FIELD), or "
-             "have no key_by); run it with --parallelism 1",
+    sl_error("job '%s' cannot run at --parallelism %u yet: %s (a parallel job has at most one key_by, with "
+             "only filters before it); run it with --parallelism 1",
              d->name, job->n, d->exchange_why ? d->exchange_why : "?");
+    return -1;
+  }
+  if (d->event_time && d->nsources > 1) {
+    /* Each subtask's watermark follows the records it sees; from two inputs they interleave, and one
+     * input's progress would make the other's records late. One input, read whole, keeps them in order. */
+    sl_error("job '%s' uses event time and reads %d inputs: at --parallelism %u it takes one input yet (its "
+             "watermark is per subtask, not per input); run it with --parallelism 1, or concatenate the inputs",
+             d->name, d->nsources, job->n);
     return -1;
   }
   for (int i = 0; i < d->nsources; i++)

@@ -102,6 +102,53 @@ void sl_task_flush_routed(sl_task *t) {
     }
 }
 
+/* Appends record r to the packet for subtask owner (sent when full). 0, or -1 when memory ran out (the job
+ * has failed). */
+static int to_packet(sl_task *t, unsigned owner, const sl_rec *r, int source) {
+  sl_packet *p = t->filling[owner];
+  if (p && p->source != source) { /* a packet holds one source's records */
+    t->filling[owner] = NULL;
+    send_packet(t, owner, p);
+    p = NULL;
+  }
+  if (!p) {
+    if (!(p = sl_packet_new(SL_PACKET_RECORDS, PACKET_RECORDS))) {
+      sl_runtime_fail(&t->rt, "subtask %u: out of memory", t->index);
+      return -1;
+    }
+    p->source = source;
+    t->filling[owner] = p;
+  }
+  if (sl_packet_add(p, r->line, r->len, r->line_no, r->fields, r->nfields)) {
+    sl_runtime_fail(&t->rt, "subtask %u: out of memory", t->index);
+    return -1;
+  }
+  if (sl_packet_full(p)) {
+    t->filling[owner] = NULL;
+    send_packet(t, owner, p);
+  }
+  return 0;
+}
+
+uint16_t *sl_task_owners(sl_task *t) {
+  return t->owners;
+}
+
+void sl_task_distribute(sl_task *t, sl_batch *b, const uint16_t *owners, int source) {
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < b->n && !t->rt.failed; i++) {
+    unsigned o = owners[i];
+    if (o == SL_ROUTE_DROP)
+      continue;
+    if (o == t->index || o >= t->n) {
+      b->recs[kept++] = b->recs[i]; /* its fields stay in slot i: nothing is added before the batch runs */
+      continue;
+    }
+    to_packet(t, o, &b->recs[i], source);
+  }
+  b->n = kept;
+}
+
 int sl_task_route(sl_task *t, sl_batch *b, int source) {
   const sl_job_desc *d = &t->rt.lua.job;
   if (d->exchange != SL_EXCHANGE_FIELD)
@@ -121,29 +168,9 @@ int sl_task_route(sl_task *t, sl_batch *b, int source) {
   unsigned owner = (unsigned)((uint64_t)kg * t->n / m);
   if (owner == t->index)
     return 0;
-  sl_packet *p = t->filling[owner];
-  if (p && p->source != source) { /* a packet holds one source's records */
-    t->filling[owner] = NULL;
-    send_packet(t, owner, p);
-    p = NULL;
-  }
-  if (!p) {
-    if (!(p = sl_packet_new(SL_PACKET_RECORDS, PACKET_RECORDS))) {
-      sl_runtime_fail(&t->rt, "subtask %u: out of memory", t->index);
-      return 0;
-    }
-    p->source = source;
-    t->filling[owner] = p;
-  }
-  if (sl_packet_add(p, r->line, r->len, r->line_no, r->fields, r->nfields)) {
-    sl_runtime_fail(&t->rt, "subtask %u: out of memory", t->index);
+  if (to_packet(t, owner, r, source))
     return 0;
-  }
   b->n--; /* it left this subtask's batch */
-  if (sl_packet_full(p)) {
-    t->filling[owner] = NULL;
-    send_packet(t, owner, p);
-  }
   return 1;
 }
 

@@ -64,6 +64,7 @@ typedef struct sl_task {
   atomic_int resolved_ok, stop_req, finish_req, abort_req;
   uint64_t inject_seen, final_seen, resolved_seen;
   char **names; /* every source's name, by source index (error lines for records from other subtasks) */
+  uint16_t owners[4096]; /* exchange "lua": each batch record's owner (a batch holds BATCH_RECORDS) */
 } sl_task;
 
 /* In the job's thread, before any subtask thread runs: the task's loop and wake handle. 0 or -1. */
@@ -77,6 +78,11 @@ void sl_task_free(sl_task *t);
 /* From the subtask's own thread (core/record_path.c, runtime.c). */
 /* Routes the batch's last record: 1 when it went to another subtask (it left the batch), 0 when it stays. */
 int sl_task_route(sl_task *t, sl_batch *b, int source);
+/* Exchange "lua" (sluice.pipeline's router): where Lua writes each record's owner, and the move of the
+ * batch's records to their owners (SL_ROUTE_DROP: filtered out); the records this subtask owns stay. */
+#define SL_ROUTE_DROP 0xFFFFu
+uint16_t *sl_task_owners(sl_task *t);
+void sl_task_distribute(sl_task *t, sl_batch *b, const uint16_t *owners, int source);
 /* Sends the packets filled so far (after each read). */
 void sl_task_flush_routed(sl_task *t);
 /* Every source of this subtask is done. */

@@ -108,6 +108,8 @@ const char *sl_rec_string(const sl_rec *r, const sl_json_field *f, size_t *len);
 const char *sl_rec_value_text(const sl_rec *r, const sl_json_field *f);
 const char *sl_rec_line(const sl_rec *r, size_t *len);
 int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen);
+int sl_rec_field_key_group(const sl_rec *r, const char *field, size_t flen, unsigned max_parallelism);
+int sl_key_group_of(const char *key, size_t len, unsigned max_parallelism);
 const char *sl_scope_current_key(const sl_keyed_scope *s, size_t *len);
 sl_keyed_scope *sl_scope_new(sl_backend *b, unsigned max_parallelism);
 void sl_scope_free(sl_keyed_scope *s);

@@ -60,10 +60,11 @@ local function code_files(script)
   return files
 end
 
--- How records reach parallel subtasks (core/task_exchange.c): "field" (the first operator is key_by(FIELD),
--- and no other key_by follows: C routes each record by that field's key group before any Lua runs), "local"
--- (no key_by: a record is processed by the subtask that read it), or "unsupported" with the reason (a
--- key function, or operators before the key_by, would need Lua to run before the exchange).
+-- How records reach parallel subtasks (core/parallel/task.c): "field" (the first operator is key_by(FIELD):
+-- C routes each record by that field's key group before any Lua runs), "lua" (filters, then one key_by with
+-- a field or a key function: the reading subtask runs those in Lua — M.route_batch — and the owner runs the
+-- rest), "local" (no key_by: a record is processed by the subtask that read it), or "unsupported" with the
+-- reason (an operator before the key_by that changes records, or a second key_by).
 local function describe_exchange(j)
   local keyed = {}
   for i, op in ipairs(j.ops) do
@@ -74,15 +75,20 @@ local function describe_exchange(j)
   if #keyed == 0 then
     return "local", nil
   end
-  local first = j.ops[1]
   if #keyed > 1 then
     return "unsupported", "it has more than one key_by"
-  elseif keyed[1] ~= 1 then
-    return "unsupported", "operators come before its key_by"
-  elseif not first.field then
-    return "unsupported", "its key_by uses a key function, not a field name"
   end
-  return "field", first.field
+  for i = 1, keyed[1] - 1 do
+    if j.ops[i].kind ~= "filter" then
+      return "unsupported", ("its %s '%s' comes before its key_by (only filters may)"):format(j.ops[i].kind,
+        j.ops[i].uid)
+    end
+  end
+  local first = j.ops[1]
+  if keyed[1] == 1 and first.field then
+    return "field", first.field
+  end
+  return "lua", nil
 end
 
 -- Runs the script and checks that it returns a job. Returns { name, sources, sink, uids, kinds, files } or
@@ -117,7 +123,8 @@ function M.load(script, config)
   end
   local exchange, key_field = describe_exchange(job)
   return { name = job.name, sources = describe_sources(job, config), sink = describe_sink(job, config),
-    uids = uids, kinds = kinds, files = code_files(script), exchange = exchange, key_field = key_field }
+    uids = uids, kinds = kinds, files = code_files(script), exchange = exchange, key_field = key_field,
+    event_time = require("sluice.timers").has_strategy(job) }
 end
 
 -- Builds the pipeline on the opened backend; buf is the sl_buf the sink writes into. This VM runs subtask
@@ -154,6 +161,45 @@ function M.run_batch(lud, buflud)
   end
   b.cursor = n
   fatal.check() -- a backend failure an operator caught with pcall still fails the job
+end
+
+local owners_t = ffi.typeof("uint16_t *")
+
+-- A parallel subtask's routing (exchange "lua"): for records cursor..n-1 of the batch, runs the filters
+-- before the key_by and takes the key, and writes each record's owner into owners (0xFFFF: filtered out).
+-- On an error, batch.cursor is the failed record (the caller rejects it and goes on after it).
+function M.route_batch(lud, owners_lud)
+  local b = ffi.cast(batch_t, lud)
+  local owners = ffi.cast(owners_t, owners_lud)
+  local route = pipeline.router(job)
+  local n = b.n
+  local i = b.cursor
+  while i < n do
+    b.cursor = i
+    owners[i] = route(get(b, i))
+    i = i + 1
+  end
+  b.cursor = n
+  fatal.check()
+end
+
+-- Runs records cursor..n-1 from the key_by on: records routed here (by this subtask or another) have
+-- passed the filters before it already.
+function M.run_keyed_batch(lud, buflud)
+  local b = ffi.cast(batch_t, lud)
+  outbuf = outbuf or ffi.cast(buf_t, buflud)
+  local o = outbuf
+  local keyed = pipeline.keyed_head(job)
+  local n = b.n
+  local i = b.cursor
+  while i < n do
+    b.cursor = i
+    b.out_mark = o.len
+    keyed(get(b, i), nil)
+    i = i + 1
+  end
+  b.cursor = n
+  fatal.check()
 end
 
 function M.current_operator()

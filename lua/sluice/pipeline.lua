@@ -335,14 +335,86 @@ function M.compile(job, env)
     M.current = "sink"
     put_record(buf, rec, fields)
   end
+  local keyed
   for i = #job.ops, 1, -1 do
     nxt = builders[job.ops[i].kind](job.ops[i], nxt, env, i == #job.ops)
+    if job.ops[i].kind == "key_by" then
+      keyed = nxt
+    end
   end
+  -- A parallel subtask that routes in Lua runs the filters before the key_by where records are read, and
+  -- the chain from the key_by on where they are owned (each stamped for event time where it runs).
+  env.keyed_head = keyed and timers.stamp(job, env, keyed, M)
+  env.router = keyed and M.build_router(job, env)
   nxt = timers.stamp(job, env, nxt, M) -- event time: records stamped at the head (when a source declares it)
   job.env = env
   env.cleaner = ttl_cleaner(env)
   initialize(job, env)
   return nxt
+end
+
+-- The routing function of a parallel subtask (sluice.host.route_batch): rec -> the subtask that owns its
+-- key (env.subtask when the key is missing or too long: the key_by rejects it there), or 0xFFFF when a
+-- filter before the key_by drops it. Built as a chain of closures, with no loop over the filters: a loop of
+-- a few iterations inside the batch loop keeps LuaJIT from compiling it (see sluice.encode).
+function M.build_router(job, env)
+  local m = env.max_parallelism or 128
+  local n = env.parallelism or 1
+  local self = env.subtask or 0
+  local op, at
+  for i, o in ipairs(job.ops) do
+    if o.kind == "key_by" then
+      op, at = o, i
+      break
+    end
+  end
+  local field, fn, uid = op.field, op.fn, op.uid
+  local owner = function(kg)
+    if kg < 0 then
+      return self
+    end
+    return math.floor(kg * n / m)
+  end
+  local route
+  if field then
+    local flen = #field
+    route = function(rec)
+      M.current = uid
+      return owner(C.sl_rec_field_key_group(rec, field, flen, m))
+    end
+  else
+    route = function(rec)
+      M.current = uid
+      local k = fn(rec)
+      if k == nil then
+        return self
+      end
+      local s = type(k) == "string" and k or tostring(k)
+      return owner(C.sl_key_group_of(s, #s, m))
+    end
+  end
+  for i = at - 1, 1, -1 do
+    local f = job.ops[i]
+    if f.kind == "filter" then
+      local nxt, ffn, fuid = route, f.fn, f.uid
+      route = function(rec)
+        M.current = fuid
+        if ffn(rec) then
+          return nxt(rec)
+        end
+        return 0xFFFF
+      end
+    end
+  end
+  return route
+end
+
+function M.router(job)
+  return job.env.router
+end
+
+function M.keyed_head(job)
+  return job.env.keyed_head
 end
 
 -- Before a commit: every operator's snapshot hook, then its operator lists written to the backend, then
