@@ -7,10 +7,12 @@
  *
  * Every place that frees or moves an entry goes through entry_release/entry_moved, which keep the queues'
  * pointers valid (see state_cache.h). Eviction is a clock over the slots: one entry at a time, so a hot
- * working set survives cache pressure instead of being dropped with everything else. */
+ * working set survives cache pressure instead of being dropped with everything else. A large table is mapped
+ * with huge pages (state_bigmem.h): lookups of new keys land on random slots. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/state_bigmem.h"
 #include "state/state_cache.h"
 
 #define SL_CACHE_MIN_SLOTS 1024u
@@ -25,8 +27,12 @@ static size_t value_cap(size_t vlen) {
   return (vlen + 7u) & ~(size_t)7u;
 }
 
+static void table_release(sl_cache_slot *s, size_t nslots) {
+  sl_bigmem_free(s, nslots * sizeof(sl_cache_slot));
+}
+
 static int table_alloc(sl_cache *c, size_t nslots) {
-  sl_cache_slot *s = calloc(nslots, sizeof(*s));
+  sl_cache_slot *s = sl_bigmem_alloc(nslots * sizeof(sl_cache_slot));
   if (!s)
     return -1;
   c->slots = s;
@@ -44,7 +50,7 @@ void sl_cache_free(sl_cache *c) {
     return;
   for (size_t i = 0; i <= c->mask; i++)
     free(c->slots[i].e);
-  free(c->slots);
+  table_release(c->slots, c->mask + 1);
   for (int q = 0; q < SL_CQ_COUNT; q++)
     free(c->q[q].v);
   memset(c, 0, sizeof(*c));
@@ -124,7 +130,7 @@ static int rehash(sl_cache *c, size_t nslots) {
   for (size_t i = 0; i < oldn; i++)
     if (old[i].e)
       place(c, old[i].hash, old[i].e);
-  free(old);
+  table_release(old, oldn);
   return 0;
 }
 
