@@ -6,7 +6,16 @@
  * caches the result, a miss included (a clean "deleted" entry), so the usual get-then-put of a new key
  * touches LMDB once. Gets never evict, which is what keeps earlier get pointers valid until the next
  * mutating call. The write transaction, spills and commit live in state_txn.c; cursors in
- * state_backend_iter.c. */
+ * state_backend_iter.c.
+ *
+ * A miss first asks the key filter (key_filter.h) and skips LMDB for a key it rules out. Its invariant:
+ * every key kv may hold — committed, in the write transaction, or in a frozen batch a worker is writing —
+ * is in the filter. It holds because kv is built at open from what kv then holds (the working environment
+ * is only replaced, by a snapshot load at recovery, while no backend has it open), and keys reach kv
+ * afterwards only as cache entries written by sl_backend_put: a put adds its key whenever the cache did not
+ * already hold it present (a present entry was put, or read from kv, so its key is in already). Deletes,
+ * eviction and TTL expiry remove nothing from the filter; that only costs a false positive. Like the cache,
+ * the filter assumes this backend is the only writer of its environment while open. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +28,9 @@
 #include "state/state_key.h"
 
 #define SL_DEFAULT_CACHE_MAX ((size_t)64 << 20)
+/* The key filter may take half as much memory again as the cache (8 bits per key: 32 MiB, enough for about
+ * 16 M keys with the default cache; past that it turns off and misses read LMDB as before). */
+#define SL_KEY_FILTER_SHARE 2
 #define SL_DEFAULT_MAP_SIZE ((size_t)1 << 30)
 
 int sl_bk_fail(sl_backend *b, int rc, const char *what) {
@@ -97,6 +109,31 @@ static int open_env(sl_backend *b, const char *dir, size_t map_size, const char 
   return 0;
 }
 
+/* Builds the key filter from every key kv holds now (a pass over kv's keys, in key order). Anything that
+ * goes wrong turns the filter off: the backend still works, reading LMDB on every miss. */
+static void build_key_filter(sl_backend *b) {
+  MDB_txn *txn;
+  MDB_cursor *cur = NULL;
+  MDB_stat st;
+  MDB_val k, v;
+  size_t max = b->cache_max / SL_KEY_FILTER_SHARE;
+  if (mdb_txn_begin(b->env, NULL, MDB_RDONLY, &txn) != 0) {
+    sl_key_filter_init(&b->keys, 0, 0);
+    return;
+  }
+  int rc = mdb_stat(txn, b->kv, &st);
+  sl_key_filter_init(&b->keys, rc ? 0 : st.ms_entries, max);
+  if (!rc)
+    rc = mdb_cursor_open(txn, b->kv, &cur);
+  while (!rc && !b->keys.off && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+    sl_key_filter_add(&b->keys, sl_cache_hash(k.mv_data, k.mv_size));
+  if (rc != MDB_NOTFOUND)
+    sl_key_filter_disable(&b->keys);
+  if (cur)
+    mdb_cursor_close(cur);
+  mdb_txn_abort(txn);
+}
+
 int sl_backend_open(sl_backend **out, const char *dir, const sl_backend_options *opts, char *errbuf,
                     size_t errlen) {
   const char *what = "creating the directory";
@@ -130,6 +167,7 @@ int sl_backend_open(sl_backend **out, const char *dir, const sl_backend_options 
   b->txn_max_pages = b->cache_max / 2 / b->psize;
   if (b->txn_max_pages < 256)
     b->txn_max_pages = 256;
+  build_key_filter(b);
   *out = b;
   return SL_STATE_OK;
 
@@ -151,6 +189,7 @@ void sl_backend_close(sl_backend *b) {
     mdb_env_close(b->env);
   pthread_mutex_destroy(&b->mu);
   pthread_cond_destroy(&b->cv);
+  sl_key_filter_free(&b->keys);
   sl_cache_free(&b->cache);
   sl_cache_free(&b->meta_pend);
   sl_cache_free(&b->ids_pend);
@@ -213,7 +252,8 @@ int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val
   } else {
     b->stats.cache_misses++;
     struct get_arg g = {b->kv, {klen, (void *)key}, {0, NULL}};
-    int rc = sl_bk_read(b, op_get, &g, "reading a state entry");
+    int rc = sl_key_filter_may_exist(&b->keys, h) ? sl_bk_read(b, op_get, &g, "reading a state entry")
+                                                  : SL_STATE_NOTFOUND;
     if (rc == SL_STATE_NOTFOUND)
       e = sl_cache_set(&b->cache, h, key, klen, NULL, 0, SL_CE_DELETED);
     else if (rc != SL_STATE_OK)
@@ -253,7 +293,11 @@ int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val,
   if (e && vlen <= e->vcap) {
     if (holds(e, val, vlen, 0))
       return SL_STATE_OK;
-    /* The get-then-put of one key: rewrite the value in place, no hash, no probe. */
+    /* The get-then-put of one key: rewrite the value in place, no hash, no probe. A deleted entry with room
+     * for a value once held one, so its key is in the key filter already; it is added again all the same
+     * (rare, and the filter's invariant then does not rest on that argument). */
+    if (e->flags & SL_CE_DELETED)
+      sl_key_filter_add(&b->keys, sl_cache_hash(key, klen));
     if (vlen)
       memmove(sl_cache_value(e), val, vlen);
     e->vlen = (uint32_t)vlen;
@@ -264,6 +308,9 @@ int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val,
       e->flags |= SL_CE_REF;
       return SL_STATE_OK;
     }
+    /* Added before the entry is set: were the set to fail, an extra key costs only a false positive. */
+    if (!e || (e->flags & SL_CE_DELETED))
+      sl_key_filter_add(&b->keys, h);
     if (!(e = sl_cache_set(&b->cache, h, key, klen, val, vlen, SL_CE_DIRTY)))
       return SL_STATE_ENOMEM;
   }

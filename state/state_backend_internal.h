@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "state/key_filter.h"
 #include "state/state_backend.h"
 #include "state/state_cache.h"
 #include "state/state_spill_log.h"
@@ -61,6 +62,8 @@ struct sl_backend {
   sl_spill_log spill; /* the delta log: entries committed between barriers (cache pressure), in order;
                          handed to the next frozen batch, whose delta begins with them */
   sl_cache cache;     /* composite key -> value, the write-back cache */
+  sl_key_filter keys; /* every composite key kv may hold: built from kv at open, added to by every put that
+                         makes a key present (state_backend.c), so a miss it rules out skips LMDB */
   sl_cache meta_pend; /* meta name -> bytes not yet written */
   sl_cache ids_pend;  /* "op_uid\0state_name" -> u32 BE id assigned since the last commit */
   sl_backend_stats stats;
