@@ -40,7 +40,7 @@ void sl_cli_print_help(void) {
       "                            connection with a longer partial line is closed\n"
       "  --state-cache-mb N        memory for cached state in MiB (default 64); the rest stays in LMDB\n"
       "  --max-parallelism M       key groups (default 128, at most 32768): keyed state is stored by\n"
-      "                            hash(key) %% M, so M is fixed for the life of the state (checkpoints keep "
+      "                            hash(key) % M, so M is fixed for the life of the state (checkpoints keep "
       "it)\n"
       "  --parallelism N|auto      run the job as N parallel subtasks on N threads (default 1; auto = the\n"
       "                            number of cores); keyed state moves with its key groups when N changes\n"

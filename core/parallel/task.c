@@ -290,15 +290,26 @@ void sl_task_failed(sl_task *t) {
   sl_job_task_failed(t->job, t->index);
 }
 
-/* Reads every input that is not held, packet by packet. */
+/* Reads the inputs that are not held, packet by packet: a few packets from each, then back to the loop (it
+ * wakes itself when there are more), so that a busy input never keeps this subtask from its own sources or
+ * from the job's requests — a barrier asked for is injected within a few packets, not when the input
+ * pauses. */
+#define PACKETS_PER_TURN 1
+
 static void drain_inputs(sl_task *t) {
   sl_runtime *rt = &t->rt;
+  int more = 0;
   for (unsigned i = 0; i < t->n && !rt->failed; i++) {
     if (i == t->index)
       continue;
-    sl_packet *p;
-    while (!t->ended[i] && !(t->held[i] && !rt->opts->at_least_once) && !rt->failed &&
-           (p = sl_channel_pop(t->in[i]))) {
+    for (int taken = 0; !t->ended[i] && !(t->held[i] && !rt->opts->at_least_once) && !rt->failed; taken++) {
+      if (taken == PACKETS_PER_TURN) {
+        more = 1;
+        break;
+      }
+      sl_packet *p = sl_channel_pop(t->in[i]);
+      if (!p)
+        break;
       sl_task *peer = sl_job_peer(t->job, i);
       if (atomic_load(&peer->want_room))
         uv_async_send(&peer->wake);
@@ -313,6 +324,8 @@ static void drain_inputs(sl_task *t) {
         take_snapshot(t);
     }
   }
+  if (more && !rt->failed)
+    uv_async_send(&t->wake);
   check_drained(t);
 }
 
