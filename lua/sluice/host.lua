@@ -145,9 +145,9 @@ local buf_t = ffi.typeof("sl_buf *")
 local get = require("sluice.native").C.sl_batch_get
 local outbuf
 
--- Runs records cursor..n-1 of the batch through the pipeline. On an error, batch.cursor is the failed
--- record and batch.out_mark the output length to cut back to.
-function M.run_batch(lud, buflud)
+-- Runs records cursor..n-1 of the batch through entry (the pipeline's head, or its chain from the key_by
+-- on). On an error, batch.cursor is the failed record and batch.out_mark the output length to cut back to.
+local function run(entry, lud, buflud)
   local b = ffi.cast(batch_t, lud)
   outbuf = outbuf or ffi.cast(buf_t, buflud)
   local o = outbuf
@@ -156,11 +156,21 @@ function M.run_batch(lud, buflud)
   while i < n do
     b.cursor = i
     b.out_mark = o.len
-    head(get(b, i), nil)
+    entry(get(b, i), nil)
     i = i + 1
   end
   b.cursor = n
   fatal.check() -- a backend failure an operator caught with pcall still fails the job
+end
+
+function M.run_batch(lud, buflud)
+  run(head, lud, buflud)
+end
+
+-- Records routed here (by this subtask or another) passed the filters before the key_by already: they
+-- run from the key_by on.
+function M.run_keyed_batch(lud, buflud)
+  run(pipeline.keyed_head(job), lud, buflud)
 end
 
 local owners_t = ffi.typeof("uint16_t *")
@@ -177,25 +187,6 @@ function M.route_batch(lud, owners_lud)
   while i < n do
     b.cursor = i
     owners[i] = route(get(b, i))
-    i = i + 1
-  end
-  b.cursor = n
-  fatal.check()
-end
-
--- Runs records cursor..n-1 from the key_by on: records routed here (by this subtask or another) have
--- passed the filters before it already.
-function M.run_keyed_batch(lud, buflud)
-  local b = ffi.cast(batch_t, lud)
-  outbuf = outbuf or ffi.cast(buf_t, buflud)
-  local o = outbuf
-  local keyed = pipeline.keyed_head(job)
-  local n = b.n
-  local i = b.cursor
-  while i < n do
-    b.cursor = i
-    b.out_mark = o.len
-    keyed(get(b, i), nil)
     i = i + 1
   end
   b.cursor = n

@@ -344,9 +344,11 @@ function M.compile(job, env)
   end
   -- A parallel subtask that routes in Lua runs the filters before the key_by where records are read, and
   -- the chain from the key_by on where they are owned (each stamped for event time where it runs).
-  env.keyed_head = keyed and timers.stamp(job, env, keyed, M)
-  env.router = keyed and M.build_router(job, env)
+  local whole = nxt
   nxt = timers.stamp(job, env, nxt, M) -- event time: records stamped at the head (when a source declares it)
+  -- One closure when the key_by comes first: both entries then run the same trace.
+  env.keyed_head = keyed and (keyed == whole and nxt or timers.stamp(job, env, keyed, M))
+  env.router = keyed and M.build_router(job, env)
   job.env = env
   env.cleaner = ttl_cleaner(env)
   initialize(job, env)

@@ -33,3 +33,16 @@ run_sluice() { timeout 120 "$SLUICE" "$@"; }
 
 # gen_access N [SEED]: N deterministic nginx-like JSON records (same generator everywhere in the tests).
 gen_access() { luajit "$SLUICE_SRC/tests/data/gen_access.lua" "$@"; }
+
+# by_key FILE: the URL-count records sorted by URL, stably (each URL's records keep their order).
+by_key() { LC_ALL=C sort -s -t'"' -k4,4 "$1"; }
+# expect_keys EXPECTED ACTUAL WHAT: the same records, each URL's in the same order (order across URLs may
+# differ: a parallel job's does).
+expect_keys() {
+  by_key "$1" > "$WORK/exp.sorted"
+  by_key "$2" > "$WORK/act.sorted"
+  cmp -s "$WORK/exp.sorted" "$WORK/act.sorted" || {
+    diff "$WORK/exp.sorted" "$WORK/act.sorted" | head -10 >&2 || true
+    fail "$3"
+  }
+}

@@ -17,15 +17,6 @@ DELAY=${DELAY:-0.00005} # seconds per record (os.clock: the process's CPU time, 
 # The parallelism of each run, by restart number: mostly 2; after some kills 1 or 3.
 PARS=(2 2 1 2 3 2 2 3 1 2)
 
-by_key() { LC_ALL=C sort -s -t'"' -k4,4 "$1"; }
-expect_keys() {
-  by_key "$1" > "$WORK/exp.sorted"
-  by_key "$2" > "$WORK/act.sorted"
-  cmp -s "$WORK/exp.sorted" "$WORK/act.sorted" || {
-    diff "$WORK/exp.sorted" "$WORK/act.sorted" | head -10 >&2 || true
-    fail "$3"
-  }
-}
 
 run_sluice run "$slow" --input "$WORK/in.log" --state-dir "$WORK/ref-state" --output "$WORK/ref.out" \
   --checkpoint-interval 0 --quiet -- 0
