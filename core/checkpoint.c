@@ -46,7 +46,7 @@ static void work(void *arg) {
   if (j->frozen && sl_frozen_flush(j->frozen, &j->snap, j->err, sizeof j->err))
     return;
   if (j->incremental) {
-    sl_checkpoint_file(j->dir, SL_CHECKPOINT_DELTA, path, sizeof path);
+    sl_checkpoint_file(j->dir, c->task_delta ? c->task_delta : SL_CHECKPOINT_DELTA, path, sizeof path);
     if (sl_frozen_write_delta(j->frozen, path, &j->meta.snapshot_bytes, &j->meta.snapshot_entries, j->err,
                               sizeof j->err))
       return;
@@ -279,7 +279,8 @@ void sl_checkpoint_task_resolved(sl_checkpointer *c, int ok) {
   if (ok) {
     c->completed++;
     c->last_complete = 1;
-    c->last_full_id = j->id;
+    if (!j->incremental)
+      c->last_full_id = j->id;
     c->carry_first = j->part_last + 1;
     c->rt->out.uncommitted = 0;
   } else {

@@ -71,6 +71,7 @@ typedef struct sl_checkpointer {
    * output and prunes. task_done runs on the loop thread once this subtask's share is durable (j->ok) or
    * has failed; the job's verdict comes back through sl_checkpoint_task_resolved. */
   const char *task_snapshot; /* NULL: the job runs alone, and this checkpointer does everything */
+  const char *task_delta;    /* its delta's name in a checkpoint ("task-3.delta") */
   void (*task_done)(void *arg, const sl_checkpoint_job *j);
   void *task_arg;
 } sl_checkpointer;

@@ -33,10 +33,12 @@ static enum usability usable(const char *dir, const char *pending_dir, sl_checkp
     return CORRUPT;
   if (rc != SL_META_OK)
     return UNREADABLE;
-  if (m->parallelism > 1) { /* a parallel job's: one snapshot per subtask */
+  if (m->parallelism > 1) { /* a parallel job's: one snapshot or delta per subtask */
     rc = 0;
     for (uint64_t t = 0; t < m->parallelism && rc == 0; t++) {
       sl_checkpoint_task_file(dir, (unsigned)t, snap, sizeof snap);
+      if (access(snap, F_OK) != 0 && m->base_id != m->id)
+        sl_checkpoint_task_delta_file(dir, (unsigned)t, snap, sizeof snap);
       rc = sl_snapshot_verify(snap, err, errlen);
     }
   } else {
@@ -126,9 +128,40 @@ static void remove_scratch(const char *scratch, unsigned parallelism) {
   sl_remove_tree(scratch);
 }
 
-static int load_tasks(const char *state_dir, const char *dir, unsigned parallelism, unsigned max_parallelism,
-                      sl_snapshot_keep_fn keep, void *arg) {
-  char snap[4200], err[512], scratch[4200];
+/* Subtask t's state at checkpoint m (in checkpoints_dir; NULL: m is the savepoint at dir, whole): its full
+ * snapshot at the newest checkpoint of m's chain that has one, then its deltas after it, into env. */
+static int load_task_chain(const char *env, const char *checkpoints_dir, const char *dir,
+                           const sl_checkpoint_meta *m, unsigned t, sl_snapshot_keep_fn keep, void *arg,
+                           char *err, size_t errlen) {
+  char link[4200], snap[4300];
+  uint64_t base = m->id;
+  for (; checkpoints_dir && base > m->base_id; base--) {
+    sl_checkpoint_dir(checkpoints_dir, base, link, sizeof link);
+    sl_checkpoint_task_file(link, t, snap, sizeof snap);
+    if (access(snap, F_OK) == 0)
+      break;
+  }
+  if (checkpoints_dir)
+    sl_checkpoint_dir(checkpoints_dir, base, link, sizeof link);
+  else
+    snprintf(link, sizeof link, "%s", dir);
+  sl_checkpoint_task_file(link, t, snap, sizeof snap);
+  if (sl_snapshot_load(env, snap, keep, arg, err, errlen))
+    return -1;
+  for (uint64_t id = base + 1; checkpoints_dir && id <= m->id; id++) {
+    sl_checkpoint_dir(checkpoints_dir, id, link, sizeof link);
+    sl_checkpoint_task_delta_file(link, t, snap, sizeof snap);
+    if (sl_snapshot_apply_delta(env, snap, keep, arg, err, errlen))
+      return -1;
+  }
+  return 0;
+}
+
+static int load_tasks(const char *state_dir, const char *checkpoints_dir, const char *dir,
+                      const sl_checkpoint_meta *m, sl_snapshot_keep_fn keep, void *arg) {
+  unsigned parallelism = (unsigned)m->parallelism;
+  unsigned max_parallelism = m->max_parallelism ? (unsigned)m->max_parallelism : SL_DEFAULT_MAX_PARALLELISM;
+  char err[512], scratch[4200];
   char **srcs = calloc(parallelism, sizeof *srcs);
   int rc = srcs ? 0 : -1;
   if (!srcs)
@@ -152,8 +185,7 @@ static int load_tasks(const char *state_dir, const char *dir, unsigned paralleli
       rc = -1;
       break;
     }
-    sl_checkpoint_task_file(dir, t, snap, sizeof snap);
-    rc = sl_snapshot_load(srcs[t], snap, keep, arg, err, sizeof err);
+    rc = load_task_chain(srcs[t], checkpoints_dir, dir, m, t, keep, arg, err, sizeof err);
   }
   sl_backend *b = NULL;
   if (rc == 0) {
@@ -193,9 +225,10 @@ static int load_chain(const sl_checkpointer *c, const char *state_dir, const sl_
                       sl_snapshot_keep_fn keep, void *arg) {
   char dir[4200], delta[4300], err[512];
   sl_checkpoint_dir(c->dir, m->base_id, dir, sizeof dir);
-  if (m->parallelism > 1) /* subtasks take full snapshots */
-    return load_tasks(state_dir, dir, (unsigned)m->parallelism,
-                      m->max_parallelism ? (unsigned)m->max_parallelism : SL_DEFAULT_MAX_PARALLELISM, keep, arg);
+  if (m->parallelism > 1) { /* each subtask's own chain, then merged */
+    sl_checkpoint_dir(c->dir, m->id, dir, sizeof dir);
+    return load_tasks(state_dir, c->dir, dir, m, keep, arg);
+  }
   if (load(state_dir, dir, keep, arg))
     return -1;
   for (uint64_t id = m->base_id + 1; id <= m->id; id++) {
@@ -221,11 +254,8 @@ static int restore_savepoint(const char *state_dir, const char *from, sl_snapsho
     sl_error("cannot use savepoint %s: %s", from, err);
     return -1;
   }
-  if (restored->parallelism > 1
-          ? load_tasks(state_dir, from, (unsigned)restored->parallelism,
-                       restored->max_parallelism ? (unsigned)restored->max_parallelism : SL_DEFAULT_MAX_PARALLELISM,
-                       keep, arg)
-          : load(state_dir, from, keep, arg))
+  if (restored->parallelism > 1 ? load_tasks(state_dir, NULL, from, restored, keep, arg)
+                                 : load(state_dir, from, keep, arg))
     return -1;
   sl_info("restored savepoint %s (checkpoint %" PRIu64 ")", from, restored->id);
   /* The savepoint's output belongs to another run: this job's output file is not provably its own. */

@@ -320,8 +320,8 @@ int sl_runtime_task_setup(sl_runtime *rt, uv_loop_t *loop, const char *task_dir,
     return -1;
   rt->ckpt.rt = rt;
   rt->ckpt.carry_first = rt->ckpt.next_id;
-  rt->ckpt.incremental = 0; /* subtasks take full snapshots (recovery merges them) */
-  rt->ckpt.force_full = 1;
+  rt->ckpt.incremental = o->incremental; /* each subtask's deltas chain to its own last full snapshot */
+  rt->ckpt.force_full = 1;                /* the first after a start is full */
   if (!(rt->sources = calloc((size_t)d->nsources + 1, sizeof *rt->sources))) {
     snprintf(err, errlen, "out of memory");
     return -1;

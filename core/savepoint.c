@@ -341,6 +341,8 @@ int sl_checkpoints_command(int argc, char **argv) {
     if (m.parallelism > 1) { /* a parallel job's: one snapshot per subtask */
       for (uint64_t t = 0; t < m.parallelism && ok; t++) {
         sl_checkpoint_task_file(chk, (unsigned)t, snap, sizeof snap);
+        if (access(snap, F_OK) != 0 && m.base_id != m.id) /* this subtask's delta */
+          sl_checkpoint_task_delta_file(chk, (unsigned)t, snap, sizeof snap);
         ok = sl_snapshot_verify(snap, err, sizeof err) == 0;
       }
     } else {

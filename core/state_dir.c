@@ -24,6 +24,14 @@ void sl_checkpoint_task_file(const char *dir, unsigned task, char *out, size_t l
   snprintf(out, len, "%s/task-%u.snap", dir, task);
 }
 
+void sl_checkpoint_task_delta_name(unsigned task, char *out, size_t len) {
+  snprintf(out, len, "task-%u.delta", task);
+}
+
+void sl_checkpoint_task_delta_file(const char *dir, unsigned task, char *out, size_t len) {
+  snprintf(out, len, "%s/task-%u.delta", dir, task);
+}
+
 void sl_task_dir(const char *state_dir, unsigned task, char *out, size_t len) {
   snprintf(out, len, "%s/task-%u", state_dir, task);
 }

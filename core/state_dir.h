@@ -7,7 +7,8 @@
  *     checkpoints/chk-<id>/         a checkpoint, id as 20 digits so names sort as numbers:
  *       _metadata                     written last; the checkpoint is complete exactly when it exists
  *       state.snap | delta.snap       the full snapshot, or an incremental one's delta
- *       task-<k>.snap                 a parallel job's: subtask k's full snapshot (instead of state.snap)
+ *       task-<k>.snap | task-<k>.delta  a parallel job's: subtask k's full snapshot, or its delta chained to
+ *                                     its own last full one (instead of state.snap)
  *     checkpoints/chk-<id>.corrupt  a checkpoint recovery proved corrupt and set aside (never deleted)
  *     pending/part-<id>             the file sink's pending output of checkpoint <id> (core/output.h)
  *     savepoints/sp-<epoch ms>/     default savepoint targets (`sluice savepoint STATE-DIR`)
@@ -44,6 +45,9 @@ void sl_checkpoint_file(const char *dir, const char *file, char *out, size_t len
 void sl_checkpoint_task_file(const char *dir, unsigned task, char *out, size_t len);
 /* The file name alone ("task-<k>.snap"), into out. */
 void sl_checkpoint_task_name(unsigned task, char *out, size_t len);
+/* DIR/task-<k>.delta, and the name alone. */
+void sl_checkpoint_task_delta_file(const char *dir, unsigned task, char *out, size_t len);
+void sl_checkpoint_task_delta_name(unsigned task, char *out, size_t len);
 /* STATE-DIR/task-<k>: subtask k's directory (its working environment, and pending/ inside it). */
 void sl_task_dir(const char *state_dir, unsigned task, char *out, size_t len);
 /* PENDING-DIR/part-<id>. */

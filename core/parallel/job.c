@@ -28,7 +28,7 @@
 /* A subtask's share of the checkpoint in flight, as it reported it. */
 typedef struct sl_share {
   int have, ok;
-  uint64_t id, part_first, part_last, part_len, bytes, entries, alignment_ms, barrier_ms;
+  uint64_t id, base_id, part_first, part_last, part_len, bytes, entries, alignment_ms, barrier_ms;
   char err[512];
 } sl_share;
 
@@ -89,6 +89,7 @@ void sl_job_task_share(sl_job *job, unsigned task, const sl_checkpoint_job *j, u
   s->have = 1;
   s->ok = j->ok;
   s->id = j->id;
+  s->base_id = j->meta.base_id ? j->meta.base_id : j->id;
   s->part_first = j->part_first;
   s->part_last = j->part_last;
   s->part_len = j->part_len;
@@ -181,6 +182,8 @@ static int start_checkpoint(sl_job *job, int reload) {
   for (unsigned i = 0; i < job->n; i++) {
     if (reload)
       atomic_store(&job->tasks[i].reload_req, id);
+    if (job->savepoint[0]) /* a savepoint holds whole snapshots */
+      atomic_store(&job->tasks[i].full_req, id);
     sl_task_request(&job->tasks[i], &job->tasks[i].inject_req, id);
   }
   if (reload)
@@ -300,6 +303,9 @@ static int complete(sl_job *job, uint64_t id, const sl_share *sh) {
   sl_checkpoint_meta m;
   memset(&m, 0, sizeof m);
   m.id = m.base_id = id;
+  for (unsigned i = 0; i < job->n; i++) /* the oldest full snapshot a subtask's delta chains to */
+    if (sh[i].base_id < m.base_id)
+      m.base_id = sh[i].base_id;
   m.time_ms = job->started_ms;
   m.parallelism = job->n;
   m.max_parallelism = (uint64_t)job->opts->max_parallelism;
@@ -619,7 +625,9 @@ static int setup(sl_job *job, char *err, size_t errlen) {
     snprintf(t->rt.ckpt.dir, sizeof t->rt.ckpt.dir, "%s", job->base.ckpt.dir);
     t->rt.ckpt.next_id = job->base.ckpt.next_id;
     sl_checkpoint_task_name(i, t->snap_name, sizeof t->snap_name);
+    sl_checkpoint_task_delta_name(i, t->delta_name, sizeof t->delta_name);
     t->rt.ckpt.task_snapshot = t->snap_name;
+    t->rt.ckpt.task_delta = t->delta_name;
   }
   if (split_state(job))
     return -1;

@@ -217,6 +217,8 @@ static void take_snapshot(sl_task *t) {
   uint64_t id = t->aligning;
   t->last_alignment_ms = sl_now_ms() - t->align_start_ms;
   t->rt.ckpt.next_id = id;
+  if (atomic_load(&t->full_req) == id)
+    t->rt.ckpt.force_full = 1;
   sl_checkpoint_trigger(&t->rt.ckpt, 0);
   if (atomic_load(&t->reload_req) == id && !t->rt.failed)
     switch_code(t);

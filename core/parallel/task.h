@@ -45,6 +45,7 @@ typedef struct sl_task {
   int thread_started;
   char dir[4096];        /* STATE-DIR/task-<k> */
   char snap_name[32];    /* its file in a checkpoint: task-<k>.snap */
+  char delta_name[32];   /* or, for a delta, task-<k>.delta */
   sl_channel **in, **out; /* in[i] from subtask i, out[j] to subtask j (NULL at [index]); the job owns them */
   sl_packet **filling;    /* per destination: the records packet being filled */
   sl_packet **backlog;    /* per destination: packets its channel had no room for yet (a list, oldest first) */
@@ -61,6 +62,7 @@ typedef struct sl_task {
   /* requests from the job: set, then uv_async_send(&wake) */
   atomic_ullong inject_req, final_req, resolved_req;
   atomic_ullong reload_req; /* switch to the script's new code at this checkpoint's barrier */
+  atomic_ullong full_req;   /* this checkpoint must be a full snapshot (a savepoint's) */
   atomic_int resolved_ok, stop_req, finish_req, abort_req;
   uint64_t inject_seen, final_seen, resolved_seen;
   char **names; /* every source's name, by source index (error lines for records from other subtasks) */
