@@ -16,6 +16,15 @@
 #include "state/state_cache.h"
 
 #define SL_CACHE_MIN_SLOTS 1024u
+/* Passes over the slots (eviction's clock, the final free) fetch the entry this many slots ahead: the
+ * entries lie at random addresses and reading their flags would otherwise wait on each in turn. */
+#define SL_CACHE_PREFETCH 16
+
+static inline void prefetch_slot(const sl_cache *c, size_t i) {
+  sl_cache_entry *e = c->slots[(i + SL_CACHE_PREFETCH) & c->mask].e;
+  if (e)
+    __builtin_prefetch(e);
+}
 
 static size_t entry_size(size_t klen, size_t vcap) {
   return sizeof(sl_cache_entry) + klen + vcap;
@@ -48,8 +57,10 @@ int sl_cache_init(sl_cache *c) {
 void sl_cache_free(sl_cache *c) {
   if (!c->slots)
     return;
-  for (size_t i = 0; i <= c->mask; i++)
+  for (size_t i = 0; i <= c->mask; i++) {
+    prefetch_slot(c, i);
     free(c->slots[i].e);
+  }
   table_release(c->slots, c->mask + 1);
   for (int q = 0; q < SL_CQ_COUNT; q++)
     free(c->q[q].v);
@@ -264,6 +275,7 @@ size_t sl_cache_evict(sl_cache *c, size_t target, int gentle, size_t *spared) {
   for (size_t steps = 0; c->bytes > target && steps < (gentle ? 1 : 2) * nslots;) {
     size_t i = c->hand & c->mask;
     sl_cache_entry *e = c->slots[i].e;
+    prefetch_slot(c, i);
     if (!e || (e->flags & pinned) || (e->flags & SL_CE_REF)) {
       if (spared && e && !(e->flags & pinned))
         *spared += entry_size(e->klen, e->vcap);

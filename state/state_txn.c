@@ -140,6 +140,17 @@ int sl_bk_run(sl_backend *b, sl_bk_op op, void *arg, const char *what) {
   }
 }
 
+/* Entries handed over as a list (a queue, a sorted batch) lie at random addresses: loops over them fetch
+ * the one PREFETCH_AHEAD places on while working on this one, so the memory latency overlaps (measured on
+ * 4 M distinct keys, where a spill goes over millions of entries: make_rec alone was 3 % of the record
+ * thread, waiting on the entries). */
+#define PREFETCH_AHEAD 16
+
+static inline void prefetch_ahead(sl_cache_entry *const *v, size_t i, size_t n) {
+  if (i + PREFETCH_AHEAD < n)
+    __builtin_prefetch(v[i + PREFETCH_AHEAD]);
+}
+
 static int write_entry(sl_backend *b, sl_cache_entry *e) {
   MDB_val k = {e->klen, e->data}, v = {e->vlen, sl_cache_value(e)};
   int rc;
@@ -198,8 +209,10 @@ static int needs_write(const sl_cache_entry *e) {
 static int write_sorted(sl_backend *b, sl_cache_entry *const *v, size_t nv) {
   size_t n = 0;
   int rc = 0;
-  for (size_t i = 0; i < nv; i++)
+  for (size_t i = 0; i < nv; i++) {
+    prefetch_ahead(v, i, nv);
     n += needs_write(v[i]);
+  }
   struct sort_rec *r = n > 1 ? malloc(n * sizeof(*r)) : NULL;
   if (!r) {
     for (size_t i = 0; i < nv && !rc; i++)
@@ -208,12 +221,17 @@ static int write_sorted(sl_backend *b, sl_cache_entry *const *v, size_t nv) {
     return rc;
   }
   size_t j = 0;
-  for (size_t i = 0; i < nv; i++)
+  for (size_t i = 0; i < nv; i++) {
+    prefetch_ahead(v, i, nv);
     if (needs_write(v[i]))
       r[j++] = make_rec(v[i]);
+  }
   qsort(r, n, sizeof(*r), by_key);
-  for (size_t i = 0; i < n && !rc; i++)
+  for (size_t i = 0; i < n && !rc; i++) {
+    if (i + PREFETCH_AHEAD < n)
+      __builtin_prefetch(r[i + PREFETCH_AHEAD].e);
     rc = write_entry(b, r[i].e);
+  }
   free(r);
   return rc;
 }
@@ -300,6 +318,8 @@ static sl_cache_entry **collect_dirty(sl_backend *b, size_t *n) {
   b->stats.cache_scans++;
   for (size_t i = 0; i <= c->mask; i++) {
     sl_cache_entry *e = c->slots[i].e;
+    if (i + PREFETCH_AHEAD <= c->mask && c->slots[i + PREFETCH_AHEAD].e)
+      __builtin_prefetch(c->slots[i + PREFETCH_AHEAD].e);
     if (!e || !(e->flags & SL_CE_DIRTY))
       continue;
     if (trust && !e->qpos[SL_CQ_WRITTEN] && !(e->flags & SL_CE_IN_TXN)) {
@@ -334,6 +354,7 @@ struct bounded {
  * checkpoint instead (nothing is lost: LMDB has them). */
 static void log_committed(sl_backend *b, sl_cache_entry *const *v, size_t from, size_t to) {
   for (size_t i = from; i < to && !b->committed_unfrozen; i++) {
+    prefetch_ahead(v, i, to);
     const sl_cache_entry *e = v[i];
     int del = (e->flags & SL_CE_DELETED) != 0;
     if (sl_spill_append(&b->spill, del ? SL_SPILL_DEL : SL_SPILL_PUT, e->data, e->klen,
@@ -353,8 +374,10 @@ static int commit_part(sl_backend *b, struct bounded *a, size_t to, int last) {
   b->txn_written = 0;
   b->txn_writes = b->txn_bytes = 0;
   b->stats.commits++;
-  for (size_t i = a->pos; i < to; i++)
+  for (size_t i = a->pos; i < to; i++) {
+    prefetch_ahead(a->v, i, to);
     a->v[i]->flags &= ~(uint32_t)(SL_CE_DIRTY | SL_CE_IN_TXN);
+  }
   if (a->log)
     log_committed(b, a->v, a->pos, to);
   a->pos = to;
@@ -369,6 +392,7 @@ static int op_write_bounded(sl_backend *b, void *arg) {
   /* Entries written from here may be on no queue: clearing their marks after a failure needs a pass. */
   b->txn_untracked = 1;
   for (size_t i = a->pos; i < a->n; i++) {
+    prefetch_ahead(a->v, i, a->n);
     int rc = needs_write(a->v[i]) ? write_entry(b, a->v[i]) : 0;
     if (!rc && txn_full(b))
       rc = commit_part(b, a, i + 1, 0);
@@ -393,8 +417,10 @@ static int commit_bounded(sl_backend *b, int with_pending, int log, const char *
   /* Key order, as for a flush: LMDB fills a few leaf pages at a time, and each part touches its own. */
   struct sort_rec *r = n > 1 ? malloc(n * sizeof *r) : NULL;
   if (r) {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+      prefetch_ahead(v, i, n);
       r[i] = make_rec(v[i]);
+    }
     qsort(r, n, sizeof *r, by_key);
     for (size_t i = 0; i < n; i++)
       v[i] = r[i].e;
