@@ -159,6 +159,8 @@ void sl_runtime_run_packet(sl_runtime *rt, const char *input, const sl_packet *p
     const sl_packet_rec *r = &p->recs[i];
     sl_batch_add_indexed(&rt->batch, p->bytes + r->off, r->len, r->line_no, p->source, p->fields + r->field0,
                          r->nfields);
+    if (r->key_index >= 0 && rt->lua.job.key_field_interned)
+      sl_batch_last_memo(&rt->batch, rt->lua.job.key_field_interned, r->key_index);
     if (sl_batch_full(&rt->batch))
       run_batch(rt, input, 1);
   }

@@ -47,6 +47,9 @@ typedef struct sl_job_desc {
   int exchange;
   int event_time; /* a source declares a watermark strategy */
   char *key_field;
+  /* The same name as the VM's own string (LuaJIT interns every string, and the job's operators hold it):
+   * a look-up by this pointer leaves the record's memo where the key_by's look-up hits it. */
+  const char *key_field_interned;
   char *exchange_why;
 } sl_job_desc;
 

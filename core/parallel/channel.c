@@ -24,8 +24,10 @@ void __tsan_ignore_thread_end(void);
 #endif
 
 struct sl_channel {
-  ck_ring_t ring;
+  ck_ring_t ring; /* packets, producer to consumer */
   ck_ring_buffer_t *slots;
+  ck_ring_t spares; /* read packets, consumer back to producer */
+  ck_ring_buffer_t *spare_slots;
 };
 
 sl_channel *sl_channel_new(unsigned capacity) {
@@ -36,11 +38,13 @@ sl_channel *sl_channel_new(unsigned capacity) {
   if (!c)
     return NULL;
   /* ck_ring keeps one slot free to tell full from empty: size slots hold size - 1 packets. */
-  if (!(c->slots = calloc(size, sizeof *c->slots))) {
+  if (!(c->slots = calloc(size, sizeof *c->slots)) || !(c->spare_slots = calloc(size, sizeof *c->spare_slots))) {
+    free(c->slots);
     free(c);
     return NULL;
   }
   ck_ring_init(&c->ring, size);
+  ck_ring_init(&c->spares, size);
   return c;
 }
 
@@ -50,7 +54,10 @@ void sl_channel_free(sl_channel *c) {
   sl_packet *p;
   while ((p = sl_channel_pop(c)))
     sl_packet_free(p);
+  while ((p = sl_channel_take_spare(c)))
+    sl_packet_free(p);
   free(c->slots);
+  free(c->spare_slots);
   free(c);
 }
 
@@ -71,4 +78,28 @@ sl_packet *sl_channel_pop(sl_channel *c) {
     return NULL;
   TAKEN_OVER(c);
   return p;
+}
+
+void sl_channel_give_back(sl_channel *c, sl_packet *p) {
+  HANDED_OVER(&c->spares);
+  RING_BEGIN();
+  int ok = ck_ring_enqueue_spsc(&c->spares, c->spare_slots, p);
+  RING_END();
+  if (!ok)
+    sl_packet_free(p);
+}
+
+sl_packet *sl_channel_take_spare(sl_channel *c) {
+  void *p;
+  RING_BEGIN();
+  int ok = ck_ring_dequeue_spsc(&c->spares, c->spare_slots, &p);
+  RING_END();
+  if (!ok)
+    return NULL;
+  TAKEN_OVER(&c->spares);
+  sl_packet *q = p;
+  q->n = 0;
+  q->bytes_len = q->fields_len = 0;
+  q->next = NULL;
+  return q;
 }

@@ -22,5 +22,10 @@ void sl_channel_free(sl_channel *c);
 int sl_channel_push(sl_channel *c, sl_packet *p);
 /* Consumer side: the oldest packet (the caller owns it), or NULL when the channel is empty. */
 sl_packet *sl_channel_pop(sl_channel *c);
+/* Packets go back the other way once read, for the producer to fill again: their buffers keep their size,
+ * so a steady stream allocates (and faults in) nothing. Consumer side: gives p back (freed when as many
+ * are waiting as the channel holds). Producer side: one given back, emptied, or NULL. */
+void sl_channel_give_back(sl_channel *c, sl_packet *p);
+sl_packet *sl_channel_take_spare(sl_channel *c);
 
 #endif

@@ -20,7 +20,7 @@ sl_packet *sl_packet_new(sl_packet_kind kind, uint32_t cap) {
 }
 
 int sl_packet_add(sl_packet *p, const char *line, size_t len, uint64_t line_no, const sl_json_field *fields,
-                  uint32_t nfields) {
+                  uint32_t nfields, int32_t key_index) {
   if (p->n == p->cap || len > UINT32_MAX - p->bytes_len)
     return -1;
   size_t nf = nfields <= SL_RECORD_INDEXED_FIELDS ? nfields : 0;
@@ -50,6 +50,7 @@ int sl_packet_add(sl_packet *p, const char *line, size_t len, uint64_t line_no, 
   p->recs[p->n].line_no = line_no;
   p->recs[p->n].field0 = (uint32_t)p->fields_len;
   p->recs[p->n].nfields = nfields;
+  p->recs[p->n].key_index = key_index;
   memcpy(p->fields + p->fields_len, fields, nf * sizeof *fields);
   p->fields_len += nf;
   p->n++;

@@ -19,6 +19,7 @@ typedef struct sl_packet_rec {
   uint32_t off, len; /* in bytes[] */
   uint64_t line_no;
   uint32_t field0, nfields; /* fields[field0 ..] (none stored when nfields > SL_RECORD_INDEXED_FIELDS) */
+  int32_t key_index;        /* the routing key's field among them, or -1: the receiver's key_by finds it */
 } sl_packet_rec;
 
 typedef struct sl_packet {
@@ -38,7 +39,7 @@ typedef struct sl_packet {
 sl_packet *sl_packet_new(sl_packet_kind kind, uint32_t cap);
 /* Appends a record and its field index. 0, or -1 when memory ran out (the packet is unchanged). */
 int sl_packet_add(sl_packet *p, const char *line, size_t len, uint64_t line_no, const sl_json_field *fields,
-                  uint32_t nfields);
+                  uint32_t nfields, int32_t key_index);
 static inline int sl_packet_full(const sl_packet *p) {
   return p->n == p->cap;
 }

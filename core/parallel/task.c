@@ -112,14 +112,16 @@ static int to_packet(sl_task *t, unsigned owner, const sl_rec *r, int source) {
     p = NULL;
   }
   if (!p) {
-    if (!(p = sl_packet_new(SL_PACKET_RECORDS, PACKET_RECORDS))) {
+    if (!(p = sl_channel_take_spare(t->out[owner])) && !(p = sl_packet_new(SL_PACKET_RECORDS, PACKET_RECORDS))) {
       sl_runtime_fail(&t->rt, "subtask %u: out of memory", t->index);
       return -1;
     }
     p->source = source;
     t->filling[owner] = p;
   }
-  if (sl_packet_add(p, r->line, r->len, r->line_no, r->fields, r->nfields)) {
+  const char *key = t->rt.lua.job.key_field_interned;
+  int32_t key_index = key && r->memo_key == key ? r->memo_index : -1;
+  if (sl_packet_add(p, r->line, r->len, r->line_no, r->fields, r->nfields, key_index)) {
     sl_runtime_fail(&t->rt, "subtask %u: out of memory", t->index);
     return -1;
   }
@@ -156,7 +158,7 @@ int sl_task_route(sl_task *t, sl_batch *b, int source) {
   const sl_rec *r = &b->recs[b->n - 1];
   const char *key;
   size_t len;
-  int rc = sl_rec_field_key(r, d->key_field, strlen(d->key_field), &key, &len);
+  int rc = sl_rec_field_key(r, d->key_field_interned, strlen(d->key_field), &key, &len);
   if (rc > 0)
     return 0; /* no key: the keyed operator rejects it here, naming the line */
   if (rc < 0) {
@@ -321,7 +323,10 @@ static void drain_inputs(sl_task *t) {
         barrier_arrived(t, i, p->checkpoint_id);
       else
         t->ended[i] = 1;
-      sl_packet_free(p);
+      if (p->kind == SL_PACKET_RECORDS)
+        sl_channel_give_back(t->in[i], p); /* its records ran: nothing points into it any more */
+      else
+        sl_packet_free(p);
       if (t->ended[i] && t->aligning && aligned(t))
         take_snapshot(t);
     }

@@ -53,6 +53,12 @@ int sl_batch_add(sl_batch *b, const char *line, size_t len, uint64_t line_no, in
  * SL_RECORD_INDEXED_FIELDS)) is copied in, nothing is scanned again. */
 void sl_batch_add_indexed(sl_batch *b, const char *line, uint32_t len, uint64_t line_no, int32_t source,
                           const sl_json_field *fields, uint32_t nfields);
+/* Presets the record's look-up memo (sl_rec.memo_key): field `index` is the one named by the string at
+ * key (the sender found it already). */
+static inline void sl_batch_last_memo(sl_batch *b, const char *key, int32_t index) {
+  b->recs[b->n - 1].memo_key = key;
+  b->recs[b->n - 1].memo_index = index;
+}
 
 /* FFI entry points for the Lua side. */
 sl_rec *sl_batch_get(sl_batch *b, uint32_t i);

@@ -28,10 +28,10 @@ static void packet_keeps_records_and_index(void **state) {
     uint32_t nf = 0;
     sl_json_error e;
     assert_int_equal(sl_json_scan(lines[i], strlen(lines[i]), fields, SL_RECORD_INDEXED_FIELDS, &nf, &e), 0);
-    assert_int_equal(sl_packet_add(p, lines[i], strlen(lines[i]), 10 + (uint64_t)i, fields, nf), 0);
+    assert_int_equal(sl_packet_add(p, lines[i], strlen(lines[i]), 10 + (uint64_t)i, fields, nf, -1), 0);
   }
   assert_true(sl_packet_full(p));
-  assert_int_equal(sl_packet_add(p, "{}", 2, 99, fields, 0), -1); /* full: refused, unchanged */
+  assert_int_equal(sl_packet_add(p, "{}", 2, 99, fields, 0, -1), -1); /* full: refused, unchanged */
   assert_int_equal(p->n, 3);
   /* Into a batch as the receiving subtask does: no scan, and field look-ups work on the copied index. */
   sl_batch b;
