@@ -736,10 +736,15 @@ int sl_job_run(const sl_run_options *opts) {
   (void)pending_timers;
   if (ok && (job.failed || !job.finishing))
     status = EXIT_RUNTIME;
+  /* Each subtask's share of the output: how evenly the key groups spread the work. */
+  char shares[512] = "";
+  for (unsigned i = 0; job.tasks && i < job.n && strlen(shares) < sizeof shares - 32; i++)
+    snprintf(shares + strlen(shares), sizeof shares - strlen(shares), "%s%llu", i ? " + " : "",
+             (unsigned long long)job.tasks[i].rt.stats.records_out);
   if (ok && !opts->quiet)
-    sl_info("done: %llu records in, %llu out, %llu rejected; %u subtasks; checkpoints: %llu complete, %llu "
-            "failed, %llu skipped%s",
-            (unsigned long long)st.records_in, (unsigned long long)st.records_out,
+    sl_info("done: %llu records in, %llu out (%s by subtask), %llu rejected; %u subtasks; checkpoints: %llu "
+            "complete, %llu failed, %llu skipped%s",
+            (unsigned long long)st.records_in, (unsigned long long)st.records_out, shares,
             (unsigned long long)st.errors, job.n, (unsigned long long)job.completed,
             (unsigned long long)job.failed_ckpts, (unsigned long long)job.skipped, status ? " (failed)" : "");
   for (unsigned i = 0; job.tasks && i < job.n; i++) {
