@@ -301,8 +301,9 @@ int sl_checkpoint_trigger(sl_checkpointer *c, int sync) {
     return 1;
   }
   sl_checkpoint_job *j = &c->job;
-  if (sync)
-    c->force_full = 1; /* the final checkpoint and a reload's are whole: a restart then loads one file */
+  /* The final checkpoint is incremental like any other (a bounded run then ends by writing what changed
+   * since the last, not its whole state: 0.6 s of a 3.5 s run over 1 M distinct keys); a reload asks for a
+   * whole one (it may reload the state from its snapshot). */
   int rc = barrier(c, j, !sync);
   if (rc == 1) {
     c->unchanged++;
