@@ -257,8 +257,8 @@ static int plan_reading(sl_source *s, const struct stat *st, char *err, size_t e
   /* Event time needs each subtask's input in time order: a file read whole, by one reader
    * (core/parallel/job.c refuses more than one input), never in splits that interleave. */
   int may_cut = !rt->opts->no_split && !rt->lua.job.event_time;
-  int rc = sl_splits_plan(rt->backend, f->real, st, f->map, f->follow, may_cut,
-                          (unsigned)s->in.source_index, rt->lua.subtask, n, &f->splits, &f->nsplits, &owner,
+  int rc = sl_splits_plan(rt->backend, f->real, st, f->map, f->follow, may_cut, (unsigned)s->in.source_index,
+                          (unsigned)rt->lua.job.nsources, rt->lua.subtask, n, &f->splits, &f->nsplits, &owner,
                           err, errlen);
   if (rc < 0)
     return -1;

@@ -55,8 +55,8 @@ static uint64_t count_lines(const char *map, uint64_t upto) {
 }
 
 int sl_splits_plan(sl_backend *b, const char *real, const struct stat *st, const char *map, int follow,
-                   int may_cut, unsigned i, unsigned task, unsigned ntasks, sl_split **splits, unsigned *n,
-                   int *owner, char *err, size_t errlen) {
+                   int may_cut, unsigned i, unsigned nfiles, unsigned task, unsigned ntasks, sl_split **splits,
+                   unsigned *n, int *owner, char *err, size_t errlen) {
   char key[4200];
   const void *val;
   size_t len;
@@ -89,7 +89,9 @@ int sl_splits_plan(sl_backend *b, const char *real, const struct stat *st, const
       return 0;
     t.dev = (uint64_t)st->st_dev;
     t.ino = (uint64_t)st->st_ino;
-    t.k = cut(map, size, ntasks > MAX_SPLITS ? MAX_SPLITS : ntasks, t.starts);
+    /* Enough splits that every subtask reads: with as many files as subtasks, none is cut. */
+    unsigned want = (ntasks + nfiles - 1) / (nfiles ? nfiles : 1);
+    t.k = cut(map, size, want > MAX_SPLITS ? MAX_SPLITS : want, t.starts);
     if (t.k < 2)
       return 0;
     key_of(key, sizeof key, "splits", real, -1);

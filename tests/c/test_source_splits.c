@@ -65,7 +65,7 @@ static int teardown(void **state) {
 static int plan(fixture *f, unsigned task, unsigned n, int follow, int may_cut, sl_split **s, unsigned *ns,
                 int *owner) {
   char err[512];
-  return sl_splits_plan(f->b, f->file, &f->st, f->map, follow, may_cut, 0, task, n, s, ns, owner, err,
+  return sl_splits_plan(f->b, f->file, &f->st, f->map, follow, may_cut, 0, 1, task, n, s, ns, owner, err,
                         sizeof err);
 }
 
@@ -169,6 +169,30 @@ static void no_cut_for_one_reader_a_file_read_before_or_follow(void **state) {
   assert_int_equal(plan(f, 0, 2, 0, 1, &s, &n, &owner), 0); /* read before by one reader: stays whole */
 }
 
+static void as_many_splits_as_every_subtask_needs(void **state) {
+  fixture *f = *state;
+  sl_split *s;
+  unsigned n;
+  int owner;
+  char err[512];
+  /* As many files as subtasks: each is read whole, file 0 by subtask 0. */
+  assert_int_equal(sl_splits_plan(f->b, f->file, &f->st, f->map, 0, 1, 0, 2, 1, 2, &s, &n, &owner, err, sizeof err),
+                   0);
+  assert_false(owner);
+  /* Two files, four subtasks: two splits each; file 0's go to subtasks 0 and 1, so subtask 2 reads none of
+   * it. */
+  assert_int_equal(sl_splits_plan(f->b, f->file, &f->st, f->map, 0, 1, 0, 2, 1, 4, &s, &n, &owner, err, sizeof err),
+                   1);
+  assert_int_equal(n, 1);
+  assert_int_equal(s[0].index, 1);
+  free(s);
+  assert_int_equal(sl_splits_plan(f->b, f->file, &f->st, f->map, 0, 1, 0, 2, 2, 4, &s, &n, &owner, err, sizeof err),
+                   1);
+  assert_int_equal(n, 0);
+  assert_false(owner);
+  free(s);
+}
+
 static void follow_of_a_split_file_is_refused_and_another_inode_is_read_whole(void **state) {
   fixture *f = *state;
   sl_split *s;
@@ -177,12 +201,12 @@ static void follow_of_a_split_file_is_refused_and_another_inode_is_read_whole(vo
   char err[512];
   assert_int_equal(plan(f, 0, 2, 0, 1, &s, &n, &owner), 1);
   free(s);
-  assert_int_equal(sl_splits_plan(f->b, f->file, &f->st, NULL, 1, 1, 0, 0, 2, &s, &n, &owner, err, sizeof err),
+  assert_int_equal(sl_splits_plan(f->b, f->file, &f->st, NULL, 1, 1, 0, 1, 0, 2, &s, &n, &owner, err, sizeof err),
                    -1);
   assert_non_null(strstr(err, "--follow"));
   struct stat other = f->st;
   other.st_ino++;
-  assert_int_equal(sl_splits_plan(f->b, f->file, &other, f->map, 0, 1, 0, 0, 2, &s, &n, &owner, err, sizeof err),
+  assert_int_equal(sl_splits_plan(f->b, f->file, &other, f->map, 0, 1, 0, 1, 0, 2, &s, &n, &owner, err, sizeof err),
                    0);
   assert_true(owner);
 }
@@ -193,6 +217,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(resume_points_hold_at_any_parallelism, setup, teardown),
       cmocka_unit_test_setup_teardown(a_subtask_empties_copies_it_does_not_own, setup, teardown),
       cmocka_unit_test_setup_teardown(no_cut_for_one_reader_a_file_read_before_or_follow, setup, teardown),
+      cmocka_unit_test_setup_teardown(as_many_splits_as_every_subtask_needs, setup, teardown),
       cmocka_unit_test_setup_teardown(follow_of_a_split_file_is_refused_and_another_inode_is_read_whole, setup,
                                       teardown),
   };
