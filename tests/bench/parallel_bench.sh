@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # parallel_bench.sh [ROUNDS] [SIZES...] — the URL count at --parallelism 1 and 2, alternated ROUNDS times
 # (default 3) in one run, on N access records for each N of SIZES (default 1000000 2400000), once with one
-# input file (subtask 0 reads it, the exchange sends half the records to subtask 1) and once with the
-# input split in two files (each subtask reads one). Prints the median wall time and CPU time (user + sys)
+# input file (at parallelism 2 it is read in two line-aligned splits, one per subtask, and the exchange
+# sends each record to its key's subtask) and once with the input in two files (each subtask reads one). Prints the median wall time and CPU time (user + sys)
 # of each and the speedup p1/p2 of the medians. Every run's output is checked against the first at
 # parallelism 1, per URL (records in the same order for each URL; order across URLs may differ).
 set -euo pipefail
