@@ -31,6 +31,7 @@ typedef struct sl_tcp_source {
   int server_open; /* server was initialised: it must be closed */
   int nconns;
   struct sl_tcp_conn *conns;
+  unsigned long serial; /* connections accepted so far (their names' #N) */
 } sl_tcp_source;
 
 static sl_tcp_source *tcp_src(sl_source *s) {
@@ -135,7 +136,6 @@ static void refuse(uv_stream_t *server, sl_source *s) {
 
 static void on_connection(uv_stream_t *server, int status) {
   sl_source *s = server->data;
-  static unsigned long serial;
   if (status < 0) {
     sl_warn("%s: accept failed: %s", s->in.name, uv_strerror(status));
     return;
@@ -159,14 +159,15 @@ static void on_connection(uv_stream_t *server, int status) {
   c->in.rt = s->in.rt;
   c->in.source_index = s->in.source_index;
   c->in.name = name;
-  snprintf(c->in.name, n, "%s#%lu", s->in.name, ++serial);
+  snprintf(c->in.name, n, "%s#%lu", s->in.name, ++tcp_src(s)->serial);
   tcp_src(s)->nconns++;
   c->next = tcp_src(s)->conns;
   if (c->next)
     c->next->prev = c;
   tcp_src(s)->conns = c;
+  /* A paused source (a parallel subtask's backpressure) accepts, and reads once resumed. */
   if (uv_accept(server, (uv_stream_t *)&c->handle) != 0 ||
-      uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) != 0) {
+      (!s->paused && uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) != 0)) {
     uv_close((uv_handle_t *)&c->handle, on_conn_closed);
     return;
   }
@@ -231,6 +232,21 @@ static void tcp_close(sl_source *s) {
     uv_close((uv_handle_t *)&tcp_src(s)->server, NULL);
 }
 
+/* A parallel subtask's backpressure and alignment: every open connection stops reading (TCP flow control
+ * then stalls the clients), and reads on when resumed. */
+static void tcp_pause(sl_source *s) {
+  for (sl_tcp_conn *c = tcp_src(s)->conns; c; c = c->next)
+    if (!uv_is_closing((uv_handle_t *)&c->handle))
+      uv_read_stop((uv_stream_t *)&c->handle);
+}
+
+static void tcp_resume(sl_source *s) {
+  for (sl_tcp_conn *c = tcp_src(s)->conns; c; c = c->next)
+    if (!uv_is_closing((uv_handle_t *)&c->handle) &&
+        uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) != 0)
+      uv_close((uv_handle_t *)&c->handle, on_conn_closed);
+}
+
 /* No save_offset: TCP cannot be rewound. Connections free themselves as they close; nothing to release. */
-/* No pause yet: a parallel job refuses a TCP source. */
-const sl_source_ops sl_source_tcp_ops = {sizeof(sl_tcp_source), tcp_open, tcp_start, NULL, tcp_close, NULL, NULL, NULL};
+const sl_source_ops sl_source_tcp_ops = {sizeof(sl_tcp_source), tcp_open, tcp_start, NULL, tcp_close, NULL,
+                                         tcp_pause,             tcp_resume};

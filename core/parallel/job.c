@@ -568,7 +568,7 @@ static int check_shape(const sl_job *job) {
   }
   for (int i = 0; i < d->nsources; i++)
     if (!sl_source_can_pause(&d->sources[i])) {
-      sl_error("job '%s' cannot run at --parallelism %u yet: its TCP source cannot be read by parallel "
+      sl_error("job '%s' cannot run at --parallelism %u yet: a source of it cannot be paused by parallel "
                "subtasks; run it with --parallelism 1",
                d->name, job->n);
       return -1;

@@ -2,8 +2,8 @@
 # parallel_jobs.sh — the bundled jobs at --parallelism 2 (core/parallel/): each gives what it gives at
 # parallelism 1 (the same records; order across keys may differ), whatever routes it: C by field
 # (url_count), Lua through a filter (online_model, which needs file order per key: --no-split-inputs) or a
-# key function (dedup), no key_by (lag), event time (window_count, one input). A savepoint taken at 2
-# restores at 3. Shapes that cannot run in parallel yet are refused with the reason (exit 2).
+# key function (dedup), no key_by (lag), event time (window_count, one input), a TCP source. A savepoint
+# taken at 2 restores at 3. Shapes that cannot run in parallel yet are refused with the reason (exit 2).
 source "$(dirname "$0")/lib.bash"
 
 gen_access 20000 > "$WORK/in.log"
@@ -46,6 +46,24 @@ run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/sp.log" --state-dir "$WOR
 [ "$(wc -l < "$WORK/sp3.out")" -eq 10000 ] || fail "the restore at 3 wrote $(wc -l < "$WORK/sp3.out") records"
 cat "$WORK/sp.out" "$WORK/sp3.out" > "$WORK/both.out"
 sorted_same "$WORK/ref.out" "$WORK/both.out"
+
+# --- A TCP source at parallelism 2: read by one subtask, routed to both; every record counted once.
+port=$((20000 + RANDOM % 20000))
+"$SLUICE" run "$SLUICE_SRC/tests/e2e/tcp_count_job.lua" --state-dir "$WORK/tcp" --output "$WORK/tcp.out" \
+  --parallelism 2 --checkpoint-interval 50 -- "$port" 2> "$WORK/tcp.err" &
+pid=$!
+wait_for "the TCP source" grep -q "listening on tcp:127.0.0.1:$port" "$WORK/tcp.err"
+head -n 10000 "$WORK/all.log" > "$WORK/tcp.in"
+for part in 1 2; do # two connections, one after the other (each one's records in order)
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  sed -n "$(( (part - 1) * 5000 + 1 )),$(( part * 5000 ))p" "$WORK/tcp.in" >&3
+  exec 3>&-
+  wait_for "$(( part * 5000 )) records out" lines_ge "$WORK/tcp.out" $(( part * 5000 ))
+done
+kill -TERM $pid
+wait $pid || fail "the TCP job failed: $(cat "$WORK/tcp.err")"
+run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/tcp.in" --state-dir "$WORK/tcp-ref" --output "$WORK/tcp-ref.out" --quiet
+expect_keys "$WORK/tcp-ref.out" "$WORK/tcp.out" "TCP at parallelism 2: per-URL counts differ from the file run at 1"
 
 # --- Refused shapes: the reason, exit 2, nothing run.
 cat > "$WORK/map_first.lua" <<'LUA'
