@@ -51,6 +51,9 @@ void sl_cli_print_help(void) {
       "  sluice checkpoints STATE-DIR       list checkpoints (id, time, size, duration, complete)\n"
       "  sluice savepoint STATE-DIR [PATH]  ask the job running on STATE-DIR for a savepoint\n"
       "  sluice reload STATE-DIR            reload the script of the job running on STATE-DIR (as SIGHUP)\n"
+      "  sluice state ls PATH [--json]      the states in a checkpoint, savepoint or stopped state dir\n"
+      "  sluice state dump PATH --op UID [--state NAME] [--key KEY]\n"
+      "                                     their keyed entries as JSON lines (both read-only)\n"
       "\n"
       "exit status: 0 done, 1 runtime failure, 2 bad usage, script, input path or state dir\n",
       stdout);

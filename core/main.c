@@ -7,6 +7,7 @@
 #include "core/parallel/job.h"
 #include "core/runtime.h"
 #include "core/savepoint.h"
+#include "core/state_inspect.h"
 
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -30,6 +31,8 @@ int main(int argc, char **argv) {
     return sl_reload_command(argc - 2, argv + 2);
   if (!strcmp(argv[1], "checkpoints"))
     return sl_checkpoints_command(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "state")) /* read-only state inspection: core/state_inspect.c */
+    return sl_state_command(argc - 2, argv + 2);
   fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", argv[1]);
   return 2;
 }
