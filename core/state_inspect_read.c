@@ -322,10 +322,12 @@ static int dec_key(dec *d) {
   return t >= 0x20 ? dec_obj(d) : -1;
 }
 
-/* An object of na array entries (indexes first_index ..), then, when has_hash, h.U and h key/value pairs. */
+/* An object: (when has_hash) h.U, then na array entries (indexes first_index ..), then h key/value pairs. */
 static int dec_pairs(dec *d, uint32_t first_index, uint32_t na, int has_hash) {
   uint32_t nh = 0;
   int comma = 0;
+  if (has_hash && dec_u(d, &nh))
+    return -1;
   sl_buf_putc(d->out, '{');
   for (uint32_t i = 0; i < na; i++) {
     char key[16];
@@ -338,8 +340,6 @@ static int dec_pairs(dec *d, uint32_t first_index, uint32_t na, int has_hash) {
     if (dec_obj(d))
       return -1;
   }
-  if (has_hash && dec_u(d, &nh))
-    return -1;
   for (uint32_t i = 0; i < nh; i++) {
     if (comma)
       sl_buf_put(d->out, ", ", 2);
@@ -387,8 +387,10 @@ static int dec_obj(dec *d) {
   uint8_t t = *d->p;
   int rc = 0;
   if (t >= 0x20) {
-    if (dec_u(d, &n) || (size_t)(d->end - d->p) < n - 0x20)
+    if (dec_u(d, &n) || (size_t)(d->end - d->p) < n - 0x20) {
+      d->depth--;
       return -1;
+    }
     sl_buf_put_json_string(d->out, (const char *)d->p, n - 0x20);
     d->p += n - 0x20;
   } else if (d->p++, t <= 0x02) {
