@@ -1,6 +1,6 @@
 # `sluice state ls|dump`: what a known job's checkpoints hold, read back exactly — a full checkpoint, a
-# parallel one, a delta chain read while the job runs, every state kind — and clean refusals (exit 2) of a
-# missing path, a corrupt snapshot and an unknown operator.
+# parallel one, a delta chain read while the job runs, a savepoint, every state kind — and clean refusals
+# (exit 2) of a missing path, a corrupt snapshot and an unknown operator.
 source "$(dirname "$0")/lib.bash"
 
 url_count="$SCRIPTS/url_count.lua"
@@ -39,7 +39,7 @@ for par in 1 2; do
   st="$WORK/inc$par" f="$WORK/follow$par.log" o="$WORK/inc$par.out"
   : > "$f"
   "$SLUICE" run "$url_count" --input "$f" --follow --state-dir "$st" --output "$o" --checkpoint-interval 30 \
-    --parallelism $par --quiet 2> "$WORK/inc$par.log" &
+    --retain-checkpoints 1000 --parallelism $par --quiet 2> "$WORK/inc$par.log" &
   pid=$!
   head -2 "$WORK/in.log" >> "$f"; wait_for "2 lines" lines_ge "$o" 2
   sed -n 3,4p "$WORK/in.log" >> "$f"; wait_for "4 lines" lines_ge "$o" 4
@@ -48,6 +48,11 @@ for par in 1 2; do
   { line /a 2; line /b 1; line /c 1; } > "$WORK/expect_4"
   dump_sorted "$mid" --op count > "$WORK/dump"
   expect_same "$WORK/expect_4" "$WORK/dump"
+  # A savepoint taken now holds the same state, whole, outside the checkpoints directory.
+  "$SLUICE" savepoint "$st" "$WORK/sp$par" > /dev/null || fail "savepoint at parallelism $par"
+  dump_sorted "$WORK/sp$par" --op count > "$WORK/dump"
+  expect_same "$WORK/expect_4" "$WORK/dump"
+  "$SLUICE" state ls "$WORK/sp$par" | head -1 | grep -q "(savepoint)" || fail "ls does not say savepoint"
   tail -1 "$WORK/in.log" >> "$f"; wait_for "5 lines" lines_ge "$o" 5
   dump_sorted "$st" --op count > "$WORK/dump"
   expect_same "$WORK/expect_5" "$WORK/dump"
