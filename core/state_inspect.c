@@ -14,18 +14,21 @@
 #include <string.h>
 
 static const char *kind_name(uint8_t kind) {
-  static const char *names[] = {"unknown", "value",         "map",   "list", "reducing",
-                                "aggregating", "operator_list", "timers"};
+  static const char *names[] = {"unknown",  "value",       "map",           "list",
+                                "reducing", "aggregating", "operator_list", "timers"};
   return kind <= SL_STATE_KIND_MAX ? names[kind] : "unknown";
 }
 
-static int is_keyed(uint8_t kind) { return kind != SL_STATE_KIND_OPERATOR_LIST && kind != SL_STATE_KIND_TIMERS; }
+static int is_keyed(uint8_t kind) {
+  return kind != SL_STATE_KIND_OPERATOR_LIST && kind != SL_STATE_KIND_TIMERS;
+}
 
 static void put_b64(sl_buf *b, const uint8_t *p, size_t n) {
   static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   sl_buf_putc(b, '"');
   for (size_t i = 0; i < n; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+    uint32_t v =
+        (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
     char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
                  i + 2 < n ? tab[v & 63] : '='};
     sl_buf_put(b, q, 4);
@@ -46,44 +49,61 @@ static void put_decoded(sl_buf *b, const char *name, const uint8_t *p, size_t n)
   put_b64(b, p, n);
 }
 
+/* One keyed-layout entry of a resolved subtask: its record, its parsed composite key (state_key.h), its
+ * state (an index into sl_insp.states), and whether it starts a new (key group, state, user key): entries
+ * of one key are contiguous in key order. */
+typedef struct entry {
+  const sl_insp_rec *r;
+  uint16_t kg;
+  uint32_t id;
+  const void *uk, *sub;
+  size_t ul, sl;
+  long idx;
+  int new_key;
+} entry;
+
+/* Calls fn for every kv entry of every subtask whose state is registered, in key order per subtask. */
+static void each_entry(const sl_insp *s, void (*fn)(const sl_insp *s, const entry *e, void *arg), void *arg) {
+  for (unsigned t = 0; t < s->ntasks; t++) {
+    const sl_insp_rec *prev = NULL;
+    size_t prev_len = 0;
+    for (size_t i = 0; i < s->tasks[t].n; i++) {
+      entry e = {.r = &s->tasks[t].recs[i]};
+      if (e.r->db != 1 || sl_key_parse(e.r->k, e.r->kl, &e.kg, &e.id, &e.uk, &e.ul, &e.sub, &e.sl) ||
+          (e.idx = sl_insp_state_of(s, t, e.id)) < 0)
+        continue;
+      size_t plen = SL_KEY_HEADER_LEN + e.ul;
+      e.new_key = !prev || prev_len != plen || memcmp(prev->k, e.r->k, plen);
+      prev = e.r;
+      prev_len = plen;
+      fn(s, &e, arg);
+    }
+  }
+}
+
 /* Per-state figures for `ls`. */
 typedef struct stats {
   uint64_t entries, bytes, keys, groups;
   uint8_t *group_seen; /* 65536 bits */
 } stats;
 
+static void count_entry(const sl_insp *s, const entry *e, void *arg) {
+  stats *x = (stats *)arg + e->idx;
+  (void)s;
+  x->entries++;
+  x->bytes += e->r->kl + e->r->vl;
+  x->keys += e->new_key;
+  if (!(x->group_seen[e->kg >> 3] & (1u << (e->kg & 7)))) {
+    x->group_seen[e->kg >> 3] |= (uint8_t)(1u << (e->kg & 7));
+    x->groups++;
+  }
+}
+
 static int count(const sl_insp *s, stats *st) {
   for (size_t i = 0; i < s->nstates; i++)
     if (!(st[i].group_seen = calloc(8192, 1)))
       return -1;
-  for (unsigned t = 0; t < s->ntasks; t++) {
-    const void *prev = NULL;
-    size_t prev_len = 0;
-    for (size_t i = 0; i < s->tasks[t].n; i++) {
-      const sl_insp_rec *r = &s->tasks[t].recs[i];
-      uint16_t kg;
-      uint32_t id;
-      const void *uk, *sub;
-      size_t ul, sl;
-      long idx;
-      if (r->db != 1 || sl_key_parse(r->k, r->kl, &kg, &id, &uk, &ul, &sub, &sl) ||
-          (idx = sl_insp_state_of(s, t, id)) < 0)
-        continue;
-      stats *x = &st[idx];
-      x->entries++;
-      x->bytes += r->kl + r->vl;
-      /* Entries of one (key group, state, key) are contiguous: a new prefix is a new key. */
-      size_t plen = SL_KEY_HEADER_LEN + ul;
-      if (!prev || prev_len != plen || memcmp(prev, r->k, plen))
-        x->keys++;
-      prev = r->k;
-      prev_len = plen;
-      if (!(x->group_seen[kg >> 3] & (1u << (kg & 7)))) {
-        x->group_seen[kg >> 3] |= (uint8_t)(1u << (kg & 7));
-        x->groups++;
-      }
-    }
-  }
+  each_entry(s, count_entry, st);
   return 0;
 }
 
@@ -98,8 +118,8 @@ static int cmd_ls(const sl_insp *s, int json) {
     printf("checkpoint %" PRIu64 "%s in %s: %u subtask(s), max parallelism %" PRIu64 "\n"
            "%-20s %-20s %-13s %10s %12s %-4s %10s %10s\n",
            s->meta.id, s->meta.savepoint ? " (savepoint)" : "", s->dir, s->ntasks,
-           s->meta.max_parallelism ? s->meta.max_parallelism : SL_DEFAULT_MAX_PARALLELISM, "OPERATOR", "STATE",
-           "KIND", "ENTRIES", "BYTES", "TTL", "KEYS", "KEY-GROUPS");
+           s->meta.max_parallelism ? s->meta.max_parallelism : SL_DEFAULT_MAX_PARALLELISM, "OPERATOR",
+           "STATE", "KIND", "ENTRIES", "BYTES", "TTL", "KEYS", "KEY-GROUPS");
   for (size_t i = 0; rc == 0 && i < s->nstates; i++) {
     const sl_insp_state *x = &s->states[i];
     int keyed = is_keyed(x->kind);
@@ -140,6 +160,8 @@ static int cmd_ls(const sl_insp *s, int json) {
 
 typedef struct dump_filter {
   const char *op, *state, *key;
+  sl_buf *out;
+  uint64_t index; /* a list element's position in its key's list */
 } dump_filter;
 
 /* Prints one keyed entry of state x; *index counts a list's elements (reset at each new key). */
@@ -186,6 +208,18 @@ static void dump_entry(sl_buf *b, const sl_insp_state *x, const sl_insp_rec *r, 
   fwrite(b->data, 1, b->len, stdout);
 }
 
+static void dump_one(const sl_insp *s, const entry *e, void *arg) {
+  dump_filter *f = arg;
+  const sl_insp_state *x = &s->states[e->idx];
+  if (e->kg == SL_OP_STATE_GROUP || !is_keyed(x->kind) || strcmp(x->op, f->op) ||
+      (f->state && strcmp(x->name, f->state)) ||
+      (f->key && (strlen(f->key) != e->ul || memcmp(f->key, e->uk, e->ul))))
+    return;
+  if (e->new_key)
+    f->index = 0;
+  dump_entry(f->out, x, e->r, e->uk, e->ul, e->sub, e->sl, &f->index);
+}
+
 static int cmd_dump(const sl_insp *s, const dump_filter *f) {
   int op_found = 0, state_found = 0;
   for (size_t i = 0; i < s->nstates; i++)
@@ -203,32 +237,9 @@ static int cmd_dump(const sl_insp *s, const dump_filter *f) {
   }
   sl_buf b;
   sl_buf_init(&b);
-  for (unsigned t = 0; t < s->ntasks; t++) {
-    const void *prev = NULL;
-    size_t prev_len = 0;
-    uint64_t index = 0;
-    for (size_t i = 0; i < s->tasks[t].n; i++) {
-      const sl_insp_rec *r = &s->tasks[t].recs[i];
-      uint16_t kg;
-      uint32_t id;
-      const void *uk, *sub;
-      size_t ul, sl;
-      long idx;
-      if (r->db != 1 || sl_key_parse(r->k, r->kl, &kg, &id, &uk, &ul, &sub, &sl) || kg == SL_OP_STATE_GROUP ||
-          (idx = sl_insp_state_of(s, t, id)) < 0)
-        continue;
-      const sl_insp_state *x = &s->states[idx];
-      if (strcmp(x->op, f->op) || (f->state && strcmp(x->name, f->state)) || !is_keyed(x->kind) ||
-          (f->key && (strlen(f->key) != ul || memcmp(f->key, uk, ul))))
-        continue;
-      size_t plen = SL_KEY_HEADER_LEN + ul;
-      if (!prev || prev_len != plen || memcmp(prev, r->k, plen))
-        index = 0;
-      prev = r->k;
-      prev_len = plen;
-      dump_entry(&b, x, r, uk, ul, sub, sl, &index);
-    }
-  }
+  dump_filter g = *f;
+  g.out = &b;
+  each_entry(s, dump_one, &g);
   int oom = b.oom;
   sl_buf_free(&b);
   if (oom)
@@ -245,7 +256,7 @@ static void usage(void) {
 }
 
 int sl_state_command(int argc, char **argv) {
-  dump_filter f = {NULL, NULL, NULL};
+  dump_filter f = {NULL, NULL, NULL, NULL, 0};
   const char *path = NULL;
   int json = 0, ls = argc >= 1 && !strcmp(argv[0], "ls"), dump = argc >= 1 && !strcmp(argv[0], "dump");
   if (!ls && !dump) {
@@ -253,9 +264,10 @@ int sl_state_command(int argc, char **argv) {
     return 2;
   }
   for (int i = 1; i < argc; i++) {
-    const char **opt = !strcmp(argv[i], "--op") ? &f.op : !strcmp(argv[i], "--state") ? &f.state
-                       : !strcmp(argv[i], "--key")  ? &f.key
-                                                    : NULL;
+    const char **opt = !strcmp(argv[i], "--op")      ? &f.op
+                       : !strcmp(argv[i], "--state") ? &f.state
+                       : !strcmp(argv[i], "--key")   ? &f.key
+                                                     : NULL;
     if (ls && !strcmp(argv[i], "--json")) {
       json = 1;
     } else if (dump && opt && i + 1 < argc) {

@@ -47,7 +47,9 @@ static int collect(void *arg, uint8_t tag, const void *k, size_t kl, const void 
   return 0;
 }
 
-static int db_of(uint8_t tag) { return tag == TAG_DELETED ? DB_KV : tag; }
+static int db_of(uint8_t tag) {
+  return tag == TAG_DELETED ? DB_KV : tag;
+}
 
 /* (db, key) as LMDB orders keys (bytes, then the shorter first), then read order. */
 static int cmp_rec(const void *a, const void *b) {
