@@ -2,7 +2,9 @@
  * on a per-batch path; per-record work happens inside Lua and crosses back to C through the FFI. */
 #include "lua/lua_host.h"
 
+#include <dlfcn.h>
 #include <lauxlib.h>
+#include <limits.h>
 #include <lua.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -11,6 +13,14 @@
 
 #ifndef SLUICE_LUA_DIR
 #define SLUICE_LUA_DIR "lua"
+#endif
+/* Where libsluice.so is built (an in-tree run uses SLUICE_LUA_DIR), and where an installed copy keeps the
+ * Lua job API relative to its own directory (CMake defines both from the install layout). */
+#ifndef SLUICE_BUILD_LIB_DIR
+#define SLUICE_BUILD_LIB_DIR ""
+#endif
+#ifndef SLUICE_LUA_RELDIR
+#define SLUICE_LUA_RELDIR "../share/sluice/lua"
 #endif
 
 static char *dup_field(lua_State *L, int idx, const char *name) {
@@ -111,10 +121,29 @@ static void free_strings(char **v, int n) {
   free(v);
 }
 
+/* The directory of the job API's Lua modules. $SLUICE_LUA_DIR wins. A libsluice.so loaded from the build
+ * directory it was built in uses the source tree's lua/ (compiled in), so tests and developers run the
+ * checkout's modules. Any other copy is an installed one: its modules are at SLUICE_LUA_RELDIR from the
+ * directory this library was loaded from (found with dladdr), so an install works wherever it is moved
+ * and without the checkout. `buf` holds the result when it is built here. */
+static const char *lua_dir(char *buf, size_t len) {
+  const char *env = getenv("SLUICE_LUA_DIR");
+  if (env && *env)
+    return env;
+  Dl_info info;
+  char lib[PATH_MAX], build[PATH_MAX];
+  if (!dladdr((void *)lua_dir, &info) || !info.dli_fname || !realpath(info.dli_fname, lib))
+    return SLUICE_LUA_DIR;
+  *strrchr(lib, '/') = '\0';
+  if (realpath(SLUICE_BUILD_LIB_DIR, build) && strcmp(lib, build) == 0)
+    return SLUICE_LUA_DIR;
+  snprintf(buf, len, "%s/%s", lib, SLUICE_LUA_RELDIR);
+  return buf;
+}
+
 static void set_package_path(lua_State *L, const char *script) {
-  const char *dir = getenv("SLUICE_LUA_DIR");
-  if (!dir || !*dir)
-    dir = SLUICE_LUA_DIR;
+  char buf[PATH_MAX + 64];
+  const char *dir = lua_dir(buf, sizeof buf);
   char sdir[4096];
   snprintf(sdir, sizeof sdir, "%s", script);
   char *slash = strrchr(sdir, '/');
