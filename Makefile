@@ -8,8 +8,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := gcc libc6-dev make cmake pkg-config luajit libluajit-5.1-dev libuv1-dev liblmdb-dev libcmocka-dev \
             lua-busted lua-cjson valgrind python3 libck-dev
 DEMO_STATE := $(BUILD)/demo-state
+# `make install PREFIX=P`: sluice in P/bin, libsluice.so in P/lib, the Lua job API and the bundled scripts in
+# P/share/sluice (DESTDIR is honoured, as by `cmake --install`).
+PREFIX ?= /usr/local
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test bench clean install
 
 # Installs only the packages that are missing (apt-get update once, then install).
 deps:
@@ -32,6 +35,9 @@ run: build
 test: WERROR = ON
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j2
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	tests/bench/url_count_bench.sh
