@@ -70,6 +70,11 @@ typedef struct sl_checkpointer {
    * task_snapshot, "task-3.snap") and the job, not this checkpointer, writes the metadata, commits the
    * output and prunes. task_done runs on the loop thread once this subtask's share is durable (j->ok) or
    * has failed; the job's verdict comes back through sl_checkpoint_task_resolved. */
+  /* Recovery of a parallel job at the parallelism its checkpoint was taken at (set by the job before
+   * recovery): the subtasks' chains are not merged into STATE-DIR's environment; tasks_deferred says so, and
+   * the job loads each chain into its subtask's own (sl_checkpoint_load_task). */
+  unsigned defer_parallelism;
+  int tasks_deferred;
   const char *task_snapshot; /* NULL: the job runs alone, and this checkpointer does everything */
   const char *task_delta;    /* its delta's name in a checkpoint ("task-3.delta") */
   void (*task_done)(void *arg, const sl_checkpoint_job *j);
@@ -82,6 +87,11 @@ typedef struct sl_checkpointer {
 int sl_checkpoint_recover(sl_checkpointer *c, const char *state_dir, const char *pending_dir,
                           const char *from_savepoint, sl_snapshot_keep_fn keep, void *arg,
                           sl_checkpoint_meta *restored, int *have);
+
+/* Loads subtask t's chain of the restored checkpoint m into the environment in env_dir (a deferred
+ * restore: see defer_parallelism). 0, or -1 logged. */
+int sl_checkpoint_load_task(const sl_checkpointer *c, const sl_checkpoint_meta *m, const char *from_savepoint,
+                            unsigned t, const char *env_dir, sl_snapshot_keep_fn keep, void *arg);
 
 /* After each batch: settles a slice of the last checkpoint's frozen entries (see sl_frozen_settle). */
 void sl_checkpoint_after_batch(sl_checkpointer *c);

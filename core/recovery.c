@@ -225,8 +225,12 @@ static int load_chain(const sl_checkpointer *c, const char *state_dir, const sl_
                       sl_snapshot_keep_fn keep, void *arg) {
   char dir[4200], delta[4300], err[512];
   sl_checkpoint_dir(c->dir, m->base_id, dir, sizeof dir);
-  if (m->parallelism > 1) { /* each subtask's own chain, then merged */
+  if (m->parallelism > 1) { /* each subtask's own chain, then merged (or, at the same parallelism, later) */
     sl_checkpoint_dir(c->dir, m->id, dir, sizeof dir);
+    if (c->defer_parallelism == m->parallelism) {
+      ((sl_checkpointer *)c)->tasks_deferred = 1;
+      return 0;
+    }
     return load_tasks(state_dir, c->dir, dir, m, keep, arg);
   }
   if (load(state_dir, dir, keep, arg))
@@ -242,8 +246,8 @@ static int load_chain(const sl_checkpointer *c, const char *state_dir, const sl_
   return 0;
 }
 
-static int restore_savepoint(const char *state_dir, const char *from, sl_snapshot_keep_fn keep, void *arg,
-                             sl_checkpoint_meta *restored) {
+static int restore_savepoint(sl_checkpointer *c, const char *state_dir, const char *from, sl_snapshot_keep_fn keep,
+                             void *arg, sl_checkpoint_meta *restored) {
   char err[512];
   enum usability u = usable(from, NULL, restored, err, sizeof err);
   if (u == USABLE && restored->base_id != restored->id) {
@@ -254,8 +258,10 @@ static int restore_savepoint(const char *state_dir, const char *from, sl_snapsho
     sl_error("cannot use savepoint %s: %s", from, err);
     return -1;
   }
-  if (restored->parallelism > 1 ? load_tasks(state_dir, NULL, from, restored, keep, arg)
-                                 : load(state_dir, from, keep, arg))
+  if (restored->parallelism > 1 && restored->parallelism == c->defer_parallelism)
+    c->tasks_deferred = 1;
+  else if (restored->parallelism > 1 ? load_tasks(state_dir, NULL, from, restored, keep, arg)
+                                      : load(state_dir, from, keep, arg))
     return -1;
   sl_info("restored savepoint %s (checkpoint %" PRIu64 ")", from, restored->id);
   /* The savepoint's output belongs to another run: this job's output file is not provably its own. */
@@ -311,6 +317,20 @@ static int restore_newest(sl_checkpointer *c, const char *state_dir, const char 
   return 0;
 }
 
+int sl_checkpoint_load_task(const sl_checkpointer *c, const sl_checkpoint_meta *m, const char *from_savepoint,
+                            unsigned t, const char *env_dir, sl_snapshot_keep_fn keep, void *arg) {
+  char dir[4200], err[512];
+  if (from_savepoint)
+    snprintf(dir, sizeof dir, "%s", from_savepoint);
+  else
+    sl_checkpoint_dir(c->dir, m->id, dir, sizeof dir);
+  if (load_task_chain(env_dir, from_savepoint ? NULL : c->dir, dir, m, t, keep, arg, err, sizeof err)) {
+    sl_error("restoring subtask %u of %s failed: %s", t, dir, err);
+    return -1;
+  }
+  return 0;
+}
+
 int sl_checkpoint_recover(sl_checkpointer *c, const char *state_dir, const char *pending_dir,
                           const char *from_savepoint, sl_snapshot_keep_fn keep, void *arg,
                           sl_checkpoint_meta *restored, int *have) {
@@ -330,7 +350,7 @@ int sl_checkpoint_recover(sl_checkpointer *c, const char *state_dir, const char 
   c->next_id = n > 0 ? ids[n - 1] + 1 : 1;
   int rc;
   if (from_savepoint) {
-    rc = restore_savepoint(state_dir, from_savepoint, keep, arg, restored);
+    rc = restore_savepoint(c, state_dir, from_savepoint, keep, arg, restored);
     *have = rc == 0;
   } else {
     rc = restore_newest(c, state_dir, pending_dir, ids, n, keep, arg, restored, have);

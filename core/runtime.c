@@ -100,7 +100,7 @@ static void on_savepoint_signal(uv_signal_t *h, int signum) {
 }
 
 /* Restore filter: state of an operator the job no longer has is refused, or dropped when allowed. */
-static int keep_state(const char *op_uid, const char *state_name, void *arg) {
+int sl_runtime_keep_state(const char *op_uid, const char *state_name, void *arg) {
   sl_runtime *rt = arg;
   for (int i = 0; i < rt->lua.job.nuids; i++)
     if (!strcmp(rt->lua.job.uids[i], op_uid))
@@ -172,7 +172,7 @@ static int open_state(sl_runtime *rt) {
   rt->ckpt.retain = (int)rt->opts->retain_checkpoints;
   rt->ckpt.incremental = rt->opts->incremental;
   sl_state_dir_path(rt->state_dir, "pending", rt->pending_dir, sizeof rt->pending_dir);
-  if (sl_checkpoint_recover(&rt->ckpt, rt->state_dir, rt->pending_dir, rt->opts->from_savepoint, keep_state,
+  if (sl_checkpoint_recover(&rt->ckpt, rt->state_dir, rt->pending_dir, rt->opts->from_savepoint, sl_runtime_keep_state,
                             rt, &rt->restored, &rt->have_restored))
     return -1;
   if (rt->non_restored)

@@ -106,6 +106,9 @@ void sl_runtime_stop(sl_runtime *rt);
  * restart redoes the work from the last complete checkpoint. */
 void sl_runtime_fail(sl_runtime *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The restore filter (sl_snapshot_keep_fn, arg the runtime): state of an operator the job lacks is refused
+ * (counted in rt->non_restored, logged) or, with --allow-non-restored-state, dropped. */
+int sl_runtime_keep_state(const char *op_uid, const char *state_name, void *arg);
 /* Raises the soft limit of open files to what a job needs, or refuses. 0, or -1 with err. */
 int sl_runtime_ensure_open_files(char *err, size_t errlen);
 /* What is one per job, for a job that runs alone and for a parallel job's coordinator (core/parallel/job.c):

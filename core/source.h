@@ -19,8 +19,11 @@ int sl_source_save_offset(sl_source *s);
 void sl_source_pause(sl_source *s);
 void sl_source_resume(sl_source *s);
 int sl_source_can_pause(const sl_endpoint *ep);
-/* A parallel subtask that does not read file source ep: empties the resume point it holds for it (a copy the
- * restore gave every subtask; an empty value is no resume point), so only the reader's own is ever saved. */
+/* A parallel subtask that does not read file source ep (read whole by another subtask): replaces the resume
+ * point it holds for it (a copy the restore gave every subtask) by the one-byte mark
+ * SL_SOURCE_READ_ELSEWHERE, so only the reader's own is ever saved, and every subtask still sees that the
+ * file was read before, whole. A restore's merge skips marks and empty values (state/state_rescale.c). */
+#define SL_SOURCE_READ_ELSEWHERE "-"
 int sl_source_forget_offset(sl_backend *b, const sl_endpoint *ep);
 /* Stops reading and closes its handles (idempotent). */
 void sl_source_close(sl_source *s);

@@ -242,9 +242,11 @@ int sl_source_forget_offset(sl_backend *b, const sl_endpoint *ep) {
   if (ep->kind != SL_EP_FILE || !realpath(ep->path, real))
     return SL_STATE_OK;
   snprintf(key, sizeof key, "source/%s", real);
-  if (sl_backend_meta_get(b, key, &val, &len) != SL_STATE_OK || len == 0)
+  if (sl_backend_meta_get(b, key, &val, &len) != SL_STATE_OK || len <= 1)
     return SL_STATE_OK;
-  return sl_backend_meta_put(b, key, "", 0);
+  /* Not empty: the mark still says the file was read before, whole, by one reader, so this subtask decides
+   * as the reader does (it must not cut the file into splits of its own). */
+  return sl_backend_meta_put(b, key, SL_SOURCE_READ_ELSEWHERE, 1);
 }
 
 /* Which part of a rewindable file this reader reads (core/source_splits.h): all of it from its resume

@@ -3,7 +3,8 @@
  *
  * The VM is LuaJIT with the standard libraries, SLUICE_HOST = true (so sluice.native binds ffi.C, the
  * symbols of libsluice already loaded in this process), and package.path covering the sluice Lua library
- * ($SLUICE_LUA_DIR, else the source tree's lua/) and the script's own directory.
+ * ($SLUICE_LUA_DIR; else the source tree's lua/ for a library in its build dir, or ../share/sluice/lua next
+ * to an installed one) and the script's own directory.
  * Ownership: the host owns its lua_State and the job description strings. */
 #ifndef SLUICE_LUA_HOST_H
 #define SLUICE_LUA_HOST_H

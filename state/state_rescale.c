@@ -343,9 +343,10 @@ static int copy_entries(struct rs_fill *f, struct rs_source *s, int si) {
   return res;
 }
 
-/* Copies the metadata of s; a name dst already holds must have the same bytes. An empty value is no value: a
- * parallel subtask empties the resume point of every source it does not read (core/source.h,
- * sl_source_forget_offset), so only the reader's own is copied. */
+/* Copies the metadata of s; a name dst already holds must have the same bytes. An empty value, or the
+ * one-byte mark "-", is no value: a parallel subtask empties (a split's) or marks (a whole file's) the resume
+ * point of every source it does not read (core/source.h, sl_source_forget_offset; core/source_splits.c), so
+ * only the reader's own is copied. */
 static int copy_meta(struct rs_fill *f, struct rs_source *s) {
   MDB_cursor *c;
   MDB_val k, v;
@@ -359,7 +360,7 @@ static int copy_meta(struct rs_fill *f, struct rs_source *s) {
       res = fail(f, "%s: a malformed metadata name", s->dir);
       break;
     }
-    if (v.mv_size == 0)
+    if (v.mv_size == 0 || (v.mv_size == 1 && *(const char *)v.mv_data == '-'))
       continue;
     memcpy(name, k.mv_data, k.mv_size);
     name[k.mv_size] = '\0';

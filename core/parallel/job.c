@@ -527,6 +527,16 @@ static int split_state(sl_job *job) {
       return -1;
     }
     sl_snapshot_remove_env(t->dir);
+    if (job->base.ckpt.tasks_deferred) {
+      /* The checkpoint was taken at this parallelism: each subtask's chain goes into its own environment,
+       * with no merge and no split (a quarter of the copying). */
+      if (sl_checkpoint_load_task(&job->base.ckpt, &job->base.restored, job->opts->from_savepoint, i, t->dir,
+                                  sl_runtime_keep_state, &job->base))
+        return -1;
+      if (job->base.non_restored)
+        return -1;
+      continue;
+    }
     sl_backend *b = NULL;
     sl_backend_options bo = {0, sl_backend_map_reserve()};
     if (sl_backend_open(&b, t->dir, &bo, why, sizeof why) != SL_STATE_OK) {
@@ -583,6 +593,7 @@ static int start_signal(sl_job *job, uv_signal_t *h, int signum) {
 }
 
 static int setup(sl_job *job, char *err, size_t errlen) {
+  job->base.ckpt.defer_parallelism = job->n;
   if (sl_runtime_setup_job_side(&job->base))
     return -1;
   if (check_shape(job))
