@@ -47,6 +47,18 @@ run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/sp.log" --state-dir "$WOR
 cat "$WORK/sp.out" "$WORK/sp3.out" > "$WORK/both.out"
 sorted_same "$WORK/ref.out" "$WORK/both.out"
 
+# --- 1 -> 2 -> 2 on a growing file: the second run at 2 restores each subtask's own chain (no merge), and
+# the subtask that does not read the file (read whole since the run at 1) must not cut it into splits.
+head -n 6000 "$WORK/all.log" > "$WORK/grow.log"
+run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/grow.log" --state-dir "$WORK/grow" --output "$WORK/grow.out" --quiet
+sed -n 6001,13000p "$WORK/all.log" >> "$WORK/grow.log"
+run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/grow.log" --state-dir "$WORK/grow" --output "$WORK/grow.out" \
+  --parallelism 2 --quiet
+tail -n +13001 "$WORK/all.log" >> "$WORK/grow.log"
+run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/grow.log" --state-dir "$WORK/grow" --output "$WORK/grow.out" \
+  --parallelism 2 --quiet
+expect_keys "$WORK/ref.out" "$WORK/grow.out" "1 -> 2 -> 2 on a growing file: per-URL counts differ from one run at 1"
+
 # --- A TCP source at parallelism 2: read by one subtask, routed to both; every record counted once.
 port=$((20000 + RANDOM % 20000))
 "$SLUICE" run "$SLUICE_SRC/tests/e2e/tcp_count_job.lua" --state-dir "$WORK/tcp" --output "$WORK/tcp.out" \
