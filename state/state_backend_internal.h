@@ -134,7 +134,7 @@ int sl_bk_spill_commit(sl_backend *b);
  * and delete compare it with the cap. */
 static inline size_t sl_bk_cache_footprint(const sl_backend *b) {
   const sl_cache *c = &b->cache;
-  return c->bytes + (c->mask + 1) * sizeof(sl_cache_slot) +
+  return c->pool.bytes + (c->mask + 1) * sizeof(sl_cache_slot) +
          (c->q[SL_CQ_WRITTEN].cap + c->q[SL_CQ_UNFLUSHED].cap) * sizeof(sl_cache_entry *);
 }
 

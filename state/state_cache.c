@@ -26,8 +26,19 @@ static inline void prefetch_slot(const sl_cache *c, size_t i) {
     __builtin_prefetch(e);
 }
 
+/* The size an entry is allocated with (klen and vcap never change for an entry, so freeing it passes the
+ * same size). */
 static size_t entry_size(size_t klen, size_t vcap) {
   return sizeof(sl_cache_entry) + klen + vcap;
+}
+
+/* What the entry's memory costs the cache (its slab class). */
+static size_t entry_charge(const sl_cache_entry *e) {
+  return sl_slab_charge(entry_size(e->klen, e->vcap));
+}
+
+static void entry_dealloc(sl_cache *c, sl_cache_entry *e) {
+  sl_slab_free(&c->pool, e, entry_size(e->klen, e->vcap));
 }
 
 /* Value capacity for a value of vlen bytes: a little slack so that a growing value (a counter crossing a
@@ -51,16 +62,14 @@ static int table_alloc(sl_cache *c, size_t nslots) {
 
 int sl_cache_init(sl_cache *c) {
   memset(c, 0, sizeof(*c));
+  sl_slab_pool_init(&c->pool);
   return table_alloc(c, SL_CACHE_MIN_SLOTS);
 }
 
 void sl_cache_free(sl_cache *c) {
   if (!c->slots)
     return;
-  for (size_t i = 0; i <= c->mask; i++) {
-    prefetch_slot(c, i);
-    free(c->slots[i].e);
-  }
+  sl_slab_pool_free(&c->pool); /* the entries, slab by slab */
   table_release(c->slots, c->mask + 1);
   for (int q = 0; q < SL_CQ_COUNT; q++)
     free(c->q[q].v);
@@ -73,7 +82,7 @@ static void entry_release(sl_cache *c, sl_cache_entry *e) {
     if (e->qpos[q])
       c->q[q].v[e->qpos[q] - 1] = NULL;
   c->frees++;
-  free(e);
+  entry_dealloc(c, e);
 }
 
 /* n replaces e (a value that outgrew its entry): n takes e's queue positions; e is freed. */
@@ -84,7 +93,7 @@ static void entry_moved(sl_cache *c, sl_cache_entry *e, sl_cache_entry *n) {
       c->q[q].v[e->qpos[q] - 1] = n;
   }
   c->frees++;
-  free(e);
+  entry_dealloc(c, e);
 }
 
 int sl_cache_enqueue_slow(sl_cache *c, int q, sl_cache_entry *e) {
@@ -145,9 +154,10 @@ static int rehash(sl_cache *c, size_t nslots) {
   return 0;
 }
 
-static sl_cache_entry *entry_new(const void *key, size_t klen, const void *val, size_t vlen, uint32_t flags) {
+static sl_cache_entry *entry_new(sl_cache *c, const void *key, size_t klen, const void *val, size_t vlen,
+                                 uint32_t flags) {
   size_t vcap = value_cap(vlen);
-  sl_cache_entry *e = malloc(entry_size(klen, vcap));
+  sl_cache_entry *e = sl_slab_alloc(&c->pool, entry_size(klen, vcap));
   if (!e)
     return NULL;
   e->klen = (uint32_t)klen;
@@ -179,20 +189,19 @@ sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t kl
       return c->last = e;
     }
     /* Built before the old entry is freed, so val may point into it. */
-    sl_cache_entry *n = entry_new(key, klen, val, vlen, flags | (e->flags & SL_CE_REF));
+    sl_cache_entry *n = entry_new(c, key, klen, val, vlen, flags | (e->flags & SL_CE_REF));
     if (!n)
       return NULL;
-    c->bytes += entry_size(klen, n->vcap) - entry_size(klen, e->vcap);
     entry_moved(c, e, n);
     c->slots[i].e = n;
     return c->last = n;
   }
-  sl_cache_entry *n = entry_new(key, klen, val, vlen, flags);
+  sl_cache_entry *n = entry_new(c, key, klen, val, vlen, flags);
   if (!n)
     return NULL;
   if ((c->count + 1) * 10 > (c->mask + 1) * 7) {
     if (rehash(c, (c->mask + 1) * 2) != 0) {
-      free(n);
+      entry_dealloc(c, n);
       return NULL;
     }
     place(c, h, n);
@@ -201,7 +210,6 @@ sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t kl
     c->slots[i].e = n;
   }
   c->count++;
-  c->bytes += entry_size(klen, n->vcap);
   return c->last = n;
 }
 
@@ -238,21 +246,18 @@ void sl_cache_remove_if(sl_cache *c, int (*pred)(const sl_cache_entry *e, void *
   c->last = NULL;
   c->frees++; /* conservatively: pointers taken before a removal pass are not trusted after it */
   if (!pred) {
-    for (size_t i = 0; i <= c->mask; i++)
-      free(c->slots[i].e);
+    sl_slab_pool_free(&c->pool);
     memset(c->slots, 0, (c->mask + 1) * sizeof(*c->slots));
     /* Every entry is gone, so the queues are empty (a lost mark stays: a pass over the slots is still what
      * its consumer needs, and now costs little). */
     for (int q = 0; q < SL_CQ_COUNT; q++)
       c->q[q].n = 0;
     c->count = 0;
-    c->bytes = 0;
   } else {
     /* After a removal, slot i holds an entry moved back from later in the chain: look at it again. */
     for (size_t i = 0; i <= c->mask;) {
       sl_cache_entry *e = c->slots[i].e;
       if (e && pred(e, arg)) {
-        c->bytes -= entry_size(e->klen, e->vcap);
         c->count--;
         entry_release(c, e);
         remove_at(c, i);
@@ -272,13 +277,13 @@ size_t sl_cache_evict(sl_cache *c, size_t target, int gentle, size_t *spared) {
   /* Two turns of the hand at most (one when gentle): the first may only clear reference bits. A free does
    * not move the hand (remove_at moves a later entry of the chain into the slot, to be looked at next), so
    * it is not a step. */
-  for (size_t steps = 0; c->bytes > target && steps < (gentle ? 1 : 2) * nslots;) {
+  for (size_t steps = 0; c->pool.bytes > target && steps < (gentle ? 1 : 2) * nslots;) {
     size_t i = c->hand & c->mask;
     sl_cache_entry *e = c->slots[i].e;
     prefetch_slot(c, i);
     if (!e || (e->flags & pinned) || (e->flags & SL_CE_REF)) {
       if (spared && e && !(e->flags & pinned))
-        *spared += entry_size(e->klen, e->vcap);
+        *spared += entry_charge(e);
       if (e && !gentle)
         e->flags &= ~(uint32_t)SL_CE_REF;
       c->hand = i + 1;
@@ -287,14 +292,15 @@ size_t sl_cache_evict(sl_cache *c, size_t target, int gentle, size_t *spared) {
     }
     if (c->last == e)
       c->last = NULL;
-    c->bytes -= entry_size(e->klen, e->vcap);
     c->count--;
     entry_release(c, e);
     remove_at(c, i);
     freed++;
   }
   /* The table is part of what the cache holds: after a burst (gets never evict) it may have grown for
-   * many more entries than are left. */
+   * many more entries than are left. Only then (under 10% full): an eviction round takes a quarter of the
+   * entries, and a table just doubled (35% full) that shrank after each round would be rebuilt twice per
+   * round as new keys refill it. */
   if (freed)
     shrink(c);
   return freed;

@@ -3,6 +3,8 @@
  *
  * Each entry is one allocation holding its key and its value inline, with spare value capacity so that
  * rewriting a value of the same or smaller size (the per-record update of a counter) allocates nothing.
+ * Entries come from the cache's own slab pool (state_slab.h): caching a new key takes a chunk of a slab
+ * rather than calling malloc, and freeing the cache releases slabs, not entries one by one.
  * The caller computes a key's hash once (sl_cache_hash) and passes it to both the lookup and the insert.
  * Entry pointers are stable across table growth (the table holds pointers); an entry moves only when its
  * value outgrows its capacity (sl_cache_set) or when it is removed.
@@ -20,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "state/state_slab.h"
 
 enum {
   SL_CE_DIRTY = 1,   /* differs from what LMDB last committed: must be written before the commit succeeds */
@@ -53,7 +57,8 @@ typedef struct sl_cache {
   sl_cache_slot *slots;
   size_t mask;    /* capacity - 1 */
   size_t count;   /* entries */
-  size_t bytes;   /* sum of entry allocations (header + key + value capacity) */
+  sl_slab_pool pool; /* the entries' memory; pool.bytes is what they cost (slabs held, less their free
+                        chunks — state_slab.h), what the eviction clock brings down */
   uint64_t frees; /* entries freed so far: while it does not change, every entry pointer taken earlier is
                      still valid (state_flush.c settles frozen entries through their pointers) */
   /* The entry most recently found or set. A keyed operator reads a state and then writes it back for the

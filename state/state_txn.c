@@ -452,7 +452,7 @@ int sl_bk_spill_commit(sl_backend *b) {
 
 /* The entry bytes that leave the cache's whole footprint at `total`. */
 static size_t entry_target(const sl_backend *b, size_t total) {
-  size_t overhead = sl_bk_cache_footprint(b) - b->cache.bytes;
+  size_t overhead = sl_bk_cache_footprint(b) - b->cache.pool.bytes;
   return total > overhead ? total - overhead : 0;
 }
 
@@ -463,13 +463,13 @@ int sl_bk_maybe_spill(sl_backend *b) {
   size_t low = b->cache_max - b->cache_max / 4, spared;
   b->stats.evictions += sl_cache_evict(c, entry_target(b, low), 1, &spared);
   size_t target = entry_target(b, low);
-  if (c->bytes <= target)
+  if (c->pool.bytes <= target)
     return SL_STATE_OK;
   /* Every clean entry left was used since the hand last passed. When they are plenty (twice what must go),
    * the oldest of them go; when the cache is mostly dirty, the dirty entries are written to LMDB in bounded
    * commits (LMDB would otherwise hold every page they dirty in memory until the next checkpoint) and go
    * instead, so that a small hot set is not evicted by a stream of new keys. */
-  if (spared < 2 * (c->bytes - target)) {
+  if (spared < 2 * (c->pool.bytes - target)) {
     int rc = sl_bk_spill_commit(b);
     if (rc != SL_STATE_OK)
       return rc;
