@@ -298,9 +298,9 @@ size_t sl_cache_evict(sl_cache *c, size_t target, int gentle, size_t *spared) {
     freed++;
   }
   /* The table is part of what the cache holds: after a burst (gets never evict) it may have grown for
-   * many more entries than are left. Only then (under 10% full): an eviction round takes a quarter of the
-   * entries, and a table just doubled (35% full) that shrank after each round would be rebuilt twice per
-   * round as new keys refill it. */
+   * many more entries than are left. shrink rebuilds only a table under 15% full, so a round of eviction
+   * (a quarter of the entries, from a table at least 35% full since it last doubled) does not shrink a
+   * table that new keys would grow again. */
   if (freed)
     shrink(c);
   return freed;
