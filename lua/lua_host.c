@@ -278,22 +278,13 @@ static void operator_error(sl_lua_host *h, const char *what, char *err, size_t e
   lua_pop(L, 1);
 }
 
-static int run_batch_with(sl_lua_host *h, const char *fn, sl_batch *batch, sl_buf *buf, char *err,
-                          size_t errlen);
-
-int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen) {
-  return run_batch_with(h, "run_batch", batch, buf, err, errlen);
-}
-
-int sl_lua_host_run_keyed_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen) {
-  return run_batch_with(h, "run_keyed_batch", batch, buf, err, errlen);
-}
-
-int sl_lua_host_route_batch(sl_lua_host *h, sl_batch *batch, uint16_t *owners, char *err, size_t errlen) {
+/* Calls host function fn(batch, arg). 0, or 1 with err (the record at batch->cursor failed), or -1 (the
+ * failure is the job's). */
+static int call_batch_fn(sl_lua_host *h, const char *fn, sl_batch *batch, void *arg, char *err, size_t errlen) {
   lua_State *L = h->L;
-  push_host_fn(h, "route_batch");
+  push_host_fn(h, fn);
   lua_pushlightuserdata(L, batch);
-  lua_pushlightuserdata(L, owners);
+  lua_pushlightuserdata(L, arg);
   int status = lua_pcall(L, 2, 0, 0);
   if (status == 0)
     return 0;
@@ -304,18 +295,22 @@ int sl_lua_host_route_batch(sl_lua_host *h, sl_batch *batch, uint16_t *owners, c
 
 static int run_batch_with(sl_lua_host *h, const char *fn, sl_batch *batch, sl_buf *buf, char *err,
                           size_t errlen) {
-  lua_State *L = h->L;
-  push_host_fn(h, fn);
-  lua_pushlightuserdata(L, batch);
-  lua_pushlightuserdata(L, buf);
-  int status = lua_pcall(L, 2, 0, 0);
-  if (status == 0)
-    return 0;
-  int fatal = is_fatal(L, status);
-  operator_error(h, status == LUA_ERRMEM ? "out of memory: " : "", err, errlen);
-  if (buf->len > batch->out_mark)
-    buf->len = batch->out_mark;
-  return fatal ? -1 : 1;
+  int rc = call_batch_fn(h, fn, batch, buf, err, errlen);
+  if (rc && buf->len > batch->out_mark)
+    buf->len = batch->out_mark; /* the failed record's output is cut */
+  return rc;
+}
+
+int sl_lua_host_run_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen) {
+  return run_batch_with(h, "run_batch", batch, buf, err, errlen);
+}
+
+int sl_lua_host_run_keyed_batch(sl_lua_host *h, sl_batch *batch, sl_buf *buf, char *err, size_t errlen) {
+  return run_batch_with(h, "run_keyed_batch", batch, buf, err, errlen);
+}
+
+int sl_lua_host_route_batch(sl_lua_host *h, sl_batch *batch, uint16_t *owners, char *err, size_t errlen) {
+  return call_batch_fn(h, "route_batch", batch, owners, err, errlen);
 }
 
 int sl_lua_host_snapshot_hooks(sl_lua_host *h, char *err, size_t errlen) {

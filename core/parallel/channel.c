@@ -61,43 +61,43 @@ void sl_channel_free(sl_channel *c) {
   free(c);
 }
 
-int sl_channel_push(sl_channel *c, sl_packet *p) {
-  HANDED_OVER(c);
+/* One ring's two ends (the packets' and the spares'), each used by one thread. */
+static int ring_push(ck_ring_t *ring, ck_ring_buffer_t *slots, sl_packet *p) {
+  HANDED_OVER(ring);
   RING_BEGIN();
-  int ok = ck_ring_enqueue_spsc(&c->ring, c->slots, p);
+  int ok = ck_ring_enqueue_spsc(ring, slots, p);
   RING_END();
-  return ok ? 0 : -1;
+  return ok;
 }
 
-sl_packet *sl_channel_pop(sl_channel *c) {
+static sl_packet *ring_pop(ck_ring_t *ring, ck_ring_buffer_t *slots) {
   void *p;
   RING_BEGIN();
-  int ok = ck_ring_dequeue_spsc(&c->ring, c->slots, &p);
+  int ok = ck_ring_dequeue_spsc(ring, slots, &p);
   RING_END();
   if (!ok)
     return NULL;
-  TAKEN_OVER(c);
+  TAKEN_OVER(ring);
   return p;
 }
 
+int sl_channel_push(sl_channel *c, sl_packet *p) {
+  return ring_push(&c->ring, c->slots, p) ? 0 : -1;
+}
+
+sl_packet *sl_channel_pop(sl_channel *c) {
+  return ring_pop(&c->ring, c->slots);
+}
+
 void sl_channel_give_back(sl_channel *c, sl_packet *p) {
-  HANDED_OVER(&c->spares);
-  RING_BEGIN();
-  int ok = ck_ring_enqueue_spsc(&c->spares, c->spare_slots, p);
-  RING_END();
-  if (!ok)
+  if (!ring_push(&c->spares, c->spare_slots, p))
     sl_packet_free(p);
 }
 
 sl_packet *sl_channel_take_spare(sl_channel *c) {
-  void *p;
-  RING_BEGIN();
-  int ok = ck_ring_dequeue_spsc(&c->spares, c->spare_slots, &p);
-  RING_END();
-  if (!ok)
+  sl_packet *q = ring_pop(&c->spares, c->spare_slots);
+  if (!q)
     return NULL;
-  TAKEN_OVER(&c->spares);
-  sl_packet *q = p;
   q->n = 0;
   q->bytes_len = q->fields_len = 0;
   q->next = NULL;
