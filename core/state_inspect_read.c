@@ -64,6 +64,8 @@ static int cmp_rec(const void *a, const void *b) {
 
 /* Sorts the records and keeps the last of each key, dropping deleted ones. */
 static void resolve(sl_insp_task *t) {
+  if (t->n == 0)
+    return; /* recs may be NULL: qsort must not see it */
   qsort(t->recs, t->n, sizeof *t->recs, cmp_rec);
   size_t w = 0;
   for (size_t i = 0; i < t->n; i++) {
