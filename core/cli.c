@@ -1,6 +1,7 @@
 /* cli.c — parses `sluice run` options (see cli.h for the contract). */
 #include "core/cli.h"
 
+#include "core/log.h"
 #include "state/state_key.h"
 
 #include <errno.h>
@@ -44,6 +45,8 @@ void sl_cli_print_help(void) {
       "it)\n"
       "  --parallelism N|auto      run the job as N parallel subtasks on N threads (default 1; auto = the\n"
       "                            number of cores); keyed state moves with its key groups when N changes\n"
+      "  --log-level L             error, warn, info (default) or debug\n"
+      "  --log-format F            text (default: 'sluice: LEVEL: message' lines) or json (one object a line)\n"
       "  --no-split-inputs         at --parallelism > 1, read each input file whole (one reader, every key\n"
       "                            in file order) instead of in N line-aligned splits read in parallel\n"
       "\n"
@@ -164,6 +167,23 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
       return -1;
     }
     o->max_parallelism = n;
+  } else if (!strcmp(a, "--log-level")) {
+    sl_log_level level;
+    if (!(v = take_value(argc, argv, i)))
+      return -1;
+    if (sl_log_parse_level(v, &level)) {
+      fprintf(stderr, "sluice: --log-level is error, warn, info or debug, not '%s'\n", v);
+      return -1;
+    }
+    o->log_level = (int)level;
+  } else if (!strcmp(a, "--log-format")) {
+    if (!(v = take_value(argc, argv, i)))
+      return -1;
+    if (strcmp(v, "text") && strcmp(v, "json")) {
+      fprintf(stderr, "sluice: --log-format is text or json, not '%s'\n", v);
+      return -1;
+    }
+    o->log_json = !strcmp(v, "json");
   } else if (!strcmp(a, "--parallelism")) {
     if (!(v = take_value(argc, argv, i)))
       return -1;
@@ -193,6 +213,7 @@ int sl_cli_parse_run(int argc, char **argv, sl_run_options *o) {
   o->tcp_max_connections = 64;
   o->max_parallelism = SL_DEFAULT_MAX_PARALLELISM;
   o->parallelism = 1;
+  o->log_level = SL_LOG_INFO;
   o->incremental = 1; /* a checkpoint costs what changed (issue 13); --full-checkpoints for whole ones */
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];

@@ -8,6 +8,7 @@
  *                     [--overwrite-output] [--no-watch] [--quiet]
  *                     [--tcp-max-connections N] [--tcp-max-buffer-bytes N] [--state-cache-mb N]
  *                     [--max-parallelism M] [--parallelism N|auto] [--no-split-inputs]
+ *                     [--log-level error|warn|info|debug] [--log-format text|json]
  *                     [-- SCRIPT-ARGS...]
  *   sluice checkpoints STATE-DIR
  *   sluice savepoint STATE-DIR [PATH]
@@ -50,6 +51,8 @@ typedef struct sl_run_options {
   long max_parallelism;        /* --max-parallelism: the number of key groups (stored in every checkpoint) */
   long parallelism;            /* --parallelism: subtasks (worker threads); 1 = the job runs on one thread */
   int no_split;                /* --no-split-inputs: a parallel job reads each file whole, with one reader */
+  int log_level;               /* --log-level: an sl_log_level (core/log.h); info by default */
+  int log_json;                /* --log-format json: one JSON object per message */
   long state_cache_mb;         /* --state-cache-mb: the state backend's cache in MiB; 0 = its default (64) */
 } sl_run_options;
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/log.h"
 #include "core/reload.h"
 #include "core/parallel/job.h"
 #include "core/runtime.h"
@@ -23,6 +24,8 @@ int main(int argc, char **argv) {
     int rc = sl_cli_parse_run(argc - 2, argv + 2, &o);
     if (rc != SL_CLI_RUN)
       return rc == SL_CLI_EXIT_OK ? 0 : 2;
+    sl_log_set_level((sl_log_level)o.log_level);
+    sl_log_set_json(o.log_json);
     return o.parallelism > 1 ? sl_job_run(&o) : sl_runtime_run(&o);
   }
   if (!strcmp(argv[1], "savepoint"))
