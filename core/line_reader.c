@@ -136,3 +136,12 @@ int sl_line_reader_next(sl_line_reader *r, sl_line *line, int at_eof) {
     return 0;
   }
 }
+
+size_t sl_count_newlines(const char *p, size_t n) {
+  size_t count = 0;
+  if (n == 0)
+    return 0; /* p may be NULL: memchr must not see it */
+  for (const char *end = p + n; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+    count++;
+  return count;
+}

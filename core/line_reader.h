@@ -59,4 +59,7 @@ int sl_line_reader_next(sl_line_reader *r, sl_line *line, int at_eof);
 /* Drops the bytes of lines already handed out (invalidates their pointers). */
 void sl_line_reader_compact(sl_line_reader *r);
 
+/* The newlines in p[0..n) (p may be NULL when n is 0). */
+size_t sl_count_newlines(const char *p, size_t n);
+
 #endif

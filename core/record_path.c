@@ -31,15 +31,6 @@ static int blank(const char *p, size_t n) {
   return 1;
 }
 
-static size_t count_lines(const sl_buf *b) {
-  size_t n = 0;
-  if (b->len == 0)
-    return 0; /* data may still be NULL: memchr must not see it */
-  for (const char *p = b->data, *end = b->data + b->len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
-    n++;
-  return n;
-}
-
 /* Runs the batch; a record whose operator throws is rejected and the batch resumes after it. input names
  * the records' source in error lines; keyed: the records were routed (by a parallel subtask that ran the
  * operators before the key_by), so they run from the key_by on. */
@@ -73,7 +64,7 @@ int sl_runtime_flush_output(sl_runtime *rt) {
   char err[4200];
   if (rt->failed)
     return -1;
-  size_t lines = count_lines(&rt->out_buf);
+  size_t lines = sl_count_newlines(rt->out_buf.data, rt->out_buf.len);
   if (sl_output_write(&rt->out, &rt->out_buf, err, sizeof err)) {
     sl_runtime_fail(rt, "%s", err);
     return -1;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/line_reader.h"
 #include "core/log.h"
 
 #define MAX_SPLITS 256
@@ -44,13 +45,6 @@ static unsigned cut(const char *map, uint64_t size, unsigned k, uint64_t *starts
     if (s > starts[n - 1])
       starts[n++] = s;
   }
-  return n;
-}
-
-static uint64_t count_lines(const char *map, uint64_t upto) {
-  uint64_t n = 0;
-  for (const char *p = map, *end = map + upto; (p = memchr(p, '\n', (size_t)(end - p))); p++)
-    n++;
   return n;
 }
 
@@ -140,7 +134,7 @@ int sl_splits_plan(sl_backend *b, const char *real, const struct stat *st, const
       s->line = o.line;
     } else {
       s->offset = s->start;
-      s->line = count_lines(map, s->start);
+      s->line = sl_count_newlines(map, (size_t)s->start);
     }
   }
   *splits = out;
