@@ -115,27 +115,28 @@ static void delete_parts(const sl_output *o, uint64_t first, uint64_t last) {
   }
 }
 
-/* Reads parts first..last of pending_dir in order: their CRC-32 (of the concatenation) and total length;
- * fd_sync: also fsync each. 0, or -1 with errno (ENOENT: a part is missing). */
-static int scan_parts(const char *pending_dir, uint64_t first, uint64_t last, int fd_sync, uint32_t *crc,
-                      uint64_t *len) {
+/* Reads parts first..last of pending_dir in order, adding their bytes to the running CRC-32 *crc (of the
+ * concatenation) and *len; fd_sync: also fsync each; copy_to >= 0: also write them there. 0, or -1 with
+ * errno (ENOENT: a part is missing). */
+static int read_parts(const char *pending_dir, uint64_t first, uint64_t last, int fd_sync, int copy_to,
+                      uint32_t *crc, uint64_t *len) {
   char path[4096], buf[1 << 16];
-  *crc = 0;
-  *len = 0;
   for (uint64_t id = first; id <= last; id++) {
     sl_pending_part(pending_dir, id, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       return -1;
     ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    int failed = 0;
+    while (!failed && ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)))
       if (n > 0) {
+        failed = copy_to >= 0 && sl_write_all(copy_to, buf, (size_t)n) != 0;
         *crc = sl_crc32(*crc, buf, (size_t)n);
         *len += (uint64_t)n;
       }
     int e = errno;
-    if (n < 0 || (fd_sync && fsync(fd) != 0)) {
-      e = n < 0 ? e : errno;
+    if (failed || n < 0 || (fd_sync && fsync(fd) != 0)) {
+      e = failed || n < 0 ? e : errno;
       close(fd);
       errno = e;
       return -1;
@@ -143,6 +144,14 @@ static int scan_parts(const char *pending_dir, uint64_t first, uint64_t last, in
     close(fd);
   }
   return 0;
+}
+
+/* Their CRC-32 and total length (read_parts from nothing). */
+static int scan_parts(const char *pending_dir, uint64_t first, uint64_t last, int fd_sync, uint32_t *crc,
+                      uint64_t *len) {
+  *crc = 0;
+  *len = 0;
+  return read_parts(pending_dir, first, last, fd_sync, -1, crc, len);
 }
 
 static int file_sync(const sl_output *o, uint64_t first, uint64_t last, uint32_t *crc) {
@@ -316,7 +325,7 @@ static int file_start_parts(sl_output *o, uint64_t next_id, char *err, size_t er
 int sl_output_gather_parts(sl_output *o, uint64_t into_id, const char *const *dirs, const uint64_t *first,
                            const uint64_t *last, int n, uint64_t *len, uint32_t *crc, char *err,
                            size_t errlen) {
-  char path[4096], from[4096];
+  char path[4096];
   part_path(o, into_id, path, sizeof path);
   int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, SL_STATE_FILE_MODE);
   if (out < 0) {
@@ -325,31 +334,11 @@ int sl_output_gather_parts(sl_output *o, uint64_t into_id, const char *const *di
   }
   uint64_t total = 0;
   uint32_t sum = 0;
-  char buf[1 << 16];
   for (int t = 0; t < n; t++)
-    for (uint64_t id = first[t]; id <= last[t]; id++) {
-      sl_pending_part(dirs[t], id, from, sizeof from);
-      int in = open(from, O_RDONLY | O_CLOEXEC);
-      ssize_t r = 0;
-      while (in >= 0 && ((r = read(in, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))) {
-        if (r < 0)
-          continue;
-        if (sl_write_all(out, buf, (size_t)r)) {
-          r = -1;
-          break;
-        }
-        sum = sl_crc32(sum, buf, (size_t)r);
-        total += (uint64_t)r;
-      }
-      int e = errno;
-      if (in >= 0)
-        close(in);
-      if (in < 0 || r < 0) {
-        snprintf(err, errlen, "gathering pending output %s into %s: %s", from, path,
-                 strerror(in < 0 ? errno : e));
-        close(out);
-        return -1;
-      }
+    if (read_parts(dirs[t], first[t], last[t], 0, out, &sum, &total)) {
+      snprintf(err, errlen, "gathering pending output from %s into %s: %s", dirs[t], path, strerror(errno));
+      close(out);
+      return -1;
     }
   /* Durable before the metadata that names it, with its name (as file_sync makes a part durable). */
   if (fsync(out) != 0 || close(out) != 0 || sl_fsync_dir(o->pending_dir) != 0) {
