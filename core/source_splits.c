@@ -71,9 +71,15 @@ int sl_splits_plan(sl_backend *b, const char *real, const struct stat *st, const
       sl_info("%s: not the file that was split before (new inode); reading it whole from its start", real);
       return 0;
     }
-    if (!follow && (t.starts[t.k - 1] >= size || !map)) {
+    if (!follow && t.starts[t.k - 1] >= size) {
       sl_warn("%s: shorter than when it was split; reading it whole from its start", real);
       return 0;
+    }
+    if (!follow && !map) {
+      /* Its resume points are per split: reading it whole would read again what they passed. */
+      snprintf(err, errlen, "%s: cannot map it into memory to read its %llu splits (a memory limit?)", real,
+               (unsigned long long)t.k);
+      return -1;
     }
   } else {
     /* A file read before by one reader keeps its one resume point. */

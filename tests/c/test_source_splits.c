@@ -2,7 +2,8 @@
  * the first parallel reader cuts the file into N splits that start just after a newline and cover it whole;
  * every subtask computes the same table and owns the splits (i + k) % N; resume points round-trip and are
  * honoured at another parallelism (1 reads every split); a subtask empties copies of resume points that are
- * not its own; a file read before by one reader is not cut; --follow and a replaced file are handled. */
+ * not its own; a file read before by one reader is not cut; --follow, a replaced file and a split file that
+ * cannot be mapped are handled. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -204,6 +205,10 @@ static void follow_of_a_split_file_is_refused_and_another_inode_is_read_whole(vo
   assert_int_equal(sl_splits_plan(f->b, f->file, &f->st, NULL, 1, 1, 0, 1, 0, 2, &s, &n, &owner, err, sizeof err),
                    -1);
   assert_non_null(strstr(err, "--follow"));
+  /* A split file that cannot be mapped is refused, never read whole again from its start. */
+  assert_int_equal(sl_splits_plan(f->b, f->file, &f->st, NULL, 0, 1, 0, 1, 0, 2, &s, &n, &owner, err, sizeof err),
+                   -1);
+  assert_non_null(strstr(err, "cannot map"));
   struct stat other = f->st;
   other.st_ino++;
   assert_int_equal(sl_splits_plan(f->b, f->file, &other, f->map, 0, 1, 0, 1, 0, 2, &s, &n, &owner, err, sizeof err),
