@@ -113,7 +113,7 @@ static int has_set_aside(const char *checkpoints_dir, char *name, size_t len) {
  * state whole, every subtask's operator lists, the union of the metadata). Whoever runs next splits it by
  * key group again, at whatever parallelism it runs. */
 /* Removes recovery's scratch environments (STATE-DIR/restore/<k>, then restore/ itself): ours alone. */
-static void remove_scratch(const char *scratch, unsigned parallelism) {
+static void remove_scratch(const char *scratch) {
   char dir[4300];
   DIR *d = opendir(scratch);
   struct dirent *e;
@@ -124,7 +124,6 @@ static void remove_scratch(const char *scratch, unsigned parallelism) {
     }
   if (d)
     closedir(d);
-  (void)parallelism;
   sl_remove_tree(scratch);
 }
 
@@ -167,7 +166,7 @@ static int load_tasks(const char *state_dir, const char *checkpoints_dir, const 
   if (!srcs)
     snprintf(err, sizeof err, "out of memory");
   sl_state_dir_path(state_dir, "restore", scratch, sizeof scratch);
-  remove_scratch(scratch, parallelism);
+  remove_scratch(scratch);
   if (rc == 0 && mkdir(scratch, SL_STATE_DIR_MODE) != 0) {
     snprintf(err, sizeof err, "cannot create %s: %s", scratch, strerror(errno));
     rc = -1;
@@ -204,7 +203,7 @@ static int load_tasks(const char *state_dir, const char *checkpoints_dir, const 
   for (unsigned t = 0; srcs && t < parallelism; t++)
     free(srcs[t]);
   free(srcs);
-  remove_scratch(scratch, parallelism);
+  remove_scratch(scratch);
   if (rc)
     sl_error("restoring %s failed: %s", dir, err);
   return rc ? -1 : 0;

@@ -106,12 +106,13 @@ static int read_job_desc(lua_State *L, sl_job_desc *job) {
   lua_pop(L, 1);
   if (job->exchange == SL_EXCHANGE_FIELD) {
     oom |= !(job->key_field = dup_field(L, -1, "key_field"));
+    job->key_field_len = job->key_field ? strlen(job->key_field) : 0;
     lua_getfield(L, -1, "key_field");
     job->key_field_interned = lua_tostring(L, -1);
     lua_pop(L, 1);
   }
   else if (job->exchange == SL_EXCHANGE_UNSUPPORTED)
-    oom |= !(job->exchange_why = dup_field(L, -1, "key_field"));
+    oom |= !(job->exchange_why = dup_field(L, -1, "exchange_why"));
   return oom || !job->sources || !job->name ? -1 : 0;
 }
 

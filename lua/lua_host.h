@@ -48,6 +48,7 @@ typedef struct sl_job_desc {
   int exchange;
   int event_time; /* a source declares a watermark strategy */
   char *key_field;
+  size_t key_field_len;
   /* The same name as the VM's own string (LuaJIT interns every string, and the job's operators hold it):
    * a look-up by this pointer leaves the record's memo where the key_by's look-up hits it. */
   const char *key_field_interned;

@@ -734,7 +734,6 @@ int sl_job_run(const sl_run_options *opts) {
   }
   uv_run(job.loop, UV_RUN_DEFAULT);
   sl_stats st = {0, 0, 0};
-  uint64_t pending_timers = 0;
   for (unsigned i = 0; job.tasks && i < job.n; i++) {
     if (job.tasks[i].thread_started)
       pthread_join(job.tasks[i].thread, NULL);
@@ -744,7 +743,6 @@ int sl_job_run(const sl_run_options *opts) {
     if (job.tasks[i].rt.failed)
       job.failed = 1;
   }
-  (void)pending_timers;
   if (ok && (job.failed || !job.finishing))
     status = EXIT_RUNTIME;
   /* Each subtask's share of the output: how evenly the key groups spread the work. */

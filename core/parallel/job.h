@@ -29,6 +29,9 @@ int sl_job_run(const sl_run_options *opts);
 
 struct sl_job;
 struct sl_checkpoint_job;
+struct sl_task;
+/* Subtask i of the job (a subtask wakes its peers through their uv_async_t). */
+struct sl_task *sl_job_peer(struct sl_job *job, unsigned i);
 /* Reports from subtask threads. */
 void sl_job_task_ready(struct sl_job *job, unsigned task, int ok);
 void sl_job_wait_go(struct sl_job *job, int *go);

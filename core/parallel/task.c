@@ -15,8 +15,6 @@
 #define PACKET_RECORDS 4096 /* a packet fills one batch of the receiver */
 #define LOCAL UINT32_MAX    /* the subtask's own sources, as an input of the alignment */
 
-struct sl_job_tasks; /* the job's array of tasks, reached through sl_job_peer */
-sl_task *sl_job_peer(struct sl_job *job, unsigned i);
 
 void sl_task_request(sl_task *t, atomic_ullong *req, uint64_t id) {
   atomic_store(req, id);
@@ -158,7 +156,7 @@ int sl_task_route(sl_task *t, sl_batch *b, int source) {
   const sl_rec *r = &b->recs[b->n - 1];
   const char *key;
   size_t len;
-  int rc = sl_rec_field_key(r, d->key_field_interned, strlen(d->key_field), &key, &len);
+  int rc = sl_rec_field_key(r, d->key_field_interned, d->key_field_len, &key, &len);
   if (rc > 0)
     return 0; /* no key: the keyed operator rejects it here, naming the line */
   if (rc < 0) {

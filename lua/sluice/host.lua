@@ -121,9 +121,10 @@ function M.load(script, config)
     uids[#uids + 1] = op.uid
     kinds[#kinds + 1] = op.kind
   end
-  local exchange, key_field = describe_exchange(job)
+  local exchange, detail = describe_exchange(job)
   return { name = job.name, sources = describe_sources(job, config), sink = describe_sink(job, config),
-    uids = uids, kinds = kinds, files = code_files(script), exchange = exchange, key_field = key_field,
+    uids = uids, kinds = kinds, files = code_files(script), exchange = exchange,
+    key_field = exchange == "field" and detail or nil, exchange_why = exchange == "unsupported" and detail or nil,
     event_time = require("sluice.timers").has_strategy(job) }
 end
 
