@@ -15,7 +15,6 @@
 #define PACKET_RECORDS 4096 /* a packet fills one batch of the receiver */
 #define LOCAL UINT32_MAX    /* the subtask's own sources, as an input of the alignment */
 
-
 void sl_task_request(sl_task *t, atomic_ullong *req, uint64_t id) {
   atomic_store(req, id);
   uv_async_send(&t->wake);
@@ -26,8 +25,8 @@ void sl_task_flag(sl_task *t, atomic_int *flag) {
   uv_async_send(&t->wake);
 }
 
-/* Whether the subtask's own sources should read now: not while packets wait for room, not while an
- * exactly-once barrier of its own waits for alignment, not once stopped. */
+/* Whether the subtask's own sources should read now: not while packets wait for room, and not while an
+ * exactly-once barrier of its own waits for alignment (a stopped subtask has closed its sources). */
 static void update_sources(sl_task *t) {
   sl_runtime *rt = &t->rt;
   int pause = t->backlogged > 0 || (t->aligning && t->local_barrier && !rt->opts->at_least_once);
