@@ -255,7 +255,7 @@ int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val
     int rc = sl_key_filter_may_exist(&b->keys, h) ? sl_bk_read(b, op_get, &g, "reading a state entry")
                                                   : SL_STATE_NOTFOUND;
     if (rc == SL_STATE_NOTFOUND)
-      e = sl_cache_set(&b->cache, h, key, klen, NULL, 0, SL_CE_DELETED);
+      e = sl_cache_set_absent(&b->cache, h, key, klen);
     else if (rc != SL_STATE_OK)
       return rc;
     else if (!(e = sl_cache_set(&b->cache, h, key, klen, g.v.mv_data, g.v.mv_size, 0))) {

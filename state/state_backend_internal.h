@@ -24,6 +24,8 @@ struct sl_backend {
   MDB_dbi kv, meta, states;
   MDB_txn *txn;     /* the write transaction, opened lazily; NULL between commits until needed */
   uint64_t txn_gen; /* bumped whenever a transaction ends, so iterators notice their cursor is gone */
+  MDB_cursor *wcur; /* the cursor writes into txn go through (sl_bk_write_cursor); LMDB frees it with txn */
+  uint64_t wcur_gen; /* txn_gen when wcur was opened: another value means wcur is gone */
   int txn_written;  /* cache entries were written into txn (a flush): it cannot be handed to a worker */
   uint64_t txn_writes, txn_bytes; /* entries (and their bytes) written into txn: its dirty-page estimate */
   size_t txn_max_pages;           /* the bound on that estimate: a transaction is committed before it */
@@ -143,6 +145,18 @@ static inline size_t sl_bk_cache_footprint(const sl_backend *b) {
  * to the process's memory. Each of `writes` entries (of `bytes` in all) dirties at most its leaf (or its
  * overflow pages), and never more leaves than the tree has; every branch page may be on some path. */
 size_t sl_bk_dirty_estimate(MDB_txn *txn, MDB_dbi dbi, uint64_t writes, uint64_t bytes, size_t psize);
+
+/* Writes (or, with del, deletes: a missing key is no error) k through cursor c. Writes in key order go
+ * through one cursor per transaction rather than mdb_put/mdb_del: LMDB's cursor positioning first looks at
+ * the leaf page the cursor is on, so a key that lands near the last one skips the descent from the root,
+ * and its comparisons (mdb_put opens a fresh cursor, and descends, every time). */
+static inline int sl_bk_cursor_write(MDB_cursor *c, MDB_val *k, MDB_val *v, int del) {
+  if (!del)
+    return mdb_cursor_put(c, k, v, 0);
+  MDB_val found;
+  int rc = mdb_cursor_get(c, k, &found, MDB_SET);
+  return rc ? (rc == MDB_NOTFOUND ? 0 : rc) : mdb_cursor_del(c, 0);
+}
 
 /* The open write transaction's estimate has reached txn_max_pages. */
 int sl_bk_txn_over_bound(const sl_backend *b);

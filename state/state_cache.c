@@ -155,8 +155,7 @@ static int rehash(sl_cache *c, size_t nslots) {
 }
 
 static sl_cache_entry *entry_new(sl_cache *c, const void *key, size_t klen, const void *val, size_t vlen,
-                                 uint32_t flags) {
-  size_t vcap = value_cap(vlen);
+                                 size_t vcap, uint32_t flags) {
   sl_cache_entry *e = sl_slab_alloc(&c->pool, entry_size(klen, vcap));
   if (!e)
     return NULL;
@@ -171,8 +170,10 @@ static sl_cache_entry *entry_new(sl_cache *c, const void *key, size_t klen, cons
   return e;
 }
 
-sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
-                             size_t vlen, uint32_t flags) {
+/* sl_cache_set, with room for a value of at least `room` bytes in a new entry. */
+static sl_cache_entry *set_with_room(sl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
+                                     size_t vlen, uint32_t flags, size_t room) {
+  size_t vcap = value_cap(vlen > room ? vlen : room);
   c->sets++;
   size_t i = (size_t)h & c->mask;
   for (;; i = (i + 1) & c->mask) {
@@ -189,14 +190,14 @@ sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t kl
       return c->last = e;
     }
     /* Built before the old entry is freed, so val may point into it. */
-    sl_cache_entry *n = entry_new(c, key, klen, val, vlen, flags | (e->flags & SL_CE_REF));
+    sl_cache_entry *n = entry_new(c, key, klen, val, vlen, vcap, flags | (e->flags & SL_CE_REF));
     if (!n)
       return NULL;
     entry_moved(c, e, n);
     c->slots[i].e = n;
     return c->last = n;
   }
-  sl_cache_entry *n = entry_new(c, key, klen, val, vlen, flags);
+  sl_cache_entry *n = entry_new(c, key, klen, val, vlen, vcap, flags);
   if (!n)
     return NULL;
   if ((c->count + 1) * 10 > (c->mask + 1) * 7) {
@@ -211,6 +212,15 @@ sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t kl
   }
   c->count++;
   return c->last = n;
+}
+
+sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
+                             size_t vlen, uint32_t flags) {
+  return set_with_room(c, h, key, klen, val, vlen, flags, 0);
+}
+
+sl_cache_entry *sl_cache_set_absent(sl_cache *c, uint64_t h, const void *key, size_t klen) {
+  return set_with_room(c, h, key, klen, NULL, 0, SL_CE_DELETED, SL_CACHE_ABSENT_ROOM);
 }
 
 /* Empties slot i and closes the hole by moving back later entries of the probe chain (Knuth's algorithm R),

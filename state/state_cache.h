@@ -127,6 +127,13 @@ static inline sl_cache_entry *sl_cache_last(const sl_cache *c, const void *key, 
 sl_cache_entry *sl_cache_set(sl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
                              size_t vlen, uint32_t flags);
 
+/* Caches that key is absent (a miss LMDB answered "not found": SL_CE_DELETED, clean), in an entry with
+ * room for a value of SL_CACHE_ABSENT_ROOM bytes: the put that usually follows the get of a new key (a
+ * counter's first count, a number: 9 bytes) then rewrites the entry in place, with no second allocation,
+ * hash or probe. Returns the entry, or NULL on allocation failure. */
+#define SL_CACHE_ABSENT_ROOM 16
+sl_cache_entry *sl_cache_set_absent(sl_cache *c, uint64_t h, const void *key, size_t klen);
+
 /* Removes (and frees) every entry for which pred returns non-zero; pred NULL removes all. */
 void sl_cache_remove_if(sl_cache *c, int (*pred)(const sl_cache_entry *e, void *arg), void *arg);
 

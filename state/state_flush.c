@@ -1,5 +1,6 @@
 /* state_flush.c — barriers that hand the LMDB flush to the checkpoint worker (see state_flush.h). */
 #include "state/state_flush.h"
+
 #include "state/state_delta.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/key_sort.h"
 #include "state/state_backend_internal.h"
 #include "state/state_key.h"
 
@@ -202,14 +204,42 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
   return SL_STATE_OK;
 }
 
-/* Key order per database: LMDB then fills a few leaf pages at a time (see state_txn.c). */
-static int by_db_key(const void *pa, const void *pb) {
-  const frozen_rec *a = pa, *b = pb;
-  if (a->db != b->db)
-    return a->db - b->db;
+/* Orders two frozen records of one database whose first 23 key bytes agree (key_sort.h). */
+static int frozen_tie(const sl_sort_item *pa, const sl_sort_item *pb) {
+  const frozen_rec *a = pa->p, *b = pb->p;
   size_t n = a->klen < b->klen ? a->klen : b->klen;
   int c = memcmp(a->data, b->data, n);
   return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/* Key order per database: LMDB then fills a few leaf pages at a time (see state_txn.c). The records are
+ * permuted into that order in place, cycle by cycle (sl_frozen_write_delta relies on it); without memory
+ * for the sort items they stay as they are, which is as correct, only slower to write. */
+static void sort_by_db_key(sl_frozen *f) {
+  sl_sort_item *v = f->n > 1 ? malloc(f->n * sizeof *v) : NULL;
+  if (!v)
+    return;
+  for (size_t i = 0; i < f->n; i++)
+    sl_sort_item_init(&v[i], f->recs[i].db, f->recs[i].data, f->recs[i].klen, &f->recs[i]);
+  sl_sort_items(v, f->n, frozen_tie);
+  /* Position i takes the record v[i] points at; a placed position's item is cleared. */
+  for (size_t i = 0; i < f->n; i++) {
+    if (!v[i].p)
+      continue;
+    frozen_rec first = f->recs[i];
+    size_t j = i;
+    for (;;) {
+      size_t k = (size_t)((frozen_rec *)v[j].p - f->recs);
+      v[j].p = NULL;
+      if (k == i) {
+        f->recs[j] = first;
+        break;
+      }
+      f->recs[j] = f->recs[k];
+      j = k;
+    }
+  }
+  free(v);
 }
 
 static void signal_flushed(sl_backend *b) {
@@ -236,19 +266,17 @@ int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen) 
   sl_backend *b = f->b;
   MDB_dbi dbis[4] = {0, b->kv, b->meta, b->states};
   MDB_txn *txn = NULL;
-  qsort(f->recs, f->n, sizeof *f->recs, by_db_key);
+  sort_by_db_key(f);
   int rc = mdb_txn_begin(b->env, NULL, 0, &txn);
   uint64_t writes = 0, bytes = 0;
+  MDB_cursor *cur[4] = {0}; /* per database, for the transaction (sl_bk_cursor_write says why) */
   for (size_t i = 0; rc == 0 && i < f->n; i++) {
     frozen_rec *r = &f->recs[i];
     MDB_val k = {r->klen, r->data}, v = {r->vlen, r->data + r->klen};
-    if (r->deleted) {
-      rc = mdb_del(txn, dbis[r->db], &k, NULL);
-      if (rc == MDB_NOTFOUND)
-        rc = 0;
-    } else {
-      rc = mdb_put(txn, dbis[r->db], &k, &v, 0);
-    }
+    if (!cur[r->db])
+      rc = mdb_cursor_open(txn, dbis[r->db], &cur[r->db]);
+    if (rc == 0)
+      rc = sl_bk_cursor_write(cur[r->db], &k, &v, r->deleted);
     writes++;
     bytes += r->klen + r->vlen;
     /* A large batch is committed in parts, so that the pages it dirties (memory until the commit) stay
@@ -256,8 +284,9 @@ int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen) 
      * flush is over, so its misses never read them, and the snapshot's view opens after the last part. */
     if (rc == 0 && (writes & 63) == 0 && r->db == 1 &&
         sl_bk_dirty_estimate(txn, b->kv, writes, bytes, b->psize) >= b->txn_max_pages) {
-      rc = mdb_txn_commit(txn);
+      rc = mdb_txn_commit(txn); /* closes the cursors */
       txn = NULL;
+      memset(cur, 0, sizeof cur);
       writes = bytes = 0;
       if (rc == 0)
         rc = mdb_txn_begin(b->env, NULL, 0, &txn);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/key_sort.h"
 #include "state/state_backend_internal.h"
 
 static void unmark_in_txn(sl_backend *b, sl_cache_entry *e) {
@@ -142,8 +143,8 @@ int sl_bk_run(sl_backend *b, sl_bk_op op, void *arg, const char *what) {
 
 /* Entries handed over as a list (a queue, a sorted batch) lie at random addresses: loops over them fetch
  * the one PREFETCH_AHEAD places on while working on this one, so the memory latency overlaps (measured on
- * 4 M distinct keys, where a spill goes over millions of entries: make_rec alone was 3 % of the record
- * thread, waiting on the entries). */
+ * 4 M distinct keys, where a spill goes over millions of entries: building the sort items alone was 3 % of
+ * the record thread, waiting on the entries). */
 #define PREFETCH_AHEAD 16
 
 static inline void prefetch_ahead(sl_cache_entry *const *v, size_t i, size_t n) {
@@ -151,16 +152,26 @@ static inline void prefetch_ahead(sl_cache_entry *const *v, size_t i, size_t n) 
     __builtin_prefetch(v[i + PREFETCH_AHEAD]);
 }
 
+/* The write transaction's cursor on kv (see sl_bk_cursor_write), opened once per transaction. */
+static int write_cursor(sl_backend *b, MDB_cursor **out) {
+  if (!b->wcur || b->wcur_gen != b->txn_gen) {
+    int rc = mdb_cursor_open(b->txn, b->kv, &b->wcur);
+    if (rc) {
+      b->wcur = NULL;
+      return rc;
+    }
+    b->wcur_gen = b->txn_gen;
+  }
+  *out = b->wcur;
+  return 0;
+}
+
 static int write_entry(sl_backend *b, sl_cache_entry *e) {
   MDB_val k = {e->klen, e->data}, v = {e->vlen, sl_cache_value(e)};
-  int rc;
-  if (e->flags & SL_CE_DELETED) {
-    rc = mdb_del(b->txn, b->kv, &k, NULL);
-    if (rc == MDB_NOTFOUND)
-      rc = 0;
-  } else {
-    rc = mdb_put(b->txn, b->kv, &k, &v, 0);
-  }
+  MDB_cursor *c;
+  int rc = write_cursor(b, &c);
+  if (rc == 0)
+    rc = sl_bk_cursor_write(c, &k, &v, (e->flags & SL_CE_DELETED) != 0);
   if (rc == 0) {
     e->flags |= SL_CE_IN_TXN;
     b->txn_written = 1;
@@ -171,32 +182,16 @@ static int write_entry(sl_backend *b, sl_cache_entry *e) {
   return rc;
 }
 
-/* A sort record: the key's first 24 bytes as big-endian words (zero-padded) compare like memcmp, so most
- * comparisons never touch the entry itself, whose random address would cost a cache miss each. */
-struct sort_rec {
-  uint64_t w[3];
-  sl_cache_entry *e;
-};
-
-static struct sort_rec make_rec(sl_cache_entry *e) {
-  struct sort_rec r = {{0, 0, 0}, e};
-  uint8_t buf[24] = {0};
-  memcpy(buf, e->data, e->klen < 24 ? e->klen : 24);
-  for (int w = 0; w < 3; w++)
-    for (int i = 0; i < 8; i++)
-      r.w[w] = r.w[w] << 8 | buf[w * 8 + i];
-  return r;
+/* Orders two cache entries whose first 23 key bytes agree (key_sort.h). */
+static int entry_tie(const sl_sort_item *a, const sl_sort_item *b) {
+  const sl_cache_entry *x = a->p, *y = b->p;
+  size_t n = x->klen < y->klen ? x->klen : y->klen;
+  int c = memcmp(x->data, y->data, n);
+  return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
-static int by_key(const void *pa, const void *pb) {
-  const struct sort_rec *a = pa, *b = pb;
-  for (int w = 0; w < 3; w++)
-    if (a->w[w] != b->w[w])
-      return a->w[w] < b->w[w] ? -1 : 1;
-  const sl_cache_entry *x = a->e, *y = b->e;
-  size_t n = x->klen < y->klen ? x->klen : y->klen;
-  int c = n > 24 ? memcmp(x->data + 24, y->data + 24, n - 24) : 0;
-  return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+static void entry_item(sl_sort_item *it, sl_cache_entry *e) {
+  sl_sort_item_init(it, 0, e->data, e->klen, e);
 }
 
 static int needs_write(const sl_cache_entry *e) {
@@ -213,7 +208,7 @@ static int write_sorted(sl_backend *b, sl_cache_entry *const *v, size_t nv) {
     prefetch_ahead(v, i, nv);
     n += needs_write(v[i]);
   }
-  struct sort_rec *r = n > 1 ? malloc(n * sizeof(*r)) : NULL;
+  sl_sort_item *r = n > 1 ? malloc(n * sizeof(*r)) : NULL;
   if (!r) {
     for (size_t i = 0; i < nv && !rc; i++)
       if (needs_write(v[i]))
@@ -224,13 +219,13 @@ static int write_sorted(sl_backend *b, sl_cache_entry *const *v, size_t nv) {
   for (size_t i = 0; i < nv; i++) {
     prefetch_ahead(v, i, nv);
     if (needs_write(v[i]))
-      r[j++] = make_rec(v[i]);
+      entry_item(&r[j++], v[i]);
   }
-  qsort(r, n, sizeof(*r), by_key);
+  sl_sort_items(r, n, entry_tie);
   for (size_t i = 0; i < n && !rc; i++) {
     if (i + PREFETCH_AHEAD < n)
-      __builtin_prefetch(r[i + PREFETCH_AHEAD].e);
-    rc = write_entry(b, r[i].e);
+      __builtin_prefetch(r[i + PREFETCH_AHEAD].p);
+    rc = write_entry(b, r[i].p);
   }
   free(r);
   return rc;
@@ -415,15 +410,15 @@ static int commit_bounded(sl_backend *b, int with_pending, int log, const char *
   if (!v && n)
     return SL_STATE_ENOMEM;
   /* Key order, as for a flush: LMDB fills a few leaf pages at a time, and each part touches its own. */
-  struct sort_rec *r = n > 1 ? malloc(n * sizeof *r) : NULL;
+  sl_sort_item *r = n > 1 ? malloc(n * sizeof *r) : NULL;
   if (r) {
     for (size_t i = 0; i < n; i++) {
       prefetch_ahead(v, i, n);
-      r[i] = make_rec(v[i]);
+      entry_item(&r[i], v[i]);
     }
-    qsort(r, n, sizeof *r, by_key);
+    sl_sort_items(r, n, entry_tie);
     for (size_t i = 0; i < n; i++)
-      v[i] = r[i].e;
+      v[i] = r[i].p;
     free(r);
   }
   struct bounded a = {v, n, 0, with_pending, log};

@@ -258,10 +258,40 @@ static void test_iterating_stays_bounded(void **state) {
   sl_backend_close(b);
 }
 
+/* The get of a key never written caches its absence with room for a small value, so the put of a number
+ * that follows (a counter's first count: 9 bytes) rewrites that entry in place: no second entry, no growth
+ * of the cache. A value too big for the room still moves to a new entry, and both read back. */
+static void test_first_put_after_a_miss_reuses_the_entry(void **state) {
+  const char *dir = *state;
+  sl_backend *b = open_b(dir, CAP, 0);
+  const void *v;
+  size_t vlen;
+  assert_int_equal(sl_backend_get(b, "new-key", 7, &v, &vlen), SL_STATE_NOTFOUND);
+  const sl_cache_entry *absent = b->cache.last;
+  size_t bytes = b->cache.pool.bytes;
+  const char nine[9] = {7, 1, 2, 3, 4, 5, 6, 7, 8};
+  assert_int_equal(sl_backend_put(b, "new-key", 7, nine, 9), SL_STATE_OK);
+  assert_ptr_equal(b->cache.last, absent);
+  assert_int_equal(b->cache.pool.bytes, bytes);
+  assert_int_equal(sl_backend_get(b, "new-key", 7, &v, &vlen), SL_STATE_OK);
+  assert_int_equal(vlen, 9);
+  assert_memory_equal(v, nine, 9);
+  char big[40];
+  memset(big, 'b', sizeof big);
+  assert_int_equal(sl_backend_get(b, "other", 5, &v, &vlen), SL_STATE_NOTFOUND);
+  assert_int_equal(sl_backend_put(b, "other", 5, big, sizeof big), SL_STATE_OK);
+  assert_true(b->cache.pool.bytes > bytes);
+  assert_int_equal(sl_backend_get(b, "other", 5, &v, &vlen), SL_STATE_OK);
+  assert_int_equal(vlen, sizeof big);
+  assert_memory_equal(v, big, sizeof big);
+  sl_backend_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_stream_of_new_keys),     T(test_delta_after_pressure), T(test_hot_set_stays),
       T(test_clean_entries_go_first), T(test_commit_in_parts),      T(test_iterating_stays_bounded),
+      T(test_first_put_after_a_miss_reuses_the_entry),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
