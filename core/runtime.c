@@ -493,6 +493,16 @@ int sl_runtime_run(const sl_run_options *opts) {
             (unsigned long long)rt.stats.errors, timers, (unsigned long long)rt.ckpt.completed,
             (unsigned long long)rt.ckpt.failed, (unsigned long long)rt.ckpt.skipped,
             (unsigned long long)rt.ckpt.unchanged, status ? " (failed)" : "");
+  if (rt.backend) { /* what the state cost: cache pressure shows as commits on the record thread */
+    sl_backend_stats st;
+    sl_backend_get_stats(rt.backend, &st);
+    sl_log(SL_LOG_DEBUG,
+           "state: %llu cache hits, %llu misses, %llu evictions; %llu commits writing %llu entries on the "
+           "record thread",
+           (unsigned long long)st.cache_hits, (unsigned long long)st.cache_misses,
+           (unsigned long long)st.evictions, (unsigned long long)st.commits,
+           (unsigned long long)st.entries_written);
+  }
   sl_runtime_teardown(&rt);
   uv_loop_close(rt.loop);
   return status;

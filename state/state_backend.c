@@ -183,6 +183,7 @@ void sl_backend_close(sl_backend *b) {
     return;
   sl_bk_wait_flush(b);
   sl_bk_orphan_iters(b);
+  sl_bk_detach_unsettled(b);
   if (b->txn)
     mdb_txn_abort(b->txn);
   if (b->env)

@@ -45,6 +45,8 @@ struct sl_backend {
   int flushed;
   int flush_failed; /* the last background flush failed: the next barrier commits synchronously */
   MDB_txn *rtxn;    /* read-only transaction for cache misses while flushing */
+  struct sl_frozen *unsettled; /* the last finished frozen batch while some of it is not settled yet: cache
+                                  pressure settles it all before it commits anything (sl_bk_settle_now) */
   /* The cache's queues (state_cache.h), so that nothing per record or per iterator scans the cache:
    *   SL_CQ_WRITTEN    entries put or deleted since the last freeze (what the next barrier freezes). Every
    *                    entry marked SL_CE_IN_TXN is on it (the write transaction never outlives a barrier),
@@ -122,6 +124,13 @@ int sl_bk_op_flush(sl_backend *b, void *arg);
 
 /* sl_bk_op: writes every dirty cache entry not yet in the transaction (a pass over the whole cache). */
 int sl_bk_op_flush_all(sl_backend *b, void *arg);
+
+/* Settles every entry of b->unsettled now (state_flush.c): under cache pressure the clean entries it yields
+ * can be evicted, where a commit would instead write them again and end settling for good. */
+void sl_bk_settle_now(sl_backend *b);
+
+/* At close: the unsettled batch (freed later by its owner) no longer points at b. */
+void sl_bk_detach_unsettled(sl_backend *b);
 
 /* Called after a put/delete when the cache is past its cap (sl_bk_cache_footprint > cache_max): frees clean
  * entries one by one (a clock) down to three quarters of the cap; when too few are clean, first commits

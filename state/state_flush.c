@@ -398,31 +398,51 @@ void sl_frozen_finish(sl_frozen *f) {
     struct committed meta = {f, 2}, ids = {f, 3};
     sl_cache_remove_if(&b->meta_pend, was_committed, &meta);
     sl_cache_remove_if(&b->ids_pend, was_committed, &ids);
+    b->unsettled = f;
   }
 }
 
+void sl_bk_settle_now(sl_backend *b) {
+  if (b->unsettled)
+    (void)sl_frozen_settle(b->unsettled, (size_t)-1);
+}
+
+void sl_bk_detach_unsettled(sl_backend *b) {
+  if (b->unsettled)
+    b->unsettled->b = NULL;
+  b->unsettled = NULL;
+}
+
+/* Settling is over for f (done, or no longer allowed): the backend stops pointing at it. */
+static int settled(sl_frozen *f) {
+  if (f->b && f->b->unsettled == f)
+    f->b->unsettled = NULL;
+  return 1;
+}
+
 int sl_frozen_settle(sl_frozen *f, size_t max) {
-  if (!f || f->failed)
-    return 1;
+  if (!f || !f->b || f->failed)
+    return f ? settled(f) : 1;
   /* After a newer freeze or a commit LMDB may hold newer bytes than this batch: matching this batch's bytes
    * no longer proves an entry clean, so settling stops (the entries merely stay dirty). */
   if (f->b->freezes != f->freeze_no || f->b->stats.commits != f->commits)
-    return 1;
+    return settled(f);
   /* Without a complete WRITTEN queue, settle cannot tell which entries the write transaction may hold. */
   if (f->b->cache.q[SL_CQ_WRITTEN].lost && f->b->txn_written)
-    return 1;
+    return settled(f);
   for (; f->settled < f->n && max > 0; f->settled++, max--) {
     if (f->settled + PREFETCH_AHEAD < f->n && f->recs[f->settled + PREFETCH_AHEAD].db == 1)
       __builtin_prefetch(f->recs[f->settled + PREFETCH_AHEAD].e);
     if (f->recs[f->settled].db == 1)
       settle(f, &f->recs[f->settled]);
   }
-  return f->settled == f->n;
+  return f->settled == f->n ? settled(f) : 0;
 }
 
 void sl_frozen_free(sl_frozen *f) {
   if (!f)
     return;
+  settled(f);
   free(f->ttl_ids);
   free(f->recs);
   free(f->arena);

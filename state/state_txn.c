@@ -456,6 +456,7 @@ int sl_bk_maybe_spill(sl_backend *b) {
   /* Clean entries go first, one by one, coldest first (a clock): a hot working set stays. Down to three
    * quarters of the cap, so that the next time comes only after a quarter of a cache of new entries. */
   size_t low = b->cache_max - b->cache_max / 4, spared;
+  sl_bk_settle_now(b); /* the last barrier's entries are in LMDB: clean, so evictable */
   b->stats.evictions += sl_cache_evict(c, entry_target(b, low), 1, &spared);
   size_t target = entry_target(b, low);
   if (c->pool.bytes <= target)

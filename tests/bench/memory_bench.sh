@@ -6,7 +6,8 @@
 # peak RssAnon (the process's own memory: the cache, LMDB's dirty pages, Lua), the peak RssFile (pages of
 # LMDB's mapped file, which the kernel may reclaim) and VmHWM, the time, and checks that every record was
 # counted (one output per record, one count of 1 per key). INPUT=file runs on that access log instead (N is
-# then ignored); SLUICE=path picks the binary (default build/sluice).
+# then ignored); SLUICE=path picks the binary (default build/sluice); KEEP_STATE=dir moves the job's state
+# dir there at the end (tests/bench/large_state.sh goes on from it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -50,3 +51,7 @@ ones=$(grep -c '"count": 1}' "$work/out.jsonl" || true)
 printf '%d records, %d distinct keys, cache %s MB: %.2f s, peak RssAnon %d MB, peak RssFile %d MB, VmHWM %d MB, state dir %s\n' \
   "$N" "$keys" "$CACHE" "$(echo "$t1 - $t0" | bc -l)" $((anon / 1024)) $((file / 1024)) $((hwm / 1024)) \
   "$(du -sh "$work/state" | cut -f1)"
+if [ -n "${KEEP_STATE:-}" ]; then
+  rm -rf "$KEEP_STATE"
+  mv "$work/state" "$KEEP_STATE"
+fi
