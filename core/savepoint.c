@@ -2,6 +2,8 @@
  * protocol), and what the command and the job share: claiming a savepoint's directory, and the names in
  * STATE-DIR/savepoint-requests/. The job's side is in savepoint_job.c. */
 #include "core/savepoint.h"
+
+#include "core/disk_usage.h"
 #include "core/state_dir.h"
 
 #include <dirent.h>
@@ -314,6 +316,26 @@ int sl_savepoint_command(int argc, char **argv) {
   return status;
 }
 
+/* The state dir's disk use under the listing: what retention (--retain-checkpoints) and the chain's
+ * compaction (a full checkpoint every 10) keep bounded, so a user can see that they do. */
+static void print_disk_use(const char *state_dir, const char *checkpoints_dir, int ncheckpoints) {
+  char pending[4200], savepoints[4200];
+  sl_state_dir_path(state_dir, "pending", pending, sizeof pending);
+  sl_state_dir_path(state_dir, "savepoints", savepoints, sizeof savepoints);
+  uint64_t unreadable = 0;
+  uint64_t total = sl_disk_usage(state_dir, &unreadable), chk = sl_disk_usage(checkpoints_dir, &unreadable),
+           pend = sl_disk_usage(pending, &unreadable), sp = sl_disk_usage(savepoints, &unreadable);
+  uint64_t rest = total - (chk + pend + sp <= total ? chk + pend + sp : total);
+  char t[32], c[32], p[32], s[32], r[32];
+  sl_format_bytes(total, t, sizeof t);
+  sl_format_bytes(chk, c, sizeof c);
+  sl_format_bytes(pend, p, sizeof p);
+  sl_format_bytes(sp, s, sizeof s);
+  sl_format_bytes(rest, r, sizeof r);
+  printf("disk: %s%s in %s: %d checkpoints %s, working state %s, pending output %s, savepoints %s\n",
+         unreadable ? "at least " : "", t, state_dir, ncheckpoints, c, r, p, s);
+}
+
 int sl_checkpoints_command(int argc, char **argv) {
   if (argc != 1) {
     fputs("usage: sluice checkpoints STATE-DIR\n", stderr);
@@ -372,5 +394,6 @@ int sl_checkpoints_command(int argc, char **argv) {
            ok ? "complete" : "corrupt: ", ok ? tasks : err);
   }
   free(ids);
+  print_disk_use(argv[0], dir, n);
   return 0;
 }

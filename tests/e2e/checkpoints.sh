@@ -42,6 +42,13 @@ sleep 0.5
 "$SLUICE" checkpoints "$WORK/ck" > "$WORK/list"
 grep -q "complete" "$WORK/list" || fail "no complete checkpoint listed: $(cat "$WORK/list")"
 [ "$(grep -c complete "$WORK/list")" -le 3 ] || fail "retention: $(cat "$WORK/list")"
+# Under the table, the state dir's disk use, as du counts it: the checkpoints' share is what is retained.
+chk_kb=$(du -sk "$WORK/ck/checkpoints" | cut -f1)
+grep -qE "^disk: [0-9.]+ [KMG]?B in $WORK/ck: [0-9]+ checkpoints [0-9.]+ [KMG]?B, working state [0-9.]+ [KMG]?B, pending output [0-9.]+ [KMG]?B, savepoints 0 B$" "$WORK/list" ||
+  fail "no disk-use line: $(cat "$WORK/list")"
+listed=$(sed -n 's/.* checkpoints \([0-9.]*\) KB,.*/\1/p' "$WORK/list")
+[ -n "$listed" ] && awk -v l="$listed" -v d="$chk_kb" 'BEGIN {exit !(l >= d * 0.8 && l <= d * 1.25)}' ||
+  fail "checkpoints' disk use listed as '$listed' KB, du says $chk_kb KB: $(cat "$WORK/list")"
 kill -9 $pid; wait $pid 2>/dev/null || true
 
 # 3. A corrupt newest checkpoint: recovery says so and falls back to the one before; nothing is lost.

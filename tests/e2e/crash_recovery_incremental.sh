@@ -16,7 +16,7 @@ run_sluice run "$slow" --input "$WORK/in.log" --state-dir "$WORK/ref" --output "
   --checkpoint-interval 30 --incremental-checkpoints --quiet -- 0.00005 2> "$WORK/log1" &
 pid=$!
 for _ in $(seq 400); do
-  "$SLUICE" checkpoints "$WORK/st" 2>/dev/null | tail -1 | grep -qE " delta .* complete$" && break
+  "$SLUICE" checkpoints "$WORK/st" 2>/dev/null | grep -E "^[0-9]" | tail -1 | grep -qE " delta .* complete$" && break
   sleep 0.01
 done
 kill -9 $pid; wait $pid 2>/dev/null || true
