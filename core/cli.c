@@ -57,6 +57,8 @@ void sl_cli_print_help(void) {
       "  sluice state ls PATH [--json]      the states in a checkpoint, savepoint or stopped state dir\n"
       "  sluice state dump PATH --op UID [--state NAME] [--key KEY]\n"
       "                                     their keyed entries as JSON lines (both read-only)\n"
+      "  sluice test [SPEC...]              run busted specs of jobs with sluice.testing (default: spec/ or\n"
+      "                                     every *_spec.lua under the current directory)\n"
       "\n"
       "exit status: 0 done, 1 runtime failure, 2 bad usage, script, input path or state dir\n",
       stdout);
