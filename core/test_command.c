@@ -7,9 +7,7 @@
 #include "core/test_command.h"
 
 #include <lauxlib.h>
-#include <limits.h>
 #include <lua.h>
-#include <lualib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,18 +21,6 @@ static int exists(const char *path, int *is_dir) {
   if (is_dir)
     *is_dir = S_ISDIR(st.st_mode);
   return 1;
-}
-
-/* package.path: the job API's directory first, then the current directory and LuaJIT's own (busted, its
- * dependencies and the users' modules). */
-static void set_path(lua_State *L) {
-  char buf[PATH_MAX + 64];
-  const char *dir = sl_lua_host_lua_dir(buf, sizeof buf);
-  lua_getglobal(L, "package");
-  lua_getfield(L, -1, "path");
-  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
-  lua_setfield(L, -3, "path");
-  lua_pop(L, 2);
 }
 
 /* The global `arg` busted's runner parses: argv, plus the default spec root when no argument names a file
@@ -64,15 +50,11 @@ static const char RUN[] = "local ok, runner = pcall(require, 'busted.runner')\n"
                           "runner({ standalone = false })\n";
 
 int sl_test_command(int argc, char **argv) {
-  lua_State *L = luaL_newstate();
+  lua_State *L = sl_lua_host_new_vm(NULL);
   if (!L) {
     fprintf(stderr, "sluice test: cannot create the Lua VM (out of memory)\n");
     return 1;
   }
-  luaL_openlibs(L);
-  lua_pushboolean(L, 1);
-  lua_setglobal(L, "SLUICE_HOST");
-  set_path(L);
   set_args(L, argc, argv);
   /* busted's runner ends the process itself (os.exit with its status, closing this VM first); coming back
    * here means it failed to start. */

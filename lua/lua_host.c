@@ -145,7 +145,7 @@ static void set_package_path(lua_State *L, const char *script) {
   char buf[PATH_MAX + 64];
   const char *dir = sl_lua_host_lua_dir(buf, sizeof buf);
   char sdir[4096];
-  snprintf(sdir, sizeof sdir, "%s", script);
+  snprintf(sdir, sizeof sdir, "%s", script ? script : "");
   char *slash = strrchr(sdir, '/');
   if (slash)
     *slash = '\0';
@@ -153,9 +153,23 @@ static void set_package_path(lua_State *L, const char *script) {
     strcpy(sdir, ".");
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "path");
-  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua;%s", dir, dir, sdir, lua_tostring(L, -1));
+  if (script)
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua;%s", dir, dir, sdir, lua_tostring(L, -1));
+  else
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
   lua_setfield(L, -3, "path");
   lua_pop(L, 2);
+}
+
+lua_State *sl_lua_host_new_vm(const char *script) {
+  lua_State *L = luaL_newstate();
+  if (!L)
+    return NULL;
+  luaL_openlibs(L);
+  lua_pushboolean(L, 1);
+  lua_setglobal(L, "SLUICE_HOST");
+  set_package_path(L, script);
+  return L;
 }
 
 /* Pushes a Lua array of the given strings. */
@@ -176,16 +190,12 @@ static void copy_error(lua_State *L, char *err, size_t errlen) {
 int sl_lua_host_open(sl_lua_host *h, const sl_host_config *cfg, char *err, size_t errlen) {
   memset(h, 0, sizeof *h);
   h->host_ref = LUA_NOREF;
-  h->L = luaL_newstate();
+  h->L = sl_lua_host_new_vm(cfg->script);
   if (!h->L) {
     snprintf(err, errlen, "cannot create the Lua VM (out of memory)");
     return -1;
   }
   lua_State *L = h->L;
-  luaL_openlibs(L);
-  lua_pushboolean(L, 1);
-  lua_setglobal(L, "SLUICE_HOST");
-  set_package_path(L, cfg->script);
 
   lua_getglobal(L, "require");
   lua_pushliteral(L, "sluice.host");

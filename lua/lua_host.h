@@ -122,6 +122,12 @@ int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, in
  * (advance_watermark): a run's watermark comes from its sources' strategy. 0, or -1 with err. */
 int sl_lua_host_set_watermark(sl_lua_host *h, int64_t ts, char *err, size_t errlen);
 
+/* A fresh VM set up as a job's is (standard libraries, SLUICE_HOST, package.path: the job API's directory,
+ * then script's directory when script is not NULL, then LuaJIT's own path), with nothing loaded: for the
+ * commands that run sluice's Lua outside a job (`sluice test`, `sluice state bootstrap`). NULL when out of
+ * memory. The caller closes it. */
+lua_State *sl_lua_host_new_vm(const char *script);
+
 /* The directory of the job API's Lua modules: $SLUICE_LUA_DIR; else the source tree's lua/ for a library
  * in its build directory; else SLUICE_LUA_RELDIR from the directory libsluice.so was loaded from (an
  * install). buf (len bytes) holds the result when it is built here. */

@@ -22,6 +22,7 @@ struct sl_harness {
   sl_buf out, rejects;
   int64_t now;
   uint64_t line_no, checkpoints;
+  uint64_t last_bytes, last_entries; /* what the last checkpoint's snapshot holds */
   unsigned max_parallelism;
   char *script, **args;
   int nargs;
@@ -251,6 +252,18 @@ int sl_harness_checkpoint(sl_harness *h, uint64_t *id, char *err, size_t errlen)
   if (rc)
     return fail(h, why, err, errlen);
   *id = ++h->checkpoints;
+  h->last_bytes = bytes;
+  h->last_entries = entries;
+  return 0;
+}
+
+int sl_harness_last_snapshot(const sl_harness *h, char *path, size_t len, uint64_t *bytes,
+                             uint64_t *entries) {
+  if (!h->checkpoints)
+    return -1;
+  snap_path(h, h->checkpoints, path, len);
+  *bytes = h->last_bytes;
+  *entries = h->last_entries;
   return 0;
 }
 

@@ -52,6 +52,10 @@ int sl_harness_end_input(sl_harness *h, char *err, size_t errlen);
  * in DIR/chk-N.snap. *id gets N (1, 2, ...). 0 or -1. */
 int sl_harness_checkpoint(sl_harness *h, uint64_t *id, char *err, size_t errlen);
 
+/* The snapshot file of the last checkpoint (DIR/chk-N.snap) into path, with the bytes and entries it holds.
+ * 0, or -1 when no checkpoint was taken. */
+int sl_harness_last_snapshot(const sl_harness *h, char *path, size_t len, uint64_t *bytes, uint64_t *entries);
+
 /* Restarts from checkpoint `id` as recovery would: the VM is closed, the working environment replaced by
  * that snapshot, the script loaded into a fresh VM and started. Output and rejects are emptied and the
  * watermark is the one stored in the checkpoint. 0, or -1 (the harness is then failed). */

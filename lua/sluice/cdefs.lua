@@ -30,6 +30,8 @@ typedef struct sl_json_field {
   uint8_t val_escaped;
 } sl_json_field;
 typedef struct sl_json_error { size_t offset; const char *reason; } sl_json_error;
+int sl_json_scan(const char *line, size_t len, sl_json_field *fields, uint32_t cap, uint32_t *nfields,
+                 sl_json_error *err);
 ]])
 
 -- core/record/record_batch.h: records are opaque to Lua (their fields are read through functions)

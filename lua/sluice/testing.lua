@@ -136,6 +136,13 @@ function M.harness(script, opts)
   return h
 end
 
+-- A harness on a sl_harness the caller owns (C: `sluice state bootstrap`, core/state_bootstrap.c), for its
+-- state methods: closing it is the caller's business.
+function M.wrap(ptr, script, args, max_parallelism)
+  return setmetatable({ script = script, args = args or {}, max_parallelism = max_parallelism or 128,
+    handles = {}, checkpoints = 0, ptr = ffi.cast("sl_harness *", ptr) }, Harness)
+end
+
 -- Pushes one record (a table or a JSON line) as a batch of its own, then fires the timers it made due.
 function Harness:push(rec)
   return self:push_lines({ rec })
