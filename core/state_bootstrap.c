@@ -52,24 +52,20 @@ static int parse_args(int argc, char **argv, bootstrap_args *a) {
       a->nscript_args = argc - i - 1;
       break;
     }
-    if ((!strcmp(argv[i], "--from") || !strcmp(argv[i], "--to") || !strcmp(argv[i], "--max-parallelism")) &&
-        i + 1 < argc) {
+    int from = !strcmp(argv[i], "--from"), to = !strcmp(argv[i], "--to");
+    if ((from || to) && i + 1 < argc) {
+      *(from ? &a->from : &a->to) = argv[++i];
+    } else if (!strcmp(argv[i], "--max-parallelism") && i + 1 < argc) {
       const char *v = argv[++i];
-      if (argv[i - 1][2] == 'f')
-        a->from = v;
-      else if (argv[i - 1][2] == 't')
-        a->to = v;
-      else {
-        char *end;
-        errno = 0;
-        unsigned long m = strtoul(v, &end, 10);
-        if (errno || *end || !*v || m < 1 || m > SL_MAX_MAX_PARALLELISM) {
-          fprintf(stderr, "sluice state bootstrap: --max-parallelism must be 1..%d (got '%s')\n",
-                  SL_MAX_MAX_PARALLELISM, v);
-          return -1;
-        }
-        a->max_parallelism = (unsigned)m;
+      char *end;
+      errno = 0;
+      unsigned long m = strtoul(v, &end, 10);
+      if (errno || *end || !*v || m < 1 || m > SL_MAX_MAX_PARALLELISM) {
+        fprintf(stderr, "sluice state bootstrap: --max-parallelism must be 1..%d (got '%s')\n",
+                SL_MAX_MAX_PARALLELISM, v);
+        return -1;
       }
+      a->max_parallelism = (unsigned)m;
     } else if (argv[i][0] != '-' && !a->job) {
       a->job = argv[i];
     } else {

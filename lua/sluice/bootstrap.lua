@@ -137,16 +137,31 @@ end
 local Loader = {}
 Loader.__index = Loader
 
--- The job's operators by uid (from the script, as the harness loads it).
+-- Checks that `op` is a keyed operator of the job (from the script, as the harness loads it): keyed state
+-- of any other would never be read.
 function Loader:check_op(op)
   self.h:declared(op, "")
-  if not self.h._ops[op] then
+  local o = self.h._ops[op]
+  if not o then
     local uids = {}
     for uid in pairs(self.h._ops) do
       uids[#uids + 1] = uid
     end
     table.sort(uids)
     fail("the job has no operator '%s' (its operators: %s)", op, table.concat(uids, ", "))
+  end
+  if self.keyed[op] == nil then
+    self.keyed[op] = false
+    for _, x in ipairs(self.h._job_ops) do
+      if x.kind == "key_by" then
+        self.keyed[op] = true
+      elseif x.uid == op then
+        break
+      end
+    end
+  end
+  if not self.keyed[op] then
+    fail("operator '%s' is not keyed (no key_by before it): it has no keyed state", op)
   end
 end
 
@@ -216,7 +231,8 @@ function M.load(harness, script, args, max_parallelism, path)
   if not f then
     error(("cannot read %s"):format(err), 0)
   end
-  local loader = setmetatable({ h = testing.wrap(harness, script, args, max_parallelism), lists = {} }, Loader)
+  local loader = setmetatable({ h = testing.wrap(harness, script, args, max_parallelism), lists = {},
+    keyed = {} }, Loader)
   local n, entries = 0, 0
   for line in f:lines() do
     n = n + 1

@@ -222,7 +222,7 @@ function Harness:declared(op, name)
     local sluice = require "sluice"
     sluice.args = self.args
     local job = assert(loadfile(self.script))(unpack(self.args))
-    self._ops = {}
+    self._ops, self._job_ops = {}, job.ops
     for _, o in ipairs(job.ops) do
       self._ops[o.uid] = o
     end

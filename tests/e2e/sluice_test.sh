@@ -69,6 +69,14 @@ grep -q "broken.lua:" broken.out || { cat broken.out >&2; fail "the error does n
 grep -q "^0 successes / 0 failures / 1 error" broken.out || { cat broken.out >&2; fail "expected 1 error"; }
 
 
+# Any number of failures exits 1 (256 of them must not wrap around to 0).
+printf 'for i = 1, 256 do it("fails " .. i, function() assert.is_true(false) end) end\n' > many_spec.lua
+set +e
+run_test many_spec.lua > many.out 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || { tail -3 many.out >&2; fail "256 failures exited $rc, not 1"; }
+
 # The README's spec for scripts/url_count.lua passes as written (run from the source tree, as it names the job).
 awk '/^## Testing your jobs/{on=1} on&&/^```lua/{grab=1; next} grab&&/^```/{exit} grab' "$SLUICE_SRC/README.md" \
   > "$WORK/readme_spec.lua"

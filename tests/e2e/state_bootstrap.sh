@@ -121,6 +121,9 @@ expect_bad "TTL without expires_at" 'has a TTL in the job: the line needs "expir
   '{"op": "kinds", "state": "last", "kind": "value", "key": "u1", "value": "p1"}'
 expect_bad "declared kind" "is a value state in the job, the line says list" kinds.lua \
   '{"op": "kinds", "state": "last", "kind": "list", "key": "u1", "value": "p1", "index": 0, "expires_at": 4000000000000}'
+good=''   # a blank line is skipped
+expect_bad "not keyed" "operator 'lag' is not keyed" "$SCRIPTS/lag.lua" \
+  '{"op": "lag", "state": "x", "kind": "value", "key": "k", "value": 1}'
 expect_bad "bad base64" '"value_b64" is not base64' kinds.lua \
   '{"op": "kinds", "state": "info", "kind": "value", "key": "u9", "value_b64": "%%%"}'
 
