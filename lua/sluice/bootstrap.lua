@@ -165,15 +165,30 @@ function Loader:check_op(op)
   end
 end
 
+-- What the checks need of state (op, name), found at its first line: a name for messages, the kind the
+-- backend records (declared by the job, or given by an earlier line) and the job's declaration.
+function Loader:state_info(rec)
+  local sid = rec.op .. "\0" .. rec.state
+  local info = self.states[sid]
+  if info == nil then
+    self:check_op(rec.op)
+    local what = ("state '%s' of operator '%s'"):format(rec.state, rec.op)
+    local stored = native.lookup_state(C.sl_harness_backend(self.h.ptr), rec.op, rec.state, what)
+    info = { what = what, kind = stored and stored ~= 0 and kind_name(stored) or nil,
+      decl = self.h:declared(rec.op, rec.state) }
+    self.states[sid] = info
+  end
+  return info
+end
+
 function Loader:line(rec)
   local h = self.h
-  self:check_op(rec.op)
-  local what = ("state '%s' of operator '%s'"):format(rec.state, rec.op)
-  local stored = native.lookup_state(C.sl_harness_backend(h.ptr), rec.op, rec.state, what)
-  if stored and stored ~= 0 and kind_name(stored) ~= rec.kind then
-    fail("%s is a %s state in the job, the line says %s", what, kind_name(stored), rec.kind)
+  local info = self:state_info(rec)
+  local what = info.what
+  if info.kind and info.kind ~= rec.kind then
+    fail("%s is a %s state in the job, the line says %s", what, info.kind, rec.kind)
   end
-  local d = h:declared(rec.op, rec.state)
+  local d = info.decl
   local ttl = d and d.ttl
   local v = value_of(rec, "value", true)
   local mk = value_of(rec, "map_key", rec.kind == "map")
@@ -198,6 +213,7 @@ function Loader:line(rec)
     C.sl_harness_clock(h.ptr)[0] = e - ttl.ms
   end
   local s = h:handle(rec.op, rec.state, rec.kind)
+  info.kind = rec.kind -- registered as that now
   local k = rec.key
   if C.sl_scope_set_key(h:scope(), k, #k) ~= 0 then
     fail("key too long (%d bytes)", #k)
@@ -232,7 +248,7 @@ function M.load(harness, script, args, max_parallelism, path)
     error(("cannot read %s"):format(err), 0)
   end
   local loader = setmetatable({ h = testing.wrap(harness, script, args, max_parallelism), lists = {},
-    keyed = {} }, Loader)
+    keyed = {}, states = {} }, Loader)
   local n, entries = 0, 0
   for line in f:lines() do
     n = n + 1
