@@ -41,6 +41,21 @@ run_sluice run "$url_count" --input b.log --state-dir st-m16 --from-savepoint sp
   --output m16.out --quiet
 expect_same all-b.out m16.out
 
+# SCRIPT-ARGS reach the job (url_count by another field), and a job that does not load is an error naming it.
+run_sluice run "$url_count" --input a.log --state-dir st-ra --output ra.out --quiet -- request
+"$SLUICE" state dump st-ra --op count > ra.jsonl
+grep -q '"key": "GET"' ra.jsonl || fail "no request keys in $(head -2 ra.jsonl)"
+run_sluice state bootstrap "$url_count" --from ra.jsonl --to sp-ra -- request > /dev/null
+run_sluice run "$url_count" --input b.log --state-dir st-rb --from-savepoint sp-ra --output rb.out --quiet -- request
+run_sluice run "$url_count" --input all.log --state-dir st-rall --output rall.out --quiet -- request
+tail -n +1701 rall.out > rall-b.out
+expect_same rall-b.out rb.out
+printf 'local sluice = require "sluice"\nreturn sluice.job "x" :key_by(\n' > broken.lua
+rc=0
+"$SLUICE" state bootstrap broken.lua --from a.jsonl --to sp-broken 2> broken.err || rc=$?
+[ "$rc" = 2 ] && grep -q "broken.lua:3:" broken.err || fail "broken job: exit $rc, $(cat broken.err)"
+[ ! -e sp-broken ] || fail "a broken job's savepoint was written"
+
 # Every keyed kind, with a TTL and a table value: dump -> bootstrap -> dump gives the same lines.
 cat > kinds.lua <<'LUA'
 local sluice = require "sluice"
