@@ -237,20 +237,28 @@ end
 
 -- A handle on state (op, name): of the kind the backend records (or `kind` for a state the job has not
 -- used yet), with the TTL the job declares. nil when the state does not exist and no kind is given.
-function Harness:handle(op, name, kind)
+-- explicit: `kind` was asked for by the test, and another stored kind is an error.
+function Harness:handle(op, name, kind, explicit)
   local id = op .. "\0" .. name
   local h = self.handles[id]
   if h then
-    return h
+    if explicit and h.kind ~= kind then
+      error(("state '%s' of operator '%s' is a %s state, not %s"):format(name, op, h.kind, kind), 3)
+    end
+    return h.handle
   end
   local backend = C.sl_harness_backend(self.ptr)
   local stored, ttl = native.lookup_state(backend, op, name, ("state '%s' of operator '%s'"):format(name, op))
   local d = self:declared(op, name)
   if stored and stored ~= 0 then
+    local was = kind
     for k, code in pairs(registry.KIND) do
       if code == stored then
         kind = k
       end
+    end
+    if explicit and was ~= kind then
+      error(("state '%s' of operator '%s' is a %s state, not %s"):format(name, op, kind, was), 3)
     end
   elseif d then
     kind, ttl = d.kind, d.ttl ~= nil
@@ -264,7 +272,7 @@ function Harness:handle(op, name, kind)
   end
   h = state.new(kind, backend, self:scope(), op, name, d and d.default, { ttl = cttl, reduce = d and d.reduce,
     agg = d and d.agg })
-  self.handles[id] = h
+  self.handles[id] = { handle = h, kind = kind }
   return h
 end
 
@@ -305,7 +313,7 @@ end
 -- Sets the keyed state `name` of operator `op` for `key` to `value` (nil clears it), in the shapes state()
 -- returns. kind: for a state the job has not used yet (default "value"; else the stored kind is used).
 function Harness:set_state(op, name, key, value, kind)
-  local s = self:handle(op, name, kind or "value")
+  local s = self:handle(op, name, kind or "value", kind ~= nil)
   set_key(self, key)
   if state.is_map_state(s) then
     s:clear()

@@ -33,6 +33,11 @@ expect_same all-b.out b.out
 dump_sorted st-all --op count > all.dump
 dump_sorted st-b --op count > b.dump
 expect_same all.dump b.dump
+# A parallel run starts from it too (its key groups split between the subtasks).
+run_sluice run "$url_count" --input b.log --state-dir st-p2 --from-savepoint sp-a --parallelism 2 \
+  --output p2.out --quiet
+dump_sorted st-p2 --op count > p2.dump
+expect_same all.dump p2.dump
 
 # Another --max-parallelism is stored in the savepoint, and a run must then ask for the same.
 run_sluice state bootstrap "$url_count" --from a.jsonl --to sp-m16 --max-parallelism 16 > /dev/null

@@ -81,6 +81,8 @@ describe("sluice.testing", function()
     assert.is_nil(h:state("s", "nope", "u1"))
     h:set_state("s", "fresh", "u1", { 1, 2 }, "list")
     assert.same({ 1, 2 }, h:state("s", "fresh", "u1"))
+    assert.has_error(function() h:set_state("s", "pages", "u1", 1, "value") end,
+      "state 'pages' of operator 's' is a map state, not value")
   end)
 
   it("runs snapshot hooks at a checkpoint and gives their operator state back after a restart", function()
