@@ -140,11 +140,10 @@ Loader.__index = Loader
 -- Checks that `op` is a keyed operator of the job (from the script, as the harness loads it): keyed state
 -- of any other would never be read.
 function Loader:check_op(op)
-  self.h:declared(op, "")
-  local o = self.h._ops[op]
-  if not o then
+  local by_uid, ops = self.h:operators()
+  if not by_uid[op] then
     local uids = {}
-    for uid in pairs(self.h._ops) do
+    for uid in pairs(by_uid) do
       uids[#uids + 1] = uid
     end
     table.sort(uids)
@@ -152,7 +151,7 @@ function Loader:check_op(op)
   end
   if self.keyed[op] == nil then
     self.keyed[op] = false
-    for _, x in ipairs(self.h._job_ops) do
+    for _, x in ipairs(ops) do
       if x.kind == "key_by" then
         self.keyed[op] = true
       elseif x.uid == op then

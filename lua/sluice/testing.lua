@@ -216,24 +216,33 @@ function Harness:scope()
   return self._scope
 end
 
--- The job's declaration of state `name` of operator `op` (from the script, loaded here once), or nil.
-function Harness:declared(op, name)
+-- The job's operators, from the script (loaded here once, as the job's VM loaded it): by uid, and in
+-- order.
+function Harness:operators()
   if self._ops == nil then
     local sluice = require "sluice"
     sluice.args = self.args
     local job = assert(loadfile(self.script))(unpack(self.args))
-    self._ops, self._job_ops = {}, job.ops
+    self._ops, self._op_list = {}, job.ops
     for _, o in ipairs(job.ops) do
       self._ops[o.uid] = o
     end
   end
-  for _, d in ipairs(self._ops[op] and self._ops[op].states or {}) do
+  return self._ops, self._op_list
+end
+
+-- The job's declaration of state `name` of operator `op`, or nil.
+function Harness:declared(op, name)
+  local op_t = self:operators()[op]
+  for _, d in ipairs(op_t and op_t.states or {}) do
     if d.name == name then
       return d
     end
   end
   return nil
 end
+
+local KEYED = { value = true, map = true, list = true, reducing = true, aggregating = true }
 
 -- A handle on state (op, name): of the kind the backend records (or `kind` for a state the job has not
 -- used yet), with the TTL the job declares. nil when the state does not exist and no kind is given.
@@ -265,6 +274,8 @@ function Harness:handle(op, name, kind, explicit)
   end
   if kind == nil then
     return nil
+  elseif not KEYED[kind] then
+    error(("state '%s' of operator '%s' is not keyed state (it is %s)"):format(name, op, kind), 3)
   end
   local cttl = ttl and d and d.ttl and state_desc.ttl_cdata(d.ttl) or nil
   if ttl and cttl == nil then

@@ -104,6 +104,8 @@ describe("sluice.testing", function()
     h:push { v = 3 }
     h:restart(chk)
     assert.same({ { restored = 2 } }, h:output())
+    assert.has_error(function() h:state("buf", "pending", "k") end,
+      "state 'pending' of operator 'buf' is not keyed state (it is operator_list)")
     assert.has_error(function() h:restart(7) end, "no checkpoint 7 (this harness took 1)")
   end)
 
