@@ -246,6 +246,7 @@ int sl_harness_checkpoint(sl_harness *h, uint64_t *id, char *err, size_t errlen)
   }
   uint64_t bytes, entries;
   snap_path(h, h->checkpoints + 1, path, sizeof path);
+  snprintf(why, sizeof why, "out of memory listing the TTL states for the snapshot");
   int rc =
       sl_snapshot_drop_expired(s, h->now) || sl_snapshot_write(s, path, &bytes, &entries, why, sizeof why);
   sl_snapshot_end(s);

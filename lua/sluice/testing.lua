@@ -256,7 +256,10 @@ function Harness:handle(op, name, kind, explicit)
     end
     return h.handle
   end
-  local backend = C.sl_harness_backend(self.ptr)
+  local backend = self.ptr ~= nil and C.sl_harness_backend(self.ptr) or nil
+  if backend == nil then
+    error(("%s is %s"):format(tostring(self), self.ptr == nil and "closed" or "failed (its restart failed)"), 3)
+  end
   local stored, ttl = native.lookup_state(backend, op, name, ("state '%s' of operator '%s'"):format(name, op))
   local d = self:declared(op, name)
   if stored and stored ~= 0 then
