@@ -152,8 +152,8 @@ static long load_lines(sl_harness *h, const bootstrap_args *a, char *err, size_t
   return n;
 }
 
-/* The savepoint of the harness's state at work/sp, then renamed to a->to. 0, or -1 with err (1: a
- * failure of the write, not of the input). */
+/* The savepoint of the harness's state at work/sp, then renamed to a->to. 0, or -1 with err (the command
+ * then exits 1: the input was good, writing failed). */
 static int write_savepoint(sl_harness *h, const bootstrap_args *a, const char *work, char *err,
                            size_t errlen) {
   uint64_t id, bytes, entries;
