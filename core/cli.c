@@ -57,6 +57,10 @@ void sl_cli_print_help(void) {
       "  sluice state ls PATH [--json]      the states in a checkpoint, savepoint or stopped state dir\n"
       "  sluice state dump PATH --op UID [--state NAME] [--key KEY]\n"
       "                                     their keyed entries as JSON lines (both read-only)\n"
+      "  sluice state bootstrap JOB.lua --from FILE.jsonl --to SAVEPOINT [--max-parallelism M] [-- ARGS]\n"
+      "                                     a savepoint from such JSON lines, for --from-savepoint\n"
+      "  sluice test [SPEC...]              run busted specs of jobs with sluice.testing (default: spec/ or\n"
+      "                                     every *_spec.lua under the current directory)\n"
       "\n"
       "exit status: 0 done, 1 runtime failure, 2 bad usage, script, input path or state dir\n",
       stdout);

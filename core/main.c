@@ -9,6 +9,7 @@
 #include "core/runtime.h"
 #include "core/savepoint.h"
 #include "core/state_inspect.h"
+#include "core/test_command.h"
 
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -36,6 +37,8 @@ int main(int argc, char **argv) {
     return sl_checkpoints_command(argc - 2, argv + 2);
   if (!strcmp(argv[1], "state")) /* read-only state inspection: core/state_inspect.c */
     return sl_state_command(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "test")) /* users' specs of their jobs: core/test_command.c */
+    return sl_test_command(argc - 2, argv + 2);
   fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", argv[1]);
   return 2;
 }

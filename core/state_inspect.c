@@ -1,6 +1,7 @@
 /* state_inspect.c — the `sluice state ls|dump PATH` command: parses its arguments and prints what
  * state_inspect_read.c resolved (a table or JSON lines per state; JSON lines per keyed entry). */
 #include "core/state_inspect.h"
+#include "core/state_bootstrap.h"
 
 #include "state/list_state.h"
 #include "state/operator_state.h"
@@ -250,6 +251,8 @@ static int cmd_dump(const sl_insp *s, const dump_filter *f) {
 static void usage(void) {
   fputs("usage: sluice state ls PATH [--json]\n"
         "       sluice state dump PATH --op UID [--state NAME] [--key KEY]\n"
+        "       sluice state bootstrap JOB.lua --from FILE.jsonl --to SAVEPOINT [--max-parallelism M] "
+        "[-- SCRIPT-ARGS...]\n"
         "PATH: a checkpoint (STATE-DIR/checkpoints/chk-N), a savepoint, or a state dir (its newest complete "
         "checkpoint)\n",
         stderr);
@@ -258,6 +261,8 @@ static void usage(void) {
 int sl_state_command(int argc, char **argv) {
   dump_filter f = {NULL, NULL, NULL, NULL, 0};
   const char *path = NULL;
+  if (argc >= 1 && !strcmp(argv[0], "bootstrap")) /* the one that writes: core/state_bootstrap.c */
+    return sl_state_bootstrap_command(argc - 1, argv + 1);
   int json = 0, ls = argc >= 1 && !strcmp(argv[0], "ls"), dump = argc >= 1 && !strcmp(argv[0], "dump");
   if (!ls && !dump) {
     usage();

@@ -110,8 +110,7 @@ static int read_job_desc(lua_State *L, sl_job_desc *job) {
     lua_getfield(L, -1, "key_field");
     job->key_field_interned = lua_tostring(L, -1);
     lua_pop(L, 1);
-  }
-  else if (job->exchange == SL_EXCHANGE_UNSUPPORTED)
+  } else if (job->exchange == SL_EXCHANGE_UNSUPPORTED)
     oom |= !(job->exchange_why = dup_field(L, -1, "exchange_why"));
   return oom || !job->sources || !job->name ? -1 : 0;
 }
@@ -127,13 +126,13 @@ static void free_strings(char **v, int n) {
  * checkout's modules. Any other copy is an installed one: its modules are at SLUICE_LUA_RELDIR from the
  * directory this library was loaded from (found with dladdr), so an install works wherever it is moved
  * and without the checkout. `buf` holds the result when it is built here. */
-static const char *lua_dir(char *buf, size_t len) {
+const char *sl_lua_host_lua_dir(char *buf, size_t len) {
   const char *env = getenv("SLUICE_LUA_DIR");
   if (env && *env)
     return env;
   Dl_info info;
   char lib[PATH_MAX], build[PATH_MAX];
-  if (!dladdr((void *)lua_dir, &info) || !info.dli_fname || !realpath(info.dli_fname, lib))
+  if (!dladdr((void *)sl_lua_host_lua_dir, &info) || !info.dli_fname || !realpath(info.dli_fname, lib))
     return SLUICE_LUA_DIR;
   *strrchr(lib, '/') = '\0';
   if (realpath(SLUICE_BUILD_LIB_DIR, build) && strcmp(lib, build) == 0)
@@ -144,9 +143,9 @@ static const char *lua_dir(char *buf, size_t len) {
 
 static void set_package_path(lua_State *L, const char *script) {
   char buf[PATH_MAX + 64];
-  const char *dir = lua_dir(buf, sizeof buf);
+  const char *dir = sl_lua_host_lua_dir(buf, sizeof buf);
   char sdir[4096];
-  snprintf(sdir, sizeof sdir, "%s", script);
+  snprintf(sdir, sizeof sdir, "%s", script ? script : "");
   char *slash = strrchr(sdir, '/');
   if (slash)
     *slash = '\0';
@@ -154,9 +153,23 @@ static void set_package_path(lua_State *L, const char *script) {
     strcpy(sdir, ".");
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "path");
-  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua;%s", dir, dir, sdir, lua_tostring(L, -1));
+  if (script)
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua;%s", dir, dir, sdir, lua_tostring(L, -1));
+  else
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
   lua_setfield(L, -3, "path");
   lua_pop(L, 2);
+}
+
+lua_State *sl_lua_host_new_vm(const char *script) {
+  lua_State *L = luaL_newstate();
+  if (!L)
+    return NULL;
+  luaL_openlibs(L);
+  lua_pushboolean(L, 1);
+  lua_setglobal(L, "SLUICE_HOST");
+  set_package_path(L, script);
+  return L;
 }
 
 /* Pushes a Lua array of the given strings. */
@@ -177,16 +190,12 @@ static void copy_error(lua_State *L, char *err, size_t errlen) {
 int sl_lua_host_open(sl_lua_host *h, const sl_host_config *cfg, char *err, size_t errlen) {
   memset(h, 0, sizeof *h);
   h->host_ref = LUA_NOREF;
-  h->L = luaL_newstate();
+  h->L = sl_lua_host_new_vm(cfg->script);
   if (!h->L) {
     snprintf(err, errlen, "cannot create the Lua VM (out of memory)");
     return -1;
   }
   lua_State *L = h->L;
-  luaL_openlibs(L);
-  lua_pushboolean(L, 1);
-  lua_setglobal(L, "SLUICE_HOST");
-  set_package_path(L, cfg->script);
 
   lua_getglobal(L, "require");
   lua_pushliteral(L, "sluice.host");
@@ -257,7 +266,14 @@ int sl_lua_host_start(sl_lua_host *h, sl_backend *backend, sl_buf *buf, unsigned
   lua_pushinteger(h->L, (lua_Integer)max_parallelism);
   lua_pushinteger(h->L, (lua_Integer)h->subtask);
   lua_pushinteger(h->L, (lua_Integer)(h->parallelism ? h->parallelism : 1));
-  int status = lua_pcall(h->L, 5, 0, 0);
+  if (h->clock.fn) {
+    lua_pushlightuserdata(h->L, (void *)h->clock.fn);
+    lua_pushlightuserdata(h->L, h->clock.arg);
+  } else {
+    lua_pushnil(h->L);
+    lua_pushnil(h->L);
+  }
+  int status = lua_pcall(h->L, 7, 0, 0);
   if (status) {
     is_fatal(h->L, status); /* a failing start fails either way: this unwraps a fatal error's message */
     copy_error(h->L, err, errlen);
@@ -281,7 +297,8 @@ static void operator_error(sl_lua_host *h, const char *what, char *err, size_t e
 
 /* Calls host function fn(batch, arg). 0, or 1 with err (the record at batch->cursor failed), or -1 (the
  * failure is the job's). */
-static int call_batch_fn(sl_lua_host *h, const char *fn, sl_batch *batch, void *arg, char *err, size_t errlen) {
+static int call_batch_fn(sl_lua_host *h, const char *fn, sl_batch *batch, void *arg, char *err,
+                         size_t errlen) {
   lua_State *L = h->L;
   push_host_fn(h, fn);
   lua_pushlightuserdata(L, batch);
@@ -350,6 +367,17 @@ int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, in
   *late = (uint64_t)lua_tonumber(L, -1);
   lua_pop(L, 3);
   return 0;
+}
+
+int sl_lua_host_set_watermark(sl_lua_host *h, int64_t ts, char *err, size_t errlen) {
+  push_host_fn(h, "set_watermark");
+  lua_pushnumber(h->L, (lua_Number)ts);
+  int status = lua_pcall(h->L, 1, 0, 0);
+  if (status == 0)
+    return 0;
+  is_fatal(h->L, status);
+  copy_error(h->L, err, errlen);
+  return -1;
 }
 
 int sl_lua_host_check_states(sl_lua_host *h, sl_backend *backend, char *err, size_t errlen) {

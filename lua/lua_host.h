@@ -15,6 +15,7 @@
 #include "core/record/json_write.h"
 #include "core/record/record_batch.h"
 #include "state/state_backend.h"
+#include "state/state_clock.h"
 
 typedef struct lua_State lua_State;
 
@@ -72,6 +73,9 @@ typedef struct sl_lua_host {
   int host_ref; /* registry reference to the sluice.host module table */
   sl_job_desc job;
   unsigned subtask, parallelism; /* the operator-state instance this VM runs (0 of 1 unless set before start) */
+  /* Processing time of the job's key scopes (ctx:now(), TTL), when set before start: the test harness
+   * (lua/test_harness.c) moves it by hand. Zeroed (the default) = the wall clock. */
+  sl_clock clock;
 } sl_lua_host;
 
 /* Creates the VM and runs the script. Returns 0 with h->job filled, or -1 with the reason (the script's
@@ -112,6 +116,22 @@ int sl_lua_host_snapshot_hooks(sl_lua_host *h, char *err, size_t errlen);
 int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, int64_t *next_ms,
                             uint64_t *late, void (*on_error)(void *arg, const char *msg), void *arg,
                             char *err, size_t errlen);
+
+/* Raises the job's watermark to ts (never lowers it), as a watermark arriving from upstream would; the
+ * event timers it makes due fire at the next sl_lua_host_fire_timers. For the test harness
+ * (advance_watermark): a run's watermark comes from its sources' strategy. 0, or -1 with err. */
+int sl_lua_host_set_watermark(sl_lua_host *h, int64_t ts, char *err, size_t errlen);
+
+/* A fresh VM set up as a job's is (standard libraries, SLUICE_HOST, package.path: the job API's directory,
+ * then script's directory when script is not NULL, then LuaJIT's own path), with nothing loaded: for the
+ * commands that run sluice's Lua outside a job (`sluice test`, `sluice state bootstrap`). NULL when out of
+ * memory. The caller closes it. */
+lua_State *sl_lua_host_new_vm(const char *script);
+
+/* The directory of the job API's Lua modules: $SLUICE_LUA_DIR; else the source tree's lua/ for a library
+ * in its build directory; else SLUICE_LUA_RELDIR from the directory libsluice.so was loaded from (an
+ * install). buf (len bytes) holds the result when it is built here. */
+const char *sl_lua_host_lua_dir(char *buf, size_t len);
 
 /* Checks, before start, the job's declared states against backend's registry (a state stored as another
  * kind or TTL setting is refused), building nothing and registering nothing. 0, or -1 with the refusal. */

@@ -30,6 +30,8 @@ typedef struct sl_json_field {
   uint8_t val_escaped;
 } sl_json_field;
 typedef struct sl_json_error { size_t offset; const char *reason; } sl_json_error;
+int sl_json_scan(const char *line, size_t len, sl_json_field *fields, uint32_t cap, uint32_t *nfields,
+                 sl_json_error *err);
 ]])
 
 -- core/record/record_batch.h: records are opaque to Lua (their fields are read through functions)
@@ -204,6 +206,25 @@ int sl_timer_delete_current(sl_timer_queue *q, const sl_keyed_scope *s, int64_t 
 -- lua/ffi_layout.h: the layout table tests/lua/ffi_layout_spec.lua checks this module against
 declare("lua/ffi_layout.h", [[
 int sl_ffi_layout_entry(size_t i, const char **type, const char **field, size_t *size, size_t *offset);
+]])
+
+-- lua/test_harness.h: the harness is opaque to Lua (sluice.testing)
+declare("lua/test_harness.h", [[
+typedef struct sl_harness sl_harness;
+sl_harness *sl_harness_open(const char *script, const char *const *args, int nargs, const char *dir,
+                            unsigned max_parallelism, int64_t start_ms, char *err, size_t errlen);
+int sl_harness_push(sl_harness *h, const char *const *lines, const size_t *lens, int n, char *err,
+                    size_t errlen);
+int sl_harness_set_time(sl_harness *h, int64_t now_ms, char *err, size_t errlen);
+int sl_harness_advance_watermark(sl_harness *h, int64_t ts, char *err, size_t errlen);
+int sl_harness_end_input(sl_harness *h, char *err, size_t errlen);
+int sl_harness_checkpoint(sl_harness *h, uint64_t *id, char *err, size_t errlen);
+int sl_harness_restart(sl_harness *h, uint64_t id, char *err, size_t errlen);
+sl_buf *sl_harness_output(sl_harness *h);
+sl_buf *sl_harness_rejects(sl_harness *h);
+sl_backend *sl_harness_backend(sl_harness *h);
+int64_t *sl_harness_clock(sl_harness *h);
+void sl_harness_close(sl_harness *h);
 ]])
 
 -- Lua only: the keyed state handles (sluice.state_base). C never sees these structs, only their fields'

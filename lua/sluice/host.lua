@@ -130,14 +130,16 @@ end
 
 -- Builds the pipeline on the opened backend; buf is the sl_buf the sink writes into. This VM runs subtask
 -- `subtask` of `parallelism` (0 of 1 when the job runs alone): operator state is restored and written as that
--- instance.
-function M.start(backend, buf, max_parallelism, subtask, parallelism)
+-- instance. clock_fn, clock_arg (lightuserdata, or nil for the wall clock): the processing time of the key
+-- scopes, which the test harness (sluice.testing) moves by hand.
+function M.start(backend, buf, max_parallelism, subtask, parallelism, clock_fn, clock_arg)
   head = pipeline.compile(job, {
     backend = ffi.cast("sl_backend *", backend),
     buf = ffi.cast("sl_buf *", buf),
     max_parallelism = max_parallelism,
     subtask = subtask or 0,
     parallelism = parallelism or 1,
+    clock = clock_fn and { fn = ffi.cast("sl_clock_fn", clock_fn), arg = clock_arg } or nil,
   })
 end
 
@@ -222,6 +224,12 @@ end
 -- The number of processing-time timers still pending (the summary at the end of a bounded input).
 function M.pending_timers()
   return pipeline.pending_timers(job)
+end
+
+-- Raises the job's watermark to ts (the test harness's advance_watermark); the next fire_timers fires
+-- what it made due.
+function M.set_watermark(ts)
+  require("sluice.timers").raise_watermark(job, ts)
 end
 
 function M.fire_timers(now, end_of_input)

@@ -18,7 +18,9 @@ local function load_library()
   if not path then
     error("sluice.native: set SLUICE_LIB to the path of libsluice.so (the sluice executable sets it up itself)", 2)
   end
-  return ffi.load(path)
+  -- Global, so that a job VM a spec starts in this process (sluice.testing) finds the same symbols
+  -- through ffi.C, as it does inside the executable.
+  return ffi.load(path, true)
 end
 
 M.C = load_library()

@@ -277,6 +277,15 @@ function M.fire(job, now, end_of_input, pl)
   return next_ms, errors, t.late
 end
 
+-- Raises the job's watermark to ts from outside (sluice.host.set_watermark: the test harness), as a
+-- watermark from upstream would; never lowers it. fire() then passes it to each operator.
+function M.raise_watermark(job, ts)
+  local t = job and job.env and clock(job.env)
+  if t and ts > t.wm then
+    t.wm = ts
+  end
+end
+
 -- The number of processing-time timers pending in every operator (for the end-of-run summary: a bounded
 -- input ends before they are due; they stay in the final checkpoint and fire when the job runs again).
 function M.pending_processing(job)

@@ -40,6 +40,10 @@ installed run "$P/share/sluice/scripts/url_count.lua" --input input.log --state-
 [ -s build.out ] || fail "the build tree's run wrote nothing"
 expect_same build.out inst.out
 
+# `sluice test` runs the installed bundled specs with the installed sluice.testing (and its own library).
+installed test "$P/share/sluice/scripts/spec" > spec.out 2>&1 || { cat spec.out >&2; fail "installed sluice test fails"; }
+grep -q " successes / 0 failures / 0 errors" spec.out || { cat spec.out >&2; fail "installed specs did not all pass"; }
+
 # $SLUICE_LUA_DIR still overrides; without the installed modules the installed binary fails rather than
 # falling back to the source tree.
 mv "$P/share/sluice/lua" "$OUT/lua.away"
