@@ -89,6 +89,17 @@ void sl_key_filter_add(sl_key_filter *f, uint64_t h) {
   p->count++;
 }
 
+void sl_key_filter_add_many(sl_key_filter *f, const uint64_t *h, size_t n) {
+  if (f->off)
+    return;
+  /* The newest part now; an add that grows the chain only costs that batch its prefetches. */
+  const sl_key_filter_part *p = &f->part[f->nparts - 1];
+  for (size_t i = 0; i < n; i++)
+    __builtin_prefetch(p->bits + block_of(p, h[i]) * 8, 1);
+  for (size_t i = 0; i < n; i++)
+    sl_key_filter_add(f, h[i]);
+}
+
 static int part_has(const sl_key_filter_part *p, uint64_t h, uint64_t g) {
   const uint64_t *blk = p->bits + block_of(p, h) * 8;
   for (int i = 0; i < BITS_PER_KEY; i++) {

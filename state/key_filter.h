@@ -48,6 +48,10 @@ void sl_key_filter_free(sl_key_filter *f);
  * the newest is full, or turns the filter off when that would pass the cap or cannot be allocated. */
 void sl_key_filter_add(sl_key_filter *f, uint64_t h);
 
+/* Adds n hashes at once: each one's block is fetched before any is set, so a bulk add (the build at open
+ * over millions of keys) waits for memory once per batch, not once per key. */
+void sl_key_filter_add_many(sl_key_filter *f, const uint64_t *h, size_t n);
+
 /* 0 when the key of hash h was certainly never added; 1 when it may have been (or the filter is off). */
 int sl_key_filter_may_exist(const sl_key_filter *f, uint64_t h);
 

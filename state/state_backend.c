@@ -125,8 +125,16 @@ static void build_key_filter(sl_backend *b) {
   sl_key_filter_init(&b->keys, rc ? 0 : st.ms_entries, max);
   if (!rc)
     rc = mdb_cursor_open(txn, b->kv, &cur);
-  while (!rc && !b->keys.off && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
-    sl_key_filter_add(&b->keys, sl_cache_hash(k.mv_data, k.mv_size));
+  uint64_t batch[32]; /* hashed, then added together (sl_key_filter_add_many) */
+  size_t n = 0;
+  while (!rc && !b->keys.off && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+    batch[n++] = sl_cache_hash(k.mv_data, k.mv_size);
+    if (n == sizeof batch / sizeof *batch) {
+      sl_key_filter_add_many(&b->keys, batch, n);
+      n = 0;
+    }
+  }
+  sl_key_filter_add_many(&b->keys, batch, n);
   if (rc != MDB_NOTFOUND)
     sl_key_filter_disable(&b->keys);
   if (cur)

@@ -66,7 +66,7 @@ typedef struct sl_cache {
    * Cleared whenever an entry is freed. */
   sl_cache_entry *last;
   sl_cache_queue q[SL_CQ_COUNT];
-  size_t hand;   /* the eviction clock's position in slots (sl_cache_evict) */
+  size_t hand;   /* the eviction clock's step: it is at slot hand_slot(hand) (sl_cache_evict) */
   uint64_t sets; /* sl_cache_set calls: a cheap "changed since" for caches that only hold pending writes */
 } sl_cache;
 

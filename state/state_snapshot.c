@@ -468,18 +468,42 @@ static size_t first_delete(const mapped *m) {
   return 0;
 }
 
+/* A load commits every LOAD_CHUNK records: one transaction for a whole snapshot kept every page it wrote in
+ * malloc'd memory until its commit (hundreds of MB for millions of keys) and slowed each page allocation
+ * with a dirty list that long. The environment is a scratch one until it is renamed into place, so the
+ * parts need no durability of their own (mdb_env_sync at the end). */
+#define LOAD_CHUNK 65536
+
+static int load_begin(MDB_env *env, MDB_txn **txn, MDB_dbi dbi[4], MDB_cursor *cur[4]) {
+  int rc = mdb_txn_begin(env, NULL, 0, txn);
+  if (rc)
+    return rc;
+  if ((rc = mdb_dbi_open(*txn, "kv", MDB_CREATE, &dbi[1])) ||
+      (rc = mdb_dbi_open(*txn, "meta", MDB_CREATE, &dbi[2])) ||
+      (rc = mdb_dbi_open(*txn, "states", MDB_CREATE, &dbi[3]))) {
+    mdb_txn_abort(*txn);
+    return rc;
+  }
+  memset(cur, 0, 4 * sizeof *cur); /* opened on first use; the commit closes them */
+  return 0;
+}
+
+/* Appends (k, v) to database tag through its cursor: records come in key order, so MDB_APPEND, and one
+ * cursor per database instead of mdb_put's cursor per call. */
+static int load_append(MDB_txn *txn, const MDB_dbi dbi[4], MDB_cursor *cur[4], uint8_t tag, MDB_val *k,
+                       MDB_val *v) {
+  int rc = cur[tag] ? 0 : mdb_cursor_open(txn, dbi[tag], &cur[tag]);
+  return rc ? rc : mdb_cursor_put(cur[tag], k, v, MDB_APPEND);
+}
+
 static int load_records(MDB_env *env, const mapped *m, const dropped *d) {
   MDB_txn *txn;
   MDB_dbi dbi[4];
-  int rc = mdb_txn_begin(env, NULL, 0, &txn);
+  MDB_cursor *cur[4];
+  int rc = load_begin(env, &txn, dbi, cur);
   if (rc)
     return rc;
-  if ((rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &dbi[1])) ||
-      (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &dbi[2])) ||
-      (rc = mdb_dbi_open(txn, "states", MDB_CREATE, &dbi[3]))) {
-    mdb_txn_abort(txn);
-    return rc;
-  }
+  size_t in_txn = 0;
   for (size_t off = 8; rc == 0 && off < m->len - TRAILER_LEN;) {
     uint8_t tag = m->p[off];
     size_t klen = get_u32(m->p + off + 1), vlen = get_u32(m->p + off + 5);
@@ -487,7 +511,7 @@ static int load_records(MDB_env *env, const mapped *m, const dropped *d) {
     int drop = (tag == 1 && is_dropped(d, k.mv_data, klen)) ||
                (tag == 3 && vlen >= 4 && d->n && is_dropped(d, (const uint8_t *)v.mv_data - 2, 6));
     if (!drop) {
-      rc = mdb_put(txn, dbi[tag], &k, &v, MDB_APPEND);
+      rc = load_append(txn, dbi, cur, tag, &k, &v);
     } else if (tag == 3) {
       /* A dropped registration leaves a tombstone "\0" + id: the backend assigns the next id as the
        * number of registrations + 1, so removing a row would hand a kept state's id to the next new
@@ -499,6 +523,13 @@ static int load_records(MDB_env *env, const mapped *m, const dropped *d) {
       rc = mdb_put(txn, dbi[3], &tk, &v, 0);
     }
     off += 9 + klen + vlen;
+    if (rc == 0 && ++in_txn == LOAD_CHUNK) {
+      in_txn = 0;
+      if ((rc = mdb_txn_commit(txn)) != 0)
+        return rc;
+      if ((rc = load_begin(env, &txn, dbi, cur)) != 0)
+        return rc;
+    }
   }
   if (rc) {
     mdb_txn_abort(txn);
