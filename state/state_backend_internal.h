@@ -45,8 +45,9 @@ struct sl_backend {
   int flushed;
   int flush_failed; /* the last background flush failed: the next barrier commits synchronously */
   MDB_txn *rtxn;    /* read-only transaction for cache misses while flushing */
-  struct sl_frozen *unsettled; /* the last finished frozen batch while some of it is not settled yet: cache
-                                  pressure settles it all before it commits anything (sl_bk_settle_now) */
+  struct sl_frozen *unsettled; /* the last frozen batch while some of it is not settled yet: cache pressure
+                                  waits for its flush and settles it all before it commits anything
+                                  (sl_bk_settle_now) */
   /* The cache's queues (state_cache.h), so that nothing per record or per iterator scans the cache:
    *   SL_CQ_WRITTEN    entries put or deleted since the last freeze (what the next barrier freezes). Every
    *                    entry marked SL_CE_IN_TXN is on it (the write transaction never outlives a barrier),

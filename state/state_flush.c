@@ -200,6 +200,7 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
   b->flushing = 1;
   b->flushed = 0;
   b->snapshots_open++;
+  b->unsettled = f; /* settled once flushed: after the barrier is over, or sooner under pressure */
   *out = f;
   return SL_STATE_OK;
 }
@@ -398,12 +399,16 @@ void sl_frozen_finish(sl_frozen *f) {
     struct committed meta = {f, 2}, ids = {f, 3};
     sl_cache_remove_if(&b->meta_pend, was_committed, &meta);
     sl_cache_remove_if(&b->ids_pend, was_committed, &ids);
-    b->unsettled = f;
   }
 }
 
 void sl_bk_settle_now(sl_backend *b) {
-  if (b->unsettled)
+  if (!b->unsettled)
+    return;
+  /* A batch still being flushed is waited for: a commit would wait for it too, and then write its entries
+   * again; once LMDB holds them they only need marking clean. */
+  sl_bk_wait_flush(b);
+  if (!b->flush_failed)
     (void)sl_frozen_settle(b->unsettled, (size_t)-1);
 }
 
