@@ -331,11 +331,46 @@ static void test_pressure_settles_the_last_barrier(void **state) {
   sl_frozen_free(g);
 }
 
+/* The same while the batch is still being flushed on another thread (here: after a pause): pressure waits
+ * for that flush and settles the batch, it does not commit the entries on the record thread. */
+static void test_pressure_waits_for_a_flush_in_progress(void **state) {
+  const char *dir = *state;
+  enum { FROZEN = 8000, NEW = 3000 };
+  sl_backend *b = open_b(dir, CAP, 0);
+  char k[32], v[64];
+  for (int i = 0; i < FROZEN; i++) {
+    key_of(k, sizeof k, i);
+    val_of(v, sizeof v, i);
+    put_s(b, k, v);
+  }
+  struct worker w;
+  sl_frozen *f = freeze(b);
+  worker_start(&w, f, 200);
+  uint64_t commits = stats(b).commits, before = written(b);
+  for (int i = FROZEN; i < FROZEN + NEW; i++) {
+    key_of(k, sizeof k, i);
+    val_of(v, sizeof v, i);
+    put_s(b, k, v);
+    assert_true(stats(b).cache_bytes <= CAP);
+  }
+  sl_snapshot *snap = worker_join(&w);
+  assert_int_equal(stats(b).commits, commits);
+  assert_int_equal(written(b), before);
+  for (int i = 0; i < FROZEN + NEW; i += 7) {
+    key_of(k, sizeof k, i);
+    val_of(v, sizeof v, i);
+    expect_val(b, k, v);
+  }
+  flush_done(f, snap);
+  sl_backend_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_stream_of_new_keys),     T(test_delta_after_pressure), T(test_hot_set_stays),
       T(test_clean_entries_go_first), T(test_commit_in_parts),      T(test_iterating_stays_bounded),
       T(test_first_put_after_a_miss_reuses_the_entry), T(test_pressure_settles_the_last_barrier),
+      T(test_pressure_waits_for_a_flush_in_progress),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
