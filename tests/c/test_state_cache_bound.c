@@ -287,6 +287,28 @@ static void test_first_put_after_a_miss_reuses_the_entry(void **state) {
   sl_backend_close(b);
 }
 
+/* Puts keys [from, to) (key_of, val_of); with cap_checked, the cache never passes its cap after a put. */
+static void put_range(sl_backend *b, int from, int to, int cap_checked) {
+  char k[32], v[64];
+  for (int i = from; i < to; i++) {
+    key_of(k, sizeof k, i);
+    val_of(v, sizeof v, i);
+    put_s(b, k, v);
+    if (cap_checked)
+      assert_true(stats(b).cache_bytes <= CAP);
+  }
+}
+
+/* Every 7th key of [0, to) reads back its value. */
+static void expect_range(sl_backend *b, int to) {
+  char k[32], v[64];
+  for (int i = 0; i < to; i += 7) {
+    key_of(k, sizeof k, i);
+    val_of(v, sizeof v, i);
+    expect_val(b, k, v);
+  }
+}
+
 /* A barrier's batch that is flushed but not yet settled (the runtime settles a few thousand entries per
  * batch) makes most of a full cache dirty in name only: LMDB holds those bytes. Cache pressure settles the
  * batch first and evicts its entries, so a stream of new keys after a barrier commits nothing on the record
@@ -296,31 +318,17 @@ static void test_pressure_settles_the_last_barrier(void **state) {
   const char *dir = *state;
   enum { FROZEN = 8000, NEW = 3000 };
   sl_backend *b = open_b(dir, CAP, 0);
-  char k[32], v[64];
-  for (int i = 0; i < FROZEN; i++) {
-    key_of(k, sizeof k, i);
-    val_of(v, sizeof v, i);
-    put_s(b, k, v);
-  }
+  put_range(b, 0, FROZEN, 0);
   sl_frozen *f = freeze(b);
   sl_snapshot *snap = flush_inline(f);
   sl_snapshot_end(snap);
   sl_frozen_finish(f); /* flushed, none of it settled */
   uint64_t commits = stats(b).commits, before = written(b);
-  for (int i = FROZEN; i < FROZEN + NEW; i++) {
-    key_of(k, sizeof k, i);
-    val_of(v, sizeof v, i);
-    put_s(b, k, v);
-    assert_true(stats(b).cache_bytes <= CAP);
-  }
+  put_range(b, FROZEN, FROZEN + NEW, 1);
   assert_true(stats(b).evictions > 0);
   assert_int_equal(stats(b).commits, commits);
   assert_int_equal(written(b), before);
-  for (int i = 0; i < FROZEN + NEW; i += 7) {
-    key_of(k, sizeof k, i);
-    val_of(v, sizeof v, i);
-    expect_val(b, k, v);
-  }
+  expect_range(b, FROZEN + NEW);
   sl_frozen_free(f);
   /* Freed unsettled, then closed with a flushed batch still alive: both orders are safe. */
   sl_frozen *g = freeze(b);
@@ -337,30 +345,16 @@ static void test_pressure_waits_for_a_flush_in_progress(void **state) {
   const char *dir = *state;
   enum { FROZEN = 8000, NEW = 3000 };
   sl_backend *b = open_b(dir, CAP, 0);
-  char k[32], v[64];
-  for (int i = 0; i < FROZEN; i++) {
-    key_of(k, sizeof k, i);
-    val_of(v, sizeof v, i);
-    put_s(b, k, v);
-  }
+  put_range(b, 0, FROZEN, 0);
   struct worker w;
   sl_frozen *f = freeze(b);
   worker_start(&w, f, 200);
   uint64_t commits = stats(b).commits, before = written(b);
-  for (int i = FROZEN; i < FROZEN + NEW; i++) {
-    key_of(k, sizeof k, i);
-    val_of(v, sizeof v, i);
-    put_s(b, k, v);
-    assert_true(stats(b).cache_bytes <= CAP);
-  }
+  put_range(b, FROZEN, FROZEN + NEW, 1);
   sl_snapshot *snap = worker_join(&w);
   assert_int_equal(stats(b).commits, commits);
   assert_int_equal(written(b), before);
-  for (int i = 0; i < FROZEN + NEW; i += 7) {
-    key_of(k, sizeof k, i);
-    val_of(v, sizeof v, i);
-    expect_val(b, k, v);
-  }
+  expect_range(b, FROZEN + NEW);
   flush_done(f, snap);
   sl_backend_close(b);
 }
