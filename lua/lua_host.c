@@ -378,6 +378,28 @@ int sl_lua_host_pending_timers(sl_lua_host *h, uint64_t *n, char *err, size_t er
   return 0;
 }
 
+uint64_t sl_lua_host_memory(const sl_lua_host *h) {
+  if (!h->L)
+    return 0;
+  return (uint64_t)lua_gc(h->L, LUA_GCCOUNT, 0) * 1024u + (uint64_t)lua_gc(h->L, LUA_GCCOUNTB, 0);
+}
+
+int sl_lua_host_watermark(sl_lua_host *h, int64_t *wm) {
+  lua_State *L = h->L;
+  if (!L || !h->job.event_time)
+    return 0;
+  push_host_fn(h, "watermark");
+  if (lua_pcall(L, 0, 1, 0)) {
+    lua_pop(L, 1);
+    return -1;
+  }
+  int known = lua_isnumber(L, -1);
+  if (known)
+    *wm = (int64_t)lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  return known;
+}
+
 void sl_lua_host_close(sl_lua_host *h) {
   if (h->L)
     lua_close(h->L);
