@@ -73,7 +73,8 @@ static int start_tcp(sl_metrics_service *s, const char *spec, const char *state_
 }
 
 int sl_metrics_service_start(sl_metrics_service *s, const sl_job_desc *d, unsigned ntasks,
-                             const char *metrics_spec, const char *state_dir, char *err, size_t errlen) {
+                             const char *metrics_spec, const char *state_dir, uv_loop_t *loop, int quiet,
+                             char *err, size_t errlen) {
   memset(s, 0, sizeof *s);
   if (!(s->m = new_registry(d, ntasks))) {
     snprintf(err, errlen, "out of memory");
@@ -87,10 +88,12 @@ int sl_metrics_service_start(sl_metrics_service *s, const sl_job_desc *d, unsign
     sl_state_dir_path(state_dir, SL_STATE_DIR_STATUS_SOCKET, s->sock_path, sizeof s->sock_path);
   else
     sl_warn("%s; `sluice status` will not see this job", why);
+  sl_progress_start(&s->progress, loop, s->m, quiet);
   return 0;
 }
 
 void sl_metrics_service_stop(sl_metrics_service *s) {
+  sl_progress_stop(&s->progress);
   sl_metrics_server_stop(s->tcp);
   sl_metrics_server_stop(s->local);
   s->tcp = s->local = NULL;

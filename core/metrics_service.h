@@ -11,6 +11,7 @@
 
 #include "core/metrics.h"
 #include "core/metrics_http.h"
+#include "core/progress.h"
 #include "lua/lua_host.h"
 
 typedef struct sl_metrics_service {
@@ -18,15 +19,18 @@ typedef struct sl_metrics_service {
   sl_metrics_server *tcp, *local;
   char addr_path[4200]; /* STATE-DIR/metrics.addr, "" when not written */
   char sock_path[4200]; /* STATE-DIR/status.sock, "" when not made */
+  sl_progress progress; /* the line on a terminal (core/progress.h) */
 } sl_metrics_service;
 
-/* For job d at ntasks subtasks on state_dir: the registry, the unix socket and, when metrics_spec is not
- * NULL, the TCP endpoint. 0, or -1 with the reason in err: --metrics could not be served (the job must
+/* For job d at ntasks subtasks on state_dir: the registry, the unix socket, the progress line on loop
+ * (unless quiet or stderr is no terminal) and, when metrics_spec is not NULL, the TCP endpoint. 0, or -1 with the reason in err: --metrics could not be served (the job must
  * not start: exit status 2). A unix socket that cannot be made is a warning (the job runs; `sluice
  * status` will not find it). */
 int sl_metrics_service_start(sl_metrics_service *s, const sl_job_desc *d, unsigned ntasks,
-                             const char *metrics_spec, const char *state_dir, char *err, size_t errlen);
-/* Stops serving, removes status.sock and metrics.addr, frees the registry (idempotent). */
+                             const char *metrics_spec, const char *state_dir, uv_loop_t *loop, int quiet,
+                             char *err, size_t errlen);
+/* Stops serving, removes status.sock and metrics.addr, frees the registry (idempotent). The progress
+ * line's timer is closing then: the caller runs the loop once more before closing it. */
 void sl_metrics_service_stop(sl_metrics_service *s);
 
 #endif

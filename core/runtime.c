@@ -477,7 +477,8 @@ int sl_runtime_run(const sl_run_options *opts) {
   sl_metrics_service svc; /* status.sock, and --metrics (core/metrics_service.h) */
   memset(&svc, 0, sizeof svc);
   int ok = setup(&rt) == 0;
-  if (ok && sl_metrics_service_start(&svc, &rt.lua.job, 1, opts->metrics, rt.state_dir, err, sizeof err) == 0)
+  if (ok && sl_metrics_service_start(&svc, &rt.lua.job, 1, opts->metrics, rt.state_dir, rt.loop,
+                                     opts->quiet, err, sizeof err) == 0)
     rt.metrics = svc.m;
   else if (ok)
     sl_error("%s", err);
@@ -523,6 +524,7 @@ int sl_runtime_run(const sl_run_options *opts) {
             (unsigned long long)rt.ckpt.unchanged, status ? " (failed)" : "");
   sl_runtime_teardown(&rt);
   sl_metrics_service_stop(&svc);
+  uv_run(rt.loop, UV_RUN_NOWAIT); /* the progress line's timer closes */
   uv_loop_close(rt.loop);
   return status;
 }

@@ -731,7 +731,7 @@ int sl_job_run(const sl_run_options *opts) {
   err[0] = '\0';
   int ok = start_loop(&job, err, sizeof err) == 0 && setup(&job, err, sizeof err) == 0;
   if (ok && (ok = sl_metrics_service_start(&job.metrics, &job.base.lua.job, job.n, opts->metrics,
-                                           job.base.state_dir, err, sizeof err) == 0))
+                                           job.base.state_dir, job.loop, opts->quiet, err, sizeof err) == 0))
     for (unsigned i = 0; i < job.n; i++) {
       job.tasks[i].rt.metrics = job.metrics.m;
       job.tasks[i].rt.metrics_task = i;
