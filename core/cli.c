@@ -56,7 +56,7 @@ void sl_cli_print_help(void) {
       "\n"
       "  sluice checkpoints STATE-DIR       list checkpoints (id, time, size, duration, complete)\n"
       "  sluice savepoint STATE-DIR [PATH]  ask the job running on STATE-DIR for a savepoint\n"
-      "  sluice status STATE-DIR            what the job running on STATE-DIR is doing (records, rates,\n"
+      "  sluice status STATE-DIR [--json]   what the job running on STATE-DIR is doing (records, rates,\n"
       "                                     checkpoints, inputs); exit status 1 when none runs there\n"
       "  sluice reload STATE-DIR            reload the script of the job running on STATE-DIR (as SIGHUP)\n"
       "  sluice state ls PATH [--json]      the states in a checkpoint, savepoint or stopped state dir\n"

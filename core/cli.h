@@ -14,7 +14,7 @@
  *   sluice checkpoints STATE-DIR
  *   sluice savepoint STATE-DIR [PATH]
  *   sluice reload STATE-DIR
- *   sluice status STATE-DIR
+ *   sluice status STATE-DIR [--json]
  *   sluice --help | --version
  */
 #ifndef SLUICE_CLI_H
