@@ -53,9 +53,21 @@ sl_metrics *sl_metrics_new(const char *job_name, const char *sink_name, int even
   return m;
 }
 
+int sl_metrics_set_operators(sl_metrics *m, char *const *uids, int n) {
+  if (!(m->operators = calloc((size_t)n + 1, sizeof *m->operators)))
+    return -1;
+  for (; m->noperators < n; m->noperators++)
+    if (!(m->operators[m->noperators] = strdup(uids[m->noperators])))
+      return -1;
+  return 0;
+}
+
 void sl_metrics_free(sl_metrics *m) {
   if (!m)
     return;
+  for (int i = 0; m->operators && i < m->noperators; i++)
+    free(m->operators[i]);
+  free(m->operators);
   for (int i = 0; m->source_names && i < m->nsources; i++)
     free(m->source_names[i]);
   for (unsigned t = 0; m->tasks && t < m->ntasks; t++)

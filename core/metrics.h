@@ -70,6 +70,8 @@ typedef struct sl_metrics {
   unsigned ntasks;
   int nsources;
   char **source_names; /* [nsources] */
+  char **operators;    /* [noperators]: the job's operator uids in graph order (the status page) */
+  int noperators;
   sl_metrics_job job;
   sl_metrics_task *tasks; /* [ntasks] */
 } sl_metrics;
@@ -78,6 +80,8 @@ typedef struct sl_metrics {
 sl_metrics *sl_metrics_new(const char *job_name, const char *sink_name, int event_time, unsigned ntasks,
                            const char *const *source_names, int nsources);
 void sl_metrics_free(sl_metrics *m);
+/* Names the job's operators (copied; before any reader starts). 0, or -1 when out of memory. */
+int sl_metrics_set_operators(sl_metrics *m, char *const *uids, int n);
 
 /* Called by the coordinating thread when checkpoint id completed (duration, size in bytes, alignment). */
 void sl_metrics_checkpoint_done(sl_metrics *m, uint64_t id, uint64_t duration_ms, uint64_t bytes,

@@ -12,6 +12,10 @@
 #include "core/metrics_prom.h"
 #include "core/metrics_report.h"
 
+/* The status page (core/status_page.html, embedded at build time by core/embed_file.cmake). */
+extern const char sl_status_page[];
+extern const size_t sl_status_page_len;
+
 struct sl_metrics_server {
   struct MHD_Daemon *d;
   const sl_metrics *m;
@@ -61,7 +65,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     sl_metrics_render_status(s->m, &b, sl_metrics_rss_bytes(), now);
     return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", &b);
   }
-  sl_buf_put(&b, "not found: try /metrics, /metrics.json or /status\n", 50);
+  if (!strcmp(url, "/")) {
+    sl_buf_put(&b, sl_status_page, sl_status_page_len);
+    return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b);
+  }
+  sl_buf_put(&b, "not found: try /, /metrics, /metrics.json or /status\n", 53);
   return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", &b);
 }
 

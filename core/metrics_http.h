@@ -2,6 +2,7 @@
  *   GET /metrics       the Prometheus text format (core/metrics_prom.h)
  *   GET /metrics.json  the same figures as one JSON object (core/metrics_json.h)
  *   GET /status        the report `sluice status` prints (core/metrics_report.h)
+ *   GET /              the status page (core/status_page.html), which polls /metrics.json
  * on a listening socket the caller made (core/metrics_listen.h): TCP for --metrics, the state dir's unix
  * socket for `sluice status`. The server only reads the registry (relaxed atomic loads), never the
  * runtime. Stop it before the registry is freed. */

@@ -111,6 +111,14 @@ void sl_metrics_render_json(const sl_metrics *m, sl_buf *b, unsigned long long r
   key(b, &f, "event_time");
   sl_buf_put(b, m->event_time ? "true" : "false", m->event_time ? 4 : 5);
   num(b, &f, "parallelism", m->ntasks);
+  key(b, &f, "operators");
+  sl_buf_putc(b, '[');
+  for (int i = 0; i < m->noperators; i++) {
+    if (i)
+      sl_buf_put(b, ", ", 2);
+    sl_buf_put_json_string(b, m->operators[i], strlen(m->operators[i]));
+  }
+  sl_buf_putc(b, ']');
   uint64_t start = sl_mget(&m->job.start_ms);
   num(b, &f, "uptime_ms", now_ms > start ? now_ms - start : 0);
   num(b, &f, "rss_bytes", rss);

@@ -35,6 +35,10 @@ static sl_metrics *new_registry(const sl_job_desc *d, unsigned ntasks) {
   sl_metrics *m = ok ? sl_metrics_new(d->name, sink, d->event_time, ntasks, (const char *const *)names,
                                       d->nsources)
                      : NULL;
+  if (m && sl_metrics_set_operators(m, d->uids, d->nuids)) {
+    sl_metrics_free(m);
+    m = NULL;
+  }
   for (int i = 0; names && i < d->nsources; i++)
     free(names[i]);
   free(names);
