@@ -48,4 +48,14 @@ rc=0; "$SLUICE" status "$st" 2> "$WORK/stale.err" || rc=$?
 pid=$!
 wait_for "the restarted job" status_has "$st" "^job url-count: running"
 kill -TERM "$pid"; wait "$pid" || fail "the restarted job failed: $(cat "$WORK/err-k2")"
+# A state dir whose path is too long for a unix socket address (108 bytes) still serves its status.
+long="$WORK/$(printf 'd%.0s' $(seq 60))/$(printf 'e%.0s' $(seq 60))/st"
+mkdir -p "$long"
+"$SLUICE" run "$SCRIPTS/url_count.lua" --input "$WORK/in.log" --follow --state-dir "$long" \
+  --output "$WORK/out-long" 2> "$WORK/err-long" &
+pid=$!
+wait_for "the job with a long state dir" status_has "$long" "^records: 2001 in"
+grep -q "status.sock" "$WORK/err-long" && fail "a warning about the socket: $(cat "$WORK/err-long")"
+kill -TERM "$pid"; wait "$pid" || fail "the long-path job failed: $(cat "$WORK/err-long")"
+[ ! -e "$long/status.sock" ] || fail "status.sock left in the long state dir"
 echo "status_command: ok"
