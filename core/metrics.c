@@ -79,19 +79,20 @@ void sl_metrics_free(sl_metrics *m) {
   free(m);
 }
 
-void sl_metrics_checkpoint_done(sl_metrics *m, uint64_t id, uint64_t duration_ms, uint64_t bytes,
-                                uint64_t alignment_ms, uint64_t now_ms) {
+void sl_metrics_checkpoint_done(sl_metrics *m, const sl_checkpoint_meta *c, uint64_t now_ms) {
   if (!m)
     return;
   sl_metrics_job *j = &m->job;
   uint64_t k = sl_mget(&j->history_n);
-  sl_mset(&j->hist_id[k % SL_METRICS_HISTORY], id);
-  sl_mset(&j->hist_duration_ms[k % SL_METRICS_HISTORY], duration_ms);
-  sl_mset(&j->hist_bytes[k % SL_METRICS_HISTORY], bytes);
+  sl_mset(&j->hist_id[k % SL_METRICS_HISTORY], c->id);
+  sl_mset(&j->hist_duration_ms[k % SL_METRICS_HISTORY], c->duration_ms);
+  sl_mset(&j->hist_bytes[k % SL_METRICS_HISTORY], c->snapshot_bytes);
+  sl_mset(&j->hist_stall_ms[k % SL_METRICS_HISTORY], c->barrier_ms);
   sl_mset(&j->history_n, k + 1);
-  sl_mset(&j->last_id, id);
-  sl_mset(&j->last_duration_ms, duration_ms);
-  sl_mset(&j->last_bytes, bytes);
-  sl_mset(&j->last_alignment_ms, alignment_ms);
+  sl_mset(&j->last_id, c->id);
+  sl_mset(&j->last_duration_ms, c->duration_ms);
+  sl_mset(&j->last_bytes, c->snapshot_bytes);
+  sl_mset(&j->last_alignment_ms, c->alignment_ms);
+  sl_mset(&j->last_stall_ms, c->barrier_ms);
   sl_mset(&j->last_time_ms, now_ms);
 }

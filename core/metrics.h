@@ -20,6 +20,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "core/checkpoint_meta.h"
+
 typedef _Atomic uint64_t sl_mval;
 
 static inline void sl_mset(sl_mval *v, uint64_t x) {
@@ -55,10 +57,10 @@ typedef struct sl_metrics_task {
 
 typedef struct sl_metrics_job {
   sl_mval completed, failed, skipped;
-  sl_mval last_id, last_duration_ms, last_bytes, last_alignment_ms, last_time_ms;
+  sl_mval last_id, last_duration_ms, last_bytes, last_alignment_ms, last_stall_ms, last_time_ms;
   /* the last SL_METRICS_HISTORY completed checkpoints: entry k % HISTORY is the k-th (k < history_n) */
   sl_mval history_n, hist_id[SL_METRICS_HISTORY], hist_duration_ms[SL_METRICS_HISTORY],
-      hist_bytes[SL_METRICS_HISTORY];
+      hist_bytes[SL_METRICS_HISTORY], hist_stall_ms[SL_METRICS_HISTORY];
   sl_mval reloads_ok, reloads_failed;
   sl_mval start_ms;
 } sl_metrics_job;
@@ -83,9 +85,9 @@ void sl_metrics_free(sl_metrics *m);
 /* Names the job's operators (copied; before any reader starts). 0, or -1 when out of memory. */
 int sl_metrics_set_operators(sl_metrics *m, char *const *uids, int n);
 
-/* Called by the coordinating thread when checkpoint id completed (duration, size in bytes, alignment). */
-void sl_metrics_checkpoint_done(sl_metrics *m, uint64_t id, uint64_t duration_ms, uint64_t bytes,
-                                uint64_t alignment_ms, uint64_t now_ms);
+/* Called by the coordinating thread when a checkpoint completed, with its metadata (id, duration, bytes,
+ * alignment, barrier stall). m NULL: nothing. */
+void sl_metrics_checkpoint_done(sl_metrics *m, const sl_checkpoint_meta *c, uint64_t now_ms);
 
 /* Epoch milliseconds (the clock the figures are stamped with). */
 uint64_t sl_metrics_now_ms(void);

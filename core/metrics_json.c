@@ -34,6 +34,7 @@ static void checkpoints(const sl_metrics *m, sl_buf *b, unsigned long long now_m
   num(b, &f, "last_duration_ms", sl_mget(&j->last_duration_ms));
   num(b, &f, "last_bytes", sl_mget(&j->last_bytes));
   num(b, &f, "last_alignment_ms", sl_mget(&j->last_alignment_ms));
+  num(b, &f, "last_stall_ms", sl_mget(&j->last_stall_ms));
   uint64_t at = sl_mget(&j->last_time_ms);
   num(b, &f, "last_age_ms", at && now_ms > at ? now_ms - at : 0);
   key(b, &f, "history");
@@ -45,6 +46,7 @@ static void checkpoints(const sl_metrics *m, sl_buf *b, unsigned long long now_m
     num(b, &g, "id", sl_mget(&j->hist_id[k % SL_METRICS_HISTORY]));
     num(b, &g, "duration_ms", sl_mget(&j->hist_duration_ms[k % SL_METRICS_HISTORY]));
     num(b, &g, "bytes", sl_mget(&j->hist_bytes[k % SL_METRICS_HISTORY]));
+    num(b, &g, "stall_ms", sl_mget(&j->hist_stall_ms[k % SL_METRICS_HISTORY]));
     sl_buf_putc(b, '}');
   }
   sl_buf_put(b, "]}", 2);

@@ -244,6 +244,9 @@ void sl_metrics_render_prom(const sl_metrics *m, sl_buf *b, unsigned long long r
   job_sample(b, "sluice_lastCheckpointAlignmentTime", "gauge",
              "Longest barrier alignment of the last completed checkpoint, in ms.",
              (double)sl_mget(&j->last_alignment_ms));
+  job_sample(b, "sluice_lastCheckpointBarrierStall", "gauge",
+             "Milliseconds the stream stood still at the last completed checkpoint's barrier.",
+             (double)sl_mget(&j->last_stall_ms));
   family(b, "sluice_reloads", "counter", "Hot reloads of the job's code, by outcome.");
   const char *ok[] = {"outcome", "ok"}, *failed[] = {"outcome", "failed"};
   sl_prom_put_sample(b, "sluice_reloads", ok, 1, (double)sl_mget(&j->reloads_ok));

@@ -358,7 +358,7 @@ static int complete(sl_job *job, uint64_t id, const sl_share *sh) {
   if (sl_checkpoint_meta_write(dir, &m, err, sizeof err))
     goto failed;
   job->completed++;
-  sl_metrics_checkpoint_done(job->metrics.m, id, m.duration_ms, m.snapshot_bytes, m.alignment_ms, sl_now_ms());
+  sl_metrics_checkpoint_done(job->metrics.m, &m, sl_now_ms());
   if (job->savepoint[0])
     write_savepoint(job, dir, &m);
   if (sl_output_commit_parts(&b->out, id, id, len, err, sizeof err)) {

@@ -62,7 +62,12 @@ static void registry_families(void **state) {
   sl_mset(&m->tasks[1].sources[0].records_in, 42);
   sl_mset(&m->tasks[0].records_out, 7);
   sl_mset(&m->job.completed, 3);
-  sl_metrics_checkpoint_done(m, 9, 12, 3456, 0, 1000);
+  sl_checkpoint_meta c = {0};
+  c.id = 9;
+  c.duration_ms = 12;
+  c.snapshot_bytes = 3456;
+  c.barrier_ms = 2;
+  sl_metrics_checkpoint_done(m, &c, 1000);
   sl_buf b;
   sl_buf_init(&b);
   sl_metrics_render_prom(m, &b, 4096, 2000);
@@ -74,6 +79,7 @@ static void registry_families(void **state) {
   assert_non_null(strstr(t, "\nsluice_numberOfCompletedCheckpoints 3\n"));
   assert_non_null(strstr(t, "\nsluice_lastCompletedCheckpointId 9\n"));
   assert_non_null(strstr(t, "\nsluice_lastCheckpointSize 3456\n"));
+  assert_non_null(strstr(t, "\nsluice_lastCheckpointBarrierStall 2\n"));
   assert_non_null(strstr(t, "\nsluice_process_resident_memory_bytes 4096\n"));
   assert_null(strstr(t, "sluice_currentWatermark")); /* not an event-time job */
   /* every line is a comment or "name[{...}] value" */

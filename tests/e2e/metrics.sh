@@ -44,6 +44,7 @@ for par in 1 2; do
   [ "$(value "$WORK/m" sluice_lua_memory_bytes)" -gt 100000 ] || fail "par $par: Lua memory"
   [ "$(value "$WORK/m" sluice_process_resident_memory_bytes)" -gt 1000000 ] || fail "par $par: RSS"
   grep -q '^# TYPE sluice_numRecordsIn counter$' "$WORK/m" || fail "par $par: no TYPE line"
+  grep -q "^sluice_lastCheckpointBarrierStall [0-9]" "$WORK/m" || fail "par $par: no barrier stall"
   if [ "$par" = 1 ]; then
     grep -q 'subtask=' "$WORK/m" && fail "a subtask label at parallelism 1"
     grep -q "^sluice_numRecordsIn{source=\"$log\"} 3001$" "$WORK/m" || fail "per-source count: $(grep numRecordsIn "$WORK/m")"
