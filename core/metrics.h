@@ -42,15 +42,15 @@ typedef struct sl_metrics_source {
 
 typedef struct sl_metrics_task {
   sl_mval records_in, records_out, errors, late;
-  sl_mval rate_in, rate_out;     /* records/s over the last second or so */
-  sl_mval busy_ms_per_s;         /* loop time not spent waiting for events, per second */
+  sl_mval rate_in, rate_out;      /* records/s over the last second or so */
+  sl_mval busy_ms_per_s;          /* loop time not spent waiting for events, per second */
   sl_mval backpressured_ms_per_s; /* time its reads were paused for a full channel, per second */
-  sl_mval lua_bytes;             /* its Lua VM's memory (collectgarbage "count") */
-  sl_mval watermark;             /* event time: the watermark as epoch ms (int64 bits), or NO_WATERMARK */
+  sl_mval lua_bytes;              /* its Lua VM's memory (collectgarbage "count") */
+  sl_mval watermark;              /* event time: the watermark as epoch ms (int64 bits), or NO_WATERMARK */
   sl_mval cache_hits, cache_misses, cache_bytes, state_commits;
-  sl_mval last_alignment_ms;     /* barrier alignment of its last checkpoint (exactly-once, parallel) */
-  sl_mval published_ms;          /* when this slot was last written (epoch ms; 0: never) */
-  sl_metrics_source *sources;    /* [nsources] */
+  sl_mval last_alignment_ms;  /* barrier alignment of its last checkpoint (exactly-once, parallel) */
+  sl_mval published_ms;       /* when this slot was last written (epoch ms; 0: never) */
+  sl_metrics_source *sources; /* [nsources] */
 } sl_metrics_task;
 
 #define SL_METRICS_HISTORY 16

@@ -40,7 +40,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **state) {
+                                  const char *version, const char *upload, size_t *upload_size,
+                                  void **state) {
   sl_metrics_server *s = cls;
   (void)version;
   (void)upload;
@@ -84,8 +85,8 @@ sl_metrics_server *sl_metrics_server_start(const sl_metrics *m, int fd, char *er
   s->fd = fd;
   /* One polling thread (the figures are cheap to render; a scrape a second is the expected load), a
    * timeout so an idle client cannot hold a connection, and a cap on connections. */
-  s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC, 0, NULL, NULL, on_request, s,
-                          MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+  s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC, 0, NULL, NULL,
+                          on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
                           MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_END);
   if (!s->d) {
     snprintf(err, errlen, "cannot start the HTTP server (libmicrohttpd)");

@@ -105,7 +105,8 @@ static void sources(const sl_metrics *m, sl_buf *b) {
   sl_buf_putc(b, ']');
 }
 
-void sl_metrics_render_json(const sl_metrics *m, sl_buf *b, unsigned long long rss, unsigned long long now_ms) {
+void sl_metrics_render_json(const sl_metrics *m, sl_buf *b, unsigned long long rss,
+                            unsigned long long now_ms) {
   int f = 1;
   sl_buf_putc(b, '{');
   str(b, &f, "job", m->job_name);

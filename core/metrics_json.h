@@ -7,6 +7,7 @@
 #include "core/record/json_write.h"
 
 /* Appends the object to b (b->oom says whether it fit). rss in bytes, now_ms the time of reading. */
-void sl_metrics_render_json(const sl_metrics *m, sl_buf *b, unsigned long long rss, unsigned long long now_ms);
+void sl_metrics_render_json(const sl_metrics *m, sl_buf *b, unsigned long long rss,
+                            unsigned long long now_ms);
 
 #endif

@@ -104,11 +104,11 @@ static void task_family(const sl_metrics *m, sl_buf *b, const char *name, const 
   }
 }
 
-#define GETTER(fn, expr)                                                                                   \
-  static double fn(const sl_metrics *m, const sl_metrics_task *t, unsigned long long now_ms) {             \
-    (void)m;                                                                                               \
-    (void)now_ms;                                                                                          \
-    return (double)(expr);                                                                                 \
+#define GETTER(fn, expr)                                                                                     \
+  static double fn(const sl_metrics *m, const sl_metrics_task *t, unsigned long long now_ms) {               \
+    (void)m;                                                                                                 \
+    (void)now_ms;                                                                                            \
+    return (double)(expr);                                                                                   \
   }
 GETTER(get_out, sl_mget(&t->records_out))
 GETTER(get_errors, sl_mget(&t->errors))
@@ -144,8 +144,8 @@ static double get_watermark_lag(const sl_metrics *m, const sl_metrics_task *t, u
 }
 
 /* A source-level figure: one sample per (source, subtask that reads it). */
-static void source_family(const sl_metrics *m, sl_buf *b, const char *name, const char *type, const char *help,
-                          size_t field) {
+static void source_family(const sl_metrics *m, sl_buf *b, const char *name, const char *type,
+                          const char *help, size_t field) {
   family(b, name, type, help);
   for (int s = 0; s < m->nsources; s++)
     for (unsigned i = 0; i < m->ntasks; i++) {
@@ -161,7 +161,8 @@ static void source_family(const sl_metrics *m, sl_buf *b, const char *name, cons
 }
 
 static void render_sources(const sl_metrics *m, sl_buf *b) {
-  source_family(m, b, "sluice_numRecordsIn", "counter", "Records read from the source (lines, blank ones aside).",
+  source_family(m, b, "sluice_numRecordsIn", "counter",
+                "Records read from the source (lines, blank ones aside).",
                 offsetof(sl_metrics_source, records_in));
   source_family(m, b, "sluice_numRecordsInErrors", "counter",
                 "Records from the source rejected (invalid JSON, too long, an operator threw).",
@@ -183,9 +184,10 @@ static void render_tasks(const sl_metrics *m, sl_buf *b, unsigned long long now)
   task_family(m, b, "sluice_numRecordsOut", "counter", "Records written to the sink.", "sink", m->sink_name,
               get_out, now);
   task_family(m, b, "sluice_numRecordsInErrorsTotal", "counter",
-              "Records rejected by the subtask (from any source, and on_timer errors).", NULL, NULL, get_errors, now);
-  task_family(m, b, "sluice_numRecordsInPerSecond", "gauge", "Records read per second (over the last second).",
-              NULL, NULL, get_rate_in, now);
+              "Records rejected by the subtask (from any source, and on_timer errors).", NULL, NULL,
+              get_errors, now);
+  task_family(m, b, "sluice_numRecordsInPerSecond", "gauge",
+              "Records read per second (over the last second).", NULL, NULL, get_rate_in, now);
   task_family(m, b, "sluice_numRecordsOutPerSecond", "gauge", "Records written per second.", NULL, NULL,
               get_rate_out, now);
   task_family(m, b, "sluice_busyTimeMsPerSecond", "gauge",
@@ -196,22 +198,23 @@ static void render_tasks(const sl_metrics *m, sl_buf *b, unsigned long long now)
               "was full.",
               NULL, NULL, get_bp, now);
   task_family(m, b, "sluice_checkpointAlignmentTime", "gauge",
-              "Milliseconds the subtask's last checkpoint barrier waited for alignment.", NULL, NULL, get_align,
-              now);
-  task_family(m, b, "sluice_lua_memory_bytes", "gauge", "Memory of the subtask's Lua VM.", NULL, NULL, get_lua, now);
-  task_family(m, b, "sluice_state_cache_hits", "counter", "State reads served by the state cache.", NULL, NULL,
-              get_hits, now);
+              "Milliseconds the subtask's last checkpoint barrier waited for alignment.", NULL, NULL,
+              get_align, now);
+  task_family(m, b, "sluice_lua_memory_bytes", "gauge", "Memory of the subtask's Lua VM.", NULL, NULL,
+              get_lua, now);
+  task_family(m, b, "sluice_state_cache_hits", "counter", "State reads served by the state cache.", NULL,
+              NULL, get_hits, now);
   task_family(m, b, "sluice_state_cache_misses", "counter", "State reads that went to LMDB.", NULL, NULL,
               get_misses, now);
-  task_family(m, b, "sluice_state_cache_hit_ratio", "gauge", "Hits / (hits + misses) of the state cache.", NULL,
-              NULL, get_hit_ratio, now);
+  task_family(m, b, "sluice_state_cache_hit_ratio", "gauge", "Hits / (hits + misses) of the state cache.",
+              NULL, NULL, get_hit_ratio, now);
   task_family(m, b, "sluice_state_cache_bytes", "gauge", "Memory the state cache holds.", NULL, NULL,
               get_cache_bytes, now);
-  task_family(m, b, "sluice_state_commits", "counter", "Commits of the state backend's LMDB environment.", NULL,
-              NULL, get_commits, now);
+  task_family(m, b, "sluice_state_commits", "counter", "Commits of the state backend's LMDB environment.",
+              NULL, NULL, get_commits, now);
   if (m->event_time) {
-    task_family(m, b, "sluice_currentWatermark", "gauge", "The subtask's event-time watermark (epoch ms).", NULL,
-                NULL, get_watermark, now);
+    task_family(m, b, "sluice_currentWatermark", "gauge", "The subtask's event-time watermark (epoch ms).",
+                NULL, NULL, get_watermark, now);
     task_family(m, b, "sluice_watermarkLag", "gauge", "Now less the watermark, in ms.", NULL, NULL,
                 get_watermark_lag, now);
     task_family(m, b, "sluice_numLateRecords", "counter", "Records at or behind the watermark.", NULL, NULL,
@@ -219,7 +222,8 @@ static void render_tasks(const sl_metrics *m, sl_buf *b, unsigned long long now)
   }
 }
 
-void sl_metrics_render_prom(const sl_metrics *m, sl_buf *b, unsigned long long rss, unsigned long long now_ms) {
+void sl_metrics_render_prom(const sl_metrics *m, sl_buf *b, unsigned long long rss,
+                            unsigned long long now_ms) {
   const sl_metrics_job *j = &m->job;
   family(b, "sluice_job_info", "gauge", "The running job (value 1).");
   const char *info[] = {"job_name", m->job_name, "sink", m->sink_name};
@@ -234,9 +238,10 @@ void sl_metrics_render_prom(const sl_metrics *m, sl_buf *b, unsigned long long r
   job_sample(b, "sluice_numberOfFailedCheckpoints", "counter", "Checkpoints that failed in this run.",
              (double)sl_mget(&j->failed));
   job_sample(b, "sluice_numberOfSkippedCheckpoints", "counter",
-             "Checkpoint triggers skipped (one was in flight, or nothing changed).", (double)sl_mget(&j->skipped));
-  job_sample(b, "sluice_lastCompletedCheckpointId", "gauge", "Id of the last completed checkpoint (0: none yet).",
-             (double)sl_mget(&j->last_id));
+             "Checkpoint triggers skipped (one was in flight, or nothing changed).",
+             (double)sl_mget(&j->skipped));
+  job_sample(b, "sluice_lastCompletedCheckpointId", "gauge",
+             "Id of the last completed checkpoint (0: none yet).", (double)sl_mget(&j->last_id));
   job_sample(b, "sluice_lastCheckpointDuration", "gauge", "Milliseconds the last completed checkpoint took.",
              (double)sl_mget(&j->last_duration_ms));
   job_sample(b, "sluice_lastCheckpointSize", "gauge", "Bytes the last completed checkpoint wrote.",

@@ -22,6 +22,7 @@ void sl_prom_put_sample(sl_buf *b, const char *name, const char *const *labels, 
 
 /* The whole registry, appended to b (b->oom says whether it all fit in memory). rss: the process's
  * resident memory in bytes; now_ms: the time the figures are read at. */
-void sl_metrics_render_prom(const sl_metrics *m, sl_buf *b, unsigned long long rss, unsigned long long now_ms);
+void sl_metrics_render_prom(const sl_metrics *m, sl_buf *b, unsigned long long rss,
+                            unsigned long long now_ms);
 
 #endif

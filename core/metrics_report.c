@@ -70,7 +70,8 @@ static void source_sum(const sl_metrics *m, int s, uint64_t *records, uint64_t *
   }
 }
 
-void sl_metrics_render_status(const sl_metrics *m, sl_buf *b, unsigned long long rss, unsigned long long now_ms) {
+void sl_metrics_render_status(const sl_metrics *m, sl_buf *b, unsigned long long rss,
+                              unsigned long long now_ms) {
   totals t;
   sum(m, &t);
   const sl_metrics_job *j = &m->job;

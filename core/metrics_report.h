@@ -8,7 +8,8 @@
 #include "core/record/json_write.h"
 
 /* Several lines, each ending in '\n'. */
-void sl_metrics_render_status(const sl_metrics *m, sl_buf *b, unsigned long long rss, unsigned long long now_ms);
+void sl_metrics_render_status(const sl_metrics *m, sl_buf *b, unsigned long long rss,
+                              unsigned long long now_ms);
 /* One line without newline, meant to be rewritten in place. */
 void sl_metrics_render_progress(const sl_metrics *m, sl_buf *b, unsigned long long now_ms);
 

@@ -32,9 +32,9 @@ static sl_metrics *new_registry(const sl_job_desc *d, unsigned ntasks) {
     ok = (names[i] = strdup(name)) != NULL;
   }
   const char *sink = d->sink.kind == SL_EP_FILE && d->sink.path ? d->sink.path : "stdout";
-  sl_metrics *m = ok ? sl_metrics_new(d->name, sink, d->event_time, ntasks, (const char *const *)names,
-                                      d->nsources)
-                     : NULL;
+  sl_metrics *m =
+      ok ? sl_metrics_new(d->name, sink, d->event_time, ntasks, (const char *const *)names, d->nsources)
+         : NULL;
   if (m && sl_metrics_set_operators(m, d->uids, d->nuids)) {
     sl_metrics_free(m);
     m = NULL;
@@ -60,7 +60,8 @@ static int write_addr(const char *path, const char *addr, char *err, size_t errl
   return 0;
 }
 
-static int start_tcp(sl_metrics_service *s, const char *spec, const char *state_dir, char *err, size_t errlen) {
+static int start_tcp(sl_metrics_service *s, const char *spec, const char *state_dir, char *err,
+                     size_t errlen) {
   char bound[300];
   int fd = sl_metrics_listen_tcp(spec, bound, sizeof bound, err, errlen);
   if (fd < 0)

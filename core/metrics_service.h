@@ -23,9 +23,9 @@ typedef struct sl_metrics_service {
 } sl_metrics_service;
 
 /* For job d at ntasks subtasks on state_dir: the registry, the unix socket, the progress line on loop
- * (unless quiet or stderr is no terminal) and, when metrics_spec is not NULL, the TCP endpoint. 0, or -1 with the reason in err: --metrics could not be served (the job must
- * not start: exit status 2). A unix socket that cannot be made is a warning (the job runs; `sluice
- * status` will not find it). */
+ * (unless quiet or stderr is no terminal) and, when metrics_spec is not NULL, the TCP endpoint. 0, or -1 with
+ * the reason in err: --metrics could not be served (the job must not start: exit status 2). A unix socket
+ * that cannot be made is a warning (the job runs; `sluice status` will not find it). */
 int sl_metrics_service_start(sl_metrics_service *s, const sl_job_desc *d, unsigned ntasks,
                              const char *metrics_spec, const char *state_dir, uv_loop_t *loop, int quiet,
                              char *err, size_t errlen);

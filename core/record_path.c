@@ -144,7 +144,8 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
   if (rt->task && !rt->failed)
     sl_task_flush_routed(rt->task);
   sl_line_reader_compact(&in->reader);
-  sl_metrics_count_input(rt->publisher, in->source_index, rt->stats.records_in - in0, rt->stats.errors - err0);
+  sl_metrics_count_input(rt->publisher, in->source_index, rt->stats.records_in - in0,
+                         rt->stats.errors - err0);
 }
 
 void sl_runtime_run_packet(sl_runtime *rt, const char *input, const sl_packet *p) {

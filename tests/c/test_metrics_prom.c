@@ -44,10 +44,11 @@ static void sample_lines(void **state) {
   sl_prom_put_sample(&b, "sluice_uptime", NULL, 0, 0);
   sl_prom_put_sample(&b, "sluice_state_cache_hit_ratio", NULL, 0, 0.95);
   sl_prom_put_sample(&b, "big", NULL, 0, 18446744073709551615.0);
-  assert_string_equal(text(&b), "sluice_numRecordsIn{source=\"/tmp/we\\\"ird\\nname.log\",subtask=\"3\"} 1234567\n"
-                                "sluice_uptime 0\n"
-                                "sluice_state_cache_hit_ratio 0.95\n"
-                                "big 1.8446744073709552e+19\n");
+  assert_string_equal(text(&b),
+                      "sluice_numRecordsIn{source=\"/tmp/we\\\"ird\\nname.log\",subtask=\"3\"} 1234567\n"
+                      "sluice_uptime 0\n"
+                      "sluice_state_cache_hit_ratio 0.95\n"
+                      "big 1.8446744073709552e+19\n");
   sl_buf_free(&b);
 }
 
