@@ -78,12 +78,14 @@ s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1); print(s.getsockname()[1
   > "$WORK/port" &
 holder=$!
 wait_for "a held port" test -s "$WORK/port"
-rc=0
-run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/all.log" --state-dir "$WORK/st-busy" \
-  --metrics "127.0.0.1:$(cat "$WORK/port")" > /dev/null 2> "$WORK/err-busy" || rc=$?
+for par in 1 2; do
+  rc=0
+  run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/all.log" --state-dir "$WORK/st-busy-$par" \
+    --parallelism "$par" --metrics "127.0.0.1:$(cat "$WORK/port")" > /dev/null 2> "$WORK/err-busy" || rc=$?
+  [ "$rc" = 2 ] || fail "par $par: a port in use: exit $rc, not 2"
+  grep -q "cannot listen there: Address already in use" "$WORK/err-busy" || fail "no reason: $(cat "$WORK/err-busy")"
+done
 kill "$holder"
-[ "$rc" = 2 ] || fail "a port in use: exit $rc, not 2"
-grep -q "cannot listen there: Address already in use" "$WORK/err-busy" || fail "no reason: $(cat "$WORK/err-busy")"
 rc=0
 "$SLUICE" run "$SCRIPTS/url_count.lua" --metrics 70000 < /dev/null 2> "$WORK/err-usage" || rc=$?
 [ "$rc" = 2 ] && grep -q "port 0..65535" "$WORK/err-usage" || fail "a bad --metrics: exit $rc: $(cat "$WORK/err-usage")"
