@@ -72,6 +72,23 @@ wm=$(value "$WORK/m" sluice_currentWatermark)
 [ "$wm" -gt 1546300800000 ] && [ "$wm" -lt 1577836800000 ] || fail "watermark $wm is not in 2019"
 kill -TERM "$pid"; wait "$pid" || fail "the event-time job failed: $(cat "$WORK/err-wm")"
 
+# Hot reloads and their outcome: a changed script reloads (ok), a broken one is refused (failed).
+st="$WORK/st-reload"; job="$WORK/job/url_count.lua"
+mkdir -p "$WORK/job"; cp "$SCRIPTS/url_count.lua" "$job"
+"$SLUICE" run "$job" --input "$WORK/all.log" --follow --state-dir "$st" --output "$WORK/out-reload.jsonl" \
+  --metrics 0 2> "$WORK/err-reload" &
+pid=$!
+wait_for "metrics.addr" test -s "$st/metrics.addr"
+wait_for "3000 records in" metric_is "$st" sluice_numRecordsIn 3000
+reloads_are() { scrape "$st" "$WORK/m" && [ "$(value "$WORK/m" sluice_reloads 'outcome="ok"')" = "$1" ] &&
+  [ "$(value "$WORK/m" sluice_reloads 'outcome="failed"')" = "$2" ]; }
+reloads_are 0 0 || fail "reloads before any: $(grep reloads "$WORK/m")"
+{ cat "$SCRIPTS/url_count.lua"; echo "-- v2"; } > "$job.new"; mv "$job.new" "$job"
+wait_for "one reload ok" reloads_are 1 0
+echo "this is not lua (" > "$job.new"; mv "$job.new" "$job"
+wait_for "one reload failed" reloads_are 1 1
+kill -TERM "$pid"; wait "$pid" || fail "the reloaded job failed: $(cat "$WORK/err-reload")"
+
 # A port in use: the job does not start, and says why.
 python3 -c 'import socket,sys,time
 s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(30)' \
