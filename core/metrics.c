@@ -56,6 +56,9 @@ sl_metrics *sl_metrics_new(const char *job_name, const char *sink_name, int even
 int sl_metrics_set_operators(sl_metrics *m, char *const *uids, int n) {
   if (!(m->operators = calloc((size_t)n + 1, sizeof *m->operators)))
     return -1;
+  for (unsigned t = 0; t < m->ntasks; t++)
+    if (!(m->tasks[t].op_in = calloc((size_t)n + 1, sizeof *m->tasks[t].op_in)))
+      return -1;
   for (; m->noperators < n; m->noperators++)
     if (!(m->operators[m->noperators] = strdup(uids[m->noperators])))
       return -1;
@@ -70,8 +73,10 @@ void sl_metrics_free(sl_metrics *m) {
   free(m->operators);
   for (int i = 0; m->source_names && i < m->nsources; i++)
     free(m->source_names[i]);
-  for (unsigned t = 0; m->tasks && t < m->ntasks; t++)
+  for (unsigned t = 0; m->tasks && t < m->ntasks; t++) {
     free(m->tasks[t].sources);
+    free(m->tasks[t].op_in);
+  }
   free(m->source_names);
   free(m->tasks);
   free(m->job_name);

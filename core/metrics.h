@@ -2,8 +2,8 @@
  * (core/progress.h) and `sluice status` read them.
  *
  * Why a registry of published copies, not the live counters. The runtime counts on its loop thread in plain
- * fields (rt->stats, the checkpointer's, the backend's), and the hot path must not pay for anyone reading
- * them. So each loop thread publishes a copy of its figures into its own slot of this registry a few times a
+ * fields (rt->stats, the checkpointer's, the backend's; each operator's records in an FFI array of its Lua
+ * VM, lua/sluice/pipeline.lua), and the hot path must not pay for anyone reading them. So each loop thread publishes a copy of its figures into its own slot of this registry a few times a
  * second (core/metrics_publish.c, on a uv_timer of that loop), and readers on other threads (the HTTP
  * server's) read the slots. Every value is an _Atomic uint64_t written by exactly one thread with relaxed
  * stores and read with relaxed loads: no lock, no read-modify-write, no torn values; a reader may see one
@@ -51,6 +51,7 @@ typedef struct sl_metrics_task {
   sl_mval last_alignment_ms;  /* barrier alignment of its last checkpoint (exactly-once, parallel) */
   sl_mval published_ms;       /* when this slot was last written (epoch ms; 0: never) */
   sl_metrics_source *sources; /* [nsources] */
+  sl_mval *op_in;             /* [noperators]: the records each operator was handed */
 } sl_metrics_task;
 
 #define SL_METRICS_HISTORY 16

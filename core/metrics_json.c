@@ -74,6 +74,14 @@ static void task(const sl_metrics *m, unsigned i, sl_buf *b, unsigned long long 
     sl_buf_put(b, "null", 4);
   else
     sl_buf_put_int64(b, (int64_t)w);
+  key(b, &f, "operators_in");
+  sl_buf_putc(b, '[');
+  for (int k = 0; t->op_in && k < m->noperators; k++) {
+    if (k)
+      sl_buf_put(b, ", ", 2);
+    sl_buf_put_int64(b, (int64_t)sl_mget(&t->op_in[k]));
+  }
+  sl_buf_putc(b, ']');
   uint64_t at = sl_mget(&t->published_ms);
   num(b, &f, "age_ms", at && now_ms > at ? now_ms - at : 0);
   sl_buf_putc(b, '}');

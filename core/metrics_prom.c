@@ -180,6 +180,28 @@ static void render_sources(const sl_metrics *m, sl_buf *b) {
                 offsetof(sl_metrics_source, lag));
 }
 
+/* Operator k's records in, and out: what operator k + 1 was handed (the sink's records for the last). */
+static void render_operators(const sl_metrics *m, sl_buf *b) {
+  static const char *names[] = {"sluice_operator_numRecordsIn", "sluice_operator_numRecordsOut"};
+  static const char *helps[] = {
+      "Records the operator was handed.",
+      "Records the operator emitted (those the next operator, or the sink, was handed)."};
+  for (int out = 0; out < 2; out++) {
+    family(b, names[out], "counter", helps[out]);
+    for (int k = 0; k < m->noperators; k++)
+      for (unsigned i = 0; i < m->ntasks; i++) {
+        const sl_metrics_task *t = &m->tasks[i];
+        char sub[16];
+        snprintf(sub, sizeof sub, "%u", i);
+        const char *labels[] = {"operator", m->operators[k], "subtask", sub};
+        uint64_t v = !out                    ? sl_mget(&t->op_in[k])
+                     : k + 1 < m->noperators ? sl_mget(&t->op_in[k + 1])
+                                             : sl_mget(&t->records_out);
+        sl_prom_put_sample(b, names[out], labels, m->ntasks > 1 ? 2 : 1, (double)v);
+      }
+  }
+}
+
 static void render_tasks(const sl_metrics *m, sl_buf *b, unsigned long long now) {
   task_family(m, b, "sluice_numRecordsOut", "counter", "Records written to the sink.", "sink", m->sink_name,
               get_out, now);
@@ -232,6 +254,7 @@ void sl_metrics_render_prom(const sl_metrics *m, sl_buf *b, unsigned long long r
   job_sample(b, "sluice_uptime", "gauge", "Milliseconds since the job started.",
              (double)(now_ms > start ? now_ms - start : 0));
   render_sources(m, b);
+  render_operators(m, b);
   render_tasks(m, b, now_ms);
   job_sample(b, "sluice_numberOfCompletedCheckpoints", "counter", "Checkpoints completed by this run.",
              (double)sl_mget(&j->completed));

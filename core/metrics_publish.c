@@ -98,6 +98,9 @@ void sl_metrics_publish(sl_metrics_publisher *p) {
   }
   if (rt->task)
     sl_mset(&s->last_alignment_ms, rt->task->last_alignment_ms);
+  if (s->op_in && sl_lua_host_operator_counts(&rt->lua, p->op_in, p->m->noperators) == 0)
+    for (int i = 0; i < p->m->noperators; i++)
+      sl_mset(&s->op_in[i], p->op_in[i]);
   publish_sources(p);
   if (p->job_side)
     publish_job_side(p);
@@ -116,7 +119,8 @@ int sl_metrics_publisher_start(sl_metrics_publisher *p, sl_runtime *rt, sl_metri
   p->src_errors = calloc(n, sizeof *p->src_errors);
   p->src_read = calloc(n, sizeof *p->src_read);
   p->src_bytes = calloc(n, sizeof *p->src_bytes);
-  if (!p->src_records || !p->src_errors || !p->src_read || !p->src_bytes) {
+  p->op_in = calloc((size_t)m->noperators + 1, sizeof *p->op_in);
+  if (!p->src_records || !p->src_errors || !p->src_read || !p->src_bytes || !p->op_in) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
@@ -151,5 +155,6 @@ void sl_metrics_publisher_free(sl_metrics_publisher *p) {
   free(p->src_errors);
   free(p->src_read);
   free(p->src_bytes);
-  p->src_records = p->src_errors = p->src_read = p->src_bytes = NULL;
+  free(p->op_in);
+  p->src_records = p->src_errors = p->src_read = p->src_bytes = p->op_in = NULL;
 }

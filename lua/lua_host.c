@@ -400,6 +400,26 @@ int sl_lua_host_watermark(sl_lua_host *h, int64_t *wm) {
   return known;
 }
 
+int sl_lua_host_operator_counts(sl_lua_host *h, uint64_t *counts, int n) {
+  lua_State *L = h->L;
+  for (int i = 0; i < n; i++)
+    counts[i] = 0;
+  if (!L)
+    return 0;
+  push_host_fn(h, "operator_counts");
+  if (lua_pcall(L, 0, 1, 0)) {
+    lua_pop(L, 1);
+    return -1;
+  }
+  for (int i = 0; lua_istable(L, -1) && i < n; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    counts[i] = lua_isnumber(L, -1) ? (uint64_t)lua_tonumber(L, -1) : 0;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
 void sl_lua_host_close(sl_lua_host *h) {
   if (h->L)
     lua_close(h->L);

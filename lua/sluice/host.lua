@@ -229,6 +229,11 @@ function M.watermark()
   return nil
 end
 
+-- The records each operator was handed so far, in graph order (for metrics).
+function M.operator_counts()
+  return pipeline.operator_counts(job)
+end
+
 -- The number of processing-time timers still pending (the summary at the end of a bounded input).
 function M.pending_timers()
   return pipeline.pending_timers(job)

@@ -59,6 +59,34 @@ for par in 1 2; do
   [ "$(wc -l < "$out")" = 3000 ] || fail "par $par: output"
 done
 
+# Per operator: what each was handed and emitted, through a filter before the key_by (at parallelism 2
+# the filter runs where records are read and the rest where their key is owned).
+cat > "$WORK/ok_count.lua" <<'LUA'
+local sluice = require "sluice"
+return sluice.job "ok-count"
+  :filter("ok", function(rec) return rec.status == 200 end)
+  :key_by("url")
+  :process("count", function(ctx, rec)
+    local n = ctx:value("n", 0)
+    n:update(n:value() + 1)
+    ctx:emit({ url = rec.url, n = n:value() }, { "url", "n" })
+  end)
+LUA
+ok=$(grep -c '"status":200' "$WORK/all.log")
+for par in 1 2; do
+  st="$WORK/st-ops-$par"
+  "$SLUICE" run "$WORK/ok_count.lua" --input "$WORK/all.log" --follow --state-dir "$st" \
+    --output "$WORK/out-ops-$par.jsonl" --parallelism "$par" --metrics 0 2> "$WORK/err-ops" &
+  pid=$!
+  wait_for "metrics.addr" test -s "$st/metrics.addr"
+  op() { value "$WORK/m" "sluice_operator_numRecords$1" "operator=\"$2\""; }
+  ops_done() { scrape "$st" "$WORK/m" && [ "$(op In ok)" = 3000 ] && [ "$(op Out count)" = "$ok" ]; }
+  wait_for "the operators' counts" ops_done
+  [ "$(op Out ok)" = "$ok" ] && [ "$(op In key_by-2)" = "$ok" ] && [ "$(op Out key_by-2)" = "$ok" ] &&
+    [ "$(op In count)" = "$ok" ] || fail "par $par: per-operator counts: $(grep '^sluice_operator' "$WORK/m")"
+  kill -TERM "$pid"; wait "$pid" || fail "par $par: the filter job failed: $(cat "$WORK/err-ops")"
+done
+
 # An event-time job: its watermark (epoch ms of the records' time, 2019 in the generated input).
 st="$WORK/st-wm"
 "$SLUICE" run "$SCRIPTS/window_count.lua" --input "$WORK/all.log" --follow --state-dir "$st" \

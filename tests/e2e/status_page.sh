@@ -38,7 +38,8 @@ dom "$url" "$WORK/page.html"
 [ "$(text_of "$WORK/page.html" ckpt-completed)" -ge 1 ] || fail "no completed checkpoint shown"
 bars=$(grep -o '<rect class="bar" data-id="[0-9]*" data-ms="[0-9]*" data-bytes="[0-9]*"' "$WORK/page.html" | wc -l)
 [ "$bars" -ge 1 ] || fail "no bar in the checkpoint chart"
-grep -q '<div class="node"><b>count</b>' "$WORK/page.html" || fail "the graph lacks operator 'count'"
+grep -q '<div class="node"><b>count</b><span class="op-in" data-op="count">3000</span> in' "$WORK/page.html" ||
+  fail "the graph lacks operator 'count' with its 3000 records: $(grep -o '<div class="graph".*' "$WORK/page.html" | head -c 600)"
 [ "$(grep -o '<td class="busy">[0-9]' "$WORK/page.html" | wc -l)" = 2 ] || fail "not one row per subtask"
 grep -q 'class="err">the job does not answer' "$WORK/page.html" && fail "the page could not poll"
 shot="${TMPDIR:-/tmp}/sluice-status-page.png"
