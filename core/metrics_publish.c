@@ -98,7 +98,7 @@ void sl_metrics_publish(sl_metrics_publisher *p) {
   }
   if (rt->task)
     sl_mset(&s->last_alignment_ms, rt->task->last_alignment_ms);
-  if (s->op_in && sl_lua_host_operator_counts(&rt->lua, p->op_in, p->m->noperators) == 0)
+  if (s->op_in && sl_lua_host_operator_counts(&rt->lua, p->m->operators, p->op_in, p->m->noperators) == 0)
     for (int i = 0; i < p->m->noperators; i++)
       sl_mset(&s->op_in[i], p->op_in[i]);
   publish_sources(p);

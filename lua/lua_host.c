@@ -400,7 +400,7 @@ int sl_lua_host_watermark(sl_lua_host *h, int64_t *wm) {
   return known;
 }
 
-int sl_lua_host_operator_counts(sl_lua_host *h, uint64_t *counts, int n) {
+int sl_lua_host_operator_counts(sl_lua_host *h, char *const *uids, uint64_t *counts, int n) {
   lua_State *L = h->L;
   for (int i = 0; i < n; i++)
     counts[i] = 0;
@@ -412,7 +412,7 @@ int sl_lua_host_operator_counts(sl_lua_host *h, uint64_t *counts, int n) {
     return -1;
   }
   for (int i = 0; lua_istable(L, -1) && i < n; i++) {
-    lua_rawgeti(L, -1, i + 1);
+    lua_getfield(L, -1, uids[i]);
     counts[i] = lua_isnumber(L, -1) ? (uint64_t)lua_tonumber(L, -1) : 0;
     lua_pop(L, 1);
   }

@@ -126,9 +126,10 @@ int sl_lua_host_pending_timers(sl_lua_host *h, uint64_t *n, char *err, size_t er
  * seen), -1 when asking failed. */
 uint64_t sl_lua_host_memory(const sl_lua_host *h);
 int sl_lua_host_watermark(sl_lua_host *h, int64_t *wm);
-/* The records each of the job's first n operators was handed so far, into counts[0..n) (graph order; 0
- * for an operator the running code does not have). 0, or -1 when asking failed. */
-int sl_lua_host_operator_counts(sl_lua_host *h, uint64_t *counts, int n);
+/* The records each operator named uids[0..n) was handed so far by the running code, into counts[0..n) (0 for
+ * an uid the running code does not have: hot reload may have changed the graph). 0, or -1 when asking
+ * failed. */
+int sl_lua_host_operator_counts(sl_lua_host *h, char *const *uids, uint64_t *counts, int n);
 
 void sl_lua_host_close(sl_lua_host *h);
 

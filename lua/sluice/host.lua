@@ -229,7 +229,7 @@ function M.watermark()
   return nil
 end
 
--- The records each operator was handed so far, in graph order (for metrics).
+-- The records each operator was handed so far, { [uid] = n } (for metrics).
 function M.operator_counts()
   return pipeline.operator_counts(job)
 end

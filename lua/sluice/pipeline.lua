@@ -423,11 +423,11 @@ function M.build_router(job, env)
   return route
 end
 
--- The records each operator was handed so far, in graph order (metrics; a few times a second).
+-- The records each operator was handed so far, by uid (metrics; a few times a second).
 function M.operator_counts(job)
   local env, t = job and job.env, {}
   for i = 1, env and #job.ops or 0 do
-    t[i] = env.op_in[i - 1]
+    t[job.ops[i].uid] = env.op_in[i - 1]
   end
   return t
 end
