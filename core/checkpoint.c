@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/output.h"
 #include "core/runtime.h"
 #include "core/savepoint.h"
@@ -127,6 +128,7 @@ static void after_work(void *arg) {
       c->last_full_id = j->id;
     c->last_duration_ms = j->meta.duration_ms;
     c->last_bytes = j->meta.snapshot_bytes;
+    sl_metrics_checkpoint_done(rt->metrics, &j->meta, sl_now_ms());
     char err[4200];
     if (sl_output_commit_parts(&rt->out, j->part_first, j->part_last, j->part_len, err, sizeof err) == 0) {
       c->carry_first = j->part_last + 1;

@@ -2,6 +2,7 @@
 #include "core/cli.h"
 
 #include "core/log.h"
+#include "core/metrics_listen.h"
 #include "state/state_key.h"
 
 #include <errno.h>
@@ -47,12 +48,16 @@ void sl_cli_print_help(void) {
       "                            number of cores); keyed state moves with its key groups when N changes\n"
       "  --log-level L             error, warn, info (default) or debug\n"
       "  --log-format F            text (default: 'sluice: LEVEL: message' lines) or json (one object a line)\n"
+      "  --metrics [HOST:]PORT     serve Prometheus metrics at http://HOST:PORT/metrics (HOST 127.0.0.1\n"
+      "                            unless given; port 0 picks a free one, logged and in STATE-DIR/metrics.addr)\n"
       "  --no-split-inputs         at --parallelism > 1, read each input file whole (one reader, every key\n"
       "                            in file order) instead of in N line-aligned splits read in parallel\n"
       "\n"
       "\n"
       "  sluice checkpoints STATE-DIR       list checkpoints (id, time, size, duration, complete)\n"
       "  sluice savepoint STATE-DIR [PATH]  ask the job running on STATE-DIR for a savepoint\n"
+      "  sluice status STATE-DIR [--json]   what the job running on STATE-DIR is doing (records, rates,\n"
+      "                                     checkpoints, inputs); exit status 1 when none runs there\n"
       "  sluice reload STATE-DIR            reload the script of the job running on STATE-DIR (as SIGHUP)\n"
       "  sluice state ls PATH [--json]      the states in a checkpoint, savepoint or stopped state dir\n"
       "  sluice state dump PATH --op UID [--state NAME] [--key KEY]\n"
@@ -188,6 +193,15 @@ static int parse_option(int argc, char **argv, int *i, sl_run_options *o) {
       return -1;
     }
     o->log_json = !strcmp(v, "json");
+  } else if (!strcmp(a, "--metrics")) {
+    char host[256], why[512];
+    int port;
+    if (!(o->metrics = take_value(argc, argv, i)))
+      return -1;
+    if (sl_metrics_parse_addr(o->metrics, host, sizeof host, &port, why, sizeof why)) {
+      fprintf(stderr, "sluice: %s\n", why);
+      return -1;
+    }
   } else if (!strcmp(a, "--parallelism")) {
     if (!(v = take_value(argc, argv, i)))
       return -1;

@@ -9,10 +9,12 @@
  *                     [--tcp-max-connections N] [--tcp-max-buffer-bytes N] [--state-cache-mb N]
  *                     [--max-parallelism M] [--parallelism N|auto] [--no-split-inputs]
  *                     [--log-level error|warn|info|debug] [--log-format text|json]
+ *                     [--metrics [HOST:]PORT]
  *                     [-- SCRIPT-ARGS...]
  *   sluice checkpoints STATE-DIR
  *   sluice savepoint STATE-DIR [PATH]
  *   sluice reload STATE-DIR
+ *   sluice status STATE-DIR [--json]
  *   sluice --help | --version
  */
 #ifndef SLUICE_CLI_H
@@ -54,6 +56,7 @@ typedef struct sl_run_options {
   int log_level;               /* --log-level: an sl_log_level (core/log.h); info by default */
   int log_json;                /* --log-format json: one JSON object per message */
   long state_cache_mb;         /* --state-cache-mb: the state backend's cache in MiB; 0 = its default (64) */
+  const char *metrics;         /* --metrics [HOST:]PORT: serve /metrics there (core/metrics_service.h); NULL = no */
 } sl_run_options;
 
 enum { SL_CLI_RUN = 0, SL_CLI_EXIT_OK = 1, SL_CLI_USAGE = 2 };

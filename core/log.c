@@ -2,6 +2,7 @@
  * Lua traceback or a hostile record can never break the one-line rule. */
 #include "core/log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,11 @@
 /* Set once, in main, before any thread starts. */
 static sl_log_level max_level = SL_LOG_INFO;
 static int as_json;
+static atomic_int status_line; /* core/progress.c draws a line that a message must clear first */
+
+void sl_log_set_status_line(int on) {
+  atomic_store(&status_line, on);
+}
 
 void sl_log_set_level(sl_log_level level) {
   max_level = level;
@@ -54,6 +60,8 @@ void sl_logv(sl_log_level level, const char *fmt, va_list ap) {
   if (level > max_level)
     return;
   vsnprintf(msg, sizeof msg, fmt, ap);
+  if (atomic_load(&status_line))
+    fputs("\r\033[K", stderr);
   if (as_json) {
     char esc[6 * sizeof msg + 1], when[40];
     struct timespec ts;

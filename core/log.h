@@ -16,6 +16,9 @@ void sl_log_set_level(sl_log_level max_level);
 void sl_log_set_json(int json);
 /* "error", "warn" (or "warning"), "info", "debug" into *level. 0, or -1 for another word. */
 int sl_log_parse_level(const char *name, sl_log_level *level);
+/* 1 while a status line is drawn on the terminal (core/progress.h): each message then starts by clearing
+ * it. Any thread. */
+void sl_log_set_status_line(int on);
 void sl_log(sl_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sl_logv(sl_log_level level, const char *fmt, va_list ap);
 

@@ -9,6 +9,7 @@
 #include "core/runtime.h"
 #include "core/savepoint.h"
 #include "core/state_inspect.h"
+#include "core/status_command.h"
 #include "core/test_command.h"
 
 int main(int argc, char **argv) {
@@ -33,6 +34,8 @@ int main(int argc, char **argv) {
     return sl_savepoint_command(argc - 2, argv + 2);
   if (!strcmp(argv[1], "reload")) /* hot reload on request: core/reload.c */
     return sl_reload_command(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "status")) /* what a running job is doing: core/status_command.c */
+    return sl_status_command(argc - 2, argv + 2);
   if (!strcmp(argv[1], "checkpoints"))
     return sl_checkpoints_command(argc - 2, argv + 2);
   if (!strcmp(argv[1], "state")) /* read-only state inspection: core/state_inspect.c */

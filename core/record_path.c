@@ -10,6 +10,7 @@
 
 #include "core/dead_letter.h"
 #include "core/log.h"
+#include "core/metrics_publish.h"
 #include "core/output.h"
 #include "core/parallel/task.h"
 #include "core/runtime.h"
@@ -114,6 +115,7 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
   char reason[256];
   if (rt->failed)
     return;
+  uint64_t in0 = rt->stats.records_in, err0 = rt->stats.errors; /* this read's, for its source's counts */
   while (!rt->failed && sl_line_reader_next(&in->reader, &line, at_eof)) {
     rt->stats.records_in++;
     if (line.too_long) {
@@ -142,10 +144,13 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
   if (rt->task && !rt->failed)
     sl_task_flush_routed(rt->task);
   sl_line_reader_compact(&in->reader);
+  sl_metrics_count_input(rt->publisher, in->source_index, rt->stats.records_in - in0,
+                         rt->stats.errors - err0);
 }
 
 void sl_runtime_run_packet(sl_runtime *rt, const char *input, const sl_packet *p) {
   /* The sending subtask validated and indexed these lines: they go into the batch as they are. */
+  uint64_t err0 = rt->stats.errors;
   for (uint32_t i = 0; i < p->n && !rt->failed; i++) {
     const sl_packet_rec *r = &p->recs[i];
     sl_batch_add_indexed(&rt->batch, p->bytes + r->off, r->len, r->line_no, p->source, p->fields + r->field0,
@@ -157,4 +162,5 @@ void sl_runtime_run_packet(sl_runtime *rt, const char *input, const sl_packet *p
   }
   if (rt->batch.n > 0 && !rt->failed)
     run_batch(rt, input, 1);
+  sl_metrics_count_input(rt->publisher, p->source, 0, rt->stats.errors - err0); /* rejects of its source */
 }

@@ -130,6 +130,9 @@ static void watch(sl_reloader *r) {
 static void write_result(sl_reloader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void write_result(sl_reloader *r, const char *fmt, ...) {
   char path[4200], tmp[4300];
+  /* Every reload's outcome passes here once: counted for metrics (core/metrics.h). */
+  r->reloads_ok += !strncmp(fmt, "reloaded", 8);
+  r->reloads_failed += !strncmp(fmt, "failed", 6);
   sl_state_dir_path(r->rt->state_dir, "reload.result", path, sizeof path);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "we");

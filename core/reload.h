@@ -51,6 +51,7 @@ typedef struct sl_reloader {
   sl_lua_host *next;  /* validated, waiting for its switch */
   uint32_t next_version;
   uint64_t prepare_ms; /* how long loading and checking the new code took */
+  uint64_t reloads_ok, reloads_failed; /* outcomes so far (metrics) */
   /* A parallel job's coordinator (core/parallel/job.c): takes the validated r->next instead of switching
    * here, because its subtasks switch at one barrier. 0 when the switch is under way (its outcome comes
    * back through sl_reload_finish), 1 to be asked again shortly (a checkpoint is in flight), -1 with the

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics_publish.h"
+#include "core/metrics_service.h"
 #include "core/output.h"
 #include "core/parallel/task.h"
 #include "core/savepoint.h"
@@ -56,6 +58,8 @@ void sl_runtime_stop(sl_runtime *rt) {
   sl_bg_worker_stop(&rt->ckpt.worker); /* once a checkpoint in flight is done */
   sl_reload_stop(&rt->reload);         /* hot reload: its timer, SIGHUP and file watches */
   sl_timer_service_stop(rt); /* timers: the processing-time uv_timer (pending timers stay in the state) */
+  if (rt->publisher)
+    sl_metrics_publisher_stop(rt->publisher); /* metrics: a last publish, and its timer closes */
   if (rt->on_stop)
     rt->on_stop(rt);
 }
@@ -342,8 +346,19 @@ int sl_runtime_task_setup(sl_runtime *rt, uv_loop_t *loop, const char *task_dir,
   return sl_lua_host_start(&rt->lua, rt->backend, &rt->out_buf, (unsigned)o->max_parallelism, err, errlen);
 }
 
+/* Metrics (core/metrics_publish.h): the runtime's figures into its slot of the job's registry. */
+static int start_publisher(sl_runtime *rt, char *err, size_t errlen) {
+  if (!rt->metrics)
+    return 0;
+  if (!(rt->publisher = calloc(1, sizeof *rt->publisher))) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  return sl_metrics_publisher_start(rt->publisher, rt, rt->metrics, rt->metrics_task, !rt->task, err, errlen);
+}
+
 int sl_runtime_task_start(sl_runtime *rt, char *err, size_t errlen) {
-  if (sl_bg_worker_start(&rt->ckpt.worker, rt->loop, err, errlen))
+  if (sl_bg_worker_start(&rt->ckpt.worker, rt->loop, err, errlen) || start_publisher(rt, err, errlen))
     return -1;
   sl_timer_service_start(rt);
   for (int i = 0; i < rt->nsources; i++)
@@ -378,7 +393,7 @@ static int start(sl_runtime *rt, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot set up the event loop: %s", uv_strerror(rc));
     return -1;
   }
-  if (sl_bg_worker_start(&rt->ckpt.worker, rt->loop, err, errlen))
+  if (sl_bg_worker_start(&rt->ckpt.worker, rt->loop, err, errlen) || start_publisher(rt, err, errlen))
     return -1;
   /* hot reload: SIGHUP and (unless --no-watch) the script's files */
   if (sl_reload_start(&rt->reload, rt, err, errlen))
@@ -412,6 +427,10 @@ int sl_runtime_ensure_open_files(char *err, size_t errlen) {
 }
 
 void sl_runtime_teardown(sl_runtime *rt) {
+  if (rt->publisher) /* its timer closed at stop, and the loop ran since */
+    sl_metrics_publisher_free(rt->publisher);
+  free(rt->publisher);
+  rt->publisher = NULL;
   for (int i = 0; i < rt->nsources; i++)
     sl_source_free(rt->sources[i]);
   free(rt->sources);
@@ -455,7 +474,15 @@ int sl_runtime_run(const sl_run_options *opts) {
     sl_error("cannot create the event loop (%s)", strerror(errno));
     return EXIT_SETUP;
   }
+  sl_metrics_service svc; /* status.sock, and --metrics (core/metrics_service.h) */
+  memset(&svc, 0, sizeof svc);
   int ok = setup(&rt) == 0;
+  if (ok && sl_metrics_service_start(&svc, &rt.lua.job, 1, opts->metrics, rt.state_dir, rt.loop,
+                                     opts->quiet, err, sizeof err) == 0)
+    rt.metrics = svc.m;
+  else if (ok)
+    sl_error("%s", err);
+  ok = ok && rt.metrics;
   if (ok && start(&rt, err, sizeof err)) {
     sl_error("%s", err);
     ok = 0;
@@ -464,6 +491,7 @@ int sl_runtime_run(const sl_run_options *opts) {
     sl_runtime_stop(&rt);
     uv_run(rt.loop, UV_RUN_DEFAULT); /* runs the close callbacks of what was started */
     sl_runtime_teardown(&rt);
+    sl_metrics_service_stop(&svc);
     uv_run(rt.loop, UV_RUN_NOWAIT);
     uv_loop_close(rt.loop);
     return EXIT_SETUP;
@@ -474,6 +502,7 @@ int sl_runtime_run(const sl_run_options *opts) {
     rt.failed = 1;
   if (rt.failed)
     status = EXIT_RUNTIME;
+  sl_metrics_publish(rt.publisher); /* the final checkpoint's figures (its timer has closed) */
   /* Processing-time timers not yet due when the input ended (or the job was stopped) do not fire now:
    * they are in the final checkpoint and fire when the job runs again on this state dir. */
   uint64_t pending = 0;
@@ -504,6 +533,8 @@ int sl_runtime_run(const sl_run_options *opts) {
            (unsigned long long)st.entries_written);
   }
   sl_runtime_teardown(&rt);
+  sl_metrics_service_stop(&svc);
+  uv_run(rt.loop, UV_RUN_NOWAIT); /* the progress line's timer closes */
   uv_loop_close(rt.loop);
   return status;
 }

@@ -79,6 +79,9 @@ typedef struct sl_runtime {
   sl_reloader reload;      /* hot reload of the script (core/reload.c) */
   sl_timer_service timers; /* fires the job's timers between batches (core/timer_service.c) */
   struct sl_task *task;    /* a parallel job's subtask this runtime is (core/parallel/task.h), or NULL */
+  struct sl_metrics *metrics; /* the job's registry (core/metrics.h), set by the job side before start */
+  unsigned metrics_task;      /* this runtime's slot in it */
+  struct sl_metrics_publisher *publisher; /* publishes into it (core/metrics_publish.h), or NULL */
   void (*on_stop)(struct sl_runtime *rt); /* a subtask's: closes its own handles at sl_runtime_stop */
 } sl_runtime;
 

@@ -82,3 +82,16 @@ void sl_source_close(sl_source *s) {
   s->closed = 1;
   s->ops->close(s);
 }
+
+int sl_source_index(const sl_source *s) {
+  return s->in.source_index;
+}
+
+void sl_source_get_progress(sl_source *s, sl_source_progress *p) {
+  const sl_line_reader *r = &s->in.reader;
+  memset(p, 0, sizeof *p);
+  p->offset = r->offset;
+  p->read = r->offset + (r->len - r->start);
+  if (s->ops->progress)
+    s->ops->progress(s, p);
+}

@@ -25,6 +25,16 @@ int sl_source_can_pause(const sl_endpoint *ep);
  * file was read before, whole. A restore's merge skips marks and empty values (state/state_rescale.c). */
 #define SL_SOURCE_READ_ELSEWHERE "-"
 int sl_source_forget_offset(sl_backend *b, const sl_endpoint *ep);
+/* How far a source has read, for metrics and the progress line: offset is the resume point a checkpoint
+ * now would record (the stream offset after the last line handed out), read the offset of the bytes read so
+ * far; for a regular file, size is its size now and done/share the bytes of this reader's share of it (the
+ * whole file, or the splits it owns) read so far and that share's size; 0 for what a kind cannot know. */
+typedef struct sl_source_progress {
+  uint64_t offset, read, size, done, share;
+} sl_source_progress;
+void sl_source_get_progress(sl_source *s, sl_source_progress *p);
+/* The job's index of the source (its place in the script's sources). */
+int sl_source_index(const sl_source *s);
 /* Stops reading and closes its handles (idempotent). */
 void sl_source_close(sl_source *s);
 /* Frees a closed source once the loop has run its handles' close callbacks. */

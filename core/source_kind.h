@@ -38,6 +38,8 @@ typedef struct sl_source_ops {
    * that cannot run in a parallel job. */
   void (*pause)(sl_source *s);
   void (*resume)(sl_source *s);
+  /* How far reading has got (metrics, progress); NULL: only what the line reader knows (core/source.h). */
+  void (*progress)(sl_source *s, sl_source_progress *p);
 } sl_source_ops;
 
 extern const sl_source_ops sl_source_file_ops;  /* source_file.c: a file, a device, a FIFO by path */
@@ -72,5 +74,6 @@ void sl_fd_source_close(sl_source *s);
 void sl_fd_source_release(sl_source *s);
 void sl_fd_source_pause(sl_source *s);
 void sl_fd_source_resume(sl_source *s);
+void sl_fd_source_progress(sl_source *s, sl_source_progress *p); /* source_fd_progress.c */
 
 #endif

@@ -15,6 +15,8 @@
  *     savepoint-requests/           the savepoint request/answer files (core/savepoint.h)
  *     reload/                       hot reload's scratch environment when it drops removed operators' state
  *     reload.result                 the last hot reload's outcome (`sluice reload`)
+ *     status.sock                   while a job runs: its status endpoints (core/metrics_service.h)
+ *     metrics.addr                  while a job with --metrics runs: the address /metrics is served on
  *     task-<k>/                     a parallel job's subtask k: its working environment (state.mdb) and
  *       pending/part-<id>             its own pending output, gathered into pending/ by the job
  *     restore/<k>/                  recovery's scratch environments while it merges subtask snapshots
@@ -33,6 +35,9 @@
 /* The prefix of checkpoint directory names, and the suffix recovery gives a corrupt one. */
 #define SL_CHECKPOINT_PREFIX "chk-"
 #define SL_CHECKPOINT_CORRUPT_SUFFIX ".corrupt"
+
+#define SL_STATE_DIR_STATUS_SOCKET "status.sock"
+#define SL_STATE_DIR_METRICS_ADDR "metrics.addr"
 
 /* STATE-DIR/<name> for one of the entries above without an id ("checkpoints", "pending", "savepoints",
  * "savepoint-requests", "reload", "reload.result"). */

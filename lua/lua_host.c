@@ -406,6 +406,48 @@ int sl_lua_host_pending_timers(sl_lua_host *h, uint64_t *n, char *err, size_t er
   return 0;
 }
 
+uint64_t sl_lua_host_memory(const sl_lua_host *h) {
+  if (!h->L)
+    return 0;
+  return (uint64_t)lua_gc(h->L, LUA_GCCOUNT, 0) * 1024u + (uint64_t)lua_gc(h->L, LUA_GCCOUNTB, 0);
+}
+
+int sl_lua_host_watermark(sl_lua_host *h, int64_t *wm) {
+  lua_State *L = h->L;
+  if (!L || !h->job.event_time)
+    return 0;
+  push_host_fn(h, "watermark");
+  if (lua_pcall(L, 0, 1, 0)) {
+    lua_pop(L, 1);
+    return -1;
+  }
+  int known = lua_isnumber(L, -1);
+  if (known)
+    *wm = (int64_t)lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  return known;
+}
+
+int sl_lua_host_operator_counts(sl_lua_host *h, char *const *uids, uint64_t *counts, int n) {
+  lua_State *L = h->L;
+  for (int i = 0; i < n; i++)
+    counts[i] = 0;
+  if (!L)
+    return 0;
+  push_host_fn(h, "operator_counts");
+  if (lua_pcall(L, 0, 1, 0)) {
+    lua_pop(L, 1);
+    return -1;
+  }
+  for (int i = 0; lua_istable(L, -1) && i < n; i++) {
+    lua_getfield(L, -1, uids[i]);
+    counts[i] = lua_isnumber(L, -1) ? (uint64_t)lua_tonumber(L, -1) : 0;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
 void sl_lua_host_close(sl_lua_host *h) {
   if (h->L)
     lua_close(h->L);

@@ -141,6 +141,16 @@ int sl_lua_host_check_states(sl_lua_host *h, sl_backend *backend, char *err, siz
  * end-of-run summary). 0, or -1 with the reason in err. */
 int sl_lua_host_pending_timers(sl_lua_host *h, uint64_t *n, char *err, size_t errlen);
 
+/* For metrics, off the hot path (a few times a second): the VM's memory in bytes, and the job's
+ * watermark (epoch ms) into *wm — 1 when the job has one yet, 0 when not (no event time, or no record
+ * seen), -1 when asking failed. */
+uint64_t sl_lua_host_memory(const sl_lua_host *h);
+int sl_lua_host_watermark(sl_lua_host *h, int64_t *wm);
+/* The records each operator named uids[0..n) was handed so far by the running code, into counts[0..n) (0 for
+ * an uid the running code does not have: hot reload may have changed the graph). 0, or -1 when asking
+ * failed. */
+int sl_lua_host_operator_counts(sl_lua_host *h, char *const *uids, uint64_t *counts, int n);
+
 void sl_lua_host_close(sl_lua_host *h);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "core/checkpoint.h"
 #include "core/log.h"
+#include "core/metrics_service.h"
 #include "core/output.h"
 #include "core/parallel/task.h"
 #include "core/savepoint.h"
@@ -60,7 +61,20 @@ typedef struct sl_job {
   uint64_t reload_id;
   uint32_t reload_version;
   uint64_t completed, failed_ckpts, skipped;
+  sl_metrics_service metrics; /* the registry the subtasks publish into, and its endpoints */
 } sl_job;
+
+/* Metrics: the job's own counters into the registry (the subtasks publish theirs). */
+static void publish_job(sl_job *job) {
+  if (!job->metrics.m)
+    return;
+  sl_metrics_job *j = &job->metrics.m->job;
+  sl_mset(&j->completed, job->completed);
+  sl_mset(&j->failed, job->failed_ckpts);
+  sl_mset(&j->skipped, job->skipped);
+  sl_mset(&j->reloads_ok, job->base.reload.reloads_ok);
+  sl_mset(&j->reloads_failed, job->base.reload.reloads_failed);
+}
 
 sl_task *sl_job_peer(sl_job *job, unsigned i) {
   return &job->tasks[i];
@@ -195,6 +209,7 @@ static void on_timer(uv_timer_t *h) {
   sl_job *job = h->data;
   if (job->in_flight) {
     job->skipped++;
+    publish_job(job);
     return;
   }
   if (job->final_asked || job->stopping || job->failed)
@@ -343,6 +358,7 @@ static int complete(sl_job *job, uint64_t id, const sl_share *sh) {
   if (sl_checkpoint_meta_write(dir, &m, err, sizeof err))
     goto failed;
   job->completed++;
+  sl_metrics_checkpoint_done(job->metrics.m, &m, sl_now_ms());
   if (job->savepoint[0])
     write_savepoint(job, dir, &m);
   if (sl_output_commit_parts(&b->out, id, id, len, err, sizeof err)) {
@@ -378,8 +394,7 @@ static void finish(sl_job *job) {
   close_job_handles(job);
 }
 
-static void on_mail(uv_async_t *h) {
-  sl_job *job = h->data;
+static void handle_mail(sl_job *job) {
   sl_share sh[SL_MAX_PARALLELISM];
   pthread_mutex_lock(&job->mu);
   int task_failed = job->task_failed;
@@ -453,6 +468,11 @@ static void on_mail(uv_async_t *h) {
     for (unsigned i = 0; i < job->n; i++)
       sl_task_request(&job->tasks[i], &job->tasks[i].final_req, id);
   }
+}
+
+static void on_mail(uv_async_t *h) {
+  handle_mail(h->data);
+  publish_job(h->data);
 }
 
 /* `sluice savepoint` (core/savepoint.h): one request at a time, each with a checkpoint of its own once none
@@ -710,6 +730,12 @@ int sl_job_run(const sl_run_options *opts) {
   int status = 0;
   err[0] = '\0';
   int ok = start_loop(&job, err, sizeof err) == 0 && setup(&job, err, sizeof err) == 0;
+  if (ok && (ok = sl_metrics_service_start(&job.metrics, &job.base.lua.job, job.n, opts->metrics,
+                                           job.base.state_dir, job.loop, opts->quiet, err, sizeof err) == 0))
+    for (unsigned i = 0; i < job.n; i++) {
+      job.tasks[i].rt.metrics = job.metrics.m;
+      job.tasks[i].rt.metrics_task = i;
+    }
   if (ok && spawn(&job, err, sizeof err))
     ok = 0;
   if (ok && sl_reload_start(&job.base.reload, &job.base, err, sizeof err) == 0) {
@@ -768,6 +794,7 @@ int sl_job_run(const sl_run_options *opts) {
   free(job.shares);
   drop_host(job.reload_next);
   sl_runtime_teardown(&job.base);
+  sl_metrics_service_stop(&job.metrics);
   uv_run(job.loop, UV_RUN_NOWAIT);
   uv_loop_close(job.loop);
   return status;

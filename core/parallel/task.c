@@ -50,6 +50,7 @@ static void send_packet(sl_task *t, unsigned j, sl_packet *p) {
     tail = &(*tail)->next;
   *tail = p;
   if (t->backlogged++ == 0) {
+    t->backpressure_since = uv_hrtime();
     atomic_store(&t->want_room, 1);
     update_sources(t);
   }
@@ -70,6 +71,7 @@ static void flush_backlog(sl_task *t) {
       uv_async_send(&sl_job_peer(t->job, j)->wake);
   }
   if (!t->backlogged) {
+    t->backpressure_ns += uv_hrtime() - t->backpressure_since;
     atomic_store(&t->want_room, 0);
     update_sources(t);
   }

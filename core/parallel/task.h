@@ -50,6 +50,7 @@ typedef struct sl_task {
   sl_packet **filling;    /* per destination: the records packet being filled */
   sl_packet **backlog;    /* per destination: packets its channel had no room for yet (a list, oldest first) */
   unsigned backlogged;
+  uint64_t backpressure_since, backpressure_ns; /* metrics: when the backlog began (uv_hrtime), and its total */
   atomic_int want_room; /* backlogged: a receiver that pops from our channel wakes us */
   /* alignment of checkpoint `aligning` (0: none) */
   uint64_t aligning;

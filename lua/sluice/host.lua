@@ -221,6 +221,21 @@ function M.check_states(backend)
   pipeline.check(job, ffi.cast("sl_backend *", backend))
 end
 
+-- The job's watermark (epoch ms), or nil before any record's event time is known: for metrics (the
+-- runtime asks a few times a second, never per record).
+function M.watermark()
+  local t = job and job.env and job.env.time
+  if t and t.wm > -math.huge then
+    return t.wm
+  end
+  return nil
+end
+
+-- The records each operator was handed so far, { [uid] = n } (for metrics).
+function M.operator_counts()
+  return pipeline.operator_counts(job)
+end
+
 -- The number of processing-time timers still pending (the summary at the end of a bounded input).
 function M.pending_timers()
   return pipeline.pending_timers(job)

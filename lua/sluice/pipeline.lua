@@ -110,6 +110,16 @@ end
 local builders = {}
 local ttl_cleaner
 
+-- Metrics (core/metrics.h): each stage counts the records it is handed, in env.op_in[i] for operator i (an
+-- FFI array: one load, add and store per operator per record inside the trace). What operator i emits is
+-- what operator i + 1 is handed; the last one's is what the sink writes, which C counts.
+local function counted(counts, i, stage)
+  return function(rec, fields)
+    counts[i] = counts[i] + 1
+    return stage(rec, fields)
+  end
+end
+
 function builders.map(op, nxt)
   local fn, uid = op.fn, op.uid
   return function(rec, fields)
@@ -336,8 +346,9 @@ function M.compile(job, env)
     put_record(buf, rec, fields)
   end
   local keyed
+  env.op_in = ffi.new("double[?]", #job.ops + 1)
   for i = #job.ops, 1, -1 do
-    nxt = builders[job.ops[i].kind](job.ops[i], nxt, env, i == #job.ops)
+    nxt = counted(env.op_in, i - 1, builders[job.ops[i].kind](job.ops[i], nxt, env, i == #job.ops))
     if job.ops[i].kind == "key_by" then
       keyed = nxt
     end
@@ -398,8 +409,9 @@ function M.build_router(job, env)
   for i = at - 1, 1, -1 do
     local f = job.ops[i]
     if f.kind == "filter" then
-      local nxt, ffn, fuid = route, f.fn, f.uid
+      local nxt, ffn, fuid, counts = route, f.fn, f.uid, env.op_in
       route = function(rec)
+        counts[i - 1] = counts[i - 1] + 1 -- as counted() does in the chain (metrics)
         M.current = fuid
         if ffn(rec) then
           return nxt(rec)
@@ -409,6 +421,15 @@ function M.build_router(job, env)
     end
   end
   return route
+end
+
+-- The records each operator was handed so far, by uid (metrics; a few times a second).
+function M.operator_counts(job)
+  local env, t = job and job.env, {}
+  for i = 1, env and #job.ops or 0 do
+    t[job.ops[i].uid] = env.op_in[i - 1]
+  end
+  return t
 end
 
 function M.router(job)
