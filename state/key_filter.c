@@ -110,14 +110,18 @@ static int part_has(const sl_key_filter_part *p, uint64_t h, uint64_t g) {
   return 1;
 }
 
+void sl_key_filter_prefetch(const sl_key_filter *f, uint64_t h) {
+  for (int i = f->off ? 0 : f->nparts - 1; i >= 0 && !f->off; i--)
+    __builtin_prefetch(f->part[i].bits + block_of(&f->part[i], h) * 8);
+}
+
 int sl_key_filter_may_exist(const sl_key_filter *f, uint64_t h) {
   if (f->off)
     return 1;
   uint64_t g = bit_source(h);
   /* A key never added is looked up in every part: the blocks are fetched together, not one miss after
    * the other. */
-  for (int i = f->nparts - 1; i >= 0; i--)
-    __builtin_prefetch(f->part[i].bits + block_of(&f->part[i], h) * 8);
+  sl_key_filter_prefetch(f, h);
   for (int i = f->nparts - 1; i >= 0; i--)
     if (part_has(&f->part[i], h, g))
       return 1;

@@ -52,6 +52,10 @@ void sl_key_filter_add(sl_key_filter *f, uint64_t h);
  * over millions of keys) waits for memory once per batch, not once per key. */
 void sl_key_filter_add_many(sl_key_filter *f, const uint64_t *h, size_t n);
 
+/* Starts fetching the blocks a look-up of h reads, so that their memory latency overlaps other work (the
+ * cache's probe for the same key). */
+void sl_key_filter_prefetch(const sl_key_filter *f, uint64_t h);
+
 /* 0 when the key of hash h was certainly never added; 1 when it may have been (or the filter is off). */
 int sl_key_filter_may_exist(const sl_key_filter *f, uint64_t h);
 
