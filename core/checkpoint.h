@@ -66,6 +66,8 @@ typedef struct sl_checkpointer {
   uint64_t completed, failed, skipped;
   uint64_t unchanged; /* skipped because nothing changed since the last complete one */
   uint64_t last_duration_ms, last_bytes;
+  uint64_t last_barrier_ms; /* loop time of the last barrier, for the cache-pressure one's spacing */
+  uint64_t early;           /* checkpoints taken before their interval because of cache pressure */
   /* A subtask of a parallel job (core/parallel/): its snapshot is its own file of the checkpoint (named
    * task_snapshot, "task-3.snap") and the job, not this checkpointer, writes the metadata, commits the
    * output and prunes. task_done runs on the loop thread once this subtask's share is durable (j->ok) or

@@ -527,10 +527,10 @@ int sl_runtime_run(const sl_run_options *opts) {
     sl_backend_get_stats(rt.backend, &st);
     sl_log(SL_LOG_DEBUG,
            "state: %llu cache hits, %llu misses, %llu evictions; %llu commits writing %llu entries on the "
-           "record thread",
+           "record thread; %llu checkpoints taken early under cache pressure",
            (unsigned long long)st.cache_hits, (unsigned long long)st.cache_misses,
            (unsigned long long)st.evictions, (unsigned long long)st.commits,
-           (unsigned long long)st.entries_written);
+           (unsigned long long)st.entries_written, (unsigned long long)rt.ckpt.early);
   }
   sl_runtime_teardown(&rt);
   sl_metrics_service_stop(&svc);

@@ -225,6 +225,11 @@ int sl_backend_mark_ttl_state(sl_backend *b, uint32_t state_id) {
   return SL_STATE_OK;
 }
 
+int sl_backend_wants_barrier(const sl_backend *b) {
+  return b && !b->flushing && sl_bk_cache_footprint(b) > b->cache_max / 2 &&
+         b->cache.q[SL_CQ_WRITTEN].n > b->cache.count / 2;
+}
+
 void sl_backend_get_stats(const sl_backend *b, sl_backend_stats *out) {
   if (!b || !out)
     return;

@@ -183,6 +183,11 @@ size_t sl_backend_map_reserve(void);
  * cache_scans counts passes over every slot of the cache (a commit, a spill, and the fallbacks when a
  * queue could not grow): iterator opens, prefix deletes and frozen barriers make none; evictions counts
  * clean entries evicted; cache_bytes is the memory the cache holds (what cache_max_bytes bounds). */
+/* The cache is half full or more, and mostly of entries written since the last barrier (not yet handed to a
+ * flush): a barrier now lets the checkpoint thread write them to LMDB, where reaching the cap would make the
+ * record thread commit them itself. A hint for the runtime's checkpoint timing; 0 while a flush runs. */
+int sl_backend_wants_barrier(const sl_backend *b);
+
 typedef struct sl_backend_stats {
   uint64_t cache_hits, cache_misses, commits, entries_written, map_resizes;
   uint64_t cache_scans, evictions;
