@@ -2,22 +2,24 @@
  * which speaks the real protocol on real sockets, so the sluice under test runs its ordinary librdkafka
  * consumer against it. No broker is installable on the test machines; this is the nearest thing.
  *
- *   kafka-mock serve [--brokers K] [--topic T] [--partitions P] [--control FIFO]
- *       Starts K brokers (default 1) with topic T (P partitions, default 8; replication min(K, 3)), prints the
- *       bootstrap address as one line on stdout, and runs until SIGTERM or SIGINT. Commands, one a line, read
- *       from FIFO while it runs (each is acknowledged with "ok: LINE" or "error: ..." on stderr):
- *         down ID | up ID           take broker ID (1..K) down (connections cut, none accepted) / back up
- *         rtt ID MS                 delay broker ID's responses by MS ms
- *         errors API N ERR          the next N requests of API (Fetch, ListOffsets, Metadata, OffsetCommit,
- *                                   OffsetFetch, Produce, FindCoordinator, or a number) fail with ERR (a
- *                                   librdkafka error name without RD_KAFKA_RESP_ERR_, e.g.
- *                                   NOT_LEADER_FOR_PARTITION, or a number)
- *   kafka-mock produce BOOTSTRAP TOPIC [--key-field F]
- *       Produces each line of stdin as one message (without its newline), keyed by the JSON string field F of
- *       the line when given (so one key's records land on one partition, in order), and flushes; exits 1
+ *   kafka-mock serve [--brokers K] [--topic T] [--partitions P] [--control FIFO] [--lifetime S]
+ *       Starts K brokers (default 1) with topic T (P partitions, default 8; replication min(K, 3)), prints
+ * the bootstrap address as one line on stdout, and runs until SIGTERM or SIGINT (or for S seconds at most, so
+ * that a test killed before its cleanup leaves nothing running for long). Commands, one a line, read from
+ * FIFO while it runs (each is acknowledged with "ok: LINE" or "error: ..." on stderr): down ID | up ID take
+ * broker ID (1..K) down (connections cut, none accepted) / back up rtt ID MS                 delay broker
+ * ID's responses by MS ms errors API N ERR          the next N requests of API (Fetch, ListOffsets, Metadata,
+ * OffsetCommit, OffsetFetch, Produce, FindCoordinator, or a number) fail with ERR (a librdkafka error name
+ * without RD_KAFKA_RESP_ERR_, e.g. NOT_LEADER_FOR_PARTITION, or a number) kafka-mock produce BOOTSTRAP TOPIC
+ * [--key-field F] Produces each line of stdin as one message (without its newline), keyed by the JSON string
+ * field F of the line when given (so one key's records land on one partition, in order), and flushes; exits 1
  *       when a message was not delivered.
  *   kafka-mock committed BOOTSTRAP TOPIC GROUP
  *       Prints "PARTITION OFFSET" for every partition of TOPIC: GROUP's committed offset (-1001: none).
+ *   kafka-mock commit BOOTSTRAP TOPIC GROUP OFFSET
+ *       Commits OFFSET for every partition of TOPIC to GROUP (as another consumer of the group would).
+ *   kafka-mock fetch BOOTSTRAP TOPIC PARTITION OFFSET
+ *       Prints the value of the message at OFFSET of PARTITION.
  *
  * It is a test tool: errors go to stderr and exit 1; nothing here is part of sluice. */
 #include <errno.h>
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop;
@@ -62,7 +65,7 @@ static int api_key(const char *name) {
   static const struct {
     const char *name;
     int key;
-  } apis[] = {{"Produce", 0},      {"Fetch", 1},        {"ListOffsets", 2},     {"Metadata", 3},
+  } apis[] = {{"Produce", 0},      {"Fetch", 1},       {"ListOffsets", 2},     {"Metadata", 3},
               {"OffsetCommit", 8}, {"OffsetFetch", 9}, {"FindCoordinator", 10}};
   for (size_t i = 0; i < sizeof apis / sizeof apis[0]; i++)
     if (!strcmp(apis[i].name, name))
@@ -148,6 +151,7 @@ static void serve_control(rd_kafka_mock_cluster_t *mc, int fd, char *buf, size_t
 static int serve(int argc, char **argv) {
   int brokers = 1, partitions = 8;
   const char *topic = "access", *control = NULL;
+  long lifetime = 0;
   for (int i = 0; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--brokers"))
       brokers = atoi(argv[i + 1]);
@@ -157,6 +161,8 @@ static int serve(int argc, char **argv) {
       topic = argv[i + 1];
     else if (!strcmp(argv[i], "--control"))
       control = argv[i + 1];
+    else if (!strcmp(argv[i], "--lifetime"))
+      lifetime = atol(argv[i + 1]);
     else
       die("unknown option %s", argv[i]);
   }
@@ -181,7 +187,8 @@ static int serve(int argc, char **argv) {
   fflush(stdout);
   char buf[4096];
   size_t len = 0;
-  while (!stop) {
+  time_t end = lifetime > 0 ? time(NULL) + lifetime : 0;
+  while (!stop && (!end || time(NULL) < end)) {
     struct pollfd p = {fd, POLLIN, 0};
     if (poll(&p, fd >= 0 ? 1 : 0, 200) > 0)
       serve_control(mc, fd, buf, &len, sizeof buf);
@@ -251,8 +258,9 @@ static int produce(int argc, char **argv) {
     const char *key = key_field ? json_key(line, key_field, &klen) : NULL;
     rd_kafka_resp_err_t e;
     while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(argv[1]), RD_KAFKA_V_VALUE(line, (size_t)n),
-                                  RD_KAFKA_V_KEY(key, key ? klen : 0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                  RD_KAFKA_V_KEY(key, key ? klen : 0),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
       rd_kafka_poll(rk, 100);
     if (e)
       die("produce: %s", rd_kafka_err2str(e));
@@ -265,27 +273,61 @@ static int produce(int argc, char **argv) {
   return failed_deliveries ? 1 : 0;
 }
 
-static int committed(int argc, char **argv) {
+/* committed, and commit when offset is given. */
+static int committed(int argc, char **argv, const char *offset) {
   if (argc < 3)
-    die("%s", "committed BOOTSTRAP TOPIC GROUP");
+    die("%s", "committed|commit BOOTSTRAP TOPIC GROUP [OFFSET]");
   rd_kafka_t *rk = new_handle(RD_KAFKA_CONSUMER, argv[0], argv[2]);
   rd_kafka_topic_t *t = rd_kafka_topic_new(rk, argv[1], NULL);
   const rd_kafka_metadata_t *md;
   rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
   if (e || md->topic_cnt != 1 || md->topics[0].err)
-    die("metadata: %s", rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+    die("metadata: %s", rd_kafka_err2str(e               ? e
+                                         : md->topic_cnt ? md->topics[0].err
+                                                         : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
   rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
   for (int i = 0; i < md->topics[0].partition_cnt; i++)
     rd_kafka_topic_partition_list_add(l, argv[1], md->topics[0].partitions[i].id);
   rd_kafka_metadata_destroy(md);
-  if ((e = rd_kafka_committed(rk, l, 10000)))
+  if (offset) {
+    for (int i = 0; i < l->cnt; i++)
+      l->elems[i].offset = atoll(offset);
+    if ((e = rd_kafka_commit(rk, l, 0)))
+      die("commit: %s", rd_kafka_err2str(e));
+  } else if ((e = rd_kafka_committed(rk, l, 10000))) {
     die("committed: %s", rd_kafka_err2str(e));
-  for (int i = 0; i < l->cnt; i++)
+  }
+  for (int i = 0; !offset && i < l->cnt; i++)
     printf("%d %lld\n", (int)l->elems[i].partition, (long long)l->elems[i].offset);
   rd_kafka_topic_partition_list_destroy(l);
   rd_kafka_topic_destroy(t);
   rd_kafka_destroy(rk);
   return 0;
+}
+
+static int fetch(int argc, char **argv) {
+  if (argc < 4)
+    die("%s", "fetch BOOTSTRAP TOPIC PARTITION OFFSET");
+  rd_kafka_t *rk = new_handle(RD_KAFKA_CONSUMER, argv[0], "kafka-mock-fetch");
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, argv[1], atoi(argv[2]))->offset = atoll(argv[3]);
+  rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (e)
+    die("assign: %s", rd_kafka_err2str(e));
+  for (int tries = 0; tries < 100; tries++) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+    if (!m)
+      continue;
+    if (m->err)
+      die("fetch: %s", rd_kafka_message_errstr(m));
+    printf("%.*s\n", (int)m->len, (const char *)m->payload);
+    rd_kafka_message_destroy(m);
+    rd_kafka_destroy(rk);
+    return 0;
+  }
+  die("%s", "fetch: no message within 10 s");
+  return 1;
 }
 
 int main(int argc, char **argv) {
@@ -294,7 +336,12 @@ int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "produce"))
     return produce(argc - 2, argv + 2);
   if (argc >= 2 && !strcmp(argv[1], "committed"))
-    return committed(argc - 2, argv + 2);
-  fprintf(stderr, "usage: kafka-mock serve|produce|committed ... (see tests/kafka/mock_cluster.c)\n");
+    return committed(argc - 2, argv + 2, NULL);
+  if (argc >= 6 && !strcmp(argv[1], "commit"))
+    return committed(argc - 2, argv + 2, argv[5]);
+  if (argc >= 2 && !strcmp(argv[1], "fetch"))
+    return fetch(argc - 2, argv + 2);
+  fprintf(stderr,
+          "usage: kafka-mock serve|produce|committed|commit|fetch ... (see tests/kafka/mock_cluster.c)\n");
   return 2;
 }
