@@ -12,7 +12,9 @@
  * The consumer runs on librdkafka's threads; its messages reach the libuv loop without blocking it: the
  * consumer queue writes a byte to a pipe when it becomes non-empty (rd_kafka_queue_io_event_enable), a
  * uv_poll on the pipe wakes the loop, and the callback takes the queued messages without waiting
- * (rd_kafka_consume_batch_queue with timeout 0), at most a budget per loop turn (an idle handle picks up
+ * (rd_kafka_consumer_poll with timeout 0, one message at a time: librdkafka 2.0's release notes list known
+ * issues of its batch API, rd_kafka_consume_batch_queue, with pause, resume and rebalances, which sharing
+ * a topic through the group will need), at most a budget per loop turn (an idle handle picks up
  * what is left, so checkpoints and signals are served in between). Each turn's messages are processed
  * before the callback returns, so between two turns every message taken is in the state: the next offsets
  * kept per partition are then the exact resume point a checkpoint records.
@@ -34,8 +36,10 @@
 #include "core/log.h"
 #include "core/source_kind.h"
 
-#define TAKE 4096         /* messages taken from the queue at once */
-#define TURN_BUDGET 16384 /* messages at most per loop turn */
+/* Messages at most per loop turn; the partitions' lines are processed at its end (a partition's reader that
+ * fills up, sooner), so each partition's records go through the pipeline in batches as large as a turn
+ * gives them. */
+#define TURN_BUDGET 32768
 #define READ_SIZE (64u * 1024)
 #define METADATA_TIMEOUT_MS 30000
 
@@ -183,36 +187,35 @@ static void on_idle(uv_idle_t *h);
 
 /* Takes and processes what is queued, up to a turn's budget; more left is picked up by the idle handle. */
 static void drain(sl_kafka_source *k) {
-  rd_kafka_message_t *msgs[TAKE];
   size_t taken = 0;
-  ssize_t n = 0;
-  while (!k->base.closed && !k->base.in.rt->failed && taken < TURN_BUDGET) {
-    n = rd_kafka_consume_batch_queue(k->queue, 0, msgs, TAKE);
-    if (n <= 0)
+  int more = 0;
+  while (!k->base.closed && !k->base.in.rt->failed) {
+    if (taken == TURN_BUDGET) {
+      more = 1;
+      break;
+    }
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
+    if (!m)
       break;
     int bad = 0;
-    for (ssize_t i = 0; i < n; i++) {
-      const rd_kafka_message_t *m = msgs[i];
-      if (!bad && m->err)
-        bad = message_error(k, m);
-      else if (!bad && (m->partition < 0 || m->partition >= k->nparts))
-        sl_warn("%s: a message of partition %" PRId32 ", which the topic did not have at start, is ignored",
-                k->base.in.name, m->partition);
-      else if (!bad)
-        bad = take(k, m);
-      rd_kafka_message_destroy(msgs[i]);
-    }
-    if (!bad)
-      consume_dirty(k);
-    taken += (size_t)n;
-    if (n < TAKE)
+    if (m->err)
+      bad = message_error(k, m);
+    else if (m->partition < 0 || m->partition >= k->nparts)
+      sl_warn("%s: a message of partition %" PRId32 ", which the topic did not have at start, is ignored",
+              k->base.in.name, m->partition);
+    else
+      bad = take(k, m);
+    rd_kafka_message_destroy(m);
+    if (bad)
       break;
+    taken++;
   }
+  consume_dirty(k);
   if (k->fatal[0] && !k->base.in.rt->failed)
     sl_runtime_fail(k->base.in.rt, "%s: %s", k->base.in.name, k->fatal);
   if (k->base.closed || k->base.in.rt->failed)
     return;
-  if (n == TAKE && taken >= TURN_BUDGET)
+  if (more)
     uv_idle_start(&k->idle, on_idle);
   else
     uv_idle_stop(&k->idle);

@@ -18,6 +18,9 @@
  *       Prints "PARTITION OFFSET" for every partition of TOPIC: GROUP's committed offset (-1001: none).
  *   kafka-mock commit BOOTSTRAP TOPIC GROUP OFFSET
  *       Commits OFFSET for every partition of TOPIC to GROUP (as another consumer of the group would).
+ *   kafka-mock watermarks BOOTSTRAP TOPIC
+ *       Prints "PARTITION LOW HIGH" for every partition: its first kept offset and its end (the mock keeps
+ *       at most 5 MiB or 100000 messages per partition, and deletes older ones as retention would).
  *   kafka-mock fetch BOOTSTRAP TOPIC PARTITION OFFSET
  *       Prints the value of the message at OFFSET of PARTITION.
  *
@@ -243,6 +246,9 @@ static int produce(int argc, char **argv) {
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[0], err, sizeof err) ||
       rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err) ||
+      /* Unkeyed messages spread evenly (not in runs on one partition), so that none outgrows what the
+       * mock keeps. */
+      rd_kafka_conf_set(conf, "sticky.partitioning.linger.ms", "0", err, sizeof err) ||
       rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err))
     die("%s", err);
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -273,11 +279,11 @@ static int produce(int argc, char **argv) {
   return failed_deliveries ? 1 : 0;
 }
 
-/* committed, and commit when offset is given. */
-static int committed(int argc, char **argv, const char *offset) {
-  if (argc < 3)
-    die("%s", "committed|commit BOOTSTRAP TOPIC GROUP [OFFSET]");
-  rd_kafka_t *rk = new_handle(RD_KAFKA_CONSUMER, argv[0], argv[2]);
+/* committed; commit when offset is given; watermarks (argv has no GROUP then). */
+static int committed(int argc, char **argv, const char *offset, int watermarks) {
+  if (argc < (watermarks ? 2 : 3))
+    die("%s", "committed|commit BOOTSTRAP TOPIC GROUP [OFFSET] | watermarks BOOTSTRAP TOPIC");
+  rd_kafka_t *rk = new_handle(RD_KAFKA_CONSUMER, argv[0], watermarks ? "kafka-mock" : argv[2]);
   rd_kafka_topic_t *t = rd_kafka_topic_new(rk, argv[1], NULL);
   const rd_kafka_metadata_t *md;
   rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
@@ -289,7 +295,8 @@ static int committed(int argc, char **argv, const char *offset) {
   for (int i = 0; i < md->topics[0].partition_cnt; i++)
     rd_kafka_topic_partition_list_add(l, argv[1], md->topics[0].partitions[i].id);
   rd_kafka_metadata_destroy(md);
-  if (offset) {
+  if (watermarks) {
+  } else if (offset) {
     for (int i = 0; i < l->cnt; i++)
       l->elems[i].offset = atoll(offset);
     if ((e = rd_kafka_commit(rk, l, 0)))
@@ -297,8 +304,14 @@ static int committed(int argc, char **argv, const char *offset) {
   } else if ((e = rd_kafka_committed(rk, l, 10000))) {
     die("committed: %s", rd_kafka_err2str(e));
   }
-  for (int i = 0; !offset && i < l->cnt; i++)
+  for (int i = 0; !offset && !watermarks && i < l->cnt; i++)
     printf("%d %lld\n", (int)l->elems[i].partition, (long long)l->elems[i].offset);
+  for (int i = 0; watermarks && i < l->cnt; i++) {
+    int64_t lo, hi;
+    if ((e = rd_kafka_query_watermark_offsets(rk, argv[1], l->elems[i].partition, &lo, &hi, 10000)))
+      die("watermarks: %s", rd_kafka_err2str(e));
+    printf("%d %lld %lld\n", (int)l->elems[i].partition, (long long)lo, (long long)hi);
+  }
   rd_kafka_topic_partition_list_destroy(l);
   rd_kafka_topic_destroy(t);
   rd_kafka_destroy(rk);
@@ -336,12 +349,14 @@ int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "produce"))
     return produce(argc - 2, argv + 2);
   if (argc >= 2 && !strcmp(argv[1], "committed"))
-    return committed(argc - 2, argv + 2, NULL);
+    return committed(argc - 2, argv + 2, NULL, 0);
   if (argc >= 6 && !strcmp(argv[1], "commit"))
-    return committed(argc - 2, argv + 2, argv[5]);
+    return committed(argc - 2, argv + 2, argv[5], 0);
+  if (argc >= 2 && !strcmp(argv[1], "watermarks"))
+    return committed(argc - 2, argv + 2, NULL, 1);
   if (argc >= 2 && !strcmp(argv[1], "fetch"))
     return fetch(argc - 2, argv + 2);
-  fprintf(stderr,
-          "usage: kafka-mock serve|produce|committed|commit|fetch ... (see tests/kafka/mock_cluster.c)\n");
+  fprintf(stderr, "usage: kafka-mock serve|produce|committed|commit|watermarks|fetch ... (see "
+                  "tests/kafka/mock_cluster.c)\n");
   return 2;
 }
