@@ -77,6 +77,9 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
                    : level == 4 ? SL_LOG_WARN
                    : level <= 6 ? SL_LOG_INFO
                                 : SL_LOG_DEBUG;
+  /* A broker connection that failed is logged (FAIL) and raised as an error (on_error) too: once is news. */
+  if (!strcmp(fac, "FAIL"))
+    l = SL_LOG_DEBUG;
   sl_log(l, "kafka: %s: %s", fac, buf);
 }
 
@@ -375,11 +378,8 @@ static int kafka_open(sl_source *s, char *err, size_t errlen) {
   int restored = 0;
   for (int p = 0; p < parts; p++)
     restored += k->parts[p].restored != SL_KAFKA_NO_OFFSET;
-  sl_info("%s: %d partitions at %s; %d resume from the checkpoint, the others start at their %s", s->in.name,
-          parts, s->ep.host, restored,
-          restored             ? "beginning"
-          : s->ep.start_latest ? "end"
-                               : "beginning");
+  sl_info("%s: %d partitions at %s; %d resume from the checkpoint, %d start at their %s", s->in.name, parts,
+          s->ep.host, restored, parts - restored, restored || !s->ep.start_latest ? "beginning" : "end");
   return 0;
 }
 

@@ -8,7 +8,8 @@
 #   3. runs killed with SIGKILL mid-stream and restarted on one state dir end with the same output: nothing
 #      lost, nothing counted twice;
 #   4. request errors and a broker down for a while during a run: the job waits, resumes, and is exact
-#      (this job declares its source in Lua: sluice.source.kafka).
+#      (this job declares its source in Lua: sluice.source.kafka);
+#   5. a restart whose checkpointed offsets retention has deleted fails, instead of skipping records.
 source "$(dirname "$0")/lib.bash"
 
 MOCK="${SLUICE_BUILD_DIR:?}/kafka-mock"
@@ -136,5 +137,22 @@ wait "$pid" || fail "the run with broker errors exited with $?: $(tail -3 "$WORK
 expect_keys "$WORK/ref12.out" "$WORK/out4" "with broker errors: per-URL counts differ"
 committed=$("$MOCK" committed "$BOOT" access url-count-job | awk '$2 >= 0 { s += $2 } END { print s }')
 [ "$committed" -eq $((N + M)) ] || fail "the job's group has committed offsets adding up to $committed"
-echo "kafka source: $N + $M records over 8 partitions; $kills kills; broker down for 3 s: exact"
+
+# 5. Retention deleted records the job had not read: the mock keeps at most 5 MiB per partition, so 300 k
+# more records push every partition's first kept offset past run 1's checkpoint. A restart from it must
+# fail (exit 1, saying why), not jump to the first record still there.
+gen_access 300000 9 400 | "$MOCK" produce "$BOOT" access || fail "producing failed"
+set +e
+"$SLUICE" run "$SCRIPTS/url_count.lua" --input "$URL" --state-dir "$WORK/state" --output "$WORK/out1" \
+  2> "$WORK/log5" &
+pid=$!
+for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "a restart past retention exited with $rc, not 1: $(tail -3 "$WORK/log5")"
+grep -q "the offset to resume from is not in the partition" "$WORK/log5" || fail "no reason given: $(tail -3 "$WORK/log5")"
+[ "$(wc -l < "$WORK/out1")" -eq $((N - 1 + M)) ] || fail "the failed run changed the output"
+echo "kafka source: $N + $M records over 8 partitions; $kills kills; broker down for 3 s: exact; past retention: refused"
 kill "$mock"
