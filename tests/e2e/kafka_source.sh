@@ -138,6 +138,17 @@ expect_keys "$WORK/ref12.out" "$WORK/out4" "with broker errors: per-URL counts d
 committed=$("$MOCK" committed "$BOOT" access url-count-job | awk '$2 >= 0 { s += $2 } END { print s }')
 [ "$committed" -eq $((N + M)) ] || fail "the job's group has committed offsets adding up to $committed"
 
+# Values of several lines (another topic, which the mock creates on first use): each message is one record
+# whatever its newlines: one whose newlines sit between JSON tokens is valid, one with a raw newline inside
+# a string is rejected whole, as that one record.
+printf '%s\n' '{"url":|"/multi",|"n":1}' '{"url":"/a|b"}' '{"url":"/multi"}' |
+  "$MOCK" produce "$BOOT" lines --key-field url --newline '|' || fail "producing failed"
+run_until "$WORK/state6" "$WORK/out6" 2 "$SLUICE_SRC/tests/e2e/kafka_count_job.lua" -- "$BOOT" lines
+printf '%s\n' '{"url": "/multi", "count": 1}' '{"url": "/multi", "count": 2}' > "$WORK/exp6"
+expect_same "$WORK/exp6" "$WORK/out6"
+grep -Eq 'kafka:lines:[0-9]+:[0-9]+: invalid JSON' "$WORK/run.log" || fail "the value with a raw newline was not rejected"
+grep -q '1 rejected' "$WORK/run.log" || fail "not exactly one record rejected: $(tail -1 "$WORK/run.log")"
+
 # 5. Retention deleted records the job had not read: the mock keeps at most 5 MiB per partition, so 300 k
 # more records push every partition's first kept offset past run 1's checkpoint. A restart from it must
 # fail (exit 1, saying why), not jump to the first record still there.

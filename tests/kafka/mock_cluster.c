@@ -1,30 +1,38 @@
 /* mock_cluster.c — `kafka-mock`, the Kafka cluster of the tests: librdkafka's mock cluster (rdkafka_mock.h),
  * which speaks the real protocol on real sockets, so the sluice under test runs its ordinary librdkafka
  * consumer against it. No broker is installable on the test machines; this is the nearest thing.
- *
+ * (The usage below is laid out by hand: clang-format is off for it.) */
+// clang-format off
+/*
  *   kafka-mock serve [--brokers K] [--topic T] [--partitions P] [--control FIFO] [--lifetime S]
- *       Starts K brokers (default 1) with topic T (P partitions, default 8; replication min(K, 3)), prints
- * the bootstrap address as one line on stdout, and runs until SIGTERM or SIGINT (or for S seconds at most, so
- * that a test killed before its cleanup leaves nothing running for long). Commands, one a line, read from
- * FIFO while it runs (each is acknowledged with "ok: LINE" or "error: ..." on stderr): down ID | up ID take
- * broker ID (1..K) down (connections cut, none accepted) / back up rtt ID MS                 delay broker
- * ID's responses by MS ms errors API N ERR          the next N requests of API (Fetch, ListOffsets, Metadata,
- * OffsetCommit, OffsetFetch, Produce, FindCoordinator, or a number) fail with ERR (a librdkafka error name
- * without RD_KAFKA_RESP_ERR_, e.g. NOT_LEADER_FOR_PARTITION, or a number) kafka-mock produce BOOTSTRAP TOPIC
- * [--key-field F] Produces each line of stdin as one message (without its newline), keyed by the JSON string
- * field F of the line when given (so one key's records land on one partition, in order), and flushes; exits 1
- *       when a message was not delivered.
+ *       Starts K brokers (default 1) with topic T (P partitions, default 8; replication min(K, 3)), prints the
+ *       bootstrap address as one line on stdout, and runs until SIGTERM or SIGINT (or for S seconds at most,
+ *       so that a test killed before its cleanup leaves nothing running for long). Commands, one a line, read
+ *       from FIFO while it runs (each is acknowledged with "ok: LINE" or "error: ..." on stderr):
+ *         down ID | up ID    take broker ID (1..K) down (connections cut, none accepted) / back up
+ *         rtt ID MS          delay broker ID's responses by MS ms
+ *         errors API N ERR   the next N requests of API (Fetch, ListOffsets, Metadata, OffsetCommit,
+ *                            OffsetFetch, Produce, FindCoordinator, or a number) fail with ERR (a librdkafka
+ *                            error name without RD_KAFKA_RESP_ERR_, e.g. NOT_LEADER_FOR_PARTITION, or a number)
+ *       The mock keeps at most 5 MiB or 100000 messages per partition and deletes older ones, as retention
+ *       would; it also creates any topic a client asks about (4 partitions).
+ *   kafka-mock produce BOOTSTRAP TOPIC [--key-field F] [--newline SEQ]
+ *       Produces each line of stdin as one message (without its newline), keyed by the JSON string field F of
+ *       the line when given (so one key's records land on one partition, in order), with every SEQ in it
+ *       turned into a newline when given (a value of several lines), and flushes; exits 1 when a message was
+ *       not delivered.
  *   kafka-mock committed BOOTSTRAP TOPIC GROUP
  *       Prints "PARTITION OFFSET" for every partition of TOPIC: GROUP's committed offset (-1001: none).
  *   kafka-mock commit BOOTSTRAP TOPIC GROUP OFFSET
  *       Commits OFFSET for every partition of TOPIC to GROUP (as another consumer of the group would).
  *   kafka-mock watermarks BOOTSTRAP TOPIC
- *       Prints "PARTITION LOW HIGH" for every partition: its first kept offset and its end (the mock keeps
- *       at most 5 MiB or 100000 messages per partition, and deletes older ones as retention would).
+ *       Prints "PARTITION LOW HIGH" for every partition (LOW as the mock reports it: -1001 here).
  *   kafka-mock fetch BOOTSTRAP TOPIC PARTITION OFFSET
  *       Prints the value of the message at OFFSET of PARTITION.
  *
- * It is a test tool: errors go to stderr and exit 1; nothing here is part of sluice. */
+ * It is a test tool: errors go to stderr and exit 1; nothing here is part of sluice.
+ */
+// clang-format on
 #include <errno.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
@@ -240,7 +248,17 @@ static const char *json_key(const char *line, const char *field, size_t *len) {
 static int produce(int argc, char **argv) {
   if (argc < 2)
     die("%s", "produce BOOTSTRAP TOPIC [--key-field F]");
-  const char *key_field = argc >= 4 && !strcmp(argv[2], "--key-field") ? argv[3] : NULL;
+  const char *key_field = NULL, *newline = NULL;
+  for (int i = 2; i < argc; i += 2) {
+    if (i + 1 == argc)
+      die("%s needs a value", argv[i]);
+    if (!strcmp(argv[i], "--key-field"))
+      key_field = argv[i + 1];
+    else if (!strcmp(argv[i], "--newline") && *argv[i + 1])
+      newline = argv[i + 1];
+    else
+      die("unknown option %s", argv[i]);
+  }
   char err[512];
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -260,6 +278,12 @@ static int produce(int argc, char **argv) {
   while ((n = getline(&line, &cap, stdin)) > 0) {
     if (line[n - 1] == '\n')
       line[--n] = '\0';
+    size_t k = newline ? strlen(newline) : 0;
+    for (char *p = newline ? strstr(line, newline) : NULL; p; p = strstr(p, newline)) {
+      *p++ = '\n'; /* SEQ becomes one newline: what follows it moves up by k - 1 bytes, its NUL too */
+      memmove(p, p + k - 1, (size_t)n - (size_t)(p - line) - (k - 1) + 1);
+      n -= (ssize_t)(k - 1);
+    }
     size_t klen = 0;
     const char *key = key_field ? json_key(line, key_field, &klen) : NULL;
     rd_kafka_resp_err_t e;
