@@ -141,13 +141,27 @@ committed=$("$MOCK" committed "$BOOT" access url-count-job | awk '$2 >= 0 { s +=
 # Values of several lines (another topic, which the mock creates on first use): each message is one record
 # whatever its newlines: one whose newlines sit between JSON tokens is valid, one with a raw newline inside
 # a string is rejected whole, as that one record.
-printf '%s\n' '{"url":|"/multi",|"n":1}' '{"url":"/a|b"}' '{"url":"/multi"}' |
-  "$MOCK" produce "$BOOT" lines --key-field url --newline '|' || fail "producing failed"
+# (One key, so one partition, in this order: once the second /multi is counted, the bad one was seen.)
+printf '%s\n' '{"k":"1","url":|"/multi",|"n":1}' '{"k":"1","url":"/a|b"}' '{"k":"1","url":"/multi"}' |
+  "$MOCK" produce "$BOOT" lines --key-field k --newline '|' || fail "producing failed"
 run_until "$WORK/state6" "$WORK/out6" 2 "$SLUICE_SRC/tests/e2e/kafka_count_job.lua" -- "$BOOT" lines
 printf '%s\n' '{"url": "/multi", "count": 1}' '{"url": "/multi", "count": 2}' > "$WORK/exp6"
 expect_same "$WORK/exp6" "$WORK/out6"
 grep -Eq 'kafka:lines:[0-9]+:[0-9]+: invalid JSON' "$WORK/run.log" || fail "the value with a raw newline was not rejected"
 grep -q '1 rejected' "$WORK/run.log" || fail "not exactly one record rejected: $(tail -1 "$WORK/run.log")"
+
+# start=latest: a job with no checkpoint reads only what is produced once it runs.
+"$SLUICE" run "$SCRIPTS/url_count.lua" --input "kafka://$BOOT/lines?start=latest" --state-dir "$WORK/state7" \
+  --output "$WORK/out7" --checkpoint-interval 100 2> "$WORK/log7" &
+pid=$!
+wait_for "the start=latest job to start" grep -q "info: running" "$WORK/log7"
+sleep 2 # its partitions' end offsets are resolved by then (the mock answers in ms)
+printf '%s\n' '{"url":"/late"}' | "$MOCK" produce "$BOOT" lines || fail "producing failed"
+wait_for "the late record" lines_ge "$WORK/out7" 1
+kill -TERM "$pid"
+wait "$pid" || fail "the start=latest run exited with $?"
+printf '%s\n' '{"url": "/late", "count": 1}' > "$WORK/exp7"
+expect_same "$WORK/exp7" "$WORK/out7"
 
 # 5. Retention deleted records the job had not read: the mock keeps at most 5 MiB per partition, so 300 k
 # more records push every partition's first kept offset past run 1's checkpoint. A restart from it must
