@@ -279,6 +279,8 @@ void sl_checkpoint_after_batch(sl_checkpointer *c) {
 void sl_checkpoint_task_resolved(sl_checkpointer *c, int ok) {
   sl_checkpoint_job *j = &c->job;
   if (ok) {
+    for (int i = 0; i < c->rt->nsources; i++)
+      sl_source_checkpoint_complete(c->rt->sources[i]); /* Kafka: the offsets go to the consumer group */
     c->completed++;
     c->last_complete = 1;
     if (!j->incremental)

@@ -22,7 +22,7 @@ void sl_source_checkpoint_complete(sl_source *s);
 void sl_source_pause(sl_source *s);
 void sl_source_resume(sl_source *s);
 int sl_source_can_pause(const sl_endpoint *ep);
-/* A parallel subtask that does not read file source ep (read whole by another subtask): replaces the resume
+/* A parallel subtask that does not read file or Kafka source ep (read by another subtask): replaces the resume
  * point it holds for it (a copy the restore gave every subtask) by the one-byte mark
  * SL_SOURCE_READ_ELSEWHERE, so only the reader's own is ever saved, and every subtask still sees that the
  * file was read before, whole. A restore's merge skips marks and empty values (state/state_rescale.c). */

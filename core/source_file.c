@@ -239,6 +239,8 @@ int sl_source_forget_offset(sl_backend *b, const sl_endpoint *ep) {
   char real[PATH_MAX], key[PATH_MAX + 8];
   const void *val;
   size_t len;
+  if (ep->kind == SL_EP_KAFKA)
+    return sl_kafka_source_forget_offset(b, ep);
   if (ep->kind != SL_EP_FILE || !realpath(ep->path, real))
     return SL_STATE_OK;
   snprintf(key, sizeof key, "source/%s", real);

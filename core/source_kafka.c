@@ -423,7 +423,8 @@ static int kafka_start(sl_source *s, char *err, size_t errlen) {
   uv_idle_init(loop, &k->idle); /* cannot fail */
   k->handles = 1;
   k->poll.data = k->idle.data = k;
-  if ((rc = uv_poll_start(&k->poll, UV_READABLE, on_wake)) || (rc = uv_idle_start(&k->idle, on_idle))) {
+  if (!s->paused &&
+      ((rc = uv_poll_start(&k->poll, UV_READABLE, on_wake)) || (rc = uv_idle_start(&k->idle, on_idle)))) {
     snprintf(err, errlen, "%s: cannot poll its queue: %s", s->in.name, uv_strerror(rc));
     return -1;
   }
@@ -505,7 +506,32 @@ static void kafka_release(sl_source *s) {
   free(k->meta_key);
 }
 
-/* No pause: a parallel job refuses the source for now (a partition's state must move with it first). */
+/* A parallel subtask's backpressure and barrier alignment: nothing is taken from the queue until resumed
+ * (librdkafka stops fetching once its queue holds queued.max.messages.kbytes); resume takes what queued
+ * meanwhile, since the wake-up pipe is written only when the queue becomes non-empty. */
+static void kafka_pause(sl_source *s) {
+  if (!kafka_src(s)->handles)
+    return; /* not started: start sees s->paused */
+  uv_poll_stop(&kafka_src(s)->poll);
+  uv_idle_stop(&kafka_src(s)->idle);
+}
+
+static void kafka_resume(sl_source *s) {
+  sl_kafka_source *k = kafka_src(s);
+  if (k->handles && (uv_poll_start(&k->poll, UV_READABLE, on_wake) || uv_idle_start(&k->idle, on_idle)))
+    sl_runtime_fail(s->in.rt, "%s: cannot poll its queue again", s->in.name);
+}
+
+int sl_kafka_source_forget_offset(sl_backend *b, const sl_endpoint *ep) {
+  char key[300];
+  const void *val;
+  size_t len;
+  snprintf(key, sizeof key, "source/kafka:%s", ep->topic);
+  if (sl_backend_meta_get(b, key, &val, &len) != SL_STATE_OK || len <= 1)
+    return SL_STATE_OK;
+  return sl_backend_meta_put(b, key, SL_SOURCE_READ_ELSEWHERE, 1);
+}
+
 const sl_source_ops sl_source_kafka_ops = {
     .size = sizeof(sl_kafka_source),
     .open = kafka_open,
@@ -513,5 +539,7 @@ const sl_source_ops sl_source_kafka_ops = {
     .save_offset = kafka_save_offset,
     .close = kafka_close,
     .release = kafka_release,
+    .pause = kafka_pause,
+    .resume = kafka_resume,
     .checkpoint_complete = kafka_checkpoint_complete,
 };

@@ -11,20 +11,14 @@
 #      (this job declares its source in Lua: sluice.source.kafka);
 #   5. a restart whose checkpointed offsets retention has deleted fails, instead of skipping records.
 source "$(dirname "$0")/lib.bash"
+source "$(dirname "$0")/kafka_lib.bash"
 
-MOCK="${SLUICE_BUILD_DIR:?}/kafka-mock"
-[ -x "$MOCK" ] || fail "no kafka-mock in $SLUICE_BUILD_DIR"
 SEED=${SEED:-$RANDOM}
 RANDOM=$SEED
 echo "seed $SEED"
 N=30000
 
-mkfifo "$WORK/ctl"
-"$MOCK" serve --brokers 3 --partitions 8 --topic access --control "$WORK/ctl" --lifetime 290 \
-  > "$WORK/boot" 2> "$WORK/mock.log" &
-mock=$!
-wait_for "the mock cluster's address" lines_ge "$WORK/boot" 1
-BOOT=$(head -1 "$WORK/boot")
+start_mock 3 8
 URL="kafka://$BOOT/access?group=url-count&fetch.wait.max.ms=20"
 
 gen_access "$N" 7 400 > "$WORK/in1.log"
@@ -35,29 +29,6 @@ sed -i '1234s/.*/{"url": not json}/' "$WORK/in1.log"
 run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/in1.log" --state-dir "$WORK/ref-state" \
   --output "$WORK/ref1.out" --quiet 2> /dev/null || true
 [ "$(wc -l < "$WORK/ref1.out")" -eq $((N - 1)) ] || fail "reference run incomplete"
-
-# run_until STATE OUT LINES SCRIPT [ARGS...]: runs the job on the topic until OUT has LINES lines (the file
-# sink commits at checkpoints) or 60 s passed, then stops it with SIGTERM; it must exit 0. (Not under
-# timeout(1): that would stand between the signal and sluice.)
-run_until() {
-  local state=$1 out=$2 lines=$3 script=$4
-  shift 4
-  : > "$WORK/run.log"
-  "$SLUICE" run "$script" --input "$URL" --state-dir "$state" --output "$out" \
-    --checkpoint-interval 100 "$@" 2> "$WORK/run.log" &
-  local pid=$!
-  # Up (its signal handlers are, once it says it runs) before anything can stop it.
-  wait_for "the job to start" grep -q "info: running" "$WORK/run.log"
-  for _ in $(seq 1200); do
-    lines_ge "$out" "$lines" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" || fail "the run on $state exited with $?: $(tail -3 "$WORK/run.log")"
-  cat "$WORK/run.log" >> "$WORK/log"
-  lines_ge "$out" "$lines" || fail "the run on $state produced $(wc -l < "$out") of $lines records"
-}
 
 # 1. One run over the whole topic.
 run_until "$WORK/state" "$WORK/out1" $((N - 1)) "$SCRIPTS/url_count.lua"
@@ -180,4 +151,4 @@ set -e
 grep -q "the offset to resume from is not in the partition" "$WORK/log5" || fail "no reason given: $(tail -3 "$WORK/log5")"
 [ "$(wc -l < "$WORK/out1")" -eq $((N - 1 + M)) ] || fail "the failed run changed the output"
 echo "kafka source: $N + $M records over 8 partitions; $kills kills; broker down for 3 s: exact; past retention: refused"
-kill "$mock"
+
