@@ -14,12 +14,12 @@ start_mock() {
 
 # run_until STATE OUT LINES SCRIPT [ARGS...]: runs the job on the topic until OUT has LINES lines (the file
 # sink commits at checkpoints) or 60 s passed, then stops it with SIGTERM; it must exit 0. (Not under
-# timeout(1): that would stand between the signal and sluice.) The input is $URL.
+# timeout(1): that would stand between the signal and sluice.) The input is $URL, after $BEFORE_URL if set.
 run_until() {
   local state=$1 out=$2 lines=$3 script=$4
   shift 4
   : > "$WORK/run.log"
-  "$SLUICE" run "$script" --input "$URL" --state-dir "$state" --output "$out" \
+  "$SLUICE" run "$script" ${BEFORE_URL:+--input "$BEFORE_URL"} --input "$URL" --state-dir "$state" --output "$out" \
     --checkpoint-interval 100 "$@" 2> "$WORK/run.log" &
   local pid=$!
   # Up (its signal handlers are, once it says it runs) before anything can stop it.

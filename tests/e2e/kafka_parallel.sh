@@ -48,6 +48,20 @@ expect_keys "$WORK/ref12.out" "$WORK/out" "after $kills kills at parallelism 2, 
 run_until "$WORK/state" "$WORK/out" $((N + M + K)) "$SCRIPTS/url_count.lua" --parallelism 1
 [ "$(wc -l < "$WORK/out")" -eq $((N + M + K)) ] || fail "at parallelism 1: $(wc -l < "$WORK/out") records in all"
 expect_keys "$WORK/ref123.out" "$WORK/out" "rescaled to 1: per-URL counts differ"
+# With a file before it, the topic is source 1, read by subtask 1 (i % n) instead of subtask 0: it too
+# resumes at the offsets of the checkpoint that parallelism 1 wrote.
+gen_access 1000 14 400 > "$WORK/in4.log"
+"$MOCK" produce "$BOOT" access --key-field url < "$WORK/in4.log" || fail "producing failed"
+cat "$WORK/in123.log" "$WORK/in4.log" > "$WORK/in1234.log"
+run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/in1234.log" --state-dir "$WORK/ref1234" \
+  --output "$WORK/ref1234.out" --quiet
+: > "$WORK/empty.log"
+BEFORE_URL="$WORK/empty.log" run_until "$WORK/state" "$WORK/out" $((N + M + K + 1000)) "$SCRIPTS/url_count.lua" \
+  --parallelism 2
+expect_keys "$WORK/ref1234.out" "$WORK/out" "read by subtask 1: per-URL counts differ"
+[ "$(wc -l < "$WORK/out")" -eq $((N + M + K + 1000)) ] || fail "read by subtask 1: $(wc -l < "$WORK/out") records"
+K=$((K + 1000))
+
 committed=$("$MOCK" committed "$BOOT" access url-count | awk '$2 >= 0 { s += $2 } END { print s }')
 [ "$committed" -eq $((N + M + K)) ] || fail "the group's committed offsets add up to $committed, not $((N + M + K))"
 echo "kafka parallel: $kills kills at parallelism 2, then 3, then 1: exact"
