@@ -7,7 +7,7 @@ WERROR ?= OFF
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := gcc libc6-dev make cmake pkg-config luajit libluajit-5.1-dev libuv1-dev liblmdb-dev libcmocka-dev \
             lua-busted lua-cjson valgrind python3 libck-dev \
-            libmicrohttpd-dev curl
+            libmicrohttpd-dev curl librdkafka-dev
 DEMO_STATE := $(BUILD)/demo-state
 # `make install PREFIX=P`: sluice in P/bin, libsluice.so in P/lib, the Lua job API and the bundled scripts in
 # P/share/sluice (DESTDIR is honoured, as by `cmake --install`).

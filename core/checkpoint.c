@@ -139,6 +139,8 @@ static void after_work(void *arg) {
       sl_runtime_fail(rt, "checkpoint %" PRIu64 ": %s", j->id, err);
     }
     sl_checkpoint_prune(c->dir, c->retain, j->id);
+    for (int i = 0; i < rt->nsources; i++)
+      sl_source_checkpoint_complete(rt->sources[i]); /* Kafka: the offsets go to the consumer group */
     sl_log(SL_LOG_DEBUG,
            "checkpoint %" PRIu64 " complete: %" PRIu64 " entries, %" PRIu64 " bytes, %" PRIu64 " ms", j->id,
            j->meta.snapshot_entries, j->meta.snapshot_bytes, j->meta.duration_ms);
@@ -301,6 +303,8 @@ void sl_checkpoint_after_batch(sl_checkpointer *c) {
 void sl_checkpoint_task_resolved(sl_checkpointer *c, int ok) {
   sl_checkpoint_job *j = &c->job;
   if (ok) {
+    for (int i = 0; i < c->rt->nsources; i++)
+      sl_source_checkpoint_complete(c->rt->sources[i]); /* Kafka: the offsets go to the consumer group */
     c->completed++;
     c->last_complete = 1;
     if (!j->incremental)

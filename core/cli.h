@@ -1,6 +1,6 @@
 /* cli.h — the command line contract (other issues and users' scripts rely on it; extend, never break):
  *
- *   sluice run SCRIPT [--input PATH|-]... [--follow] [--output PATH] [--state-dir DIR]
+ *   sluice run SCRIPT [--input PATH|-|kafka://BROKERS/TOPIC?QUERY]... [--follow] [--output PATH] [--state-dir DIR]
  *                     [--checkpoint-interval MS] [--dead-letter PATH] [--max-line-bytes N]
  *                     [--retain-checkpoints N] [--checkpoint-mode exactly-once|at-least-once]
  *                     [--from-savepoint PATH] [--allow-non-restored-state] [--full-checkpoints]

@@ -331,10 +331,16 @@ int sl_runtime_task_setup(sl_runtime *rt, uv_loop_t *loop, const char *task_dir,
     return -1;
   }
   /* Every subtask opens every file: the file source decides which part is its own (core/source_splits.h);
-   * stdin and TCP are read by subtask i % n. */
+   * stdin, TCP and Kafka are read by subtask i % n. */
   for (int i = 0; i < d->nsources; i++) {
-    if (d->sources[i].kind != SL_EP_FILE && (unsigned)i % n != index)
+    if (d->sources[i].kind != SL_EP_FILE && (unsigned)i % n != index) {
+      /* A Kafka source's offsets are its reader's: a copy the restore gave this subtask is marked. */
+      if (sl_source_forget_offset(rt->backend, &d->sources[i]) != SL_STATE_OK) {
+        snprintf(err, errlen, "the state backend failed: %s", sl_backend_last_error(rt->backend));
+        return -1;
+      }
       continue;
+    }
     if (!(rt->sources[rt->nsources] = sl_source_open(rt, i, &d->sources[i], err, errlen)))
       return -1;
     rt->nsources++;

@@ -14,6 +14,8 @@ static const sl_source_ops *kind_of(const sl_endpoint *ep) {
     return &sl_source_tcp_ops;
   case SL_EP_STDIN:
     return &sl_source_stdin_ops;
+  case SL_EP_KAFKA:
+    return &sl_source_kafka_ops;
   default:
     return &sl_source_file_ops;
   }
@@ -56,6 +58,11 @@ int sl_source_start(sl_source *s, char *err, size_t errlen) {
 
 int sl_source_save_offset(sl_source *s) {
   return s->ops->save_offset ? s->ops->save_offset(s) : 0;
+}
+
+void sl_source_checkpoint_complete(sl_source *s) {
+  if (s->ops->checkpoint_complete)
+    s->ops->checkpoint_complete(s);
 }
 
 int sl_source_can_pause(const sl_endpoint *ep) {

@@ -1,5 +1,5 @@
-/* source.h — the sources a job reads: files (optionally followed across growth and rotation), stdin, and a
- * TCP server of JSON lines. Each has an open (restoring its offset from the state) / start / close
+/* source.h — the sources a job reads: files (optionally followed across growth and rotation), stdin, a
+ * TCP server of JSON lines, and a Kafka topic. Each has an open (restoring its offset from the state) / start / close
  * lifecycle, and reports its resume point for commits. The kinds are behind a small vtable, one file each
  * (core/source_kind.h); the runtime sees only these functions and an opaque sl_source. */
 #ifndef SLUICE_SOURCE_H
@@ -14,12 +14,15 @@ sl_source *sl_source_open(sl_runtime *rt, int i, const sl_endpoint *ep, char *er
 int sl_source_start(sl_source *s, char *err, size_t errlen);
 /* Writes the resume point (offset, line) into the backend's pending metadata (rewindable sources only). */
 int sl_source_save_offset(sl_source *s);
+/* The checkpoint whose barrier last called sl_source_save_offset completed (also after close: the final
+ * one). A Kafka source commits its offsets to the consumer group. */
+void sl_source_checkpoint_complete(sl_source *s);
 /* Parallel subtasks: stop reading for now / read on (idempotent; nothing for a closed source). Whether the
  * source's kind can do it (TCP cannot yet: a parallel job refuses it). */
 void sl_source_pause(sl_source *s);
 void sl_source_resume(sl_source *s);
 int sl_source_can_pause(const sl_endpoint *ep);
-/* A parallel subtask that does not read file source ep (read whole by another subtask): replaces the resume
+/* A parallel subtask that does not read file or Kafka source ep (read by another subtask): replaces the resume
  * point it holds for it (a copy the restore gave every subtask) by the one-byte mark
  * SL_SOURCE_READ_ELSEWHERE, so only the reader's own is ever saved, and every subtask still sees that the
  * file was read before, whole. A restore's merge skips marks and empty values (state/state_rescale.c). */

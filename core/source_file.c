@@ -239,6 +239,8 @@ int sl_source_forget_offset(sl_backend *b, const sl_endpoint *ep) {
   char real[PATH_MAX], key[PATH_MAX + 8];
   const void *val;
   size_t len;
+  if (ep->kind == SL_EP_KAFKA)
+    return sl_kafka_source_forget_offset(b, ep);
   if (ep->kind != SL_EP_FILE || !realpath(ep->path, real))
     return SL_STATE_OK;
   snprintf(key, sizeof key, "source/%s", real);
@@ -363,7 +365,7 @@ void sl_fd_source_release(sl_source *s) {
 const sl_source_ops sl_source_file_ops = {
     sizeof(sl_fd_source), file_open,          sl_fd_source_start,   sl_fd_source_save_offset,
     sl_fd_source_close,   sl_fd_source_release, sl_fd_source_pause, sl_fd_source_resume,
-    sl_fd_source_progress,
+    sl_fd_source_progress, NULL,
 };
 
 /* A paused source reads nothing: a regular file's idle handle (or its follow poll) stops, a stream stops

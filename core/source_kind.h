@@ -1,5 +1,5 @@
 /* source_kind.h — what a kind of source implements (one file per kind: source_file.c, source_stdin.c,
- * source_tcp.c), the way luv has one file per handle kind and Redis a dictType per dictionary kind.
+ * source_tcp.c, source_kafka.c), the way luv has one file per handle kind and Redis a dictType per dictionary kind.
  *
  * A kind's struct embeds sl_source as its first member (so a pointer to either is a pointer to both), and its
  * ops table says how big it is and how to open, start, checkpoint, close and release it. core/source.c does
@@ -40,11 +40,17 @@ typedef struct sl_source_ops {
   void (*resume)(sl_source *s);
   /* How far reading has got (metrics, progress); NULL: only what the line reader knows (core/source.h). */
   void (*progress)(sl_source *s, sl_source_progress *p);
+  /* The checkpoint whose barrier last saved this source's offset completed (NULL: nothing to do). Kafka
+   * commits that offset to its consumer group. */
+  void (*checkpoint_complete)(sl_source *s);
 } sl_source_ops;
 
 extern const sl_source_ops sl_source_file_ops;  /* source_file.c: a file, a device, a FIFO by path */
 extern const sl_source_ops sl_source_stdin_ops; /* source_stdin.c: fd 0, whatever it is */
 extern const sl_source_ops sl_source_tcp_ops;   /* source_tcp.c: a TCP server of JSON lines */
+extern const sl_source_ops sl_source_kafka_ops; /* source_kafka.c: a Kafka topic (librdkafka) */
+/* sl_source_forget_offset of a Kafka source (source_kafka.c). */
+int sl_kafka_source_forget_offset(sl_backend *b, const sl_endpoint *ep);
 
 /* The file and stdin kinds read a descriptor the same way (source_file.c); stdin only opens differently. */
 typedef struct sl_fd_source {

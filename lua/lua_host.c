@@ -63,14 +63,37 @@ static int read_endpoint(lua_State *L, sl_endpoint *ep) {
     ep->kind = SL_EP_STDOUT;
   else if (!strcmp(kind, "tcp"))
     ep->kind = SL_EP_TCP;
+  else if (!strcmp(kind, "kafka"))
+    ep->kind = SL_EP_KAFKA;
   else
     ep->kind = SL_EP_FILE;
   ep->path = dup_field(L, -1, "path");
-  ep->host = dup_field(L, -1, "host");
+  ep->host = dup_field(L, -1, ep->kind == SL_EP_KAFKA ? "brokers" : "host");
   lua_getfield(L, -1, "port");
   ep->port = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
+  if (ep->kind == SL_EP_KAFKA) { /* checked by lua/sluice/kafka.lua: a missing field is out of memory */
+    int oom = 0;
+    ep->topic = dup_field(L, -1, "topic");
+    ep->group = dup_field(L, -1, "group");
+    char *start = dup_field(L, -1, "start");
+    ep->start_latest = start && !strcmp(start, "latest");
+    ep->options = dup_strings(L, "options", &ep->noptions, &oom);
+    oom |= !ep->host || !ep->topic || !start;
+    free(start);
+    return oom ? -1 : 0;
+  }
   return ep->kind == SL_EP_FILE && !ep->path ? -1 : 0;
+}
+
+static void free_strings(char **v, int n);
+
+static void free_endpoint(sl_endpoint *ep) {
+  free(ep->path);
+  free(ep->host);
+  free(ep->topic);
+  free(ep->group);
+  free_strings(ep->options, ep->noptions);
 }
 
 /* 0, or -1 when memory ran out (the description is then incomplete, but safe to free). */
@@ -453,17 +476,14 @@ void sl_lua_host_close(sl_lua_host *h) {
     lua_close(h->L);
   h->L = NULL;
   free(h->job.name);
-  for (int i = 0; i < h->job.nsources; i++) {
-    free(h->job.sources[i].path);
-    free(h->job.sources[i].host);
-  }
+  for (int i = 0; i < h->job.nsources; i++)
+    free_endpoint(&h->job.sources[i]);
   free(h->job.sources);
   free_strings(h->job.kinds, h->job.nkinds);
   free(h->job.key_field);
   free(h->job.exchange_why);
   free_strings(h->job.uids, h->job.nuids);
   free_strings(h->job.files, h->job.nfiles);
-  free(h->job.sink.path);
-  free(h->job.sink.host);
+  free_endpoint(&h->job.sink);
   memset(&h->job, 0, sizeof h->job);
 }

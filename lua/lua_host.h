@@ -19,14 +19,21 @@
 
 typedef struct lua_State lua_State;
 
-typedef enum sl_endpoint_kind { SL_EP_STDIN, SL_EP_STDOUT, SL_EP_FILE, SL_EP_TCP } sl_endpoint_kind;
+typedef enum sl_endpoint_kind { SL_EP_STDIN, SL_EP_STDOUT, SL_EP_FILE, SL_EP_TCP, SL_EP_KAFKA } sl_endpoint_kind;
 
 /* A source or sink as the script declared it. */
 typedef struct sl_endpoint {
   sl_endpoint_kind kind;
   char *path; /* SL_EP_FILE */
-  char *host; /* SL_EP_TCP */
+  char *host; /* SL_EP_TCP; SL_EP_KAFKA: the brokers ("h1:9092,h2:9092") */
   int port;   /* SL_EP_TCP */
+  /* SL_EP_KAFKA (lua/sluice/kafka.lua): the topic, the consumer group (NULL: none), where a partition with
+   * no checkpointed offset starts (start_latest: its end, else its beginning), and librdkafka properties as
+   * name, value pairs: options[2i], options[2i+1] for 2i < noptions (the number of strings). */
+  char *topic, *group;
+  int start_latest;
+  char **options;
+  int noptions;
 } sl_endpoint;
 
 typedef struct sl_job_desc {

@@ -24,7 +24,11 @@ local function describe_sources(j, config)
         out[#out + 1] = { kind = "stdin" }
       end
       for _, path in ipairs(inputs) do
-        out[#out + 1] = path == "-" and { kind = "stdin" } or { kind = "file", path = path }
+        if path:match("^kafka://") then
+          out[#out + 1] = require("sluice.kafka").parse_url(path)
+        else
+          out[#out + 1] = path == "-" and { kind = "stdin" } or { kind = "file", path = path }
+        end
       end
     else
       out[#out + 1] = s

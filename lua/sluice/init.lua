@@ -92,6 +92,12 @@ function M.source.tcp(opts)
   return with_watermark({ kind = "tcp", host = opts.host or "127.0.0.1", port = math.floor(opts.port) }, opts)
 end
 
+-- A Kafka topic (sluice.kafka): { brokers = "h1:9092,h2:9092", topic = "...", group = "...",
+-- start = "earliest" | "latest", options = { [librdkafka property] = value } }.
+function M.source.kafka(opts)
+  return with_watermark(require("sluice.kafka").spec(opts, 2), opts)
+end
+
 -- Sinks ----------------------------------------------------------------------------------------------
 M.sink = {}
 function M.sink.output() return { kind = "output" } end

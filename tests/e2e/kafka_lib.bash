@@ -1,0 +1,37 @@
+# kafka_lib.bash — what the Kafka tests share (sourced after lib.bash).
+MOCK="${SLUICE_BUILD_DIR:?}/kafka-mock"
+[ -x "$MOCK" ] || fail "no kafka-mock in $SLUICE_BUILD_DIR"
+
+# start_mock BROKERS PARTITIONS: starts kafka-mock (topic "access", control FIFO $WORK/ctl, its log in
+# $WORK/mock.log; at most 290 s, and lib.bash's trap stops it) and sets BOOT to its bootstrap address.
+start_mock() {
+  mkfifo "$WORK/ctl"
+  "$MOCK" serve --brokers "$1" --partitions "$2" --topic access --control "$WORK/ctl" --lifetime 290 \
+    > "$WORK/boot" 2> "$WORK/mock.log" &
+  wait_for "the mock cluster's address" lines_ge "$WORK/boot" 1
+  BOOT=$(head -1 "$WORK/boot")
+}
+
+# run_until STATE OUT LINES SCRIPT [ARGS...]: runs the job on the topic until OUT has LINES lines (the file
+# sink commits at checkpoints) or 60 s passed, then stops it with SIGTERM; it must exit 0. (Not under
+# timeout(1): that would stand between the signal and sluice.) The input is $URL, after $BEFORE_URL if set.
+run_until() {
+  local state=$1 out=$2 lines=$3 script=$4
+  shift 4
+  : > "$WORK/run.log"
+  "$SLUICE" run "$script" ${BEFORE_URL:+--input "$BEFORE_URL"} --input "$URL" --state-dir "$state" --output "$out" \
+    --checkpoint-interval 100 "$@" 2> "$WORK/run.log" &
+  local pid=$!
+  # Up (its signal handlers are, once it says it runs) before anything can stop it.
+  wait_for "the job to start" grep -q "info: running" "$WORK/run.log"
+  for _ in $(seq 1200); do
+    lines_ge "$out" "$lines" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" || fail "the run on $state exited with $?: $(tail -3 "$WORK/run.log")"
+  cat "$WORK/run.log" >> "$WORK/log"
+  lines_ge "$out" "$lines" || fail "the run on $state produced $(wc -l < "$out") of $lines records"
+}
+
