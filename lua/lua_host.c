@@ -392,9 +392,8 @@ int sl_lua_host_fire_timers(sl_lua_host *h, int64_t now_ms, int end_of_input, in
   return 0;
 }
 
-int sl_lua_host_set_watermark(sl_lua_host *h, int64_t ts, char *err, size_t errlen) {
-  push_host_fn(h, "set_watermark");
-  lua_pushnumber(h->L, (lua_Number)ts);
+/* Calls the host function pushed with its one argument: 0, or -1 with the error in err. */
+static int call_host_1(sl_lua_host *h, char *err, size_t errlen) {
   int status = lua_pcall(h->L, 1, 0, 0);
   if (status == 0)
     return 0;
@@ -403,15 +402,16 @@ int sl_lua_host_set_watermark(sl_lua_host *h, int64_t ts, char *err, size_t errl
   return -1;
 }
 
+int sl_lua_host_set_watermark(sl_lua_host *h, int64_t ts, char *err, size_t errlen) {
+  push_host_fn(h, "set_watermark");
+  lua_pushnumber(h->L, (lua_Number)ts);
+  return call_host_1(h, err, errlen);
+}
+
 int sl_lua_host_check_states(sl_lua_host *h, sl_backend *backend, char *err, size_t errlen) {
   push_host_fn(h, "check_states");
   lua_pushlightuserdata(h->L, backend);
-  int status = lua_pcall(h->L, 1, 0, 0);
-  if (status == 0)
-    return 0;
-  is_fatal(h->L, status);
-  copy_error(h->L, err, errlen);
-  return -1;
+  return call_host_1(h, err, errlen);
 }
 
 int sl_lua_host_pending_timers(sl_lua_host *h, uint64_t *n, char *err, size_t errlen) {
