@@ -111,7 +111,9 @@ static int part_has(const sl_key_filter_part *p, uint64_t h, uint64_t g) {
 }
 
 void sl_key_filter_prefetch(const sl_key_filter *f, uint64_t h) {
-  for (int i = f->off ? 0 : f->nparts - 1; i >= 0 && !f->off; i--)
+  if (f->off)
+    return;
+  for (int i = f->nparts - 1; i >= 0; i--)
     __builtin_prefetch(f->part[i].bits + block_of(&f->part[i], h) * 8);
 }
 

@@ -16,6 +16,11 @@ void sl_sort_item_init(sl_sort_item *it, uint8_t lead, const void *key, size_t k
   it->p = p;
 }
 
+int sl_sort_bytes_cmp(const void *a, size_t alen, const void *b, size_t blen) {
+  int c = memcmp(a, b, alen < blen ? alen : blen);
+  return c ? c : (alen > blen) - (alen < blen);
+}
+
 /* Byte j (0 = most significant) of an item's prefix. */
 static inline unsigned digit(const sl_sort_item *it, int j) {
   return (unsigned)(it->w[j >> 3] >> (8 * (7 - (j & 7)))) & 0xff;

@@ -23,6 +23,10 @@ typedef struct sl_sort_item {
   void *p;       /* the caller's record */
 } sl_sort_item;
 
+/* memcmp order of two byte strings, the shorter first on a tie: LMDB's default key order, which tie
+ * functions compare full keys by. */
+int sl_sort_bytes_cmp(const void *a, size_t alen, const void *b, size_t blen);
+
 /* Orders two items that agree in their 24 prefix bytes: the caller's full comparison of the keys. */
 typedef int (*sl_sort_tie_fn)(const sl_sort_item *a, const sl_sort_item *b);
 

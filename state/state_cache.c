@@ -16,15 +16,9 @@
 #include "state/state_cache.h"
 
 #define SL_CACHE_MIN_SLOTS 1024u
-/* Passes over the slots (eviction's clock, the final free) fetch the entry this many slots ahead: the
- * entries lie at random addresses and reading their flags would otherwise wait on each in turn. */
+/* The eviction clock fetches the slot this many steps ahead: slots and entries lie at random addresses,
+ * and reading their flags would otherwise wait on each in turn. */
 #define SL_CACHE_PREFETCH 16
-
-static inline void prefetch_slot(const sl_cache *c, size_t i) {
-  sl_cache_entry *e = c->slots[(i + SL_CACHE_PREFETCH) & c->mask].e;
-  if (e)
-    __builtin_prefetch(e);
-}
 
 /* The eviction hand visits the slots in a scattered order: its k-th step is slot (k * odd) mod the table's
  * size, a permutation of a power-of-two table, so a turn still passes every slot once. In slot order, a

@@ -208,9 +208,7 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
 /* Orders two frozen records of one database whose first 23 key bytes agree (key_sort.h). */
 static int frozen_tie(const sl_sort_item *pa, const sl_sort_item *pb) {
   const frozen_rec *a = pa->p, *b = pb->p;
-  size_t n = a->klen < b->klen ? a->klen : b->klen;
-  int c = memcmp(a->data, b->data, n);
-  return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
+  return sl_sort_bytes_cmp(a->data, a->klen, b->data, b->klen);
 }
 
 /* Key order per database: LMDB then fills a few leaf pages at a time (see state_txn.c). The records are

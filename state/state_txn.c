@@ -185,9 +185,7 @@ static int write_entry(sl_backend *b, sl_cache_entry *e) {
 /* Orders two cache entries whose first 23 key bytes agree (key_sort.h). */
 static int entry_tie(const sl_sort_item *a, const sl_sort_item *b) {
   const sl_cache_entry *x = a->p, *y = b->p;
-  size_t n = x->klen < y->klen ? x->klen : y->klen;
-  int c = memcmp(x->data, y->data, n);
-  return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+  return sl_sort_bytes_cmp(x->data, x->klen, y->data, y->klen);
 }
 
 static void entry_item(sl_sort_item *it, sl_cache_entry *e) {
