@@ -21,6 +21,17 @@ static const sl_source_ops *kind_of(const sl_endpoint *ep) {
   }
 }
 
+int sl_source_forget_offset(sl_backend *b, const sl_endpoint *ep) {
+  switch (ep->kind) {
+  case SL_EP_FILE:
+    return sl_file_source_forget_offset(b, ep);
+  case SL_EP_KAFKA:
+    return sl_kafka_source_forget_offset(b, ep);
+  default: /* stdin and TCP save no resume point */
+    return SL_STATE_OK;
+  }
+}
+
 void sl_source_free(sl_source *s) {
   if (s->ops->release)
     s->ops->release(s);

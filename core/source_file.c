@@ -235,13 +235,11 @@ int sl_fd_source_save_offset(sl_source *s) {
   return sl_backend_meta_put(s->in.rt->backend, fd_src(s)->meta_key, &rec, sizeof rec);
 }
 
-int sl_source_forget_offset(sl_backend *b, const sl_endpoint *ep) {
+int sl_file_source_forget_offset(sl_backend *b, const sl_endpoint *ep) {
   char real[PATH_MAX], key[PATH_MAX + 8];
   const void *val;
   size_t len;
-  if (ep->kind == SL_EP_KAFKA)
-    return sl_kafka_source_forget_offset(b, ep);
-  if (ep->kind != SL_EP_FILE || !realpath(ep->path, real))
+  if (!realpath(ep->path, real))
     return SL_STATE_OK;
   snprintf(key, sizeof key, "source/%s", real);
   if (sl_backend_meta_get(b, key, &val, &len) != SL_STATE_OK || len <= 1)
@@ -281,7 +279,7 @@ static int plan_reading(sl_source *s, const struct stat *st, char *err, size_t e
   if (!owner) {
     f->nothing = 1;
     /* The whole file's resume point is its reader's; a copy the restore gave this subtask is emptied. */
-    if (rc == 0 && sl_source_forget_offset(rt->backend, &s->ep) != SL_STATE_OK) {
+    if (rc == 0 && sl_file_source_forget_offset(rt->backend, &s->ep) != SL_STATE_OK) {
       snprintf(err, errlen, "%s: the state backend failed: %s", s->in.name, sl_backend_last_error(rt->backend));
       return -1;
     }

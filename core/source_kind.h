@@ -49,7 +49,8 @@ extern const sl_source_ops sl_source_file_ops;  /* source_file.c: a file, a devi
 extern const sl_source_ops sl_source_stdin_ops; /* source_stdin.c: fd 0, whatever it is */
 extern const sl_source_ops sl_source_tcp_ops;   /* source_tcp.c: a TCP server of JSON lines */
 extern const sl_source_ops sl_source_kafka_ops; /* source_kafka.c: a Kafka topic (librdkafka) */
-/* sl_source_forget_offset of a Kafka source (source_kafka.c). */
+/* sl_source_forget_offset of a file source (source_file.c) and of a Kafka source (source_kafka.c). */
+int sl_file_source_forget_offset(sl_backend *b, const sl_endpoint *ep);
 int sl_kafka_source_forget_offset(sl_backend *b, const sl_endpoint *ep);
 
 /* The file and stdin kinds read a descriptor the same way (source_file.c); stdin only opens differently. */
