@@ -204,7 +204,8 @@ static void drain(sl_kafka_source *k) {
     if (m->err)
       bad = message_error(k, m);
     else if (m->partition < 0 || m->partition >= k->nparts)
-      sl_warn("%s: a message of partition %" PRId32 ", which the topic did not have at start, is ignored",
+      sl_warn("%s: a message of partition %" PRId32 ", which the topic did not have at start, is left for a "
+              "restart to read (the checkpoint holds no offset of that partition)",
               k->base.in.name, m->partition);
     else
       bad = take(k, m);
