@@ -42,6 +42,10 @@
 #define TURN_BUDGET 32768
 #define READ_SIZE (64u * 1024)
 #define METADATA_TIMEOUT_MS 30000
+/* How long the final commit and closing the consumer may take. librdkafka bounds a close only by
+ * session.timeout.ms (45 s by default) when it waits for the group coordinator; the group's offsets are
+ * for lag tools alone (recovery uses the checkpoint's), so the process does not wait that long for them. */
+#define CLOSE_TIMEOUT_MS 10000
 
 typedef struct sl_kafka_part {
   sl_input in;      /* "kafka:TOPIC:P"; its reader's line numbers are the messages' offsets */
@@ -63,7 +67,8 @@ typedef struct sl_kafka_source {
   char *meta_key; /* "source/kafka:TOPIC" */
   /* The offsets of the checkpoint whose barrier was the last (committed to the group when it completes). */
   rd_kafka_topic_partition_list_t *barrier;
-  char fatal[512]; /* a fatal error seen by a librdkafka callback, reported by the loop */
+  int final_complete; /* the final checkpoint (taken after the source closed) completed: commit k->barrier */
+  char fatal[512];    /* a fatal error seen by a librdkafka callback, reported by the loop */
 } sl_kafka_source;
 
 static sl_kafka_source *kafka_src(sl_source *s) {
@@ -460,17 +465,76 @@ static int kafka_save_offset(sl_source *s) {
   return SL_STATE_OK;
 }
 
-/* A checkpoint completed: its offsets go to the group (asynchronously while the job runs; the final one,
- * after the source closed, waits for the answer, since the consumer closes next). */
+/* A checkpoint completed: its offsets go to the group, asynchronously (the final one's, after the source
+ * closed, is committed by close_consumer, which waits for the answer a bounded time). */
 static void kafka_checkpoint_complete(sl_source *s) {
   sl_kafka_source *k = kafka_src(s);
   if (!k->barrier || k->barrier->cnt == 0)
     return;
-  rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, k->barrier, !s->closed);
-  if (e && s->closed)
+  if (s->closed) {
+    k->final_complete = 1; /* k->barrier is committed by close_consumer */
+    return;
+  }
+  rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, k->barrier, 1);
+  if (e)
     on_commit(k->rk, e, k->barrier, k);
   rd_kafka_topic_partition_list_destroy(k->barrier);
   k->barrier = NULL;
+}
+
+static uint64_t now_ms(void) {
+  return uv_hrtime() / 1000000;
+}
+
+/* Commits the final checkpoint's offsets (when it completed and a group is named), then closes the
+ * consumer, both within CLOSE_TIMEOUT_MS. Returns 0 when the consumer closed (it may be destroyed), -1 when
+ * it did not in time: the handle is then left to the process's exit, since rd_kafka_destroy would wait as
+ * long as the close. Nothing of the job's outcome depends on either: the checkpoint is complete. */
+static int close_consumer(sl_kafka_source *k) {
+  const uint64_t deadline = now_ms() + CLOSE_TIMEOUT_MS;
+  rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
+  if (!q)
+    return -1;
+  int committing = 0, closing = 0;
+  if (k->final_complete) {
+    rd_kafka_resp_err_t e = rd_kafka_commit_queue(k->rk, k->barrier, q, on_commit, k);
+    if (e)
+      on_commit(k->rk, e, k->barrier, k);
+    committing = !e;
+  }
+  for (;;) {
+    if (!committing && !closing) {
+      rd_kafka_error_t *e = rd_kafka_consumer_close_queue(k->rk, q);
+      if (e) {
+        sl_warn("%s: closing the consumer: %s", k->base.in.name, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        break;
+      }
+      closing = 1;
+    }
+    if (closing && rd_kafka_consumer_closed(k->rk))
+      break;
+    uint64_t now = now_ms();
+    if (now >= deadline)
+      break;
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)(deadline - now < 100 ? deadline - now : 100));
+    if (!ev)
+      continue;
+    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+      committing = 0;
+      on_commit(k->rk, rd_kafka_event_error(ev), NULL, k);
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  int closed = closing && rd_kafka_consumer_closed(k->rk);
+  if (!closed)
+    sl_warn("%s: %s did not finish within %d s (librdkafka waits for the group coordinator); sluice exits "
+            "without it: the group's committed offsets may lag the checkpoint's, which are the ones a restart "
+            "resumes from",
+            k->base.in.name, committing ? "committing the final offsets to the group" : "closing the consumer",
+            CLOSE_TIMEOUT_MS / 1000);
+  rd_kafka_queue_destroy(q);
+  return closed ? 0 : -1;
 }
 
 static void kafka_close(sl_source *s) {
@@ -483,19 +547,22 @@ static void kafka_close(sl_source *s) {
   uv_close((uv_handle_t *)&k->idle, NULL);
 }
 
+/* A consumer that did not close in time (close_consumer): its threads run until the process exits. */
+static rd_kafka_t *left_to_exit;
+
 /* After the final checkpoint (the consumer is still there for its commit). */
 static void kafka_release(sl_source *s) {
   sl_kafka_source *k = kafka_src(s);
-  if (k->barrier)
-    rd_kafka_topic_partition_list_destroy(k->barrier);
   if (k->queue) {
     rd_kafka_queue_io_event_enable(k->queue, -1, NULL, 0);
     rd_kafka_queue_destroy(k->queue);
   }
-  if (k->rk) {
-    rd_kafka_consumer_close(k->rk);
+  if (k->rk && close_consumer(k) == 0)
     rd_kafka_destroy(k->rk);
-  }
+  else if (k->rk)
+    left_to_exit = k->rk; /* reachable, so a leak checker does not count what the process exit reclaims */
+  if (k->barrier)
+    rd_kafka_topic_partition_list_destroy(k->barrier);
   for (int i = 0; i < 2; i++)
     if (k->wake[i] >= 0)
       close(k->wake[i]);

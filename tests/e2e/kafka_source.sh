@@ -9,7 +9,8 @@
 #      lost, nothing counted twice;
 #   4. request errors and a broker down for a while during a run: the job waits, resumes, and is exact
 #      (this job declares its source in Lua: sluice.source.kafka);
-#   5. a restart whose checkpointed offsets retention has deleted fails, instead of skipping records.
+#   5. a group coordinator that does not answer delays stopping by a bounded time only;
+#   6. a restart whose checkpointed offsets retention has deleted fails, instead of skipping records.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/kafka_lib.bash"
 
@@ -134,7 +135,26 @@ wait "$pid" || fail "the start=latest run exited with $?"
 printf '%s\n' '{"url": "/late", "count": 1}' > "$WORK/exp7"
 expect_same "$WORK/exp7" "$WORK/out7"
 
-# 5. Retention deleted records the job had not read: the mock keeps at most 5 MiB per partition, so 300 k
+# 5. A group coordinator that does not answer: stopping takes the final checkpoint and exits 0 with the
+# output exact, after a bounded wait for the commit to the group (whose offsets only lag tools read), not
+# librdkafka's session timeout or forever. Every broker answers 60 s late once the job has read everything.
+"$SLUICE" run "$SCRIPTS/url_count.lua" --input "kafka://$BOOT/access?group=slow-coordinator" \
+  --state-dir "$WORK/state8" --output "$WORK/out8" --checkpoint-interval 100 2> "$WORK/log8" &
+pid=$!
+for _ in $(seq 1200); do lines_ge "$WORK/out8" $((N - 1 + M)) && break; sleep 0.05; done
+lines_ge "$WORK/out8" $((N - 1 + M)) || fail "the slow-coordinator run read $(wc -l < "$WORK/out8") records"
+for b in 1 2 3; do echo "rtt $b 60000" > "$WORK/ctl"; done
+wait_for "the brokers to slow down" grep -q "ok: rtt 3 60000" "$WORK/mock.log"
+t0=$SECONDS
+kill -TERM "$pid"
+wait "$pid" || fail "the run with a silent coordinator exited with $?: $(tail -3 "$WORK/log8")"
+[ $((SECONDS - t0)) -le 40 ] || fail "stopping with a silent coordinator took $((SECONDS - t0)) s"
+grep -q "did not finish within 10 s" "$WORK/log8" || fail "no word of the unfinished commit: $(tail -3 "$WORK/log8")"
+expect_keys "$WORK/ref12.out" "$WORK/out8" "with a silent coordinator: per-URL counts differ"
+for b in 1 2 3; do echo "rtt $b 0" > "$WORK/ctl"; done
+wait_for "the brokers to answer again" grep -q "ok: rtt 3 0" "$WORK/mock.log"
+
+# 6. Retention deleted records the job had not read: the mock keeps at most 5 MiB per partition, so 300 k
 # more records push every partition's first kept offset past run 1's checkpoint. A restart from it must
 # fail (exit 1, saying why), not jump to the first record still there.
 gen_access 300000 9 400 | "$MOCK" produce "$BOOT" access || fail "producing failed"
