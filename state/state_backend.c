@@ -321,7 +321,9 @@ int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val,
     if (vlen)
       memmove(sl_cache_value(e), val, vlen);
     e->vlen = (uint32_t)vlen;
-    e->flags = SL_CE_DIRTY | SL_CE_REF;
+    /* The get-then-put of one record is one use: the reference bit is earned by a later record's (see
+     * SL_CE_REF), so that a key seen once goes at the hand's first pass. */
+    e->flags = SL_CE_DIRTY | (e->flags & SL_CE_REF);
   } else {
     uint64_t h = sl_cache_hash(key, klen);
     if (!e && (e = sl_cache_find(&b->cache, h, key, klen)) != NULL && holds(e, val, vlen, 0)) {

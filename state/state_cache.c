@@ -31,13 +31,17 @@ static inline size_t hand_slot(const sl_cache *c, size_t step) {
   return (size_t)((uint64_t)step * SL_CACHE_HAND_STRIDE) & c->mask;
 }
 
-/* Scattered steps lose the slot array's locality: the slot SL_CACHE_PREFETCH steps ahead is fetched, and
- * the entry of the slot half as far ahead (whose slot line was fetched that many steps ago). */
-static inline void prefetch_hand(const sl_cache *c, size_t step) {
-  __builtin_prefetch(&c->slots[hand_slot(c, step + SL_CACHE_PREFETCH)]);
-  sl_cache_entry *e = c->slots[hand_slot(c, step + SL_CACHE_PREFETCH / 2)].e;
-  if (e)
-    __builtin_prefetch(e);
+/* Scattered steps lose the slot array's locality, so the clock fetches ahead: the slot SL_CACHE_PREFETCH
+ * steps ahead of the hand, and the entry of the slot half as far ahead (whose slot line was fetched that
+ * many steps ago). Each step is fetched once, however many entries the hand frees at one slot (it stays
+ * there while remove_at moves later entries of the chain into it): *ahead is the next step to fetch. */
+static inline void prefetch_hand(const sl_cache *c, size_t *ahead) {
+  for (; *ahead <= c->hand + SL_CACHE_PREFETCH / 2; ++*ahead) {
+    __builtin_prefetch(&c->slots[hand_slot(c, *ahead + SL_CACHE_PREFETCH / 2)]);
+    sl_cache_entry *e = c->slots[hand_slot(c, *ahead)].e;
+    if (e)
+      __builtin_prefetch(e);
+  }
 }
 
 /* The size an entry is allocated with (klen and vcap never change for an entry, so freeing it passes the
@@ -301,10 +305,11 @@ size_t sl_cache_evict(sl_cache *c, size_t target, int gentle, size_t *spared) {
   /* Two turns of the hand at most (one when gentle): the first may only clear reference bits. A free does
    * not move the hand (remove_at moves a later entry of the chain into the slot, to be looked at next), so
    * it is not a step. */
+  size_t ahead = c->hand;
   for (size_t steps = 0; c->pool.bytes > target && steps < (gentle ? 1 : 2) * nslots;) {
     size_t i = hand_slot(c, c->hand);
     sl_cache_entry *e = c->slots[i].e;
-    prefetch_hand(c, c->hand);
+    prefetch_hand(c, &ahead);
     if (!e || (e->flags & pinned) || (e->flags & SL_CE_REF)) {
       if (spared && e && !(e->flags & pinned))
         *spared += entry_charge(e);
@@ -319,6 +324,8 @@ size_t sl_cache_evict(sl_cache *c, size_t target, int gentle, size_t *spared) {
     c->count--;
     entry_release(c, e);
     remove_at(c, i);
+    if (c->slots[i].e) /* moved in from later in the chain: looked at next */
+      __builtin_prefetch(c->slots[i].e);
     freed++;
   }
   /* The table is part of what the cache holds: after a burst (gets never evict) it may have grown for

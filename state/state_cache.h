@@ -29,7 +29,9 @@ enum {
   SL_CE_DIRTY = 1,   /* differs from what LMDB last committed: must be written before the commit succeeds */
   SL_CE_DELETED = 2, /* the key is absent (a delete to write if dirty, a cached miss if clean) */
   SL_CE_IN_TXN = 4,  /* this exact value is already written into the open write transaction */
-  SL_CE_REF = 8,     /* used since the eviction hand last passed (state_cache.c's clock); kept across sets */
+  SL_CE_REF = 8, /* used since the eviction hand last passed (state_cache.c's clock); kept across sets. A new
+                    entry, and the put that follows the get of a miss, leave it clear: a key earns it by a
+                    later use, so keys seen once go first */
 };
 
 /* The backend's queues (state_backend_internal.h says what each holds). */
@@ -55,12 +57,12 @@ typedef struct sl_cache_slot {
 
 typedef struct sl_cache {
   sl_cache_slot *slots;
-  size_t mask;    /* capacity - 1 */
-  size_t count;   /* entries */
+  size_t mask;       /* capacity - 1 */
+  size_t count;      /* entries */
   sl_slab_pool pool; /* the entries' memory; pool.bytes is what they cost (slabs held, less their free
                         chunks — state_slab.h), what the eviction clock brings down */
-  uint64_t frees; /* entries freed so far: while it does not change, every entry pointer taken earlier is
-                     still valid (state_flush.c settles frozen entries through their pointers) */
+  uint64_t frees;    /* entries freed so far: while it does not change, every entry pointer taken earlier is
+                        still valid (state_flush.c settles frozen entries through their pointers) */
   /* The entry most recently found or set. A keyed operator reads a state and then writes it back for the
    * same key (get, then put): checking this entry first skips the hash and the probe of the second call.
    * Cleared whenever an entry is freed. */
