@@ -137,10 +137,13 @@ void sl_cache_queue_clear(sl_cache *c, int q) {
   for (size_t i = 0; i < qu->n; i++)
     if (qu->v[i])
       qu->v[i]->qpos[q] = 0;
+  size_t used = qu->n;
   qu->n = 0;
   qu->lost = 0;
-  /* A queue that held a burst (a million entries written in one interval) need not keep its 8 MB. */
-  if (qu->cap > 65536) {
+  /* A queue that held a burst (a million entries written in one interval) need not keep its 8 MB; one that
+   * a steady stream fills again every interval keeps its array (regrowing it by doubling copied it, into
+   * fresh pages, every interval). */
+  if (qu->cap > 65536 && used < qu->cap / 4) {
     free(qu->v);
     qu->v = NULL;
     qu->cap = 0;
