@@ -11,6 +11,8 @@
  *                     [--log-level error|warn|info|debug] [--log-format text|json]
  *                     [--metrics [HOST:]PORT]
  *                     [-- SCRIPT-ARGS...]
+ *   sluice group SCRIPT --input kafka://BROKERS/TOPIC?group=G... --checkpoint-dir DIR --output-dir DIR
+ *                [run options] [-- SCRIPT-ARGS...]            (core/kafka_group.h)
  *   sluice checkpoints STATE-DIR
  *   sluice savepoint STATE-DIR [PATH]
  *   sluice reload STATE-DIR

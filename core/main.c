@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/kafka_group.h"
 #include "core/log.h"
 #include "core/reload.h"
 #include "core/parallel/job.h"
@@ -30,6 +31,8 @@ int main(int argc, char **argv) {
     sl_log_set_json(o.log_json);
     return o.parallelism > 1 ? sl_job_run(&o) : sl_runtime_run(&o);
   }
+  if (!strcmp(argv[1], "group")) /* scale-out through a Kafka consumer group: core/kafka_group.c */
+    return sl_group_command(argc - 2, argv + 2);
   if (!strcmp(argv[1], "savepoint"))
     return sl_savepoint_command(argc - 2, argv + 2);
   if (!strcmp(argv[1], "reload")) /* hot reload on request: core/reload.c */

@@ -1,7 +1,8 @@
 /* source_kafka.c — a Kafka topic as a source (librdkafka), in Flink's model: the source assigns itself every
- * partition of the topic, and the offsets it resumes from live in sluice's checkpoints, never in the
- * group's committed offsets; after each complete checkpoint the offsets are also committed to the consumer
- * group (when one is named), so that lag tools show the job's progress.
+ * partition of the topic (or those its `partitions` filter names: a `sluice group` child reads one), and
+ * the offsets it resumes from live in sluice's checkpoints, never in the group's committed offsets; after
+ * each complete checkpoint the offsets are also committed to the consumer group (when one is named), so
+ * that lag tools show the job's progress.
  *
  * Records are the message values, one JSON record each, validated like every input's lines. Each partition
  * is its own sl_input named "kafka:TOPIC:PARTITION" whose line numbers are the messages' offsets, so that a
@@ -52,6 +53,7 @@ typedef struct sl_kafka_part {
   int64_t next;     /* the offset after the last message taken, or SL_KAFKA_NO_OFFSET */
   int64_t restored; /* the checkpoint's next offset, or SL_KAFKA_NO_OFFSET */
   int dirty;        /* holds lines not consumed yet */
+  int read;         /* the endpoint's partitions filter selects it (every partition without one) */
 } sl_kafka_part;
 
 typedef struct sl_kafka_source {
@@ -310,6 +312,28 @@ static int partition_count(sl_kafka_source *k, char *err, size_t errlen) {
   return e || n <= 0 ? -1 : n;
 }
 
+/* Marks the partitions the endpoint reads: ep->partitions ("0,3,5", checked by lua/sluice/kafka.lua), or
+ * every one. A partition the topic lacks is refused (a group's child is started for a partition the group
+ * assigned, so it exists). Partitions not read keep their restored offsets: their checkpointed resume
+ * points are carried over unchanged, so a later run that reads them again loses and doubles nothing. */
+static int select_partitions(sl_kafka_source *k, char *err, size_t errlen) {
+  const char *list = k->base.ep.partitions;
+  for (int p = 0; p < k->nparts; p++)
+    k->parts[p].read = !list;
+  for (const char *c = list; c && *c; c += *c == ',') {
+    char *end;
+    long p = strtol(c, &end, 10);
+    if (end == c || p < 0 || p >= k->nparts) {
+      snprintf(err, errlen, "%s: partitions=%s: the topic has partitions 0..%d only", k->base.in.name, list,
+               k->nparts - 1);
+      return -1;
+    }
+    k->parts[p].read = 1;
+    c = end;
+  }
+  return 0;
+}
+
 /* Each partition's input and the offsets the restored checkpoint holds. 0, or -1 with err. */
 static int open_partitions(sl_kafka_source *k, int n, char *err, size_t errlen) {
   sl_runtime *rt = k->base.in.rt;
@@ -379,18 +403,25 @@ static int kafka_open(sl_source *s, char *err, size_t errlen) {
     return -1;
   }
   int parts = partition_count(k, err, errlen);
-  if (parts < 0 || open_partitions(k, parts, err, errlen))
+  if (parts < 0 || open_partitions(k, parts, err, errlen) || select_partitions(k, err, errlen))
     return -1;
-  int restored = 0;
-  for (int p = 0; p < parts; p++)
-    restored += k->parts[p].restored != SL_KAFKA_NO_OFFSET;
-  sl_info("%s: %d partitions at %s; %d resume from the checkpoint, %d start at their %s", s->in.name, parts,
-          s->ep.host, restored, parts - restored, restored || !s->ep.start_latest ? "beginning" : "end");
+  int restored = 0, read = 0;
+  for (int p = 0; p < parts; p++) {
+    read += k->parts[p].read;
+    restored += k->parts[p].read && k->parts[p].restored != SL_KAFKA_NO_OFFSET;
+  }
+  if (s->ep.partitions)
+    sl_info("%s: reads partitions %s of %d at %s; %d resume from the checkpoint, %d start at their %s",
+            s->in.name, s->ep.partitions, parts, s->ep.host, restored, read - restored,
+            restored || !s->ep.start_latest ? "beginning" : "end");
+  else
+    sl_info("%s: %d partitions at %s; %d resume from the checkpoint, %d start at their %s", s->in.name, parts,
+            s->ep.host, restored, parts - restored, restored || !s->ep.start_latest ? "beginning" : "end");
   return 0;
 }
 
-/* Every partition, from the checkpoint's offset; a partition the checkpoint has none of (a new one, when the
- * job has a checkpoint) from its beginning, so that none of its records is skipped, else per `start`. */
+/* Every partition read, from the checkpoint's offset; a partition the checkpoint has none of (a new one, when
+ * the job has a checkpoint) from its beginning, so that none of its records is skipped, else per `start`. */
 static int assign(sl_kafka_source *k, char *err, size_t errlen) {
   rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(k->nparts);
   int any_restored = 0;
@@ -398,8 +429,9 @@ static int assign(sl_kafka_source *k, char *err, size_t errlen) {
     any_restored |= k->parts[p].restored != SL_KAFKA_NO_OFFSET;
   int64_t fresh = any_restored || !k->base.ep.start_latest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
   for (int p = 0; p < k->nparts; p++)
-    rd_kafka_topic_partition_list_add(l, k->base.ep.topic, p)->offset =
-        k->parts[p].restored != SL_KAFKA_NO_OFFSET ? k->parts[p].restored : fresh;
+    if (k->parts[p].read)
+      rd_kafka_topic_partition_list_add(l, k->base.ep.topic, p)->offset =
+          k->parts[p].restored != SL_KAFKA_NO_OFFSET ? k->parts[p].restored : fresh;
   rd_kafka_resp_err_t e = rd_kafka_assign(k->rk, l);
   rd_kafka_topic_partition_list_destroy(l);
   if (e)
@@ -460,7 +492,7 @@ static int kafka_save_offset(sl_source *s) {
     rd_kafka_topic_partition_list_destroy(k->barrier);
   k->barrier = rd_kafka_topic_partition_list_new(k->nparts);
   for (int p = 0; p < k->nparts; p++)
-    if (k->parts[p].next != SL_KAFKA_NO_OFFSET)
+    if (k->parts[p].read && k->parts[p].next != SL_KAFKA_NO_OFFSET)
       rd_kafka_topic_partition_list_add(k->barrier, s->ep.topic, p)->offset = k->parts[p].next;
   return SL_STATE_OK;
 }

@@ -76,6 +76,7 @@ static int read_endpoint(lua_State *L, sl_endpoint *ep) {
     int oom = 0;
     ep->topic = dup_field(L, -1, "topic");
     ep->group = dup_field(L, -1, "group");
+    ep->partitions = dup_field(L, -1, "partitions");
     char *start = dup_field(L, -1, "start");
     ep->start_latest = start && !strcmp(start, "latest");
     ep->options = dup_strings(L, "options", &ep->noptions, &oom);
@@ -93,6 +94,7 @@ static void free_endpoint(sl_endpoint *ep) {
   free(ep->host);
   free(ep->topic);
   free(ep->group);
+  free(ep->partitions);
   free_strings(ep->options, ep->noptions);
 }
 

@@ -29,8 +29,9 @@ typedef struct sl_endpoint {
   int port;   /* SL_EP_TCP */
   /* SL_EP_KAFKA (lua/sluice/kafka.lua): the topic, the consumer group (NULL: none), where a partition with
    * no checkpointed offset starts (start_latest: its end, else its beginning), and librdkafka properties as
-   * name, value pairs: options[2i], options[2i+1] for 2i < noptions (the number of strings). */
-  char *topic, *group;
+   * name, value pairs: options[2i], options[2i+1] for 2i < noptions (the number of strings). partitions:
+   * the only partitions read, ascending ("0,3,5"), or NULL for all. */
+  char *topic, *group, *partitions;
   int start_latest;
   char **options;
   int noptions;

@@ -93,7 +93,8 @@ function M.source.tcp(opts)
 end
 
 -- A Kafka topic (sluice.kafka): { brokers = "h1:9092,h2:9092", topic = "...", group = "...",
--- start = "earliest" | "latest", options = { [librdkafka property] = value } }.
+-- start = "earliest" | "latest", partitions = { 0, 3 } (only those; default all),
+-- options = { [librdkafka property] = value } }.
 function M.source.kafka(opts)
   return with_watermark(require("sluice.kafka").spec(opts, 2), opts)
 end

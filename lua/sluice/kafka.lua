@@ -3,7 +3,10 @@
 -- connects. Both give the same table, which the C runtime reads (lua/lua_host.c) and core/source_kafka.c
 -- opens:
 --   { kind = "kafka", brokers = "h1:9092,h2:9092", topic = "access", group = "url-count" | nil,
---     start = "earliest" | "latest", options = { "key1", "value1", "key2", "value2", ... } }
+--     start = "earliest" | "latest", partitions = "0,3,5" | nil,
+--     options = { "key1", "value1", "key2", "value2", ... } }
+-- partitions (nil: every partition of the topic) is the ascending list of the only partitions read: one
+-- child of `sluice group` reads one partition of the group's assignment (core/kafka_group.c).
 -- options are librdkafka configuration properties (sorted by name, so that a reload compares them as equal).
 local M = {}
 
@@ -30,6 +33,7 @@ function M.spec(opts, level, what)
   if opts.group ~= nil and (type(opts.group) ~= "string" or opts.group == "") then
     fail(what .. ": group must be a non-empty string", lvl)
   end
+  local partitions = M.partition_list(opts.partitions, what, lvl)
   local start = opts.start or "earliest"
   if not STARTS[start] then
     fail(("%s: start is \"earliest\" or \"latest\", not %q"):format(what, tostring(start)), lvl)
@@ -53,15 +57,48 @@ function M.spec(opts, level, what)
     flat[#flat + 1] = tostring(opts.options[k])
   end
   return { kind = "kafka", brokers = opts.brokers, topic = opts.topic, group = opts.group, start = start,
-    options = flat }
+    partitions = partitions, options = flat }
+end
+
+-- partitions as given (nil, an array of partition numbers, or their text "0,3,5") into the ascending,
+-- duplicate-free text the C source reads, or nil for every partition.
+function M.partition_list(given, what, lvl)
+  if given == nil then
+    return nil
+  end
+  local list = {}
+  if type(given) == "string" then
+    for item in (given .. ","):gmatch("([^,]*),") do
+      list[#list + 1] = item:match("^%d+$") and tonumber(item) or item
+    end
+  elseif type(given) == "table" then
+    for i = 1, #given do
+      list[i] = given[i]
+    end
+  end
+  local seen, out = {}, {}
+  for _, p in ipairs(list) do
+    if type(p) ~= "number" or p < 0 or p ~= math.floor(p) or p > 2147483647 then
+      out = {}
+      break
+    end
+    if not seen[p] then
+      seen[p], out[#out + 1] = true, p
+    end
+  end
+  if #out == 0 then
+    fail(what .. ": partitions is a non-empty list of partition numbers (e.g. \"0,3,5\" or { 0, 3, 5 })", lvl)
+  end
+  table.sort(out)
+  return table.concat(out, ",")
 end
 
 local function unescape(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- kafka://BROKERS/TOPIC[?group=G&start=earliest|latest&PROPERTY=VALUE...] into a description (M.spec);
--- every query parameter other than group and start is a librdkafka property.
+-- kafka://BROKERS/TOPIC[?group=G&start=earliest|latest&partitions=0,3&PROPERTY=VALUE...] into a description
+-- (M.spec); every query parameter other than group, start and partitions is a librdkafka property.
 function M.parse_url(url)
   local brokers, topic, query = url:match("^kafka://([^/?]+)/([^?]*)%??(.*)$")
   if not brokers then
@@ -75,7 +112,7 @@ function M.parse_url(url)
       fail(("--input %s: '%s' is not NAME=VALUE"):format(url, pair))
     end
     k, v = unescape(k), unescape(v)
-    if k == "group" or k == "start" then
+    if k == "group" or k == "start" or k == "partitions" then
       opts[k] = v
     else
       opts.options[k] = v
