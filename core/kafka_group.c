@@ -28,6 +28,9 @@
 /* How often the children's checkpointed offsets are committed to the group (for lag tools only). */
 #define COMMIT_EVERY_MS 2000
 #define POLL_MS 100
+/* How long leaving the group may take (librdkafka waits up to session.timeout.ms for a coordinator that does
+ * not answer; the children have stopped and their offsets are committed by then, so nothing depends on it). */
+#define CLOSE_TIMEOUT_MS 10000
 
 typedef struct sl_group {
   sl_group_spec spec;
@@ -38,6 +41,7 @@ typedef struct sl_group {
   sl_group_child *children; /* indexed by partition */
   int nchildren;
   int failed; /* exit 1 */
+  int coop;   /* the group's rebalance protocol is COOPERATIVE (learnt at the first assignment) */
   uint64_t last_commit_ms;
 } sl_group;
 
@@ -272,7 +276,11 @@ static void commit_offsets(sl_group *g, int only_stopping, int sync) {
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                          void *opaque) {
   sl_group *g = opaque;
-  int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+  /* Asked at an assignment only: rd_kafka_rebalance_protocol can block when called while the consumer
+   * closes (librdkafka issue 4041). */
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+    g->coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+  int coop = g->coop;
   char text[2048];
   list_text(parts, text, sizeof text);
   rd_kafka_error_t *e = NULL;
@@ -459,12 +467,43 @@ static int leave(sl_group *g) {
   commit_offsets(g, 1, 1);
   for (int p = 0; p < g->nchildren; p++)
     g->children[p].stopping = 0, g->children[p].assigned = 0;
-  /* Closing leaves the group (the revoke callback finds nothing running). */
-  rd_kafka_resp_err_t e = rd_kafka_consumer_close(g->rk);
-  if (e)
-    sl_warn("group '%s': leaving the group: %s", g->group, rd_kafka_err2str(e));
   return bad;
 }
+
+/* Closes the consumer, which leaves the group, within CLOSE_TIMEOUT_MS: its rebalance events (the revoke
+ * finds no child running) come on a queue of our own, served here. 0 when it closed (it may be destroyed),
+ * -1 when it did not in time (the handle is then left to the process's exit: destroying it would wait as
+ * long). */
+static int close_consumer(sl_group *g) {
+  const uint64_t deadline = sl_now_ms() + CLOSE_TIMEOUT_MS;
+  rd_kafka_queue_t *q = rd_kafka_queue_new(g->rk);
+  rd_kafka_error_t *e = q ? rd_kafka_consumer_close_queue(g->rk, q) : NULL;
+  if (!q || e) {
+    sl_warn("group '%s': leaving the group: %s", g->group, e ? rd_kafka_error_string(e) : "out of memory");
+    if (e)
+      rd_kafka_error_destroy(e);
+    if (q)
+      rd_kafka_queue_destroy(q);
+    return -1;
+  }
+  while (!rd_kafka_consumer_closed(g->rk) && sl_now_ms() < deadline) {
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, POLL_MS);
+    if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+      on_rebalance(g->rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), g);
+    if (ev)
+      rd_kafka_event_destroy(ev);
+  }
+  int closed = rd_kafka_consumer_closed(g->rk);
+  if (!closed)
+    sl_warn("group '%s': leaving the group did not finish within %d s (librdkafka waits for the group "
+            "coordinator); the other members get this process's partitions after the session timeout",
+            g->group, CLOSE_TIMEOUT_MS / 1000);
+  rd_kafka_queue_destroy(q);
+  return closed ? 0 : -1;
+}
+
+/* A consumer that did not close in time: its threads run until the process exits. */
+static rd_kafka_t *left_to_exit;
 
 static int make_dir(const char *what, const char *dir, mode_t mode) {
   if (mkdir(dir, mode) && errno != EEXIST) {
@@ -529,7 +568,10 @@ int sl_group_command(int argc, char **argv) {
     }
   }
   int bad = leave(&g);
-  rd_kafka_destroy(g.rk);
+  if (close_consumer(&g) == 0)
+    rd_kafka_destroy(g.rk);
+  else
+    left_to_exit = g.rk; /* reachable, so a leak checker does not count what the process exit reclaims */
   free_group(&g);
   if (bad)
     sl_error("group: %d partitions' jobs did not stop cleanly", bad);

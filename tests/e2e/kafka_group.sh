@@ -173,5 +173,13 @@ stop C1
 stop C2
 stop C3
 expect_exact gc "after two supervisors joined"
+# A revoked partition's job stopped before the rebalance completed, so its next owner never found its
+# state dir locked (on one machine, with every job stopping well within the session timeout).
+# And no job exited but when its supervisor stopped it (an exit seen later is restarted, and said so).
+for s in A B1 B2 C1 C2 C3; do
+  grep -q "still locked" "$WORK/$s.log" && [ "$s" != A ] &&
+    fail "$s found a state dir still locked after a rebalance: $(grep "still locked" "$WORK/$s.log" | head -1)"
+  grep -q "restarting it\|when stopped" "$WORK/$s.log" && fail "$s: $(grep "restarting it\|when stopped" "$WORK/$s.log" | head -1)"
+done
 echo "kafka group: $N records over 8 partitions; one supervisor (with a locked state dir waited for), a" \
   "SIGKILLed one taken over, two joining: exact"

@@ -40,6 +40,19 @@ describe("kafka:// inputs", function()
     assert.same(sluice.source.kafka { brokers = "b:1", topic = "t" }, kafka.parse_url("kafka://b:1/t"))
   end)
 
+  it("take a partitions filter, as text or a list, ascending and without repeats", function()
+    assert.equal("0,3,5", kafka.parse_url("kafka://b:1/t?partitions=5,0,3,3").partitions)
+    assert.is_nil(kafka.parse_url("kafka://b:1/t?group=g").partitions)
+    assert.equal("2,7", sluice.source.kafka { brokers = "b:1", topic = "t", partitions = { 7, 2 } }.partitions)
+    for _, bad in ipairs { "", "1,,2", "-1", "a", "1.5" } do
+      local ok, err = pcall(kafka.parse_url, "kafka://b:1/t?partitions=" .. bad)
+      assert.is_false(ok)
+      assert.matches("partitions is a non%-empty list of partition numbers", err)
+    end
+    local ok = pcall(sluice.source.kafka, { brokers = "b:1", topic = "t", partitions = {} })
+    assert.is_false(ok)
+  end)
+
   it("refuse a malformed URL with the expected form", function()
     local ok, err = pcall(kafka.parse_url, "kafka://b:1")
     assert.is_false(ok)
