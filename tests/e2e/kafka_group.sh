@@ -14,8 +14,15 @@
 #      counts still exact.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/kafka_lib.bash"
-# Every supervisor is SIGKILLed on the way out (their children die with them: PR_SET_PDEATHSIG).
-trap 'kill -9 $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
+# Every supervisor is SIGKILLed on the way out (their children die with them: PR_SET_PDEATHSIG), and any
+# child that outlived its supervisor all the same (the test failed then) too.
+kill_orphans() {
+  for c in $(cat "$WORK"/*.log 2>/dev/null | grep -o 'started its job (pid [0-9]*' | grep -o '[0-9]*$'); do
+    grep -qF "$WORK" "/proc/$c/cmdline" 2>/dev/null && kill -9 "$c" 2>/dev/null
+  done
+  return 0
+}
+trap 'kill -9 $(jobs -p) 2>/dev/null || true; kill_orphans; wait 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 
 # Short group timeouts: a killed member's partitions move after 6 s. (The mock ends a rebalance after the
 # session timeout, not max.poll.interval.ms as a broker does: a member still stopping its children then is
@@ -37,7 +44,7 @@ start_group() {
   local name=$1 group=$2 script=$3
   shift 3
   "$SLUICE" group "$script" --input "kafka://$BOOT/access?group=$group&$PROPS" --checkpoint-dir "$WORK/$group-chk" \
-    --output-dir "$WORK/$group-out" --checkpoint-interval 100 --quiet "$@" 2> "$WORK/$name.log" &
+    --output-dir "$WORK/$group-out" --checkpoint-interval 100 --quiet "$@" > /dev/null 2> "$WORK/$name.log" &
   eval "PID_$name=$!"
 }
 # union GROUP: every output record of the group's partition files.
