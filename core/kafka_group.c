@@ -13,6 +13,7 @@
 #include "core/checkpoint_meta.h"
 #include "core/cli.h"
 #include "core/log.h"
+#include "core/metrics_listen.h"
 #include "core/state_dir_lock.h"
 
 #include <errno.h>
@@ -128,7 +129,8 @@ static int parse_url(sl_group *g, const char *url, char *base, size_t baselen, c
       } else {
         /* start= and librdkafka properties go to the children as given; the properties (not start) also
          * configure the supervisor's consumer: session.timeout.ms and the like are the group's. */
-        used += (size_t)snprintf(query + used, used < qlen ? qlen - used : 0, "&%.*s", (int)(end - p), p);
+        if (used < qlen)
+          used += (size_t)snprintf(query + used, qlen - used, "&%.*s", (int)(end - p), p);
         if (!strcmp(name, "start")) {
           free(name), free(val);
         } else {
@@ -210,6 +212,20 @@ static int parse_args(sl_group *g, int argc, char **argv, char *base, size_t bas
     return 2;
   if (o.ninputs) {
     fprintf(stderr, "sluice: group: one --input only: the group's topic\n");
+    return 2;
+  }
+  /* Options every child would share although each is one partition's job. */
+  char host[256], why[512];
+  int port = 0;
+  if (o.metrics && !sl_metrics_parse_addr(o.metrics, host, sizeof host, &port, why, sizeof why) && port) {
+    fprintf(stderr, "sluice: group: --metrics %s: every partition's job serves its own metrics: use port 0 "
+                    "(each job's address is in its state dir's metrics.addr)\n",
+            o.metrics);
+    return 2;
+  }
+  if (o.from_savepoint) {
+    fprintf(stderr, "sluice: group: --from-savepoint: a savepoint holds a whole job's state, and each child "
+                    "is one partition's job; not supported\n");
     return 2;
   }
   sl_log_set_level((sl_log_level)o.log_level);

@@ -38,6 +38,27 @@ run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/in.log" --state-dir "$WOR
 [ "$(wc -l < "$WORK/ref.out")" -eq "$N" ] || fail "reference run incomplete"
 head -$H "$WORK/in.log" | "$MOCK" produce "$BOOT" access --key-field url || fail "producing failed"
 
+# Refused at start (exit 2, saying why): what is per partition or shared by the group.
+refused() {
+  local why=$1
+  shift
+  set +e
+  run_sluice group "$SCRIPTS/url_count.lua" --checkpoint-dir "$WORK/r-chk" --output-dir "$WORK/r-out" "$@" \
+    2> "$WORK/refused.log"
+  local rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || fail "group $* exited with $rc, not 2: $(cat "$WORK/refused.log")"
+  grep -q -- "$why" "$WORK/refused.log" || fail "group $*: no '$why' in: $(cat "$WORK/refused.log")"
+}
+refused "names no group" --input "kafka://$BOOT/access"
+refused "partitions= is not for a group" --input "kafka://$BOOT/access?group=g&partitions=1"
+refused "is per partition here: use --output-dir" --input "kafka://$BOOT/access?group=g" --output x
+refused "is per partition here: use --checkpoint-dir" --input "kafka://$BOOT/access?group=g" --state-dir x
+refused "use port 0" --input "kafka://$BOOT/access?group=g" --metrics 9100
+refused "from-savepoint" --input "kafka://$BOOT/access?group=g" --from-savepoint x
+refused "unknown option '--no-such'" --input "kafka://$BOOT/access?group=g" --no-such
+refused "librdkafka property 'no.such.property'" --input "kafka://$BOOT/access?group=g&no.such.property=1"
+
 # start_group NAME GROUP SCRIPT [ARGS...]: a supervisor in GROUP (dirs $WORK/GROUP-chk, $WORK/GROUP-out),
 # its log $WORK/NAME.log, its pid in $PID_NAME.
 start_group() {
