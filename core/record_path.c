@@ -116,7 +116,9 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
   if (rt->failed)
     return;
   uint64_t in0 = rt->stats.records_in, err0 = rt->stats.errors; /* this read's, for its source's counts */
+  const sl_rec_meta *meta = in->meta; /* the next line's, when the source has metadata */
   while (!rt->failed && sl_line_reader_next(&in->reader, &line, at_eof)) {
+    const sl_rec_meta *m = meta ? meta++ : NULL;
     rt->stats.records_in++;
     if (line.too_long) {
       snprintf(reason, sizeof reason, "line longer than %zu bytes (--max-line-bytes); skipped",
@@ -133,6 +135,7 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
       reject(rt, in->name, line.line_no, reason, line.text, line.len);
       continue;
     }
+    rt->batch.recs[rt->batch.n - 1].meta = m;
     /* A parallel subtask sends the records of keys it does not own to their subtask. */
     if (rt->task && sl_task_route(rt->task, &rt->batch, in->source_index))
       continue;
@@ -154,7 +157,7 @@ void sl_runtime_run_packet(sl_runtime *rt, const char *input, const sl_packet *p
   for (uint32_t i = 0; i < p->n && !rt->failed; i++) {
     const sl_packet_rec *r = &p->recs[i];
     sl_batch_add_indexed(&rt->batch, p->bytes + r->off, r->len, r->line_no, p->source, p->fields + r->field0,
-                         r->nfields);
+                         r->nfields, r->meta >= 0 ? &p->metas[r->meta] : NULL);
     if (r->key_index >= 0 && rt->lua.job.key_field_interned)
       sl_batch_last_memo(&rt->batch, rt->lua.job.key_field_interned, r->key_index);
     if (sl_batch_full(&rt->batch))

@@ -120,7 +120,7 @@ static int to_packet(sl_task *t, unsigned owner, const sl_rec *r, int source) {
   }
   const char *key = t->rt.lua.job.key_field_interned;
   int32_t key_index = key && r->memo_key == key ? r->memo_index : -1;
-  if (sl_packet_add(p, r->line, r->len, r->line_no, r->fields, r->nfields, key_index)) {
+  if (sl_packet_add(p, r->line, r->len, r->line_no, r->fields, r->nfields, key_index, r->meta)) {
     sl_runtime_fail(&t->rt, "subtask %u: out of memory", t->index);
     return -1;
   }
