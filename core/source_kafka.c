@@ -439,7 +439,7 @@ static int kafka_open(sl_source *s, char *err, size_t errlen) {
     return -1;
   }
   snprintf(s->in.name, n, "kafka:%s", s->ep.topic);
-  snprintf(k->meta_key, n, "source/kafka:%s", s->ep.topic);
+  snprintf(k->meta_key, n, SL_KAFKA_META_PREFIX "%s", s->ep.topic);
   rd_kafka_conf_t *conf = configure(k, err, errlen);
   if (!conf)
     return -1;
@@ -663,11 +663,25 @@ static void kafka_resume(sl_source *s) {
     sl_runtime_fail(s->in.rt, "%s: cannot poll its queue again", s->in.name);
 }
 
+/* The next offsets, and the partitions' ends as librdkafka last saw them in a fetch response
+ * (rd_kafka_get_watermark_offsets reads its cache: nothing is asked of a broker, nothing waits). */
+static int kafka_partitions(sl_source *s, sl_source_partition *out, int max) {
+  sl_kafka_source *k = kafka_src(s);
+  for (int p = 0; p < k->nparts && p < max; p++) {
+    int64_t lo, hi;
+    out[p].next = k->parts[p].next != SL_KAFKA_NO_OFFSET ? k->parts[p].next : SL_SOURCE_NO_OFFSET;
+    out[p].high = k->rk && !rd_kafka_get_watermark_offsets(k->rk, s->ep.topic, p, &lo, &hi) && hi >= 0
+                      ? hi
+                      : SL_SOURCE_NO_OFFSET;
+  }
+  return k->nparts;
+}
+
 int sl_kafka_source_forget_offset(sl_backend *b, const sl_endpoint *ep) {
   char key[300];
   const void *val;
   size_t len;
-  snprintf(key, sizeof key, "source/kafka:%s", ep->topic);
+  snprintf(key, sizeof key, SL_KAFKA_META_PREFIX "%s", ep->topic);
   if (sl_backend_meta_get(b, key, &val, &len) != SL_STATE_OK || len <= 1)
     return SL_STATE_OK;
   return sl_backend_meta_put(b, key, SL_SOURCE_READ_ELSEWHERE, 1);
@@ -683,4 +697,5 @@ const sl_source_ops sl_source_kafka_ops = {
     .pause = kafka_pause,
     .resume = kafka_resume,
     .checkpoint_complete = kafka_checkpoint_complete,
+    .partitions = kafka_partitions,
 };
