@@ -32,11 +32,21 @@ static int blank(const char *p, size_t n) {
   return 1;
 }
 
+/* The input to name in a record's error line: a Kafka record's own partition ("kafka:TOPIC:PARTITION", its
+ * line number being its offset), which a batch run by another parallel subtask than the reader's does not
+ * otherwise know; else the batch's input. */
+static const char *input_of(const char *input, const sl_rec *r, char *buf, size_t len) {
+  if (!r->meta)
+    return input;
+  snprintf(buf, len, "kafka:%s:%d", r->meta->topic, (int)r->meta->partition);
+  return buf;
+}
+
 /* Runs the batch; a record whose operator throws is rejected and the batch resumes after it. input names
  * the records' source in error lines; keyed: the records were routed (by a parallel subtask that ran the
  * operators before the key_by), so they run from the key_by on. */
 static void run_batch(sl_runtime *rt, const char *input, int keyed) {
-  char err[4096];
+  char err[4096], name[300];
   sl_batch *b = &rt->batch;
   while (b->cursor < b->n && !rt->failed) {
     int rc = keyed ? sl_lua_host_run_keyed_batch(&rt->lua, b, &rt->out_buf, err, sizeof err)
@@ -45,10 +55,11 @@ static void run_batch(sl_runtime *rt, const char *input, int keyed) {
       break;
     sl_rec *r = &b->recs[b->cursor];
     if (rc < 0) {
-      sl_runtime_fail(rt, "%s:%llu: %s", input, (unsigned long long)r->line_no, err);
+      sl_runtime_fail(rt, "%s:%llu: %s", input_of(input, r, name, sizeof name), (unsigned long long)r->line_no,
+                      err);
       break;
     }
-    reject(rt, input, r->line_no, err, r->line, r->len);
+    reject(rt, input_of(input, r, name, sizeof name), r->line_no, err, r->line, r->len);
     b->cursor++;
   }
   if (rt->failed) {

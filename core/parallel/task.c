@@ -430,7 +430,10 @@ static void *task_main(void *arg) {
     ok = 0;
   }
   for (int i = 0; ok && i < d->nsources; i++)
-    t->names[i] = d->sources[i].kind == SL_EP_STDIN ? "stdin" : d->sources[i].path ? d->sources[i].path : "tcp";
+    t->names[i] = d->sources[i].kind == SL_EP_STDIN   ? "stdin"
+                  : d->sources[i].kind == SL_EP_KAFKA ? "kafka" /* its records name their partition */
+                  : d->sources[i].path                ? d->sources[i].path
+                                                      : "tcp";
   sl_job_task_ready(t->job, t->index, ok);
   int go = 0;
   sl_job_wait_go(t->job, &go);

@@ -1,6 +1,7 @@
 -- kafka_meta_job.lua — for tests/e2e/kafka_meta.sh: `sluice run kafka_meta_job.lua --input URL -- MODE`.
 --   meta:   every record's sluice.meta (topic, partition, offset, key, timestamp, timestamp_type) beside its
---           fields url, ts and n, after a key_by (so a parallel job carries the metadata to the key's owner)
+--           fields url, ts and n, after a key_by (so a parallel job carries the metadata to the key's owner);
+--           a record whose n is a multiple of 500 is rejected (its error line names its partition and offset)
 --   window: records per url per tumbling second, event time from the Kafka timestamp
 --   window-field: the same window with event time from the record's ts field (the file reference)
 local sluice = require "sluice"
@@ -13,6 +14,9 @@ if mode == "meta" then
   return sluice.job "kafka-meta"
     :key_by "url"
     :process("meta", function(ctx, rec)
+      if rec.n % 500 == 0 then
+        error(("rejected n=%d"):format(rec.n), 0)
+      end
       local m = sluice.meta(rec)
       if not m then
         error("no metadata", 0)
