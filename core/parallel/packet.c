@@ -86,7 +86,8 @@ int sl_packet_add(sl_packet *p, const char *line, size_t len, uint64_t line_no, 
   p->recs[p->n].field0 = (uint32_t)p->fields_len;
   p->recs[p->n].nfields = nfields;
   p->recs[p->n].key_index = key_index;
-  memcpy(p->fields + p->fields_len, fields, nf * sizeof *fields);
+  if (nf) /* a record without fields may come first: nothing allocated yet */
+    memcpy(p->fields + p->fields_len, fields, nf * sizeof *fields);
   p->fields_len += nf;
   p->n++;
   p->bytes_len += len + klen;
