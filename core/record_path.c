@@ -55,8 +55,8 @@ static void run_batch(sl_runtime *rt, const char *input, int keyed) {
       break;
     sl_rec *r = &b->recs[b->cursor];
     if (rc < 0) {
-      sl_runtime_fail(rt, "%s:%llu: %s", input_of(input, r, name, sizeof name), (unsigned long long)r->line_no,
-                      err);
+      sl_runtime_fail(rt, "%s:%llu: %s", input_of(input, r, name, sizeof name),
+                      (unsigned long long)r->line_no, err);
       break;
     }
     reject(rt, input_of(input, r, name, sizeof name), r->line_no, err, r->line, r->len);

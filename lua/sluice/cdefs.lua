@@ -227,6 +227,8 @@ sl_harness *sl_harness_open(const char *script, const char *const *args, int nar
                             unsigned max_parallelism, int64_t start_ms, char *err, size_t errlen);
 int sl_harness_push(sl_harness *h, const char *const *lines, const size_t *lens, int n, char *err,
                     size_t errlen);
+int sl_harness_push_meta(sl_harness *h, const char *const *lines, const size_t *lens, const sl_rec_meta *metas,
+                         int n, char *err, size_t errlen);
 int sl_harness_set_time(sl_harness *h, int64_t now_ms, char *err, size_t errlen);
 int sl_harness_advance_watermark(sl_harness *h, int64_t ts, char *err, size_t errlen);
 int sl_harness_end_input(sl_harness *h, char *err, size_t errlen);
