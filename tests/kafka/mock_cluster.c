@@ -222,9 +222,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
   }
 }
 
-/* The string value of "field" in the JSON line, as its raw bytes between the quotes (escapes kept: a key
- * only has to be the same for the same value). NULL when the line has no such string field. */
-static const char *json_key(const char *line, const char *field, size_t *len) {
+/* Where the value of "field" starts in the JSON line (after its colon and spaces), or NULL. */
+static const char *json_value(const char *line, const char *field) {
   char pat[256];
   snprintf(pat, sizeof pat, "\"%s\"", field);
   for (const char *p = strstr(line, pat); p; p = strstr(p + 1, pat)) {
@@ -235,32 +234,30 @@ static const char *json_key(const char *line, const char *field, size_t *len) {
       continue;
     while (*q == ' ')
       q++;
-    if (*q != '"')
-      return NULL;
-    const char *start = ++q;
-    while (*q && *q != '"')
-      q += *q == '\\' && q[1] ? 2 : 1;
-    *len = (size_t)(q - start);
-    return start;
+    return q;
   }
   return NULL;
 }
 
+/* The string value of "field" in the JSON line, as its raw bytes between the quotes (escapes kept: a key
+ * only has to be the same for the same value). NULL when the line has no such string field. */
+static const char *json_key(const char *line, const char *field, size_t *len) {
+  const char *q = json_value(line, field);
+  if (!q || *q != '"')
+    return NULL;
+  const char *start = ++q;
+  while (*q && *q != '"')
+    q += *q == '\\' && q[1] ? 2 : 1;
+  *len = (size_t)(q - start);
+  return start;
+}
+
 /* The whole number value of "field" in the JSON line, or -1 when it has none. */
 static long long json_number(const char *line, const char *field) {
-  char pat[256];
-  snprintf(pat, sizeof pat, "\"%s\"", field);
-  for (const char *p = strstr(line, pat); p; p = strstr(p + 1, pat)) {
-    const char *q = p + strlen(pat);
-    while (*q == ' ')
-      q++;
-    if (*q++ != ':')
-      continue;
-    char *end;
-    long long v = strtoll(q, &end, 10);
-    return end > q ? v : -1;
-  }
-  return -1;
+  const char *q = json_value(line, field);
+  char *end;
+  long long v = q ? strtoll(q, &end, 10) : -1;
+  return q && end > q ? v : -1;
 }
 
 static int produce(int argc, char **argv) {
