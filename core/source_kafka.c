@@ -194,11 +194,12 @@ static void add_meta(sl_kafka_source *k, sl_kafka_part *p, const rd_kafka_messag
     e->timestamp = SL_REC_NO_TIMESTAMP;
   e->key = NULL;
   e->key_len = 0;
-  if (m->key) {
+  if (m->key && !m->key_len) {
+    e->key = ""; /* an empty key is a key (Kafka tells it from none), and p->keys may not exist yet */
+  } else if (m->key) {
     e->key = p->keys + p->keys_len;
     e->key_len = (uint32_t)m->key_len;
-    if (m->key_len)
-      memcpy(p->keys + p->keys_len, m->key, m->key_len);
+    memcpy(p->keys + p->keys_len, m->key, m->key_len);
     p->keys_len += m->key_len;
   }
 }

@@ -17,9 +17,11 @@ start_mock 1 4
 URL="kafka://$BOOT/access?fetch.wait.max.ms=20"
 JOB="$SLUICE_SRC/tests/e2e/kafka_meta_job.lua"
 BASE=1555545600000 # 2019-04-18T00:00:00Z
-# n-th record: one of 37 urls, ts rising by 3 ms (12 s in all, so 13 one-second windows per url).
+# n-th record: one of 37 urls, ts rising by 3 ms (12 s in all, so 13 one-second windows per url); every
+# 100th has the empty url, so its message has an empty key (which is a key, not none).
 awk -v n=$N -v base=$BASE 'BEGIN { for (i = 1; i <= n; i++)
-  printf "{\"url\":\"/u/%d\",\"ts\":%.0f,\"n\":%d}\n", (i * 7) % 37, base + i * 3, i }' > "$WORK/in.log"
+  printf "{\"url\":\"%s\",\"ts\":%.0f,\"n\":%d}\n", i % 100 == 0 ? "" : "/u/" (i * 7) % 37, base + i * 3, i }' \
+  > "$WORK/in.log"
 "$MOCK" produce "$BOOT" access --key-field url --timestamp-field ts < "$WORK/in.log" || fail "producing failed"
 
 check_meta() { # OUT WHAT LOG
