@@ -19,6 +19,8 @@ static void source_name(const sl_endpoint *ep, char *out, size_t len) {
     snprintf(out, len, "stdin");
   else if (ep->kind == SL_EP_TCP)
     snprintf(out, len, "tcp:%s:%d", ep->host ? ep->host : "", ep->port);
+  else if (ep->kind == SL_EP_KAFKA)
+    snprintf(out, len, "kafka:%s", ep->topic ? ep->topic : "");
   else
     snprintf(out, len, "%s", ep->path ? ep->path : "?");
 }

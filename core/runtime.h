@@ -30,6 +30,9 @@ typedef struct sl_input {
   int source_index;
   char *name; /* for messages: the path as given, "stdin", "tcp:HOST:PORT#N" */
   sl_line_reader reader;
+  /* A source whose records carry metadata (Kafka): meta[i] belongs to the i-th line the reader hands out
+   * from its next sl_runtime_consume on (the source refills the array after each); NULL for the others. */
+  const struct sl_rec_meta *meta;
 } sl_input;
 
 typedef struct sl_source sl_source; /* core/source.h */

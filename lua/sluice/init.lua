@@ -30,6 +30,8 @@ M.state_dir = nil  -- the --state-dir given, if any
 M.totable = record.totable
 M.is_record = record.is_record
 M.line = record.line
+-- A Kafka record's topic, partition, offset, key and timestamp (sluice.record.meta); nil for others.
+M.meta = record.meta
 
 -- State descriptors for :process(uid, { state = {...}, operator_state = {...} }) (sluice.state_desc).
 M.state = {

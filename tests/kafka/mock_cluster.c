@@ -16,11 +16,12 @@
  *                            error name without RD_KAFKA_RESP_ERR_, e.g. NOT_LEADER_FOR_PARTITION, or a number)
  *       The mock keeps at most 5 MiB or 100000 messages per partition and deletes older ones, as retention
  *       would; it also creates any topic a client asks about (4 partitions).
- *   kafka-mock produce BOOTSTRAP TOPIC [--key-field F] [--newline SEQ]
+ *   kafka-mock produce BOOTSTRAP TOPIC [--key-field F] [--timestamp-field T] [--newline SEQ]
  *       Produces each line of stdin as one message (without its newline), keyed by the JSON string field F of
- *       the line when given (so one key's records land on one partition, in order), with every SEQ in it
- *       turned into a newline when given (a value of several lines), and flushes; exits 1 when a message was
- *       not delivered.
+ *       the line when given (so one key's records land on one partition, in order), with the whole number
+ *       field T of the line (epoch ms) as the message's create time when given (else the time it is
+ *       produced), with every SEQ in it turned into a newline when given (a value of several lines), and
+ *       flushes; exits 1 when a message was not delivered.
  *   kafka-mock committed BOOTSTRAP TOPIC GROUP
  *       Prints "PARTITION OFFSET" for every partition of TOPIC: GROUP's committed offset (-1001: none).
  *   kafka-mock commit BOOTSTRAP TOPIC GROUP OFFSET
@@ -221,9 +222,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
   }
 }
 
-/* The string value of "field" in the JSON line, as its raw bytes between the quotes (escapes kept: a key
- * only has to be the same for the same value). NULL when the line has no such string field. */
-static const char *json_key(const char *line, const char *field, size_t *len) {
+/* Where the value of "field" starts in the JSON line (after its colon and spaces), or NULL. */
+static const char *json_value(const char *line, const char *field) {
   char pat[256];
   snprintf(pat, sizeof pat, "\"%s\"", field);
   for (const char *p = strstr(line, pat); p; p = strstr(p + 1, pat)) {
@@ -234,26 +234,43 @@ static const char *json_key(const char *line, const char *field, size_t *len) {
       continue;
     while (*q == ' ')
       q++;
-    if (*q != '"')
-      return NULL;
-    const char *start = ++q;
-    while (*q && *q != '"')
-      q += *q == '\\' && q[1] ? 2 : 1;
-    *len = (size_t)(q - start);
-    return start;
+    return q;
   }
   return NULL;
 }
 
+/* The string value of "field" in the JSON line, as its raw bytes between the quotes (escapes kept: a key
+ * only has to be the same for the same value). NULL when the line has no such string field. */
+static const char *json_key(const char *line, const char *field, size_t *len) {
+  const char *q = json_value(line, field);
+  if (!q || *q != '"')
+    return NULL;
+  const char *start = ++q;
+  while (*q && *q != '"')
+    q += *q == '\\' && q[1] ? 2 : 1;
+  *len = (size_t)(q - start);
+  return start;
+}
+
+/* The whole number value of "field" in the JSON line, or -1 when it has none. */
+static long long json_number(const char *line, const char *field) {
+  const char *q = json_value(line, field);
+  char *end;
+  long long v = q ? strtoll(q, &end, 10) : -1;
+  return q && end > q ? v : -1;
+}
+
 static int produce(int argc, char **argv) {
   if (argc < 2)
-    die("%s", "produce BOOTSTRAP TOPIC [--key-field F]");
-  const char *key_field = NULL, *newline = NULL;
+    die("%s", "produce BOOTSTRAP TOPIC [--key-field F] [--timestamp-field T] [--newline SEQ]");
+  const char *key_field = NULL, *newline = NULL, *ts_field = NULL;
   for (int i = 2; i < argc; i += 2) {
     if (i + 1 == argc)
       die("%s needs a value", argv[i]);
     if (!strcmp(argv[i], "--key-field"))
       key_field = argv[i + 1];
+    else if (!strcmp(argv[i], "--timestamp-field"))
+      ts_field = argv[i + 1];
     else if (!strcmp(argv[i], "--newline") && *argv[i + 1])
       newline = argv[i + 1];
     else
@@ -286,9 +303,10 @@ static int produce(int argc, char **argv) {
     }
     size_t klen = 0;
     const char *key = key_field ? json_key(line, key_field, &klen) : NULL;
+    long long ts = ts_field ? json_number(line, ts_field) : -1;
     rd_kafka_resp_err_t e;
     while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(argv[1]), RD_KAFKA_V_VALUE(line, (size_t)n),
-                                  RD_KAFKA_V_KEY(key, key ? klen : 0),
+                                  RD_KAFKA_V_KEY(key, key ? klen : 0), RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
            RD_KAFKA_RESP_ERR__QUEUE_FULL)
       rd_kafka_poll(rk, 100);
