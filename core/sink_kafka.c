@@ -179,7 +179,25 @@ int sl_kafka_sink_start(sl_kafka_sink *k, char *err, size_t errlen) {
     snprintf(err, errlen, "--output kafka:%s: cannot create the Kafka producer: %s", k->topic, why);
     return -1;
   }
-  return 0;
+  if (!(k->rkt = rd_kafka_topic_new(k->rk, k->topic, NULL))) {
+    snprintf(err, errlen, "--output kafka:%s: %s", k->topic, rd_kafka_err2str(rd_kafka_last_error()));
+    return -1;
+  }
+  /* Asked now, the topic's partitions are known when the first record comes (else librdkafka learns them
+   * on its next metadata scan, up to a second later, and the first checkpoint waits for that). */
+  const rd_kafka_metadata_t *md = NULL;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 0, k->rkt, &md, k->timeout_ms);
+  if (!e)
+    e = md->topic_cnt != 1 ? RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC : md->topics[0].err;
+  if (md)
+    rd_kafka_metadata_destroy(md);
+  if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
+    snprintf(err, errlen, "--output kafka:%s: the brokers at %s have no topic '%s'", k->topic, k->brokers,
+             k->topic);
+  else if (e)
+    snprintf(err, errlen, "--output kafka:%s: cannot read the topic's metadata from %s within %d s: %s", k->topic,
+             k->brokers, k->timeout_ms / 1000, rd_kafka_err2str(e));
+  return e ? -1 : 0;
 }
 
 int sl_kafka_sink_check(sl_kafka_sink *k, char *err, size_t errlen) {
@@ -205,12 +223,17 @@ int sl_kafka_sink_produce(sl_kafka_sink *k, const char *line, size_t len, char *
   uint64_t deadline = 0;
   for (;;) {
     rd_kafka_resp_err_t e =
-        rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(k->topic), RD_KAFKA_V_VALUE((void *)line, len),
+        rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_VALUE((void *)line, len),
                           RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
       return 0;
     if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      snprintf(err, errlen, "kafka sink %s: producing a record failed: %s", k->topic, rd_kafka_err2str(e));
+      /* A transaction that failed refuses records with a state error; its reason is librdkafka's error
+       * line (TXNERR), which the API gives back only to the next transaction call. */
+      snprintf(err, errlen, "kafka sink %s: producing a record failed: %s%s", k->topic, rd_kafka_err2str(e),
+               e == RD_KAFKA_RESP_ERR__STATE && k->transactional
+                   ? " (the transaction failed: librdkafka's TXNERR line says why)"
+                   : "");
       return -1;
     }
     /* librdkafka's queue is full (queue.buffering.max.messages/kbytes): the brokers take records slower
@@ -237,6 +260,8 @@ void sl_kafka_sink_free(sl_kafka_sink *k) {
      * waited for. */
     rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(k->rk, 0);
+    if (k->rkt)
+      rd_kafka_topic_destroy(k->rkt);
     rd_kafka_destroy(k->rk);
   }
   if (k->base)

@@ -12,6 +12,7 @@
 typedef struct sl_kafka_sink {
   rd_kafka_conf_t *base; /* brokers and the user's properties: the producer's and the marker reader's */
   rd_kafka_t *rk;        /* the producer, made by start (NULL before, and in a parallel job's EOS subtask) */
+  rd_kafka_topic_t *rkt; /* the topic's handle in it */
   char *brokers, *topic;
   char *key; /* the output records' field that keys the messages, or NULL */
   size_t key_len;
@@ -32,7 +33,9 @@ typedef struct sl_kafka_sink {
  * err. */
 int sl_kafka_sink_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir, char *err, size_t errlen);
 
-/* Makes the producer (idempotent; transactional with k->txn_id when k->transactional). 0, or -1 with err. */
+/* Makes the producer (idempotent; transactional with k->txn_id when k->transactional) and reads the topic's
+ * metadata (within the timeout: brokers that do not answer, or have no such topic, stop the start here
+ * rather than at the first checkpoint). 0, or -1 with err. */
 int sl_kafka_sink_start(sl_kafka_sink *k, char *err, size_t errlen);
 /* Produces one record line[0..len) (no newline), keyed when the sink has a key field; waits out a full
  * producer queue for up to the timeout. 0, or -1 with err. */

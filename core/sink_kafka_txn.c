@@ -121,7 +121,8 @@ static int deliver(sl_kafka_sink *k, const char *pending_dir, uint64_t first, ui
     take_error(k, e, "cannot begin a transaction", err, errlen);
     return -1;
   }
-  sl_log(SL_LOG_DEBUG, "kafka sink %s: checkpoint %" PRIu64 ": transaction begun", k->topic, last);
+  sl_log(SL_LOG_DEBUG, "kafka sink %s: checkpoint %" PRIu64 ": transaction begun (pending parts %" PRIu64
+         "-%" PRIu64 ")", k->topic, last, first, last);
   int rc = 0;
   for (uint64_t id = first; id <= last && rc == 0; id++)
     rc = produce_part(k, pending_dir, id, &records, what, sizeof what);

@@ -106,7 +106,8 @@ function M.sink.stdout() return { kind = "stdout" } end
 -- "exactly-once" (the default: one transaction per checkpoint) | "at-least-once", timeout_ms = MS,
 -- options = { [librdkafka property] = value } }.
 function M.sink.kafka(opts)
-  return require("sluice.kafka").sink_spec(opts, 2)
+  local spec = require("sluice.kafka").sink_spec(opts, 2) -- not a tail call: level 2 is this caller's
+  return spec
 end
 function M.sink.file(opts)
   if type(opts) ~= "table" or type(opts.path) ~= "string" then
