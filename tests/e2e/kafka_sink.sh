@@ -205,12 +205,14 @@ grep -q "records were not delivered (the first: partition [0-9]*: Broker: Topic 
 # the next checkpoint cannot deliver, and the job fails within the timeout.
 head -n 1000 "$WORK/in4.log" > "$WORK/in7.log"
 "$SLUICE" run "$SLUICE_SRC/tests/e2e/kafka_sink_job.lua" --input "$WORK/in7.log" --follow --state-dir "$WORK/st7" \
-  --checkpoint-interval 100 -- "$BOOT" alo7 at-least-once 2000 2> "$WORK/log7" &
+  --checkpoint-interval 100 --log-level debug -- "$BOOT" alo7 at-least-once 2000 2> "$WORK/log7" &
 pid=$!
 wait_topic alo7 1000
 for b in 1 2 3; do echo "down $b" > "$WORK/ctl"; done
 wait_for "the brokers down" grep -q "ok: down 3" "$WORK/mock.log"
 t0=$SECONDS
+# No checkpoint completes from here on: the next one has records the brokers never acknowledged.
+done_before=$(grep -c 'checkpoint [0-9]* complete' "$WORK/log7")
 sed -n '1001,2000p' "$WORK/in4.log" >> "$WORK/in7.log"
 for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "brokers down: the job still runs after $((SECONDS - t0)) s"
@@ -220,6 +222,8 @@ rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "brokers down: exited with $rc, not 1: $(tail -3 "$WORK/log7")"
 grep -Eq "records were not delivered|not delivered within 2 s" "$WORK/log7" || fail "brokers down: no reason: $(tail -3 "$WORK/log7")"
+[ "$(grep -c 'checkpoint [0-9]* complete' "$WORK/log7")" -eq "$done_before" ] ||
+  fail "brokers down: a checkpoint completed with records not delivered"
 # Brokers down at start: refused then (exit 2), once the timeout has passed.
 set +e
 run_sluice run "$SLUICE_SRC/tests/e2e/kafka_sink_job.lua" --input "$WORK/in4.log" --state-dir "$WORK/st7b" \
