@@ -4,8 +4,9 @@
  * (The usage below is laid out by hand: clang-format is off for it.) */
 // clang-format off
 /*
- *   kafka-mock serve [--brokers K] [--topic T] [--partitions P] [--control FIFO] [--lifetime S]
- *       Starts K brokers (default 1) with topic T (P partitions, default 8; replication min(K, 3)), prints the
+ *   kafka-mock serve [--brokers K] [--topic T]... [--partitions P] [--control FIFO] [--lifetime S]
+ *       Starts K brokers (default 1) with topic T (default access; --topic may repeat, up to 16 topics), each
+ *       of P partitions (default 8; replication min(K, 3)), prints the
  *       bootstrap address as one line on stdout, and runs until SIGTERM or SIGINT (or for S seconds at most,
  *       so that a test killed before its cleanup leaves nothing running for long). Commands, one a line, read
  *       from FIFO while it runs (each is acknowledged with "ok: LINE" or "error: ..." on stderr):
@@ -180,15 +181,16 @@ static void serve_control(rd_kafka_mock_cluster_t *mc, int fd, char *buf, size_t
 
 static int serve(int argc, char **argv) {
   int brokers = 1, partitions = 8;
-  const char *topic = "access", *control = NULL;
+  const char *topics[16] = {"access"}, *control = NULL;
+  int ntopics = 0;
   long lifetime = 0;
   for (int i = 0; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--brokers"))
       brokers = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--partitions"))
       partitions = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--topic"))
-      topic = argv[i + 1];
+    else if (!strcmp(argv[i], "--topic") && ntopics < 16)
+      topics[ntopics++] = argv[i + 1];
     else if (!strcmp(argv[i], "--control"))
       control = argv[i + 1];
     else if (!strcmp(argv[i], "--lifetime"))
@@ -206,9 +208,11 @@ static int serve(int argc, char **argv) {
   rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, brokers);
   if (!mc)
     die("%s", "cannot start the mock cluster");
-  rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, topic, partitions, brokers < 3 ? brokers : 3);
-  if (e)
-    die("cannot create the topic: %s", rd_kafka_err2str(e));
+  for (int t = 0; t < (ntopics ? ntopics : 1); t++) {
+    rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, topics[t], partitions, brokers < 3 ? brokers : 3);
+    if (e)
+      die("cannot create the topic: %s", rd_kafka_err2str(e));
+  }
   /* O_RDWR: the FIFO then never reports end of file when a writer closes it. */
   int fd = control ? open(control, O_RDWR | O_NONBLOCK | O_CLOEXEC) : -1;
   if (control && fd < 0)
