@@ -106,7 +106,8 @@ static int choose_txn_id(sl_kafka_sink *k, const sl_endpoint *ep, const char *pe
   return 0;
 }
 
-int sl_kafka_sink_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir, char *err, size_t errlen) {
+int sl_kafka_sink_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir, char *err,
+                       size_t errlen) {
   sl_kafka_sink *k = calloc(1, sizeof *k);
   int oom = !k;
   o->fd = -1;
@@ -195,8 +196,8 @@ int sl_kafka_sink_start(sl_kafka_sink *k, char *err, size_t errlen) {
     snprintf(err, errlen, "--output kafka:%s: the brokers at %s have no topic '%s'", k->topic, k->brokers,
              k->topic);
   else if (e)
-    snprintf(err, errlen, "--output kafka:%s: cannot read the topic's metadata from %s within %d s: %s", k->topic,
-             k->brokers, k->timeout_ms / 1000, rd_kafka_err2str(e));
+    snprintf(err, errlen, "--output kafka:%s: cannot read the topic's metadata from %s within %d s: %s",
+             k->topic, k->brokers, k->timeout_ms / 1000, rd_kafka_err2str(e));
   return e ? -1 : 0;
 }
 
@@ -216,15 +217,16 @@ int sl_kafka_sink_check(sl_kafka_sink *k, char *err, size_t errlen) {
 int sl_kafka_sink_produce(sl_kafka_sink *k, const char *line, size_t len, char *err, size_t errlen) {
   const char *key = NULL;
   size_t klen = 0;
-  if (k->key && sl_kafka_record_key(line, len, k->key, k->key_len, &k->scratch, &k->scratch_cap, &key, &klen) < 0) {
+  if (k->key &&
+      sl_kafka_record_key(line, len, k->key, k->key_len, &k->scratch, &k->scratch_cap, &key, &klen) < 0) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
   uint64_t deadline = 0;
   for (;;) {
-    rd_kafka_resp_err_t e =
-        rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_VALUE((void *)line, len),
-                          RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e = rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->rkt),
+                                              RD_KAFKA_V_VALUE((void *)line, len), RD_KAFKA_V_KEY(key, klen),
+                                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
       return 0;
     if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -242,8 +244,10 @@ int sl_kafka_sink_produce(sl_kafka_sink *k, const char *line, size_t len, char *
     if (!deadline)
       deadline = now + (uint64_t)k->timeout_ms;
     else if (now >= deadline) {
-      snprintf(err, errlen, "kafka sink %s: the producer's queue stayed full for %d s: the brokers at %s take no "
-               "records", k->topic, k->timeout_ms / 1000, k->brokers);
+      snprintf(err, errlen,
+               "kafka sink %s: the producer's queue stayed full for %d s: the brokers at %s take no "
+               "records",
+               k->topic, k->timeout_ms / 1000, k->brokers);
       return -1;
     }
     rd_kafka_poll(k->rk, 10);
@@ -296,9 +300,10 @@ static int alo_precommit(sl_output *o, uint64_t next_id, char *err, size_t errle
   if (sl_kafka_sink_check(k, err, errlen))
     return -1;
   if (e) {
-    snprintf(err, errlen, "kafka sink %s: %d records were not delivered within %d s (the brokers at %s do not "
-             "answer): %s", k->topic, rd_kafka_outq_len(k->rk), k->timeout_ms / 1000, k->brokers,
-             rd_kafka_err2str(e));
+    snprintf(err, errlen,
+             "kafka sink %s: %d records were not delivered within %d s (the brokers at %s do not "
+             "answer): %s",
+             k->topic, rd_kafka_outq_len(k->rk), k->timeout_ms / 1000, k->brokers, rd_kafka_err2str(e));
     return -1;
   }
   o->part_id = next_id;

@@ -31,7 +31,8 @@ typedef struct sl_kafka_sink {
  * property is refused here, at start) and chooses the ops by delivery: sl_sink_kafka_txn_ops (exactly-once,
  * pending parts in pending_dir) or sl_sink_kafka_ops (at-least-once). Nothing connects yet. 0, or -1 with
  * err. */
-int sl_kafka_sink_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir, char *err, size_t errlen);
+int sl_kafka_sink_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir, char *err,
+                       size_t errlen);
 
 /* Makes the producer (idempotent; transactional with k->txn_id when k->transactional) and reads the topic's
  * metadata (within the timeout: brokers that do not answer, or have no such topic, stop the start here
@@ -45,7 +46,8 @@ int sl_kafka_sink_check(sl_kafka_sink *k, char *err, size_t errlen);
 /* Frees the sink (the producer first: its callbacks use k). */
 void sl_kafka_sink_free(sl_kafka_sink *k);
 
-extern const sl_sink_ops sl_sink_kafka_ops;     /* at-least-once: produced as written, flushed at barriers */
-extern const sl_sink_ops sl_sink_kafka_txn_ops; /* exactly-once: pending parts, a transaction per checkpoint */
+extern const sl_sink_ops sl_sink_kafka_ops; /* at-least-once: produced as written, flushed at barriers */
+extern const sl_sink_ops
+    sl_sink_kafka_txn_ops; /* exactly-once: pending parts, a transaction per checkpoint */
 
 #endif

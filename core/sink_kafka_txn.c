@@ -121,8 +121,9 @@ static int deliver(sl_kafka_sink *k, const char *pending_dir, uint64_t first, ui
     take_error(k, e, "cannot begin a transaction", err, errlen);
     return -1;
   }
-  sl_log(SL_LOG_DEBUG, "kafka sink %s: checkpoint %" PRIu64 ": transaction begun (pending parts %" PRIu64
-         "-%" PRIu64 ")", k->topic, last, first, last);
+  sl_log(SL_LOG_DEBUG,
+         "kafka sink %s: checkpoint %" PRIu64 ": transaction begun (pending parts %" PRIu64 "-%" PRIu64 ")",
+         k->topic, last, first, last);
   int rc = 0;
   for (uint64_t id = first; id <= last && rc == 0; id++)
     rc = produce_part(k, pending_dir, id, &records, what, sizeof what);
@@ -204,8 +205,8 @@ static int read_marker(sl_kafka_sink *k, int64_t *done, char *err, size_t errlen
   /* It never joined the group: nothing to leave. */
   rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   if (e)
-    snprintf(err, errlen, "kafka sink %s: reading the transaction marker of group '%s' within %d s: %s", k->topic,
-             group, k->timeout_ms / 1000, rd_kafka_err2str(e));
+    snprintf(err, errlen, "kafka sink %s: reading the transaction marker of group '%s' within %d s: %s",
+             k->topic, group, k->timeout_ms / 1000, rd_kafka_err2str(e));
   return e ? -1 : 0;
 }
 
@@ -229,8 +230,8 @@ static int redo(sl_output *o, const sl_checkpoint_meta *m, int overwrite, char *
     return 0;
   if (strcmp(m->sink_path, o->real_path) != 0) {
     if (overwrite) {
-      sl_warn("checkpoint %" PRIu64 "'s pending output was for '%s', not %s: dropped (--overwrite-output)", m->id,
-              m->sink_path[0] ? m->sink_path : "stdout", o->real_path);
+      sl_warn("checkpoint %" PRIu64 "'s pending output was for '%s', not %s: dropped (--overwrite-output)",
+              m->id, m->sink_path[0] ? m->sink_path : "stdout", o->real_path);
       return 0;
     }
     snprintf(err, errlen,
@@ -244,12 +245,15 @@ static int redo(sl_output *o, const sl_checkpoint_meta *m, int overwrite, char *
   if (read_marker(k, &done, err, errlen))
     return -1;
   if (done >= (int64_t)m->id) {
-    sl_info("kafka sink %s: checkpoint %" PRIu64 "'s transaction committed before the restart (its marker says "
-            "so): not delivered again", k->topic, m->id);
+    sl_info("kafka sink %s: checkpoint %" PRIu64
+            "'s transaction committed before the restart (its marker says "
+            "so): not delivered again",
+            k->topic, m->id);
     return 0;
   }
   sl_info("kafka sink %s: delivering checkpoint %" PRIu64 "'s pending output (%" PRIu64 " bytes): its "
-          "transaction had not committed", k->topic, m->id, m->sink_part);
+          "transaction had not committed",
+          k->topic, m->id, m->sink_part);
   return deliver(k, o->pending_dir, m->sink_first_part, m->id, err, errlen);
 }
 
@@ -268,8 +272,10 @@ static int txn_recover(sl_output *o, const sl_checkpoint_meta *m, uint64_t next_
     rd_kafka_error_destroy(e);
     return -1;
   }
-  sl_log(SL_LOG_DEBUG, "kafka sink %s: transactions initialised for '%s' (an earlier producer with this id is "
-         "fenced, its open transaction settled)", k->topic, k->txn_id);
+  sl_log(SL_LOG_DEBUG,
+         "kafka sink %s: transactions initialised for '%s' (an earlier producer with this id is "
+         "fenced, its open transaction settled)",
+         k->topic, k->txn_id);
   if (redo(o, m, overwrite, err, errlen))
     return -1;
   /* Discards every pending part and opens part next_id. */

@@ -86,10 +86,10 @@ static int api_key(const char *name) {
   static const struct {
     const char *name;
     int key;
-  } apis[] = {{"Produce", 0},      {"Fetch", 1},       {"ListOffsets", 2},     {"Metadata", 3},
-              {"OffsetCommit", 8}, {"OffsetFetch", 9}, {"FindCoordinator", 10},
-              {"InitProducerId", 22}, {"AddPartitionsToTxn", 24}, {"AddOffsetsToTxn", 25}, {"EndTxn", 26},
-              {"TxnOffsetCommit", 28}};
+  } apis[] = {{"Produce", 0},          {"Fetch", 1},           {"ListOffsets", 2},
+              {"Metadata", 3},         {"OffsetCommit", 8},    {"OffsetFetch", 9},
+              {"FindCoordinator", 10}, {"InitProducerId", 22}, {"AddPartitionsToTxn", 24},
+              {"AddOffsetsToTxn", 25}, {"EndTxn", 26},         {"TxnOffsetCommit", 28}};
   for (size_t i = 0; i < sizeof apis / sizeof apis[0]; i++)
     if (!strcmp(apis[i].name, name))
       return apis[i].key;
