@@ -159,19 +159,11 @@ static int deliver(sl_kafka_sink *k, const char *pending_dir, uint64_t first, ui
   return -1;
 }
 
-static void delete_parts(const char *pending_dir, uint64_t first, uint64_t last) {
-  char path[4200];
-  for (uint64_t id = first; id <= last; id++) {
-    sl_pending_part(pending_dir, id, path, sizeof path);
-    unlink(path);
-  }
-}
-
 static int txn_commit(sl_output *o, uint64_t first, uint64_t last, uint64_t len, char *err, size_t errlen) {
   /* Checkpoints without output need no transaction. */
   if (len > 0 && deliver(sink_of(o), o->pending_dir, first, last, err, errlen))
     return -1;
-  delete_parts(o->pending_dir, first, last);
+  sl_sink_delete_parts(o->pending_dir, first, last);
   return 0;
 }
 
@@ -210,23 +202,12 @@ static int read_marker(sl_kafka_sink *k, int64_t *done, char *err, size_t errlen
   return e ? -1 : 0;
 }
 
-/* Whether every part first..last is still pending (a commit deletes them only once the transaction
- * committed: if any is gone, it did). */
-static int parts_present(const char *pending_dir, uint64_t first, uint64_t last) {
-  char path[4200];
-  for (uint64_t id = first; id <= last; id++) {
-    sl_pending_part(pending_dir, id, path, sizeof path);
-    if (access(path, F_OK) != 0)
-      return 0;
-  }
-  return 1;
-}
-
 /* Checkpoint m's pending output, when its commit may not have finished: delivered unless the marker says it
  * was. 0, or -1 with err. */
 static int redo(sl_output *o, const sl_checkpoint_meta *m, int overwrite, char *err, size_t errlen) {
   sl_kafka_sink *k = sink_of(o);
-  if (!m || m->sink_part == 0 || !parts_present(o->pending_dir, m->sink_first_part, m->id))
+  /* The commit deletes the parts only once the transaction committed: if any is gone, it did. */
+  if (!m || m->sink_part == 0 || !sl_sink_parts_present(o->pending_dir, m->sink_first_part, m->id))
     return 0;
   if (strcmp(m->sink_path, o->real_path) != 0) {
     if (overwrite) {

@@ -32,6 +32,11 @@ typedef struct sl_sink_ops {
   int (*start_parts)(sl_output *o, uint64_t next_id, char *err, size_t errlen);
 } sl_sink_ops;
 
+/* The file sink's pending parts, for the sinks that reuse them (sink_kafka_txn.c): whether every part
+ * first..last is still in pending_dir (a commit deletes them only once it is done), and deleting them. */
+int sl_sink_parts_present(const char *pending_dir, uint64_t first, uint64_t last);
+void sl_sink_delete_parts(const char *pending_dir, uint64_t first, uint64_t last);
+
 extern const sl_sink_ops sl_sink_file_ops;   /* sink_file.c: the two-phase exactly-once file sink */
 extern const sl_sink_ops sl_sink_stream_ops; /* sink_stream.c: stdout and other streams, at-least-once */
 /* The Kafka sink's two (sink_kafka.c, at-least-once; sink_kafka_txn.c, exactly-once) are in sink_kafka.h. */
