@@ -313,7 +313,18 @@ static int alo_precommit(sl_output *o, uint64_t next_id, char *err, size_t errle
 
 static int alo_recover(sl_output *o, const sl_checkpoint_meta *m, uint64_t next_id, int overwrite, char *err,
                        size_t errlen) {
-  (void)m, (void)overwrite;
+  /* A checkpoint whose two-phase output (a file's, or exactly-once Kafka's) was not delivered yet: this
+   * sink would never deliver it. */
+  if (m && m->sink_part > 0 && !overwrite &&
+      sl_sink_parts_present(o->pending_dir, m->sink_first_part, m->id)) {
+    snprintf(
+        err, errlen,
+        "checkpoint %" PRIu64 " has %" PRIu64 " bytes of output for '%s' still to deliver, which an "
+        "at-least-once Kafka sink does not deliver. Run it once more with the sink it was written for, or "
+        "pass --overwrite-output to drop them",
+        m->id, m->sink_part, m->sink_path[0] ? m->sink_path : "stdout");
+    return -1;
+  }
   o->part_id = next_id;
   return sink_of(o)->rk ? 0 : sl_kafka_sink_start(sink_of(o), err, errlen);
 }

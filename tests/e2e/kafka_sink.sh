@@ -138,6 +138,14 @@ grep -Eq 'error: checkpoint 1: delivering its output in a Kafka transaction fail
   grep -q 'error: .*Topic authorization failed' "$WORK/log4" ||
   fail "the failure's reason is not given: $(grep error "$WORK/log4" | tail -2)"
 topic_has eos4 0 || fail "the aborted transaction's records reached the topic"
+# Its pending output is the exactly-once sink's to deliver: an at-least-once sink refuses to start over it.
+set +e
+run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/in4.log" --state-dir "$WORK/st4" \
+  --output "kafka://$BOOT/eos4?key=url&delivery=at-least-once" 2> "$WORK/log4a"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q "still to deliver, which an at-least-once Kafka sink does not deliver" "$WORK/log4a" ||
+  fail "an at-least-once sink over undelivered exactly-once output: exit $rc: $(tail -1 "$WORK/log4a")"
 run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/in4.log" --state-dir "$WORK/st4" \
   --output "kafka://$BOOT/eos4?key=url" 2> "$WORK/log4b" || fail "the restart after an abort exited with $?"
 grep -q "delivering checkpoint 1's pending output" "$WORK/log4b" || fail "the restart did not deliver the pending output"
