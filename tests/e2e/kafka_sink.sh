@@ -84,6 +84,12 @@ run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/in.log" --state-dir "$WOR
   fail "the parallel run exited with $?"
 consume eos-par "$WORK/out-par"
 expect_keys "$WORK/ref2.out" "$WORK/out-par" "parallel: the topic's per-URL records differ from the file run's"
+# At-least-once, each subtask produces its own records (and flushes at its own barriers).
+run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/in.log" --state-dir "$WORK/st-par2" --parallelism 2 \
+  --output "kafka://$BOOT/alo-par?key=url&delivery=at-least-once" --checkpoint-interval 50 --quiet 2>> "$WORK/log" ||
+  fail "the parallel at-least-once run exited with $?"
+consume alo-par "$WORK/out-par"
+expect_keys "$WORK/ref2.out" "$WORK/out-par" "parallel at-least-once: the topic's per-URL records differ"
 
 # 2. Only complete checkpoints reach the topic (as tests/e2e/checkpoint_failure.sh for the file sink: a file
 # where the checkpoints directory must be makes every checkpoint fail).
