@@ -50,6 +50,7 @@ typedef struct sl_output {
   uint64_t uncommitted;          /* file sink: bytes of closed parts whose checkpoint has not completed yet */
   uint64_t dev, ino;             /* file sink: the output file's identity, recorded in every checkpoint */
   const struct sl_sink_ops *ops; /* the sink's kind (core/sink_kind.h) */
+  void *sink_state;              /* the kind's own, when it has any (the Kafka sink: core/sink_kafka.h) */
 } sl_output;
 
 typedef struct sl_stats {
