@@ -1,5 +1,4 @@
-/* kafka_log.h — librdkafka's own log lines, written as sluice's (for every librdkafka handle sluice makes;
- * core/source_kafka.c has its own copy from before this file, to be switched over). */
+/* kafka_log.h — librdkafka's own log lines, written as sluice's (for every librdkafka handle sluice makes). */
 #ifndef SLUICE_KAFKA_LOG_H
 #define SLUICE_KAFKA_LOG_H
 

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/kafka_log.h"
 #include "core/kafka_offsets.h"
 #include "core/log.h"
 #include "core/source_kind.h"
@@ -86,19 +87,6 @@ typedef struct sl_kafka_source {
 
 static sl_kafka_source *kafka_src(sl_source *s) {
   return (sl_kafka_source *)s;
-}
-
-/* librdkafka's own log lines, at sluice's levels (syslog levels: 3 error, 4 warning, 5-6 info, 7 debug). */
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-  (void)rk;
-  sl_log_level l = level <= 3   ? SL_LOG_ERROR
-                   : level == 4 ? SL_LOG_WARN
-                   : level <= 6 ? SL_LOG_INFO
-                                : SL_LOG_DEBUG;
-  /* A broker connection that failed is logged (FAIL) and raised as an error (on_error) too: once is news. */
-  if (!strcmp(fac, "FAIL"))
-    l = SL_LOG_DEBUG;
-  sl_log(l, "kafka: %s: %s", fac, buf);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
@@ -349,7 +337,7 @@ static rd_kafka_conf_t *configure(sl_kafka_source *k, char *err, size_t errlen) 
     rd_kafka_conf_destroy(conf);
     return NULL;
   }
-  rd_kafka_conf_set_log_cb(conf, on_log);
+  rd_kafka_conf_set_log_cb(conf, sl_kafka_log_cb);
   rd_kafka_conf_set_error_cb(conf, on_error);
   rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
   rd_kafka_conf_set_opaque(conf, k);
