@@ -57,7 +57,7 @@ int sl_group_checkpoint_offset(const char *state_dir, const char *topic, int p, 
   if (sl_insp_open(state_dir, &s, err, errlen))
     return strstr(err, "no complete checkpoint") ? 0 : -1;
   char key[300];
-  snprintf(key, sizeof key, "source/kafka:%s", topic);
+  snprintf(key, sizeof key, SL_KAFKA_META_PREFIX "%s", topic);
   int rc = s.meta.id > after ? find_offset(&s, key, p, next) : 0;
   if (rc < 0)
     snprintf(err, errlen, "out of memory");

@@ -1,6 +1,8 @@
 /* kafka_offsets.c — a Kafka source's per-partition offsets in a checkpoint (see kafka_offsets.h). */
 #include "core/kafka_offsets.h"
 
+#include "core/state_inspect.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,60 @@ static const char *number(const char *p, const char *end, int64_t *v) {
   }
   *v = x;
   return p > start ? p : NULL;
+}
+
+/* One stored value's offsets printed after "kafka:TOPIC next offsets:". 0, or -1 with err. */
+static int print_value(const char *key, const char *val, size_t len, FILE *out, char *err, size_t errlen) {
+  int n = 64, rc;
+  long bad = 0;
+  int64_t *next = NULL;
+  for (;;) { /* as many partitions as the value names */
+    int64_t *g = realloc(next, (size_t)n * sizeof *next);
+    if (!g) {
+      free(next);
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    next = g;
+    for (int p = 0; p < n; p++)
+      next[p] = SL_KAFKA_NO_OFFSET;
+    if ((rc = sl_kafka_offsets_decode(val, len, next, n, &bad)) != -2 || bad >= INT32_MAX)
+      break;
+    n = (int)bad + 1;
+  }
+  if (rc == 0) {
+    fprintf(out, "    %s next offsets:", key + strlen(SL_KAFKA_META_PREFIX) - strlen("kafka:"));
+    for (int p = 0; p < n; p++)
+      if (next[p] != SL_KAFKA_NO_OFFSET)
+        fprintf(out, " %d:%" PRId64, p, next[p]);
+    fputc('\n', out);
+  } else {
+    snprintf(err, errlen, "the checkpoint's Kafka offsets ('%s') are malformed", key);
+  }
+  free(next);
+  return rc ? -1 : 0;
+}
+
+int sl_kafka_offsets_list(const char *dir, FILE *out, char *err, size_t errlen) {
+  sl_insp s;
+  if (sl_insp_open_db(dir, SL_INSP_DB_META, &s, err, errlen))
+    return -1;
+  int rc = 0;
+  size_t plen = strlen(SL_KAFKA_META_PREFIX);
+  /* A parallel job's subtasks each hold the key; only the one that read the topic holds offsets, the
+   * others the mark of a source read elsewhere (core/source.h), which is one byte. */
+  for (unsigned t = 0; t < s.ntasks && !rc; t++)
+    for (size_t i = 0; i < s.tasks[t].n && !rc; i++) {
+      const sl_insp_rec *r = &s.tasks[t].recs[i];
+      char key[512];
+      if (r->kl <= plen || r->kl >= sizeof key || memcmp(r->k, SL_KAFKA_META_PREFIX, plen) || r->vl <= 1)
+        continue;
+      memcpy(key, r->k, r->kl);
+      key[r->kl] = '\0';
+      rc = print_value(key, (const char *)r->k + r->kl, r->vl, out, err, errlen);
+    }
+  sl_insp_free(&s);
+  return rc;
 }
 
 int sl_kafka_offsets_decode(const void *val, size_t len, int64_t *next, int n, long *bad_partition) {

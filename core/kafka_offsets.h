@@ -9,8 +9,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define SL_KAFKA_NO_OFFSET (-1)
+#define SL_KAFKA_META_PREFIX "source/kafka:" /* then the topic */
 
 /* Writes next[0..n) (entries of SL_KAFKA_NO_OFFSET are left out) into a malloc'd string *out of *len bytes
  * (no NUL counted; the caller frees it). 0, or -1 when memory ran out. */
@@ -20,5 +22,12 @@ int sl_kafka_offsets_encode(const int64_t *next, int n, char **out, size_t *len)
  * the value is malformed; -2 when it names a partition >= n (*bad_partition says which: the topic has
  * fewer partitions than the one the checkpoint read, so it is not that topic). */
 int sl_kafka_offsets_decode(const void *val, size_t len, int64_t *next, int n, long *bad_partition);
+
+/* `sluice checkpoints`: prints the Kafka offsets checkpoint (or savepoint) directory dir holds, one line per
+ * topic its job read, "    kafka:TOPIC next offsets: 0:1234 1:17 ..." (PARTITION:OFFSET, partitions never
+ * read left out), to out. Only the checkpoint's files are read: no broker is asked, so no lag is shown
+ * (the running job's metrics and `sluice status` show it). 0, or -1 with err (a file unreadable, a value
+ * malformed, out of memory). */
+int sl_kafka_offsets_list(const char *dir, FILE *out, char *err, size_t errlen);
 
 #endif

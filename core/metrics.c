@@ -74,6 +74,8 @@ void sl_metrics_free(sl_metrics *m) {
   for (int i = 0; m->source_names && i < m->nsources; i++)
     free(m->source_names[i]);
   for (unsigned t = 0; m->tasks && t < m->ntasks; t++) {
+    for (int i = 0; m->tasks[t].sources && i < m->nsources; i++)
+      free(atomic_load(&m->tasks[t].sources[i].parts));
     free(m->tasks[t].sources);
     free(m->tasks[t].op_in);
   }

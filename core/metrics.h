@@ -34,9 +34,41 @@ static inline uint64_t sl_mget(const sl_mval *v) {
 /* One input as one subtask reads it. done/share: the bytes of this reader's share of the input read so far
  * and the share's size (the whole file, or the splits this subtask owns), for "% read"; offset: the resume
  * point a checkpoint now would record; size: the file's size now (0 for a stream). */
+/* One partition of a partitioned input (Kafka): its next offset and its end (the high watermark), as int64
+ * bits, SL_METRICS_NO_OFFSET when not known. */
+#define SL_METRICS_NO_OFFSET UINT64_MAX
+typedef struct sl_metrics_partition {
+  sl_mval next, high;
+} sl_metrics_partition;
+
 typedef struct sl_metrics_source {
   sl_mval present, records_in, errors, bytes_read, offset, size, lag, done, share;
+  /* A partitioned input's partitions: the reading thread allocates the array at its first publish (the
+   * count is known only once the source opened), then stores nparts; a reader loads nparts first, and the
+   * array after it (acquire/release): it never moves nor shrinks, and sl_metrics_free frees it. */
+  _Atomic(sl_metrics_partition *) parts;
+  _Atomic int nparts;
 } sl_metrics_source;
+
+/* The partitions of src a reader may read, and their array (both NULL/0 for an unpartitioned input). */
+static inline int sl_metrics_partitions(const sl_metrics_source *src, const sl_metrics_partition **parts) {
+  int n = atomic_load_explicit((_Atomic int *)&src->nparts, memory_order_acquire);
+  *parts =
+      n ? atomic_load_explicit((_Atomic(sl_metrics_partition *) *)&src->parts, memory_order_acquire) : NULL;
+  return n;
+}
+/* A partition's lag from its next offset and end (its end less its next offset; 0 when the end seen is
+ * older than what was read), or -1 when not known: nothing read yet from a partition that is not empty, or
+ * no end seen yet. */
+static inline int64_t sl_metrics_lag(uint64_t next, uint64_t high) {
+  if (high == SL_METRICS_NO_OFFSET || (next == SL_METRICS_NO_OFFSET && high != 0))
+    return -1;
+  int64_t lag = (int64_t)high - (next == SL_METRICS_NO_OFFSET ? 0 : (int64_t)next);
+  return lag > 0 ? lag : 0;
+}
+static inline int64_t sl_metrics_partition_lag(const sl_metrics_partition *p) {
+  return sl_metrics_lag(sl_mget(&p->next), sl_mget(&p->high));
+}
 
 #define SL_METRICS_NO_WATERMARK UINT64_MAX
 

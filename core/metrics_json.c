@@ -87,6 +87,37 @@ static void task(const sl_metrics *m, unsigned i, sl_buf *b, unsigned long long 
   sl_buf_putc(b, '}');
 }
 
+static void offset_or_null(sl_buf *b, int64_t v) {
+  if (v < 0)
+    sl_buf_put(b, "null", 4);
+  else
+    sl_buf_put_int64(b, v);
+}
+
+/* A partitioned input's "partitions": [{"partition", "offset", "high_watermark", "lag"}] (null: not known).
+ */
+static void partitions(sl_buf *b, int *f, const sl_metrics_source *src) {
+  const sl_metrics_partition *parts;
+  int n = sl_metrics_partitions(src, &parts);
+  if (!n)
+    return;
+  key(b, f, "partitions");
+  sl_buf_putc(b, '[');
+  for (int p = 0; p < n; p++) {
+    uint64_t next = sl_mget(&parts[p].next), high = sl_mget(&parts[p].high);
+    sl_buf_put(b, p ? ", {\"partition\": " : "{\"partition\": ", p ? 16 : 14);
+    sl_buf_put_int64(b, p);
+    sl_buf_put(b, ", \"offset\": ", 12);
+    offset_or_null(b, next == SL_METRICS_NO_OFFSET ? -1 : (int64_t)next);
+    sl_buf_put(b, ", \"high_watermark\": ", 20);
+    offset_or_null(b, high == SL_METRICS_NO_OFFSET ? -1 : (int64_t)high);
+    sl_buf_put(b, ", \"lag\": ", 9);
+    offset_or_null(b, sl_metrics_lag(next, high));
+    sl_buf_putc(b, '}');
+  }
+  sl_buf_putc(b, ']');
+}
+
 static void sources(const sl_metrics *m, sl_buf *b) {
   int any = 0;
   sl_buf_putc(b, '[');
@@ -108,6 +139,7 @@ static void sources(const sl_metrics *m, sl_buf *b) {
       num(b, &f, "lag", sl_mget(&src->lag));
       num(b, &f, "done", sl_mget(&src->done));
       num(b, &f, "share", sl_mget(&src->share));
+      partitions(b, &f, src);
       sl_buf_putc(b, '}');
     }
   sl_buf_putc(b, ']');

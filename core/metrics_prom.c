@@ -160,6 +160,61 @@ static void source_family(const sl_metrics *m, sl_buf *b, const char *name, cons
     }
 }
 
+/* A partitioned input's figure per partition (Kafka): which = 0 next offset, 1 end, 2 lag; a value not
+ * known has no sample. Labelled by source, topic and partition (and subtask at parallelism > 1). */
+static void partition_family(const sl_metrics *m, sl_buf *b, const char *name, const char *help, int which) {
+  int any = 0;
+  for (int s = 0; s < m->nsources; s++)
+    for (unsigned i = 0; i < m->ntasks; i++) {
+      const sl_metrics_source *src = &m->tasks[i].sources[s];
+      const sl_metrics_partition *parts;
+      int n = sl_mget(&src->present) ? sl_metrics_partitions(src, &parts) : 0;
+      const char *topic =
+          strncmp(m->source_names[s], "kafka:", 6) ? m->source_names[s] : m->source_names[s] + 6;
+      for (int p = 0; p < n; p++) {
+        uint64_t raw = which == 0 ? sl_mget(&parts[p].next) : sl_mget(&parts[p].high);
+        int64_t v = which == 2                    ? sl_metrics_partition_lag(&parts[p])
+                    : raw == SL_METRICS_NO_OFFSET ? -1
+                                                  : (int64_t)raw;
+        if (v < 0)
+          continue;
+        if (!any++)
+          family(b, name, "gauge", help);
+        char part[16], sub[16];
+        snprintf(part, sizeof part, "%d", p);
+        snprintf(sub, sizeof sub, "%u", i);
+        const char *labels[] = {"source", m->source_names[s], "topic", topic, "partition",
+                                part,     "subtask",          sub};
+        sl_prom_put_sample(b, name, labels, m->ntasks > 1 ? 4 : 3, (double)v);
+      }
+    }
+}
+
+/* The largest partition lag of each partitioned input (Flink's Kafka connector's records-lag-max). */
+static void lag_max_family(const sl_metrics *m, sl_buf *b) {
+  int any = 0;
+  for (int s = 0; s < m->nsources; s++) {
+    int64_t max = -1;
+    for (unsigned i = 0; i < m->ntasks; i++) {
+      const sl_metrics_source *src = &m->tasks[i].sources[s];
+      const sl_metrics_partition *parts;
+      int n = sl_mget(&src->present) ? sl_metrics_partitions(src, &parts) : 0;
+      for (int p = 0; p < n; p++) {
+        int64_t lag = sl_metrics_partition_lag(&parts[p]);
+        if (lag > max)
+          max = lag;
+      }
+    }
+    if (max < 0)
+      continue;
+    if (!any++)
+      family(b, "sluice_source_kafka_records_lag_max", "gauge",
+             "The largest lag (records behind the end) of the input's partitions.");
+    const char *labels[] = {"source", m->source_names[s]};
+    sl_prom_put_sample(b, "sluice_source_kafka_records_lag_max", labels, 1, (double)max);
+  }
+}
+
 static void render_sources(const sl_metrics *m, sl_buf *b) {
   source_family(m, b, "sluice_numRecordsIn", "counter",
                 "Records read from the source (lines, blank ones aside).",
@@ -178,6 +233,13 @@ static void render_sources(const sl_metrics *m, sl_buf *b) {
                 "Bytes of the input file not read yet by this reader (its size less its offset; of its own "
                 "splits for a split file).",
                 offsetof(sl_metrics_source, lag));
+  partition_family(m, b, "sluice_source_kafka_offset",
+                   "The partition's next offset: where a checkpoint now would resume it.", 0);
+  partition_family(m, b, "sluice_source_kafka_high_watermark",
+                   "The partition's end (high watermark) as the consumer last saw it.", 1);
+  partition_family(m, b, "sluice_source_kafka_records_lag",
+                   "Records of the partition not read yet: its end less its next offset.", 2);
+  lag_max_family(m, b);
 }
 
 /* Operator k's records in, and out: what operator k + 1 was handed (the sink's records for the last). */

@@ -23,6 +23,33 @@ static uint64_t backpressured_ns(const sl_runtime *rt, uint64_t now) {
   return t->backpressure_ns + (t->backlogged ? now - t->backpressure_since : 0);
 }
 
+/* A partitioned source's partitions into its slot s (the array made at the first publish: see metrics.h). */
+static void publish_partitions(sl_metrics_publisher *p, sl_source *src, sl_metrics_source *s) {
+  int n = sl_source_get_partitions(src, p->parts, p->parts_cap);
+  if (n > p->parts_cap) {
+    sl_source_partition *g = realloc(p->parts, (size_t)n * sizeof *g);
+    if (!g)
+      return; /* metrics only: the next publish tries again */
+    p->parts = g;
+    p->parts_cap = n;
+    n = sl_source_get_partitions(src, p->parts, p->parts_cap);
+  }
+  int have = atomic_load_explicit(&s->nparts, memory_order_relaxed);
+  if (!have && n > 0) {
+    sl_metrics_partition *a = calloc((size_t)n, sizeof *a);
+    if (!a)
+      return;
+    atomic_store_explicit(&s->parts, a, memory_order_release);
+    atomic_store_explicit(&s->nparts, n, memory_order_release);
+    have = n;
+  }
+  sl_metrics_partition *a = atomic_load_explicit(&s->parts, memory_order_relaxed);
+  for (int i = 0; i < n && i < have; i++) {
+    sl_mset(&a[i].next, p->parts[i].next >= 0 ? (uint64_t)p->parts[i].next : SL_METRICS_NO_OFFSET);
+    sl_mset(&a[i].high, p->parts[i].high >= 0 ? (uint64_t)p->parts[i].high : SL_METRICS_NO_OFFSET);
+  }
+}
+
 static void publish_sources(sl_metrics_publisher *p) {
   sl_runtime *rt = p->rt;
   for (int k = 0; k < rt->nsources; k++) {
@@ -41,6 +68,7 @@ static void publish_sources(sl_metrics_publisher *p) {
     sl_mset(&s->done, pr.done);
     sl_mset(&s->share, pr.share);
     sl_mset(&s->bytes_read, p->src_bytes[i]);
+    publish_partitions(p, rt->sources[k], s);
     sl_mset(&s->present, 1);
   }
   for (int i = 0; i < p->m->nsources; i++) {
@@ -156,5 +184,8 @@ void sl_metrics_publisher_free(sl_metrics_publisher *p) {
   free(p->src_read);
   free(p->src_bytes);
   free(p->op_in);
+  free(p->parts);
+  p->parts = NULL;
+  p->parts_cap = 0;
   p->src_records = p->src_errors = p->src_read = p->src_bytes = p->op_in = NULL;
 }

@@ -28,7 +28,9 @@ typedef struct sl_metrics_publisher {
   uint64_t *src_records, *src_errors; /* [nsources], by the job's source index */
   uint64_t *src_read;                 /* the last read position seen, for bytes read */
   uint64_t *src_bytes;
-  uint64_t *op_in; /* [noperators]: asked of the Lua VM at each publish */
+  uint64_t *op_in;                   /* [noperators]: asked of the Lua VM at each publish */
+  struct sl_source_partition *parts; /* scratch for a partitioned source's partitions */
+  int parts_cap;
   /* the window the rates and busy time are taken over */
   uint64_t win_ns, win_in, win_out, win_idle_ns, win_bp_ns;
 } sl_metrics_publisher;

@@ -70,6 +70,33 @@ static void source_sum(const sl_metrics *m, int s, uint64_t *records, uint64_t *
   }
 }
 
+/* A partitioned input's partitions, one line each: "  partition 3: offset 1234, end 1300, lag 66". */
+static void partition_lines(const sl_metrics *m, int s, sl_buf *b) {
+  for (unsigned i = 0; i < m->ntasks; i++) {
+    const sl_metrics_source *src = &m->tasks[i].sources[s];
+    const sl_metrics_partition *parts;
+    int n = sl_mget(&src->present) ? sl_metrics_partitions(src, &parts) : 0;
+    for (int p = 0; p < n; p++) {
+      uint64_t next = sl_mget(&parts[p].next), high = sl_mget(&parts[p].high);
+      int64_t lag = sl_metrics_lag(next, high);
+      putf(b, "  partition %d: ", p);
+      if (next == SL_METRICS_NO_OFFSET)
+        putf(b, "nothing read");
+      else
+        putf(b, "offset %llu", (unsigned long long)next);
+      if (high == SL_METRICS_NO_OFFSET)
+        putf(b, ", end not known yet");
+      else
+        putf(b, ", end %llu", (unsigned long long)high);
+      if (lag >= 0)
+        putf(b, ", lag %lld", (long long)lag);
+      if (m->ntasks > 1)
+        putf(b, " (subtask %u)", i);
+      sl_buf_putc(b, '\n');
+    }
+  }
+}
+
 void sl_metrics_render_status(const sl_metrics *m, sl_buf *b, unsigned long long rss,
                               unsigned long long now_ms) {
   totals t;
@@ -115,10 +142,12 @@ void sl_metrics_render_status(const sl_metrics *m, sl_buf *b, unsigned long long
            (unsigned long long)done, (unsigned long long)share, (unsigned long long)lag);
     for (unsigned i = 0; i < m->ntasks; i++) {
       const sl_metrics_source *src = &m->tasks[i].sources[s];
-      if (sl_mget(&src->present) && m->ntasks == 1)
+      const sl_metrics_partition *parts;
+      if (sl_mget(&src->present) && m->ntasks == 1 && !sl_metrics_partitions(src, &parts))
         putf(b, ", offset %llu", (unsigned long long)sl_mget(&src->offset));
     }
     sl_buf_putc(b, '\n');
+    partition_lines(m, s, b);
   }
 }
 

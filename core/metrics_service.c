@@ -19,6 +19,8 @@ static void source_name(const sl_endpoint *ep, char *out, size_t len) {
     snprintf(out, len, "stdin");
   else if (ep->kind == SL_EP_TCP)
     snprintf(out, len, "tcp:%s:%d", ep->host ? ep->host : "", ep->port);
+  else if (ep->kind == SL_EP_KAFKA)
+    snprintf(out, len, "kafka:%s", ep->topic ? ep->topic : "");
   else
     snprintf(out, len, "%s", ep->path ? ep->path : "?");
 }
@@ -31,7 +33,11 @@ static sl_metrics *new_registry(const sl_job_desc *d, unsigned ntasks) {
     source_name(&d->sources[i], name, sizeof name);
     ok = (names[i] = strdup(name)) != NULL;
   }
-  const char *sink = d->sink.kind == SL_EP_FILE && d->sink.path ? d->sink.path : "stdout";
+  char kafka_sink[300];
+  snprintf(kafka_sink, sizeof kafka_sink, "kafka:%s", d->sink.topic ? d->sink.topic : "");
+  const char *sink = d->sink.kind == SL_EP_FILE && d->sink.path ? d->sink.path
+                     : d->sink.kind == SL_EP_KAFKA              ? kafka_sink
+                                                                : "stdout";
   sl_metrics *m =
       ok ? sl_metrics_new(d->name, sink, d->event_time, ntasks, (const char *const *)names, d->nsources)
          : NULL;

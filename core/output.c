@@ -1,6 +1,6 @@
 /* output.c — the sink facade (see output.h): opens the --output (or stdout) as its kind, and hands every
  * call to the kind's ops (core/sink_kind.h): sink_file.c for a regular file, sink_stream.c for stdout and
- * other streams. */
+ * other streams, sink_kafka.c and sink_kafka_txn.c for a Kafka topic. */
 #include "core/output.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/sink_kafka.h"
 #include "core/sink_kind.h"
 
 int sl_output_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir, char *err, size_t errlen) {
@@ -18,6 +19,8 @@ int sl_output_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir,
   o->fd = 1;
   o->part_fd = -1;
   o->ops = &sl_sink_stream_ops;
+  if (ep->kind == SL_EP_KAFKA)
+    return sl_kafka_sink_open(o, ep, pending_dir, err, errlen);
   if (ep->kind != SL_EP_FILE)
     return 0;
   o->path = strdup(ep->path);
@@ -44,7 +47,7 @@ int sl_output_open(sl_output *o, const sl_endpoint *ep, const char *pending_dir,
 }
 
 int sl_output_exactly_once(const sl_output *o) {
-  return o->ops == &sl_sink_file_ops;
+  return o->ops == &sl_sink_file_ops || o->ops == &sl_sink_kafka_txn_ops;
 }
 
 int sl_output_write(sl_output *o, sl_buf *buf, char *err, size_t errlen) {

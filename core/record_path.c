@@ -32,11 +32,21 @@ static int blank(const char *p, size_t n) {
   return 1;
 }
 
+/* The input to name in a record's error line: a Kafka record's own partition ("kafka:TOPIC:PARTITION", its
+ * line number being its offset), which a batch run by another parallel subtask than the reader's does not
+ * otherwise know; else the batch's input. */
+static const char *input_of(const char *input, const sl_rec *r, char *buf, size_t len) {
+  if (!r->meta)
+    return input;
+  snprintf(buf, len, "kafka:%s:%d", r->meta->topic, (int)r->meta->partition);
+  return buf;
+}
+
 /* Runs the batch; a record whose operator throws is rejected and the batch resumes after it. input names
  * the records' source in error lines; keyed: the records were routed (by a parallel subtask that ran the
  * operators before the key_by), so they run from the key_by on. */
 static void run_batch(sl_runtime *rt, const char *input, int keyed) {
-  char err[4096];
+  char err[4096], name[300];
   sl_batch *b = &rt->batch;
   while (b->cursor < b->n && !rt->failed) {
     int rc = keyed ? sl_lua_host_run_keyed_batch(&rt->lua, b, &rt->out_buf, err, sizeof err)
@@ -45,10 +55,11 @@ static void run_batch(sl_runtime *rt, const char *input, int keyed) {
       break;
     sl_rec *r = &b->recs[b->cursor];
     if (rc < 0) {
-      sl_runtime_fail(rt, "%s:%llu: %s", input, (unsigned long long)r->line_no, err);
+      sl_runtime_fail(rt, "%s:%llu: %s", input_of(input, r, name, sizeof name),
+                      (unsigned long long)r->line_no, err);
       break;
     }
-    reject(rt, input, r->line_no, err, r->line, r->len);
+    reject(rt, input_of(input, r, name, sizeof name), r->line_no, err, r->line, r->len);
     b->cursor++;
   }
   if (rt->failed) {
@@ -116,7 +127,9 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
   if (rt->failed)
     return;
   uint64_t in0 = rt->stats.records_in, err0 = rt->stats.errors; /* this read's, for its source's counts */
+  const sl_rec_meta *meta = in->meta; /* the next line's, when the source has metadata */
   while (!rt->failed && sl_line_reader_next(&in->reader, &line, at_eof)) {
+    const sl_rec_meta *m = meta ? meta++ : NULL;
     rt->stats.records_in++;
     if (line.too_long) {
       snprintf(reason, sizeof reason, "line longer than %zu bytes (--max-line-bytes); skipped",
@@ -133,6 +146,7 @@ void sl_runtime_consume(sl_runtime *rt, sl_input *in, int at_eof) {
       reject(rt, in->name, line.line_no, reason, line.text, line.len);
       continue;
     }
+    rt->batch.recs[rt->batch.n - 1].meta = m;
     /* A parallel subtask sends the records of keys it does not own to their subtask. */
     if (rt->task && sl_task_route(rt->task, &rt->batch, in->source_index))
       continue;
@@ -154,7 +168,7 @@ void sl_runtime_run_packet(sl_runtime *rt, const char *input, const sl_packet *p
   for (uint32_t i = 0; i < p->n && !rt->failed; i++) {
     const sl_packet_rec *r = &p->recs[i];
     sl_batch_add_indexed(&rt->batch, p->bytes + r->off, r->len, r->line_no, p->source, p->fields + r->field0,
-                         r->nfields);
+                         r->nfields, r->meta >= 0 ? &p->metas[r->meta] : NULL);
     if (r->key_index >= 0 && rt->lua.job.key_field_interned)
       sl_batch_last_memo(&rt->batch, rt->lua.job.key_field_interned, r->key_index);
     if (sl_batch_full(&rt->batch))

@@ -43,7 +43,8 @@ static int same_endpoint(const sl_endpoint *a, const sl_endpoint *b) {
   return a->kind == b->kind && same_str(a->path, b->path) && same_str(a->host, b->host) && a->port == b->port &&
          same_str(a->topic, b->topic) && same_str(a->group, b->group) &&
          same_str(a->partitions, b->partitions) && a->start_latest == b->start_latest &&
-         same_strings(a->options, a->noptions, b->options, b->noptions);
+         same_strings(a->options, a->noptions, b->options, b->noptions) && same_str(a->key, b->key) &&
+         a->at_least_once == b->at_least_once && a->timeout_ms == b->timeout_ms;
 }
 
 static int same_strings(char *const *a, int na, char *const *b, int nb) {

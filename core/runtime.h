@@ -30,6 +30,9 @@ typedef struct sl_input {
   int source_index;
   char *name; /* for messages: the path as given, "stdin", "tcp:HOST:PORT#N" */
   sl_line_reader reader;
+  /* A source whose records carry metadata (Kafka): meta[i] belongs to the i-th line the reader hands out
+   * from its next sl_runtime_consume on (the source refills the array after each); NULL for the others. */
+  const struct sl_rec_meta *meta;
 } sl_input;
 
 typedef struct sl_source sl_source; /* core/source.h */
@@ -47,6 +50,7 @@ typedef struct sl_output {
   uint64_t uncommitted;          /* file sink: bytes of closed parts whose checkpoint has not completed yet */
   uint64_t dev, ino;             /* file sink: the output file's identity, recorded in every checkpoint */
   const struct sl_sink_ops *ops; /* the sink's kind (core/sink_kind.h) */
+  void *sink_state;              /* the kind's own, when it has any (the Kafka sink: core/sink_kafka.h) */
 } sl_output;
 
 typedef struct sl_stats {

@@ -4,6 +4,7 @@
 #include "core/savepoint.h"
 
 #include "core/disk_usage.h"
+#include "core/kafka_offsets.h"
 #include "core/state_dir.h"
 
 #include <dirent.h>
@@ -392,6 +393,9 @@ int sl_checkpoints_command(int argc, char **argv) {
            m.id, when, m.base_id == m.id ? "full" : "delta", m.snapshot_bytes, m.snapshot_entries, chain,
            restore, m.duration_ms, m.barrier_ms, m.alignment_ms,
            ok ? "complete" : "corrupt: ", ok ? tasks : err);
+    /* Where a restore of it resumes a Kafka topic (core/kafka_offsets.h): read from its files alone. */
+    if (ok && sl_kafka_offsets_list(chk, stdout, err, sizeof err))
+      printf("    its Kafka offsets cannot be read: %s\n", err);
   }
   free(ids);
   print_disk_use(argv[0], dir, n);

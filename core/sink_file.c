@@ -96,21 +96,20 @@ static int64_t append_parts(sl_output *o, uint64_t first, uint64_t last) {
   return (int64_t)(at - (off_t)o->committed);
 }
 
-/* Whether every part first..last is still in the pending dir (a commit deletes them only once it is done). */
-static int parts_present(const sl_output *o, uint64_t first, uint64_t last) {
+int sl_sink_parts_present(const char *pending_dir, uint64_t first, uint64_t last) {
   char path[4096];
   for (uint64_t id = first; id <= last; id++) {
-    part_path(o, id, path, sizeof path);
+    sl_pending_part(pending_dir, id, path, sizeof path);
     if (access(path, F_OK) != 0)
       return 0;
   }
   return 1;
 }
 
-static void delete_parts(const sl_output *o, uint64_t first, uint64_t last) {
+void sl_sink_delete_parts(const char *pending_dir, uint64_t first, uint64_t last) {
   char path[4096];
   for (uint64_t id = first; id <= last; id++) {
-    part_path(o, id, path, sizeof path);
+    sl_pending_part(pending_dir, id, path, sizeof path);
     unlink(path);
   }
 }
@@ -222,8 +221,8 @@ static int file_recover(sl_output *o, const sl_checkpoint_meta *m, uint64_t next
     want = m->sink_committed + m->sink_part;
     /* Short of want with m's parts still pending: the crash came in the middle of m's commit. Short of it
      * otherwise: someone cut the file. */
-    int mid_commit =
-        m->sink_part > 0 && size >= m->sink_committed && parts_present(o, m->sink_first_part, m->id);
+    int mid_commit = m->sink_part > 0 && size >= m->sink_committed &&
+                     sl_sink_parts_present(o->pending_dir, m->sink_first_part, m->id);
     if (size < want && !mid_commit && !overwrite) {
       snprintf(
           err, errlen,
@@ -302,7 +301,7 @@ static int file_commit(sl_output *o, uint64_t first, uint64_t last, uint64_t len
     return -1;
   }
   o->committed += len;
-  delete_parts(o, first, last);
+  sl_sink_delete_parts(o->pending_dir, first, last);
   return 0;
 }
 

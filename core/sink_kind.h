@@ -1,5 +1,5 @@
-/* sink_kind.h — what a kind of sink implements (one file per kind: sink_file.c, sink_stream.c), behind the
- * facade of core/output.h, so a new kind (a Kafka sink with one transaction per checkpoint) is one new file.
+/* sink_kind.h — what a kind of sink implements (one file per kind: sink_file.c, sink_stream.c, and the Kafka
+ * sink's sink_kafka.c and sink_kafka_txn.c), behind the facade of core/output.h.
  * The ops a kind does not need are NULL; output.c then does nothing for them. Only output.c and the sink_*.c
  * files include this header. */
 #ifndef SLUICE_SINK_KIND_H
@@ -32,7 +32,13 @@ typedef struct sl_sink_ops {
   int (*start_parts)(sl_output *o, uint64_t next_id, char *err, size_t errlen);
 } sl_sink_ops;
 
+/* The file sink's pending parts, for the sinks that reuse them (sink_kafka_txn.c): whether every part
+ * first..last is still in pending_dir (a commit deletes them only once it is done), and deleting them. */
+int sl_sink_parts_present(const char *pending_dir, uint64_t first, uint64_t last);
+void sl_sink_delete_parts(const char *pending_dir, uint64_t first, uint64_t last);
+
 extern const sl_sink_ops sl_sink_file_ops;   /* sink_file.c: the two-phase exactly-once file sink */
 extern const sl_sink_ops sl_sink_stream_ops; /* sink_stream.c: stdout and other streams, at-least-once */
+/* The Kafka sink's two (sink_kafka.c, at-least-once; sink_kafka_txn.c, exactly-once) are in sink_kafka.h. */
 
 #endif

@@ -105,6 +105,10 @@ int sl_source_index(const sl_source *s) {
   return s->in.source_index;
 }
 
+int sl_source_get_partitions(sl_source *s, sl_source_partition *out, int max) {
+  return s->ops->partitions ? s->ops->partitions(s, out, max) : 0;
+}
+
 void sl_source_get_progress(sl_source *s, sl_source_progress *p) {
   const sl_line_reader *r = &s->in.reader;
   memset(p, 0, sizeof *p);

@@ -36,6 +36,17 @@ typedef struct sl_source_progress {
   uint64_t offset, read, size, done, share;
 } sl_source_progress;
 void sl_source_get_progress(sl_source *s, sl_source_progress *p);
+/* One partition of a partitioned source (a Kafka topic's), for metrics and `sluice status`: next is the
+ * offset a checkpoint now would resume it from, high its end (the high watermark) as last seen, each
+ * SL_SOURCE_NO_OFFSET when not known (nothing read yet; no fetch answered yet). Read on the loop thread a
+ * few times a second, never waiting on anything. */
+#define SL_SOURCE_NO_OFFSET (-1)
+typedef struct sl_source_partition {
+  int64_t next, high;
+} sl_source_partition;
+/* Fills out[0..min(n, max)) with partitions 0..n-1 and returns n, the source's partition count (0 for a
+ * source that has no partitions: files, stdin, TCP). */
+int sl_source_get_partitions(sl_source *s, sl_source_partition *out, int max);
 /* The job's index of the source (its place in the script's sources). */
 int sl_source_index(const sl_source *s);
 /* Stops reading and closes its handles (idempotent). */

@@ -363,7 +363,7 @@ void sl_fd_source_release(sl_source *s) {
 const sl_source_ops sl_source_file_ops = {
     sizeof(sl_fd_source), file_open,          sl_fd_source_start,   sl_fd_source_save_offset,
     sl_fd_source_close,   sl_fd_source_release, sl_fd_source_pause, sl_fd_source_resume,
-    sl_fd_source_progress, NULL,
+    sl_fd_source_progress, NULL, NULL,
 };
 
 /* A paused source reads nothing: a regular file's idle handle (or its follow poll) stops, a stream stops

@@ -10,6 +10,13 @@
  * a value is turned into '\r' as it is copied in: outside a JSON string both are white space, inside one
  * both are invalid, so the record means what it meant and stays one record.
  *
+ * Each message's metadata (topic, partition, offset, key, timestamp: sluice.meta(rec)) goes into an array
+ * beside its partition's reader, one entry per line, which the partition's sl_input hands to the runtime
+ * (sl_input.meta): the i-th line consumed is the i-th entry. The keys' bytes are copied into a buffer of the
+ * partition's. Both are emptied after each consume, so they are filled at most META_CAP entries (or
+ * KEYS_SIZE bytes of keys) before the partition's lines are processed; neither moves while records point
+ * into it.
+ *
  * The consumer runs on librdkafka's threads; its messages reach the libuv loop without blocking it: the
  * consumer queue writes a byte to a pipe when it becomes non-empty (rd_kafka_queue_io_event_enable), a
  * uv_poll on the pipe wakes the loop, and the callback takes the queued messages without waiting
@@ -33,6 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/kafka_log.h"
 #include "core/kafka_offsets.h"
 #include "core/log.h"
 #include "core/source_kind.h"
@@ -42,6 +50,8 @@
  * gives them. */
 #define TURN_BUDGET 32768
 #define READ_SIZE (64u * 1024)
+#define META_CAP 1024u
+#define KEYS_SIZE (64u * 1024)
 #define METADATA_TIMEOUT_MS 30000
 /* How long the final commit and closing the consumer may take. librdkafka bounds a close only by
  * session.timeout.ms (45 s by default) when it waits for the group coordinator; the group's offsets are
@@ -49,11 +59,15 @@
 #define CLOSE_TIMEOUT_MS 10000
 
 typedef struct sl_kafka_part {
-  sl_input in;      /* "kafka:TOPIC:P"; its reader's line numbers are the messages' offsets */
-  int64_t next;     /* the offset after the last message taken, or SL_KAFKA_NO_OFFSET */
-  int64_t restored; /* the checkpoint's next offset, or SL_KAFKA_NO_OFFSET */
-  int dirty;        /* holds lines not consumed yet */
-  int read;         /* the endpoint's partitions filter selects it (every partition without one) */
+  sl_input in;        /* "kafka:TOPIC:P"; its reader's line numbers are the messages' offsets */
+  int64_t next;       /* the offset after the last message taken, or SL_KAFKA_NO_OFFSET */
+  int64_t restored;   /* the checkpoint's next offset, or SL_KAFKA_NO_OFFSET */
+  int dirty;          /* holds lines not consumed yet */
+  int read;           /* the endpoint's partitions filter selects it (every partition without one) */
+  sl_rec_meta *metas; /* [META_CAP] (made at the first message), one per line not consumed yet */
+  uint32_t nmetas;
+  char *keys; /* the keys of those lines' messages */
+  size_t keys_len, keys_cap;
 } sl_kafka_part;
 
 typedef struct sl_kafka_source {
@@ -75,19 +89,6 @@ typedef struct sl_kafka_source {
 
 static sl_kafka_source *kafka_src(sl_source *s) {
   return (sl_kafka_source *)s;
-}
-
-/* librdkafka's own log lines, at sluice's levels (syslog levels: 3 error, 4 warning, 5-6 info, 7 debug). */
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-  (void)rk;
-  sl_log_level l = level <= 3   ? SL_LOG_ERROR
-                   : level == 4 ? SL_LOG_WARN
-                   : level <= 6 ? SL_LOG_INFO
-                                : SL_LOG_DEBUG;
-  /* A broker connection that failed is logged (FAIL) and raised as an error (on_error) too: once is news. */
-  if (!strcmp(fac, "FAIL"))
-    l = SL_LOG_DEBUG;
-  sl_log(l, "kafka: %s: %s", fac, buf);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
@@ -131,12 +132,66 @@ static int fatal_error(rd_kafka_resp_err_t e) {
   }
 }
 
+/* Processes the partition's buffered lines; their metadata is done with then. */
+static void consume_part(sl_kafka_source *k, sl_kafka_part *p) {
+  p->dirty = 0;
+  sl_runtime_consume(k->base.in.rt, &p->in, 0);
+  p->nmetas = 0;
+  p->keys_len = 0;
+}
+
 static void consume_dirty(sl_kafka_source *k) {
   for (int p = 0; p < k->nparts && !k->base.in.rt->failed; p++)
-    if (k->parts[p].dirty) {
-      k->parts[p].dirty = 0;
-      sl_runtime_consume(k->base.in.rt, &k->parts[p].in, 0);
-    }
+    if (k->parts[p].dirty)
+      consume_part(k, &k->parts[p]);
+}
+
+/* Room for one more message's metadata and key of klen bytes, in a partition consumed first if need be.
+ * 0, or -1 (out of memory, or the job failed consuming). */
+static int meta_room(sl_kafka_source *k, sl_kafka_part *p, size_t klen) {
+  if (!p->metas && !(p->metas = malloc(META_CAP * sizeof *p->metas)))
+    return -1;
+  p->in.meta = p->metas;
+  if (p->nmetas == META_CAP || p->keys_cap - p->keys_len < klen) {
+    consume_part(k, p);
+    if (k->base.in.rt->failed)
+      return -1;
+  }
+  if (p->keys_cap - p->keys_len < klen) { /* empty now: it may move */
+    size_t cap = klen > KEYS_SIZE ? klen : KEYS_SIZE;
+    char *b = realloc(p->keys, cap);
+    if (!b)
+      return -1;
+    p->keys = b;
+    p->keys_cap = cap;
+  }
+  return 0;
+}
+
+/* The message's metadata, for the line take() adds next. */
+static void add_meta(sl_kafka_source *k, sl_kafka_part *p, const rd_kafka_message_t *m) {
+  sl_rec_meta *e = &p->metas[p->nmetas++];
+  rd_kafka_timestamp_type_t type;
+  e->topic = k->base.ep.topic;
+  e->partition = m->partition;
+  e->offset = m->offset;
+  e->timestamp = rd_kafka_message_timestamp(m, &type);
+  e->timestamp_type = e->timestamp < 0                             ? 0
+                      : type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? 2
+                      : type == RD_KAFKA_TIMESTAMP_CREATE_TIME     ? 1
+                                                                   : 0;
+  if (e->timestamp < 0)
+    e->timestamp = SL_REC_NO_TIMESTAMP;
+  e->key = NULL;
+  e->key_len = 0;
+  if (m->key && !m->key_len) {
+    e->key = ""; /* an empty key is a key (Kafka tells it from none), and p->keys may not exist yet */
+  } else if (m->key) {
+    e->key = p->keys + p->keys_len;
+    e->key_len = (uint32_t)m->key_len;
+    memcpy(p->keys + p->keys_len, m->key, m->key_len);
+    p->keys_len += m->key_len;
+  }
 }
 
 /* Copies one message's value into its partition's reader as one line (see the top of the file). */
@@ -149,10 +204,14 @@ static int take(sl_kafka_source *k, const rd_kafka_message_t *m) {
   /* Line numbers are offsets: a gap in them (compaction, transaction markers), or a value that would not
    * fit, first processes what is buffered. */
   if ((p->next != m->offset && r->len > r->start) || r->cap - r->len < n + 1) {
-    p->dirty = 0;
-    sl_runtime_consume(k->base.in.rt, &p->in, 0);
+    consume_part(k, p);
     if (k->base.in.rt->failed)
       return -1;
+  }
+  if (m->key_len > UINT32_MAX || meta_room(k, p, m->key ? m->key_len : 0)) {
+    if (!k->base.in.rt->failed)
+      sl_runtime_fail(k->base.in.rt, "%s: out of memory", p->in.name);
+    return -1;
   }
   if (p->next != m->offset)
     r->line_no = (uint64_t)m->offset - 1; /* the next line handed out is numbered m->offset (wraps at 0) */
@@ -168,6 +227,7 @@ static int take(sl_kafka_source *k, const rd_kafka_message_t *m) {
     *c = '\r';
   dst[n] = '\n';
   sl_line_reader_commit(r, n + 1);
+  add_meta(k, p, m);
   p->next = m->offset + 1;
   p->dirty = 1;
   return 0;
@@ -279,7 +339,7 @@ static rd_kafka_conf_t *configure(sl_kafka_source *k, char *err, size_t errlen) 
     rd_kafka_conf_destroy(conf);
     return NULL;
   }
-  rd_kafka_conf_set_log_cb(conf, on_log);
+  rd_kafka_conf_set_log_cb(conf, sl_kafka_log_cb);
   rd_kafka_conf_set_error_cb(conf, on_error);
   rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
   rd_kafka_conf_set_opaque(conf, k);
@@ -392,7 +452,7 @@ static int kafka_open(sl_source *s, char *err, size_t errlen) {
     return -1;
   }
   snprintf(s->in.name, n, "kafka:%s", s->ep.topic);
-  snprintf(k->meta_key, n, "source/kafka:%s", s->ep.topic);
+  snprintf(k->meta_key, n, SL_KAFKA_META_PREFIX "%s", s->ep.topic);
   rd_kafka_conf_t *conf = configure(k, err, errlen);
   if (!conf)
     return -1;
@@ -601,6 +661,8 @@ static void kafka_release(sl_source *s) {
   for (int p = 0; p < k->nparts; p++) {
     sl_line_reader_free(&k->parts[p].in.reader);
     free(k->parts[p].in.name);
+    free(k->parts[p].metas);
+    free(k->parts[p].keys);
   }
   free(k->parts);
   free(k->meta_key);
@@ -622,11 +684,29 @@ static void kafka_resume(sl_source *s) {
     sl_runtime_fail(s->in.rt, "%s: cannot poll its queue again", s->in.name);
 }
 
+/* The next offsets, and the partitions' ends as librdkafka last saw them in a fetch response
+ * (rd_kafka_get_watermark_offsets reads its cache: nothing is asked of a broker, nothing waits). */
+static int kafka_partitions(sl_source *s, sl_source_partition *out, int max) {
+  sl_kafka_source *k = kafka_src(s);
+  for (int p = 0; p < k->nparts && p < max; p++) {
+    int64_t lo, hi;
+    if (!k->parts[p].read) { /* another process's (`sluice group`): neither its offset nor its end is ours */
+      out[p].next = out[p].high = SL_SOURCE_NO_OFFSET;
+      continue;
+    }
+    out[p].next = k->parts[p].next != SL_KAFKA_NO_OFFSET ? k->parts[p].next : SL_SOURCE_NO_OFFSET;
+    out[p].high = k->rk && !rd_kafka_get_watermark_offsets(k->rk, s->ep.topic, p, &lo, &hi) && hi >= 0
+                      ? hi
+                      : SL_SOURCE_NO_OFFSET;
+  }
+  return k->nparts;
+}
+
 int sl_kafka_source_forget_offset(sl_backend *b, const sl_endpoint *ep) {
   char key[300];
   const void *val;
   size_t len;
-  snprintf(key, sizeof key, "source/kafka:%s", ep->topic);
+  snprintf(key, sizeof key, SL_KAFKA_META_PREFIX "%s", ep->topic);
   if (sl_backend_meta_get(b, key, &val, &len) != SL_STATE_OK || len <= 1)
     return SL_STATE_OK;
   return sl_backend_meta_put(b, key, SL_SOURCE_READ_ELSEWHERE, 1);
@@ -642,4 +722,5 @@ const sl_source_ops sl_source_kafka_ops = {
     .pause = kafka_pause,
     .resume = kafka_resume,
     .checkpoint_complete = kafka_checkpoint_complete,
+    .partitions = kafka_partitions,
 };

@@ -43,6 +43,8 @@ typedef struct sl_source_ops {
   /* The checkpoint whose barrier last saved this source's offset completed (NULL: nothing to do). Kafka
    * commits that offset to its consumer group. */
   void (*checkpoint_complete)(sl_source *s);
+  /* Its partitions' offsets and ends (sl_source_get_partitions); NULL for a kind without partitions. */
+  int (*partitions)(sl_source *s, sl_source_partition *out, int max);
 } sl_source_ops;
 
 extern const sl_source_ops sl_source_file_ops;  /* source_file.c: a file, a device, a FIFO by path */

@@ -18,5 +18,5 @@ static int stdin_open(sl_source *s, char *err, size_t errlen) {
  * stdin. */
 const sl_source_ops sl_source_stdin_ops = {
     sizeof(sl_fd_source), stdin_open,          sl_fd_source_start, NULL, sl_fd_source_close,
-    sl_fd_source_release, sl_fd_source_pause, sl_fd_source_resume, sl_fd_source_progress, NULL,
+    sl_fd_source_release, sl_fd_source_pause, sl_fd_source_resume, sl_fd_source_progress, NULL, NULL,
 };

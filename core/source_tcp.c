@@ -248,5 +248,14 @@ static void tcp_resume(sl_source *s) {
 }
 
 /* No save_offset: TCP cannot be rewound. Connections free themselves as they close; nothing to release. */
-const sl_source_ops sl_source_tcp_ops = {
-    sizeof(sl_tcp_source), tcp_open, tcp_start, NULL, tcp_close, NULL, tcp_pause, tcp_resume, NULL, NULL};
+const sl_source_ops sl_source_tcp_ops = {sizeof(sl_tcp_source),
+                                         tcp_open,
+                                         tcp_start,
+                                         NULL,
+                                         tcp_close,
+                                         NULL,
+                                         tcp_pause,
+                                         tcp_resume,
+                                         NULL,
+                                         NULL,
+                                         NULL};

@@ -18,6 +18,7 @@
 #include "core/record/json_write.h"
 
 /* One resolved record: db 1 kv, 2 meta, 3 states; the value is at k + kl. */
+#define SL_INSP_DB_META 2
 typedef struct sl_insp_rec {
   uint8_t db;
   uint32_t kl, vl;
@@ -32,6 +33,7 @@ typedef struct sl_insp_task {
   size_t n, cap;
   uint32_t *idmap;
   size_t nids;
+  uint8_t only_db; /* while reading: keep only this db's records (0: all) */
 } sl_insp_task;
 
 /* A registered state, merged across subtasks by (op, name). */
@@ -54,6 +56,9 @@ typedef struct sl_insp {
  * 0, or -1 with the reason in err (not a directory, no complete checkpoint, a corrupt or missing file, a
  * broken chain, out of memory); *s is then freed. */
 int sl_insp_open(const char *path, sl_insp *s, char *err, size_t errlen);
+/* sl_insp_open keeping only the records of db `db` (2: the backend's metadata, where sources keep their
+ * resume points: `sluice checkpoints` reads a Kafka source's offsets so without holding the whole state). */
+int sl_insp_open_db(const char *path, uint8_t db, sl_insp *s, char *err, size_t errlen);
 void sl_insp_free(sl_insp *s);
 
 /* The index in s->states of state id `id` of subtask `task`, or -1. */

@@ -26,6 +26,8 @@ static int is_dir(const char *p) {
 /* A visit callback: copies each record into the task (the file is unmapped after the visit). */
 static int collect(void *arg, uint8_t tag, const void *k, size_t kl, const void *v, size_t vl) {
   sl_insp_task *t = arg;
+  if (t->only_db && tag != t->only_db)
+    return 0;
   if (t->n == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 1024;
     sl_insp_rec *g = realloc(t->recs, cap * sizeof *g);
@@ -224,6 +226,10 @@ static int find_dir(const char *path, sl_insp *s, int *in_chk, char *err, size_t
 }
 
 int sl_insp_open(const char *path, sl_insp *s, char *err, size_t errlen) {
+  return sl_insp_open_db(path, 0, s, err, errlen);
+}
+
+int sl_insp_open_db(const char *path, uint8_t db, sl_insp *s, char *err, size_t errlen) {
   int in_chk = 0;
   memset(s, 0, sizeof *s);
   if (find_dir(path, s, &in_chk, err, errlen))
@@ -240,6 +246,8 @@ int sl_insp_open(const char *path, sl_insp *s, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  for (unsigned t = 0; t < s->ntasks; t++)
+    s->tasks[t].only_db = db;
   for (unsigned t = 0; t < s->ntasks; t++)
     if (read_task(s, in_chk ? chkdir : NULL, t, err, errlen) || read_registry(s, &s->tasks[t], err, errlen)) {
       sl_insp_free(s);

@@ -37,6 +37,14 @@ static const sl_ffi_layout layouts[] = {
     SL_LAYOUT_FIELD(sl_json_error, reason),
 
     /* core/record/record_batch.h */
+    SL_LAYOUT_STRUCT(sl_rec_meta),
+    SL_LAYOUT_FIELD(sl_rec_meta, topic),
+    SL_LAYOUT_FIELD(sl_rec_meta, key),
+    SL_LAYOUT_FIELD(sl_rec_meta, key_len),
+    SL_LAYOUT_FIELD(sl_rec_meta, partition),
+    SL_LAYOUT_FIELD(sl_rec_meta, offset),
+    SL_LAYOUT_FIELD(sl_rec_meta, timestamp),
+    SL_LAYOUT_FIELD(sl_rec_meta, timestamp_type),
     SL_LAYOUT_STRUCT(sl_batch),
     SL_LAYOUT_FIELD(sl_batch, recs),
     SL_LAYOUT_FIELD(sl_batch, n),

@@ -61,6 +61,21 @@ const char *sl_rec_line(const sl_rec *r, size_t *len) {
   return r->line;
 }
 
+const sl_rec_meta *sl_rec_get_meta(const sl_rec *r) {
+  return r->meta;
+}
+
+double sl_rec_timestamp(const sl_rec *r) {
+  return r->meta && r->meta->timestamp >= 0 ? (double)r->meta->timestamp : -1;
+}
+
+int sl_batch_set_meta(sl_batch *b, uint32_t i, const sl_rec_meta *meta) {
+  if (i >= b->n)
+    return -1;
+  b->recs[i].meta = meta;
+  return 0;
+}
+
 int sl_rec_field_key(const sl_rec *r, const char *field, size_t flen, const char **key, size_t *len) {
   sl_json_field f;
   int type = sl_rec_field(r, field, flen, &f);

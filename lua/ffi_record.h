@@ -26,6 +26,15 @@ const char *sl_rec_string(const sl_rec *r, const sl_json_field *f, size_t *len);
 const char *sl_rec_value_text(const sl_rec *r, const sl_json_field *f);
 /* The whole line. */
 const char *sl_rec_line(const sl_rec *r, size_t *len);
+/* The record's metadata (a Kafka record's: core/record/record_batch.h), or NULL: it has none. */
+const sl_rec_meta *sl_rec_get_meta(const sl_rec *r);
+/* Its Kafka timestamp in epoch ms, or -1 when it has none (no metadata, or a message without one): the
+ * event-time stamp's per-record call (watermark timestamp = "kafka"), a double so the JIT boxes nothing. */
+double sl_rec_timestamp(const sl_rec *r);
+/* Gives record i of the batch the metadata meta (the caller keeps it alive while the batch runs), as a
+ * Kafka source does for its records: for the specs (tests/lua/record_meta_spec.lua). 0, or -1 when there is
+ * no record i. */
+int sl_batch_set_meta(sl_batch *b, uint32_t i, const sl_rec_meta *meta);
 
 /* The key key_by(field) takes from a record: a string field's (unescaped) value, or any other value's JSON
  * text. 0 with key and len (valid until the next look-up on this thread), 1 when the field is missing or null,

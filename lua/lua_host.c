@@ -80,8 +80,18 @@ static int read_endpoint(lua_State *L, sl_endpoint *ep) {
     char *start = dup_field(L, -1, "start");
     ep->start_latest = start && !strcmp(start, "latest");
     ep->options = dup_strings(L, "options", &ep->noptions, &oom);
-    oom |= !ep->host || !ep->topic || !start;
+    ep->key = dup_field(L, -1, "key");
+    lua_getfield(L, -1, "key");
+    oom |= lua_isstring(L, -1) && !ep->key;
+    lua_pop(L, 1);
+    char *delivery = dup_field(L, -1, "delivery"); /* a sink's: a source has none */
+    ep->at_least_once = delivery && !strcmp(delivery, "at-least-once");
+    lua_getfield(L, -1, "timeout_ms");
+    ep->timeout_ms = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    oom |= !ep->host || !ep->topic || (!start && !delivery);
     free(start);
+    free(delivery);
     return oom ? -1 : 0;
   }
   return ep->kind == SL_EP_FILE && !ep->path ? -1 : 0;
@@ -95,6 +105,7 @@ static void free_endpoint(sl_endpoint *ep) {
   free(ep->topic);
   free(ep->group);
   free(ep->partitions);
+  free(ep->key);
   free_strings(ep->options, ep->noptions);
 }
 

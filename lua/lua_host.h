@@ -35,6 +35,12 @@ typedef struct sl_endpoint {
   int start_latest;
   char **options;
   int noptions;
+  /* A Kafka sink (core/sink_kafka.c): the output records' field whose value keys the messages (NULL: none),
+   * at-least-once delivery (else exactly-once through transactions), and the bound of every wait on the
+   * brokers (flush, transaction calls), in ms. */
+  char *key;
+  int at_least_once;
+  int timeout_ms;
 } sl_endpoint;
 
 typedef struct sl_job_desc {

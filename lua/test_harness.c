@@ -168,6 +168,11 @@ static int run_batch(sl_harness *h, sl_batch *b, char *err, size_t errlen) {
 
 int sl_harness_push(sl_harness *h, const char *const *lines, const size_t *lens, int n, char *err,
                     size_t errlen) {
+  return sl_harness_push_meta(h, lines, lens, NULL, n, err, errlen);
+}
+
+int sl_harness_push_meta(sl_harness *h, const char *const *lines, const size_t *lens,
+                         const sl_rec_meta *metas, int n, char *err, size_t errlen) {
   if (check_failed(h, err, errlen))
     return -1;
   sl_batch b;
@@ -182,6 +187,8 @@ int sl_harness_push(sl_harness *h, const char *const *lines, const size_t *lens,
     if (sl_batch_add(&b, lines[i], lens[i], line_no, 0, &jerr)) {
       snprintf(reason, sizeof reason, "invalid JSON at byte %zu: %s", jerr.offset, jerr.reason);
       put_reject(h, line_no, reason, lines[i], lens[i]);
+    } else if (metas) {
+      b.recs[b.n - 1].meta = &metas[i]; /* as a Kafka source's sl_input hands it over */
     }
   }
   int rc = run_batch(h, &b, err, errlen);

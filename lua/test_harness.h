@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/record/json_write.h"
+#include "core/record/record_batch.h"
 #include "state/state_backend.h"
 
 typedef struct sl_harness sl_harness;
@@ -38,6 +39,10 @@ sl_harness *sl_harness_open(const char *script, const char *const *args, int nar
  * valid JSON object, or whose operator throws, is a reject. Returns 0, or -1 with err when the job failed. */
 int sl_harness_push(sl_harness *h, const char *const *lines, const size_t *lens, int n, char *err,
                     size_t errlen);
+/* sl_harness_push with record i carrying metas[i] (a Kafka message's topic, partition, offset, key and
+ * timestamp: what sluice.meta(rec) reads), kept by the caller until it returns; metas NULL: none. */
+int sl_harness_push_meta(sl_harness *h, const char *const *lines, const size_t *lens,
+                         const sl_rec_meta *metas, int n, char *err, size_t errlen);
 
 /* Sets processing time to now_ms (epoch ms; it never goes back) and fires the timers due by then. 0 or -1. */
 int sl_harness_set_time(sl_harness *h, int64_t now_ms, char *err, size_t errlen);

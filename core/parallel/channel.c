@@ -100,6 +100,7 @@ sl_packet *sl_channel_take_spare(sl_channel *c) {
     return NULL;
   q->n = 0;
   q->bytes_len = q->fields_len = 0;
+  q->nmetas = 0;
   q->next = NULL;
   return q;
 }

@@ -120,7 +120,7 @@ static int to_packet(sl_task *t, unsigned owner, const sl_rec *r, int source) {
   }
   const char *key = t->rt.lua.job.key_field_interned;
   int32_t key_index = key && r->memo_key == key ? r->memo_index : -1;
-  if (sl_packet_add(p, r->line, r->len, r->line_no, r->fields, r->nfields, key_index)) {
+  if (sl_packet_add(p, r->line, r->len, r->line_no, r->fields, r->nfields, key_index, r->meta)) {
     sl_runtime_fail(&t->rt, "subtask %u: out of memory", t->index);
     return -1;
   }
@@ -430,7 +430,10 @@ static void *task_main(void *arg) {
     ok = 0;
   }
   for (int i = 0; ok && i < d->nsources; i++)
-    t->names[i] = d->sources[i].kind == SL_EP_STDIN ? "stdin" : d->sources[i].path ? d->sources[i].path : "tcp";
+    t->names[i] = d->sources[i].kind == SL_EP_STDIN   ? "stdin"
+                  : d->sources[i].kind == SL_EP_KAFKA ? "kafka" /* its records name their partition */
+                  : d->sources[i].path                ? d->sources[i].path
+                                                      : "tcp";
   sl_job_task_ready(t->job, t->index, ok);
   int go = 0;
   sl_job_wait_go(t->job, &go);

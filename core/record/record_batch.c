@@ -46,11 +46,12 @@ int sl_batch_add(sl_batch *b, const char *line, size_t len, uint64_t line_no, in
   r->line_no = line_no;
   r->source = source;
   r->memo_key = NULL;
+  r->meta = NULL;
   return 0;
 }
 
 void sl_batch_add_indexed(sl_batch *b, const char *line, uint32_t len, uint64_t line_no, int32_t source,
-                          const sl_json_field *fields, uint32_t nfields) {
+                          const sl_json_field *fields, uint32_t nfields, const sl_rec_meta *meta) {
   sl_json_field *slot = b->fields + (size_t)b->n * SL_RECORD_INDEXED_FIELDS;
   if (nfields <= SL_RECORD_INDEXED_FIELDS)
     memcpy(slot, fields, nfields * sizeof *fields);
@@ -62,6 +63,7 @@ void sl_batch_add_indexed(sl_batch *b, const char *line, uint32_t len, uint64_t 
   r->line_no = line_no;
   r->source = source;
   r->memo_key = NULL;
+  r->meta = meta;
 }
 
 sl_rec *sl_batch_get(sl_batch *b, uint32_t i) {

@@ -15,6 +15,22 @@
 
 #define SL_RECORD_INDEXED_FIELDS 24
 
+#define SL_REC_NO_TIMESTAMP (-1)
+
+/* What a Kafka record carries besides its value (sluice.meta(rec) in Lua; lua/sluice/record.lua reads it
+ * through the FFI, and tests/lua/ffi_layout_spec.lua holds cdefs.lua's copy to this layout). The source
+ * that read the record owns it and keeps it (and the key's bytes) until the record's batch has run, as it
+ * keeps the line; records of other sources have none (sl_rec.meta NULL), which costs them one store. */
+typedef struct sl_rec_meta {
+  const char *topic;
+  const char *key; /* the message key's bytes, or NULL: the message has no key */
+  uint32_t key_len;
+  int32_t partition;
+  int64_t offset;
+  int64_t timestamp;      /* epoch ms, or SL_REC_NO_TIMESTAMP */
+  int32_t timestamp_type; /* 1: the producer's create time, 2: the broker's log-append time, 0: none */
+} sl_rec_meta;
+
 /* One input record: a JSON object line and the index of its top-level fields. Seen from Lua as the opaque
  * `sl_rec *` (lua/sluice/record.lua). */
 typedef struct sl_rec {
@@ -24,10 +40,11 @@ typedef struct sl_rec {
   const sl_json_field *fields;
   uint64_t line_no;
   int32_t source; /* index of the source that read it */
+  int32_t memo_index;
   /* The last field looked up, by the address of its name: Lua strings are interned, so key_by("url") and
    * the operator's rec.url pass the same pointer, and the second look-up is free. */
   const char *memo_key;
-  int32_t memo_index;
+  const sl_rec_meta *meta; /* NULL but for a Kafka record (in the 56 bytes the record took without it) */
 } sl_rec;
 
 typedef struct sl_batch {
@@ -45,14 +62,15 @@ static inline int sl_batch_full(const sl_batch *b) {
   return b->n == b->cap;
 }
 
-/* Validates and indexes one line and appends it. Returns 0, or -1 with *err (the line is not added). */
+/* Validates and indexes one line and appends it (with no metadata: the caller sets recs[n - 1].meta for a
+ * record that has some). Returns 0, or -1 with *err (the line is not added). */
 int sl_batch_add(sl_batch *b, const char *line, size_t len, uint64_t line_no, int32_t source,
                  sl_json_error *err);
 
 /* Appends a record validated and indexed before (by another parallel subtask): fields[0..min(nfields,
- * SL_RECORD_INDEXED_FIELDS)) is copied in, nothing is scanned again. */
+ * SL_RECORD_INDEXED_FIELDS)) is copied in, nothing is scanned again; meta (or NULL) goes with it. */
 void sl_batch_add_indexed(sl_batch *b, const char *line, uint32_t len, uint64_t line_no, int32_t source,
-                          const sl_json_field *fields, uint32_t nfields);
+                          const sl_json_field *fields, uint32_t nfields, const sl_rec_meta *meta);
 /* Presets the record's look-up memo (sl_rec.memo_key): field `index` is the one named by the string at
  * key (the sender found it already). */
 static inline void sl_batch_last_memo(sl_batch *b, const char *key, int32_t index) {

@@ -36,6 +36,15 @@ int sl_json_scan(const char *line, size_t len, sl_json_field *fields, uint32_t c
 
 -- core/record/record_batch.h: records are opaque to Lua (their fields are read through functions)
 declare("core/record/record_batch.h", [[
+typedef struct sl_rec_meta {
+  const char *topic;
+  const char *key;
+  uint32_t key_len;
+  int32_t partition;
+  int64_t offset;
+  int64_t timestamp;
+  int32_t timestamp_type;
+} sl_rec_meta;
 typedef struct sl_rec sl_rec;
 typedef struct sl_batch {
   sl_rec *recs;
@@ -109,6 +118,9 @@ double sl_rec_number(const sl_rec *r, const sl_json_field *f);
 const char *sl_rec_string(const sl_rec *r, const sl_json_field *f, size_t *len);
 const char *sl_rec_value_text(const sl_rec *r, const sl_json_field *f);
 const char *sl_rec_line(const sl_rec *r, size_t *len);
+const sl_rec_meta *sl_rec_get_meta(const sl_rec *r);
+double sl_rec_timestamp(const sl_rec *r);
+int sl_batch_set_meta(sl_batch *b, uint32_t i, const sl_rec_meta *meta);
 int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen);
 int sl_rec_field_key_group(const sl_rec *r, const char *field, size_t flen, unsigned max_parallelism);
 int sl_key_group_of(const char *key, size_t len, unsigned max_parallelism);
@@ -215,6 +227,8 @@ sl_harness *sl_harness_open(const char *script, const char *const *args, int nar
                             unsigned max_parallelism, int64_t start_ms, char *err, size_t errlen);
 int sl_harness_push(sl_harness *h, const char *const *lines, const size_t *lens, int n, char *err,
                     size_t errlen);
+int sl_harness_push_meta(sl_harness *h, const char *const *lines, const size_t *lens, const sl_rec_meta *metas,
+                         int n, char *err, size_t errlen);
 int sl_harness_set_time(sl_harness *h, int64_t now_ms, char *err, size_t errlen);
 int sl_harness_advance_watermark(sl_harness *h, int64_t ts, char *err, size_t errlen);
 int sl_harness_end_input(sl_harness *h, char *err, size_t errlen);

@@ -3,13 +3,17 @@
 --
 --   sluice.source.input { watermark = { field = "@timestamp", format = "nginx", out_of_orderness_ms = 5000 } }
 --   sluice.source.input { watermark = { timestamp = function(rec) return rec.ts * 1000 end } }
+--   sluice.source.kafka { ..., watermark = { timestamp = "kafka", out_of_orderness_ms = 5000 } }
 --
+-- timestamp = "kafka" takes each record's Kafka message timestamp (sluice.meta(rec).timestamp); a record
+-- without one (not from Kafka, or a message with none) fails like a record without its time field.
 -- Formats: "nginx" ("18/Apr/2019:00:00:00", optionally followed by a zone like " +0200"; no zone = UTC),
 -- "iso8601" ("2019-04-18T00:00:00[.sss][Z|+hh:mm]"), "epoch_s" and "epoch_ms" (a number or numeric string),
 -- or a function(value) -> ms. The watermark follows Flink's bounded out-of-orderness strategy:
 -- watermark = (max event time seen) - out_of_orderness_ms - 1, so a record exactly out_of_orderness_ms behind
 -- the newest one is still on time, and a record is late when its time is <= the watermark.
 local options = require "sluice.options"
+local record = require "sluice.record"
 
 local M = {}
 
@@ -138,9 +142,21 @@ function M.strategy(w, level)
     error("watermark.out_of_orderness_ms must be a whole number >= 0", level)
   end
   local get
-  if w.timestamp ~= nil then
+  if w.timestamp == "kafka" then
+    if w.field ~= nil or w.format ~= nil then
+      error("watermark: timestamp = \"kafka\" takes no field or format", level)
+    end
+    local timestamp = record.timestamp
+    get = function(rec)
+      local ts = timestamp(rec)
+      if ts == nil then
+        error("event time: the record has no Kafka timestamp (watermark timestamp = \"kafka\")", 0)
+      end
+      return ts
+    end
+  elseif w.timestamp ~= nil then
     if type(w.timestamp) ~= "function" then
-      error("watermark.timestamp must be a function(rec) -> epoch ms", level)
+      error("watermark.timestamp must be a function(rec) -> epoch ms, or \"kafka\"", level)
     end
     get = w.timestamp
   else

@@ -39,7 +39,9 @@ end
 
 local function describe_sink(j, config)
   local s = j.sink_spec or { kind = "output" }
-  if s.kind == "output" then
+  if s.kind == "output" and config.output and config.output:match("^kafka://") then
+    return require("sluice.kafka").parse_sink_url(config.output)
+  elseif s.kind == "output" then
     return config.output and { kind = "file", path = config.output } or { kind = "stdout" }
   end
   return s

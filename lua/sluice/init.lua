@@ -30,6 +30,8 @@ M.state_dir = nil  -- the --state-dir given, if any
 M.totable = record.totable
 M.is_record = record.is_record
 M.line = record.line
+-- A Kafka record's topic, partition, offset, key and timestamp (sluice.record.meta); nil for others.
+M.meta = record.meta
 
 -- State descriptors for :process(uid, { state = {...}, operator_state = {...} }) (sluice.state_desc).
 M.state = {
@@ -103,6 +105,13 @@ end
 M.sink = {}
 function M.sink.output() return { kind = "output" } end
 function M.sink.stdout() return { kind = "stdout" } end
+-- A Kafka topic (sluice.kafka): { brokers = "h1:9092", topic = "...", key = FIELD, delivery =
+-- "exactly-once" (the default: one transaction per checkpoint) | "at-least-once", timeout_ms = MS,
+-- options = { [librdkafka property] = value } }.
+function M.sink.kafka(opts)
+  local spec = require("sluice.kafka").sink_spec(opts, 2) -- not a tail call: level 2 is this caller's
+  return spec
+end
 function M.sink.file(opts)
   if type(opts) ~= "table" or type(opts.path) ~= "string" then
     error("sluice.sink.file needs { path = \"...\" }", 2)

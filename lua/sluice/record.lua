@@ -67,6 +67,35 @@ function M.line(rec)
   return ffi.string(p, lenp[0])
 end
 
+local TIMESTAMP_TYPES = { [1] = "create", [2] = "log_append" }
+
+-- What a Kafka record carries besides its value: { topic, partition, offset, key (nil: the message has
+-- none), timestamp (epoch ms; nil: none), timestamp_type ("create" | "log_append") }, a fresh table each
+-- call; nil for a record of another source, and for anything that is not an input record (a table a map
+-- built: its metadata stayed with the input record).
+function M.meta(rec)
+  if not ffi.istype(rec_ptr_t, rec) then
+    return nil
+  end
+  local m = C.sl_rec_get_meta(rec)
+  if m == nil then
+    return nil
+  end
+  local ts = m.timestamp >= 0 and tonumber(m.timestamp) or nil
+  return { topic = ffi.string(m.topic), partition = m.partition, offset = tonumber(m.offset),
+    key = m.key ~= nil and ffi.string(m.key, m.key_len) or nil, timestamp = ts,
+    timestamp_type = ts and TIMESTAMP_TYPES[m.timestamp_type] or nil }
+end
+
+-- The record's Kafka timestamp (epoch ms), or nil: the event-time stamp's per-record read (no table).
+function M.timestamp(rec)
+  if not ffi.istype(rec_ptr_t, rec) then
+    return nil
+  end
+  local ts = C.sl_rec_timestamp(rec)
+  return ts >= 0 and ts or nil
+end
+
 -- Every field of the record, decoded into a fresh Lua table.
 function M.totable(rec)
   return cjson.decode(M.line(rec))

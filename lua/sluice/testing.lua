@@ -4,6 +4,7 @@
 --   local h = testing.harness("scripts/url_count.lua")           -- { args = {...}, time = ms, max_parallelism = M }
 --   h:push { url = "/a" }                                          -- a table or a JSON line: one batch
 --   h:push_lines { '{"url": "/a"}', { url = "/b" } }               -- several records, one batch
+--   h:push_kafka { { value = { url = "/a" }, partition = 2, key = "/a", timestamp = 1000 }, ... }
 --   assert.same({ { url = "/a", count = 1 }, ... }, h:take_output())
 --   assert.equal(1, h:state("count", "count", "/a"))
 --
@@ -159,6 +160,44 @@ function Harness:push_lines(recs)
     lines[i - 1], lens[i - 1] = keep[i], #keep[i]
   end
   call(self, C.sl_harness_push, lines, lens, n, errbuf, ERRLEN)
+end
+
+-- Pushes Kafka messages as one batch, each { value = a table or a JSON line, topic = "test", partition = 0,
+-- offset = (the partition's next: 0, 1, ... per partition), key = string or nil, timestamp = epoch ms or nil,
+-- timestamp_type = "create" (default with a timestamp) | "log_append" }: the job sees each as a Kafka
+-- source's record (sluice.meta(rec); watermark timestamp = "kafka").
+local TS_TYPES = { create = 1, log_append = 2 }
+function Harness:push_kafka(msgs)
+  local n = #msgs
+  local lines, lens = ffi.new("const char *[?]", n + 1), ffi.new("size_t[?]", n + 1)
+  local metas = ffi.new("sl_rec_meta[?]", n + 1)
+  local keep = {}
+  self.kafka_next = self.kafka_next or {}
+  for i = 1, n do
+    local m = msgs[i]
+    if type(m) ~= "table" then
+      error(("message %d: a table { value = ..., partition = ..., ... }, not a %s"):format(i, type(m)), 2)
+    end
+    local topic, part = m.topic or "test", m.partition or 0
+    local at = topic .. ":" .. part
+    local offset = m.offset or self.kafka_next[at] or 0
+    self.kafka_next[at] = offset + 1
+    if m.key ~= nil and type(m.key) ~= "string" then
+      error(("message %d: key must be a string"):format(i), 2)
+    end
+    if m.timestamp_type ~= nil and not TS_TYPES[m.timestamp_type] then
+      error(("message %d: timestamp_type is \"create\" or \"log_append\""):format(i), 2)
+    end
+    local line = as_line(m.value, i)
+    keep[3 * i - 2], keep[3 * i - 1], keep[3 * i] = line, topic, m.key -- alive while C reads them
+    lines[i - 1], lens[i - 1] = line, #line
+    local e = metas[i - 1]
+    e.topic, e.partition, e.offset = topic, part, offset
+    e.key, e.key_len = m.key, m.key and #m.key or 0
+    e.timestamp = m.timestamp or -1
+    e.timestamp_type = m.timestamp and TS_TYPES[m.timestamp_type or "create"] or 0
+  end
+  call(self, C.sl_harness_push_meta, lines, lens, metas, n, errbuf, ERRLEN)
 end
 
 -- Moves processing time on by ms and fires the processing-time timers due by then.

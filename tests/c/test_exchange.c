@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -28,17 +29,17 @@ static void packet_keeps_records_and_index(void **state) {
     uint32_t nf = 0;
     sl_json_error e;
     assert_int_equal(sl_json_scan(lines[i], strlen(lines[i]), fields, SL_RECORD_INDEXED_FIELDS, &nf, &e), 0);
-    assert_int_equal(sl_packet_add(p, lines[i], strlen(lines[i]), 10 + (uint64_t)i, fields, nf, -1), 0);
+    assert_int_equal(sl_packet_add(p, lines[i], strlen(lines[i]), 10 + (uint64_t)i, fields, nf, -1, NULL), 0);
   }
   assert_true(sl_packet_full(p));
-  assert_int_equal(sl_packet_add(p, "{}", 2, 99, fields, 0, -1), -1); /* full: refused, unchanged */
+  assert_int_equal(sl_packet_add(p, "{}", 2, 99, fields, 0, -1, NULL), -1); /* full: refused, unchanged */
   assert_int_equal(p->n, 3);
   /* Into a batch as the receiving subtask does: no scan, and field look-ups work on the copied index. */
   sl_batch b;
   assert_int_equal(sl_batch_init(&b, 8), 0);
   for (uint32_t i = 0; i < p->n; i++)
     sl_batch_add_indexed(&b, p->bytes + p->recs[i].off, p->recs[i].len, p->recs[i].line_no, 7,
-                         p->fields + p->recs[i].field0, p->recs[i].nfields);
+                         p->fields + p->recs[i].field0, p->recs[i].nfields, NULL);
   assert_int_equal(b.n, 3);
   assert_int_equal(b.recs[0].nfields, 2);
   assert_int_equal(b.recs[1].nfields, 1);
@@ -50,6 +51,39 @@ static void packet_keeps_records_and_index(void **state) {
   assert_int_equal(at, 1);
   assert_memory_equal(b.recs[0].line + b.recs[0].fields[at].val_off, "1", 1);
   sl_batch_free(&b);
+  sl_packet_free(p);
+}
+
+/* A Kafka record's metadata crosses with it, its key copied into the packet: still right after the bytes
+ * grew (and moved) many times, and none for a record without. */
+static void packet_keeps_metadata(void **state) {
+  (void)state;
+  enum { N = 2000 };
+  sl_packet *p = sl_packet_new(SL_PACKET_RECORDS, N);
+  assert_non_null(p);
+  char line[200], key[64];
+  for (int i = 0; i < N; i++) {
+    int n = snprintf(line, sizeof line, "{\"pad\":\"%0120d\"}", i);
+    int k = snprintf(key, sizeof key, "key-%d", i);
+    sl_rec_meta m = {"access", key, (uint32_t)k, i % 5, 1000 + i, 1555545600000 + i, 1};
+    assert_int_equal(sl_packet_add(p, line, (size_t)n, (uint64_t)i, NULL, 0, -1, i % 3 ? &m : NULL), 0);
+  }
+  memset(key, 0, sizeof key); /* the packet holds its own copies */
+  for (int i = 0; i < N; i++) {
+    if (i % 3 == 0) {
+      assert_int_equal(p->recs[i].meta, -1);
+      continue;
+    }
+    const sl_rec_meta *m = &p->metas[p->recs[i].meta];
+    int k = snprintf(key, sizeof key, "key-%d", i);
+    assert_int_equal(m->key_len, k);
+    assert_memory_equal(m->key, key, (size_t)k);
+    assert_int_equal(m->partition, i % 5);
+    assert_int_equal(m->offset, 1000 + i);
+    assert_int_equal(m->timestamp, 1555545600000 + i);
+    assert_string_equal(m->topic, "access");
+    assert_memory_equal(p->bytes + p->recs[i].off, "{\"pad\":", 7);
+  }
   sl_packet_free(p);
 }
 
@@ -120,6 +154,7 @@ static void channel_moves_every_packet_once_across_threads(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(packet_keeps_records_and_index),
+      cmocka_unit_test(packet_keeps_metadata),
       cmocka_unit_test(channel_is_bounded_and_ordered),
       cmocka_unit_test(channel_moves_every_packet_once_across_threads),
   };

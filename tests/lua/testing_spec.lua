@@ -120,6 +120,34 @@ describe("sluice.testing", function()
     assert.matches("the script must return a job", err)
   end)
 
+  it("pushes Kafka messages: sluice.meta and the Kafka timestamp as event time", function()
+    h = testing.harness(script("kafka.lua", [[
+      local sluice = require "sluice"
+      return sluice.job "k"
+        :source(sluice.source.kafka { brokers = "b:9092", topic = "t",
+          watermark = { timestamp = "kafka", out_of_orderness_ms = 0 } })
+        :key_by "u"
+        :process("p", function(ctx, rec)
+          local m = sluice.meta(rec)
+          ctx:emit({ u = rec.u, part = m.partition, off = m.offset, key = m.key or "-", ts = ctx:timestamp(),
+            tt = m.timestamp_type, topic = m.topic }, { "u", "part", "off", "key", "ts", "tt", "topic" })
+        end)
+    ]]))
+    h:push_kafka { { value = { u = "a" }, partition = 2, key = "ka", timestamp = 1000 },
+      { value = '{"u": "b"}', partition = 2, timestamp = 1500, timestamp_type = "log_append" },
+      { value = { u = "c" }, topic = "x", offset = 77, timestamp = 5 } }
+    assert.same({ { u = "a", part = 2, off = 0, key = "ka", ts = 1000, tt = "create", topic = "test" },
+      { u = "b", part = 2, off = 1, key = "-", ts = 1500, tt = "log_append", topic = "test" },
+      { u = "c", part = 0, off = 77, key = "-", ts = 5, tt = "create", topic = "x" } }, h:take_output())
+    -- a message without a timestamp has no event time: a reject, like a record without its time field
+    h:push_kafka { { value = { u = "d" } } }
+    assert.same({}, h:take_output())
+    local rejects = h:rejects()
+    assert.equal(1, #rejects)
+    assert.equal(4, rejects[1].line)
+    assert.matches("no Kafka timestamp", rejects[1].error)
+  end)
+
   it("is closed once, and refuses use after close", function()
     h = testing.harness(script("c.lua", [[
       return require("sluice").job "c":map(function(r) return r end)]]))
