@@ -12,6 +12,7 @@
 
 #include "core/checkpoint_meta.h"
 #include "core/cli.h"
+#include "core/kafka_log.h"
 #include "core/log.h"
 #include "core/metrics_listen.h"
 #include "core/state_dir_lock.h"
@@ -351,11 +352,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
   }
 }
 
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-  (void)rk;
-  sl_log(level <= 3 ? SL_LOG_ERROR : level == 4 ? SL_LOG_WARN : SL_LOG_DEBUG, "group: kafka: %s: %s", fac, buf);
-}
-
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
   sl_group *g = opaque;
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -390,7 +386,7 @@ static rd_kafka_t *consumer(sl_group *g) {
     rd_kafka_conf_destroy(conf);
     return NULL;
   }
-  rd_kafka_conf_set_log_cb(conf, on_log);
+  rd_kafka_conf_set_log_cb(conf, sl_kafka_log_cb);
   rd_kafka_conf_set_error_cb(conf, on_error);
   rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
   rd_kafka_conf_set_opaque(conf, g);
