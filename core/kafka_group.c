@@ -54,12 +54,12 @@ static void on_stop_signal(int sig) {
   stop_requested = 1;
 }
 
-static void usage(void) {
+static void usage(FILE *out) {
   fputs("usage: sluice group SCRIPT --input 'kafka://BROKERS/TOPIC?group=G[&PROPERTY=VALUE...]'\n"
         "                    --checkpoint-dir DIR --output-dir DIR [sluice run options] [-- SCRIPT-ARGS]\n"
         "Joins consumer group G and runs `sluice run SCRIPT` once per partition the group assigns this\n"
         "process: state in DIR/partition-P, output in OUTPUT-DIR/partition-P.jsonl (see README, 'Scale-out').\n",
-        stderr);
+        out);
 }
 
 static int hexval(int c) {
@@ -160,7 +160,7 @@ static int parse_url(sl_group *g, const char *url, char *base, size_t baselen, c
 static int parse_args(sl_group *g, int argc, char **argv, char *base, size_t baselen, char *query, size_t qlen) {
   const char *url = NULL;
   if (argc < 1 || argv[0][0] == '-') {
-    usage();
+    usage(stderr);
     return 2;
   }
   g->spec.script = argv[0];
@@ -193,7 +193,7 @@ static int parse_args(sl_group *g, int argc, char **argv, char *base, size_t bas
   }
   if (!url || !g->spec.checkpoint_dir || !g->spec.output_dir) {
     fprintf(stderr, "sluice: group needs --input kafka://..., --checkpoint-dir and --output-dir\n");
-    usage();
+    usage(stderr);
     return 2;
   }
   if (parse_url(g, url, base, baselen, query, qlen))
@@ -541,7 +541,7 @@ int sl_group_command(int argc, char **argv) {
   char base[4096], query[4096];
   memset(&g, 0, sizeof g);
   if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
-    usage();
+    usage(stdout);
     return 0;
   }
   int rc = parse_args(&g, argc, argv, base, sizeof base, query, sizeof query);
