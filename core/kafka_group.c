@@ -12,6 +12,7 @@
 
 #include "core/checkpoint_meta.h"
 #include "core/cli.h"
+#include "core/kafka_conf.h"
 #include "core/kafka_log.h"
 #include "core/log.h"
 #include "core/metrics_listen.h"
@@ -31,7 +32,8 @@
 #define COMMIT_EVERY_MS 2000
 #define POLL_MS 100
 /* How long leaving the group may take (librdkafka waits up to session.timeout.ms for a coordinator that does
- * not answer; the children have stopped and their offsets are committed by then, so nothing depends on it). */
+ * not answer; the children have stopped and their offsets are committed by then, so nothing depends on it).
+ */
 #define CLOSE_TIMEOUT_MS 10000
 
 typedef struct sl_group {
@@ -58,12 +60,16 @@ static void usage(FILE *out) {
   fputs("usage: sluice group SCRIPT --input 'kafka://BROKERS/TOPIC?group=G[&PROPERTY=VALUE...]'\n"
         "                    --checkpoint-dir DIR --output-dir DIR [sluice run options] [-- SCRIPT-ARGS]\n"
         "Joins consumer group G and runs `sluice run SCRIPT` once per partition the group assigns this\n"
-        "process: state in DIR/partition-P, output in OUTPUT-DIR/partition-P.jsonl (see README, 'Scale-out').\n",
+        "process: state in DIR/partition-P, output in OUTPUT-DIR/partition-P.jsonl (see README, "
+        "'Scale-out').\n",
         out);
 }
 
 static int hexval(int c) {
-  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
 }
 
 /* s[0..n) with %XX decoded (as lua/sluice/kafka.lua does), malloc'd. */
@@ -90,7 +96,8 @@ static int parse_url(sl_group *g, const char *url, char *base, size_t baselen, c
   const char *slash = rest ? strchr(rest, '/') : NULL;
   const char *q = slash ? strchr(slash, '?') : NULL;
   if (!slash || slash == rest || (q ? q - slash - 1 : (long)strlen(slash + 1)) <= 0) {
-    fprintf(stderr, "sluice: group: --input %s: a group's input is kafka://HOST:PORT[,...]/TOPIC?group=G\n", url);
+    fprintf(stderr, "sluice: group: --input %s: a group's input is kafka://HOST:PORT[,...]/TOPIC?group=G\n",
+            url);
     return -1;
   }
   size_t blen = (size_t)((q ? q : slash + strlen(slash)) - url);
@@ -118,8 +125,8 @@ static int parse_url(sl_group *g, const char *url, char *base, size_t baselen, c
       }
       g->props = grown;
       if (!strcmp(name, "partitions")) {
-        fprintf(stderr, "sluice: group: --input %s: partitions= is not for a group (the group assigns them)\n",
-                url);
+        fprintf(stderr,
+                "sluice: group: --input %s: partitions= is not for a group (the group assigns them)\n", url);
         free(name), free(val);
         return -1;
       }
@@ -147,8 +154,9 @@ static int parse_url(sl_group *g, const char *url, char *base, size_t baselen, c
     return -1;
   }
   if (!g->group || !*g->group) {
-    fprintf(stderr, "sluice: group: --input %s: names no group (?group=G): the processes of one group share "
-                    "the topic's partitions\n",
+    fprintf(stderr,
+            "sluice: group: --input %s: names no group (?group=G): the processes of one group share "
+            "the topic's partitions\n",
             url);
     return -1;
   }
@@ -157,7 +165,8 @@ static int parse_url(sl_group *g, const char *url, char *base, size_t baselen, c
 
 /* The command line: SCRIPT first, our options, the rest for the children (checked as `sluice run` would
  * check them, so a typo is refused here, not by every child). 0, or 2 after saying why. */
-static int parse_args(sl_group *g, int argc, char **argv, char *base, size_t baselen, char *query, size_t qlen) {
+static int parse_args(sl_group *g, int argc, char **argv, char *base, size_t baselen, char *query,
+                      size_t qlen) {
   const char *url = NULL;
   if (argc < 1 || argv[0][0] == '-') {
     usage(stderr);
@@ -219,8 +228,9 @@ static int parse_args(sl_group *g, int argc, char **argv, char *base, size_t bas
   char host[256], why[512];
   int port = 0;
   if (o.metrics && !sl_metrics_parse_addr(o.metrics, host, sizeof host, &port, why, sizeof why) && port) {
-    fprintf(stderr, "sluice: group: --metrics %s: every partition's job serves its own metrics: use port 0 "
-                    "(each job's address is in its state dir's metrics.addr)\n",
+    fprintf(stderr,
+            "sluice: group: --metrics %s: every partition's job serves its own metrics: use port 0 "
+            "(each job's address is in its state dir's metrics.addr)\n",
             o.metrics);
     return 2;
   }
@@ -280,7 +290,8 @@ static void commit_offsets(sl_group *g, int only_stopping, int sync) {
     /* A coordinator in the middle of a rebalance refuses commits (the mock cluster does while members
      * rejoin): the partitions' next owner commits the same checkpoints' offsets, on its next round. */
     if (e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS)
-      sl_info("group '%s': offsets not committed during the rebalance (the next owner commits them)", g->group);
+      sl_info("group '%s': offsets not committed during the rebalance (the next owner commits them)",
+              g->group);
     else if (e)
       sl_warn("group: committing offsets to group '%s' failed: %s", g->group, rd_kafka_err2str(e));
     for (int i = 0; !e && i < l->cnt; i++)
@@ -365,25 +376,19 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
 }
 
 static rd_kafka_t *consumer(sl_group *g) {
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
   char why[512];
-  const char *name = "bootstrap.servers";
-  rd_kafka_conf_res_t rc = rd_kafka_conf_set(conf, name, g->brokers, why, sizeof why);
-  for (int i = 0; rc == RD_KAFKA_CONF_OK && i < g->nprops; i += 2)
-    rc = rd_kafka_conf_set(conf, name = g->props[i], g->props[i + 1], why, sizeof why);
-  static const char *const model[][2] = {
+  const sl_kafka_prop model[] = {
       {"enable.auto.commit", "false"}, /* commits are the children's checkpoints' */
       {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "latest"}, /* nothing is consumed: fetch as little as can be */
       {"enable.partition.eof", "false"},
+      {"group.id", g->group},
   };
-  for (size_t i = 0; rc == RD_KAFKA_CONF_OK && i < sizeof model / sizeof model[0]; i++)
-    rc = rd_kafka_conf_set(conf, name = model[i][0], model[i][1], why, sizeof why);
-  if (rc == RD_KAFKA_CONF_OK)
-    rc = rd_kafka_conf_set(conf, name = "group.id", g->group, why, sizeof why);
-  if (rc != RD_KAFKA_CONF_OK) {
-    fprintf(stderr, "sluice: group: librdkafka property '%s': %s\n", name, why);
-    rd_kafka_conf_destroy(conf);
+  const char *bad = NULL;
+  rd_kafka_conf_t *conf = sl_kafka_conf_new(g->brokers, g->props, g->nprops, model,
+                                            sizeof model / sizeof model[0], &bad, why, sizeof why);
+  if (!conf) {
+    fprintf(stderr, "sluice: group: librdkafka property '%s': %s\n", bad, why);
     return NULL;
   }
   rd_kafka_conf_set_log_cb(conf, sl_kafka_log_cb);
@@ -441,9 +446,10 @@ static void start_due(sl_group *g) {
     if (sl_state_dir_lock_probe(dir, &holder) == 1) {
       if (!c->locked_since) {
         c->locked_since = now;
-        sl_info("group: partition %d: its state dir is still locked by pid %ld (the previous owner finishing); "
-                "waiting up to %d s",
-                p, holder, SL_GROUP_LOCK_WAIT_MS / 1000);
+        sl_info(
+            "group: partition %d: its state dir is still locked by pid %ld (the previous owner finishing); "
+            "waiting up to %d s",
+            p, holder, SL_GROUP_LOCK_WAIT_MS / 1000);
       }
       c->next_start_ms = now + 200;
       if (now - c->locked_since < SL_GROUP_LOCK_WAIT_MS)

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "core/checkpoint_meta.h"
+#include "core/kafka_conf.h"
 #include "core/kafka_log.h"
 #include "core/kafka_record.h"
 #include "core/log.h"
@@ -53,17 +54,12 @@ static char *dup_or_null(const char *s, int *oom) {
 
 /* The brokers, then the user's librdkafka properties. NULL with err when one is refused. */
 static rd_kafka_conf_t *base_conf(const sl_kafka_sink *k, const sl_endpoint *ep, char *err, size_t errlen) {
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
   char why[512];
-  const char *name = "bootstrap.servers";
-  rd_kafka_conf_res_t rc = rd_kafka_conf_set(conf, name, ep->host, why, sizeof why);
-  for (int i = 0; rc == RD_KAFKA_CONF_OK && i < ep->noptions; i += 2)
-    rc = rd_kafka_conf_set(conf, name = ep->options[i], ep->options[i + 1], why, sizeof why);
-  if (rc != RD_KAFKA_CONF_OK) {
-    snprintf(err, errlen, "--output kafka:%s: librdkafka property '%s': %s", k->topic, name, why);
-    rd_kafka_conf_destroy(conf);
-    return NULL;
-  }
+  const char *bad = NULL;
+  rd_kafka_conf_t *conf =
+      sl_kafka_conf_new(ep->host, ep->options, ep->noptions, NULL, 0, &bad, why, sizeof why);
+  if (!conf)
+    snprintf(err, errlen, "--output kafka:%s: librdkafka property '%s': %s", k->topic, bad, why);
   return conf;
 }
 

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/kafka_conf.h"
 #include "core/kafka_log.h"
 #include "core/kafka_offsets.h"
 #include "core/log.h"
@@ -314,29 +315,22 @@ static void on_wake(uv_poll_t *h, int status, int events) {
  * librdkafka properties (which may override the first two kinds, not the model). 0, or -1 with err. */
 static rd_kafka_conf_t *configure(sl_kafka_source *k, char *err, size_t errlen) {
   const sl_endpoint *ep = &k->base.ep;
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
   char why[512];
-  const char *name = "bootstrap.servers";
   /* A group only names where offsets are committed for lag tools (a random one otherwise, as librdkafka
    * needs one to be a consumer; nothing is committed then). */
   char group[64];
   snprintf(group, sizeof group, "sluice-%ld", (long)getpid());
-  rd_kafka_conf_res_t rc = rd_kafka_conf_set(conf, name, ep->host, why, sizeof why);
-  for (int i = 0; rc == RD_KAFKA_CONF_OK && i < ep->noptions; i += 2)
-    rc = rd_kafka_conf_set(conf, name = ep->options[i], ep->options[i + 1], why, sizeof why);
-  static const char *const model[][2] = {
+  const sl_kafka_prop model[] = {
       {"enable.auto.commit", "false"},       /* commits follow complete checkpoints */
       {"enable.auto.offset.store", "false"}, /* what is committed is the checkpoint's offsets */
       {"auto.offset.reset", "error"},        /* a checkpoint's offset is never silently replaced */
-      {"enable.partition.eof", "false"},
+      {"enable.partition.eof", "false"},     {"group.id", ep->group ? ep->group : group},
   };
-  for (size_t i = 0; rc == RD_KAFKA_CONF_OK && i < sizeof model / sizeof model[0]; i++)
-    rc = rd_kafka_conf_set(conf, name = model[i][0], model[i][1], why, sizeof why);
-  if (rc == RD_KAFKA_CONF_OK)
-    rc = rd_kafka_conf_set(conf, name = "group.id", ep->group ? ep->group : group, why, sizeof why);
-  if (rc != RD_KAFKA_CONF_OK) {
-    snprintf(err, errlen, "%s: librdkafka property '%s': %s", k->base.in.name, name, why);
-    rd_kafka_conf_destroy(conf);
+  const char *bad = NULL;
+  rd_kafka_conf_t *conf = sl_kafka_conf_new(ep->host, ep->options, ep->noptions, model,
+                                            sizeof model / sizeof model[0], &bad, why, sizeof why);
+  if (!conf) {
+    snprintf(err, errlen, "%s: librdkafka property '%s': %s", k->base.in.name, bad, why);
     return NULL;
   }
   rd_kafka_conf_set_log_cb(conf, sl_kafka_log_cb);
@@ -620,11 +614,12 @@ static int close_consumer(sl_kafka_source *k) {
   }
   int closed = closing && rd_kafka_consumer_closed(k->rk);
   if (!closed)
-    sl_warn("%s: %s did not finish within %d s (librdkafka waits for the group coordinator); sluice exits "
-            "without it: the group's committed offsets may lag the checkpoint's, which are the ones a restart "
-            "resumes from",
-            k->base.in.name, committing ? "committing the final offsets to the group" : "closing the consumer",
-            CLOSE_TIMEOUT_MS / 1000);
+    sl_warn(
+        "%s: %s did not finish within %d s (librdkafka waits for the group coordinator); sluice exits "
+        "without it: the group's committed offsets may lag the checkpoint's, which are the ones a restart "
+        "resumes from",
+        k->base.in.name, committing ? "committing the final offsets to the group" : "closing the consumer",
+        CLOSE_TIMEOUT_MS / 1000);
   rd_kafka_queue_destroy(q);
   return closed ? 0 : -1;
 }
