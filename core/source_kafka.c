@@ -174,6 +174,7 @@ static void add_meta(sl_kafka_source *k, sl_kafka_part *p, const rd_kafka_messag
   sl_rec_meta *e = &p->metas[p->nmetas++];
   rd_kafka_timestamp_type_t type;
   e->topic = k->base.ep.topic;
+  e->key_bound = k->base.ep.partitions != NULL;
   e->partition = m->partition;
   e->offset = m->offset;
   e->timestamp = rd_kafka_message_timestamp(m, &type);

@@ -45,6 +45,7 @@ static const sl_ffi_layout layouts[] = {
     SL_LAYOUT_FIELD(sl_rec_meta, offset),
     SL_LAYOUT_FIELD(sl_rec_meta, timestamp),
     SL_LAYOUT_FIELD(sl_rec_meta, timestamp_type),
+    SL_LAYOUT_FIELD(sl_rec_meta, key_bound),
     SL_LAYOUT_STRUCT(sl_batch),
     SL_LAYOUT_FIELD(sl_batch, recs),
     SL_LAYOUT_FIELD(sl_batch, n),

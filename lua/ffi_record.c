@@ -2,6 +2,7 @@
 #include "lua/ffi_record.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int sl_rec_field(const sl_rec *r, const char *key, size_t klen, sl_json_field *out) {
   if (r->nfields <= SL_RECORD_INDEXED_FIELDS) {
@@ -100,12 +101,19 @@ int sl_key_group_of(const char *key, size_t len, unsigned max_parallelism) {
   return sl_key_group(key, len, (uint16_t)max_parallelism);
 }
 
+int sl_rec_key_fits_partition(const sl_rec *r, const char *key, size_t len) {
+  const sl_rec_meta *m = r->meta;
+  return !m || !m->key_bound || (m->key && m->key_len == len && (len == 0 || memcmp(m->key, key, len) == 0));
+}
+
 int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen) {
   const char *key;
   size_t len;
   int rc = sl_rec_field_key(r, field, flen, &key, &len);
   if (rc)
     return rc;
+  if (!sl_rec_key_fits_partition(r, key, len))
+    return 2;
   return sl_scope_set_key(s, key, len) == 0 ? 0 : -1;
 }
 

@@ -29,6 +29,9 @@ typedef struct sl_rec_meta {
   int64_t offset;
   int64_t timestamp;      /* epoch ms, or SL_REC_NO_TIMESTAMP */
   int32_t timestamp_type; /* 1: the producer's create time, 2: the broker's log-append time, 0: none */
+  /* 1: the record's state is kept apart by partition (its source reads some of the topic's partitions: a
+   * `sluice group` child), which is right only when the job keys it by its message key (key_by checks). */
+  int32_t key_bound;
 } sl_rec_meta;
 
 /* One input record: a JSON object line and the index of its top-level fields. Seen from Lua as the opaque

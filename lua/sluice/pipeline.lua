@@ -158,13 +158,26 @@ function builders.flat_map(op, nxt)
   end
 end
 
+-- A Kafka record read by a process that reads some of the topic's partitions (a `sluice group` child) has
+-- its state kept with its partition: right only when the job keys it by its message key, which the
+-- producer's partitioner placed in that one partition. Keyed by anything else, one key's state would be
+-- split over the partitions' processes: the job fails (sluice has no repartition topic yet).
+local function not_by_message_key(what)
+  fatal.raise(("key_by: %s is not the Kafka record's message key; a job that reads part of a topic's "
+    .. "partitions (sluice group) keeps each partition's state apart, which is right only when it keys records "
+    .. "by their message key (re-keying would need a repartition topic, which sluice does not have)"):format(what), 0)
+end
+
 function builders.key_by(op, nxt, env)
   local scope, field, fn, uid = op.scope, op.field, op.fn, op.uid
-  local set_key_from_value = function(k)
+  local set_key_from_value = function(k, rec)
     if k == nil then
       error(("key_by: the key function returned nil"), 0)
     end
     local s = type(k) == "string" and k or tostring(k)
+    if type(rec) == "cdata" and C.sl_rec_key_fits_partition(rec, s, #s) == 0 then
+      not_by_message_key("the key function's key")
+    end
     if C.sl_scope_set_key(scope, s, #s) ~= 0 then
       error(("key_by: key too long (%d bytes)"):format(#s), 0)
     end
@@ -174,7 +187,9 @@ function builders.key_by(op, nxt, env)
       M.current = uid
       if type(rec) == "cdata" then
         local rc = C.sl_scope_key_from_field(scope, rec, field, #field)
-        if rc ~= 0 then
+        if rc == 2 then
+          not_by_message_key(("field '%s'"):format(field))
+        elseif rc ~= 0 then
           error(rc > 0 and ("key_by: record has no field '%s'"):format(field) or "key_by: key too long", 0)
         end
       else
@@ -189,7 +204,7 @@ function builders.key_by(op, nxt, env)
   end
   return function(rec, fields)
     M.current = uid
-    set_key_from_value(fn(rec))
+    set_key_from_value(fn(rec), rec)
     return nxt(rec, fields)
   end
   -- env is unused here: scopes are made in M.compile so every keyed operator knows its scope.

@@ -65,7 +65,7 @@ static void packet_keeps_metadata(void **state) {
   for (int i = 0; i < N; i++) {
     int n = snprintf(line, sizeof line, "{\"pad\":\"%0120d\"}", i);
     int k = snprintf(key, sizeof key, "key-%d", i);
-    sl_rec_meta m = {"access", key, (uint32_t)k, i % 5, 1000 + i, 1555545600000 + i, 1};
+    sl_rec_meta m = {"access", key, (uint32_t)k, i % 5, 1000 + i, 1555545600000 + i, 1, i % 2};
     assert_int_equal(sl_packet_add(p, line, (size_t)n, (uint64_t)i, NULL, 0, -1, i % 3 ? &m : NULL), 0);
   }
   memset(key, 0, sizeof key); /* the packet holds its own copies */
@@ -81,6 +81,7 @@ static void packet_keeps_metadata(void **state) {
     assert_int_equal(m->partition, i % 5);
     assert_int_equal(m->offset, 1000 + i);
     assert_int_equal(m->timestamp, 1555545600000 + i);
+    assert_int_equal(m->key_bound, i % 2); /* the owner of the key checks it again (key_by) */
     assert_string_equal(m->topic, "access");
     assert_memory_equal(p->bytes + p->recs[i].off, "{\"pad\":", 7);
   }
