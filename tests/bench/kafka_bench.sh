@@ -10,23 +10,7 @@
 # messages per partition (older ones are deleted, as by retention), so N is bounded by PARTITIONS: a run
 # that cannot see all N records says so instead of waiting.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../.." && pwd)
-N=${1:-500000}
-ROUNDS=${2:-3}
-PARTS=${3:-64}
-BUILD=${BUILD:-$src/build}
-SLUICE=${SLUICE:-$BUILD/sluice}
-MOCK=${MOCK:-$BUILD/kafka-mock}
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-
-gen="$src/../shared/data/gen-records"
-if [ -x "$gen" ]; then
-  "$gen" access "$N" > "$work/access.log"
-else
-  luajit "$src/tests/data/gen_access.lua" "$N" 1 10000 > "$work/access.log"
-fi
+source "$(dirname "$0")/kafka_bench_lib.bash" "$@"
 "$MOCK" serve --brokers 1 --partitions "$PARTS" --topic access --lifetime 3600 > "$work/boot" &
 for _ in $(seq 200); do [ -s "$work/boot" ] && break; sleep 0.05; done
 boot=$(head -1 "$work/boot")
@@ -47,7 +31,7 @@ for r in $(seq "$ROUNDS"); do
     --output "$work/kafka.out" --checkpoint-interval 100 --quiet 2> /dev/null &
   pid=$!
   for i in $(seq 3000); do
-    [ "$(wc -l < "$work/kafka.out" 2> /dev/null || echo 0)" -ge "$N" ] && break
+    [ "$(wc -l 2> /dev/null < "$work/kafka.out" || echo 0)" -ge "$N" ] && break
     sleep 0.02
   done
   [ "$i" -lt 3000 ] || { echo "the job saw $(wc -l < "$work/kafka.out") of $N records in 60 s: more than the mock keeps per partition? (use more partitions)" >&2; exit 1; }

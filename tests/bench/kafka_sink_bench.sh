@@ -10,23 +10,7 @@
 # topic is read back (kafka-mock consume) after each run and must hold N records ending with the file run's
 # count per URL. Checkpoints every 1000 ms (the default).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../.." && pwd)
-N=${1:-500000}
-ROUNDS=${2:-3}
-PARTS=${3:-64}
-BUILD=${BUILD:-$src/build}
-SLUICE=${SLUICE:-$BUILD/sluice}
-MOCK=${MOCK:-$BUILD/kafka-mock}
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-
-gen="$src/../shared/data/gen-records"
-if [ -x "$gen" ]; then
-  "$gen" access "$N" > "$work/access.log"
-else
-  luajit "$src/tests/data/gen_access.lua" "$N" 1 10000 > "$work/access.log"
-fi
+source "$(dirname "$0")/kafka_bench_lib.bash" "$@"
 echo "input: $N records, $(du -m "$work/access.log" | cut -f1) MB"
 topics=""
 for i in $(seq $((2 * ROUNDS))); do topics="$topics --topic out$i"; done
