@@ -35,3 +35,16 @@ run_until() {
   lines_ge "$out" "$lines" || fail "the run on $state produced $(wc -l < "$out") of $lines records"
 }
 
+
+# expect_refused WHY ARGS...: `sluice run scripts/url_count.lua ARGS... --state-dir $WORK/refused` must stop
+# at start with exit status 2 and say WHY (a grep pattern); its log is $WORK/refused.log.
+expect_refused() {
+  local why=$1
+  shift
+  set +e
+  run_sluice run "$SCRIPTS/url_count.lua" "$@" --state-dir "$WORK/refused" 2> "$WORK/refused.log"
+  local rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || fail "$* exited with $rc, not 2: $(tail -3 "$WORK/refused.log")"
+  grep -q "$why" "$WORK/refused.log" || fail "$*: no '$why' in: $(tail -3 "$WORK/refused.log")"
+}
