@@ -580,9 +580,12 @@ static uint64_t now_ms(void) {
 static int close_consumer(sl_kafka_source *k) {
   const uint64_t deadline = now_ms() + CLOSE_TIMEOUT_MS;
   rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
-  if (!q)
+  if (!q) {
+    sl_warn("%s: no queue to close the consumer on (out of memory); sluice exits without closing it",
+            k->base.in.name);
     return -1;
-  int committing = 0, closing = 0;
+  }
+  int committing = 0, closing = 0, refused = 0;
   if (k->final_complete) {
     rd_kafka_resp_err_t e = rd_kafka_commit_queue(k->rk, k->barrier, q, on_commit, k);
     if (e)
@@ -593,8 +596,10 @@ static int close_consumer(sl_kafka_source *k) {
     if (!committing && !closing) {
       rd_kafka_error_t *e = rd_kafka_consumer_close_queue(k->rk, q);
       if (e) {
-        sl_warn("%s: closing the consumer: %s", k->base.in.name, rd_kafka_error_string(e));
+        sl_warn("%s: closing the consumer: %s; sluice exits without it", k->base.in.name,
+                rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
+        refused = 1;
         break;
       }
       closing = 1;
@@ -614,7 +619,7 @@ static int close_consumer(sl_kafka_source *k) {
     rd_kafka_event_destroy(ev);
   }
   int closed = closing && rd_kafka_consumer_closed(k->rk);
-  if (!closed)
+  if (!closed && !refused)
     sl_warn(
         "%s: %s did not finish within %d s (librdkafka waits for the group coordinator); sluice exits "
         "without it: the group's committed offsets may lag the checkpoint's, which are the ones a restart "
