@@ -38,12 +38,12 @@ static sl_kafka_sink *sink_of(const sl_output *o) {
   return o->sink_state;
 }
 
-/* Whether the user's options name librdkafka property `name`. */
-static int user_set(const sl_endpoint *ep, const char *name) {
-  for (int i = 0; i < ep->noptions; i += 2)
+/* The value the user's options give librdkafka property `name`, or NULL. */
+static const char *user_value(const sl_endpoint *ep, const char *name) {
+  for (int i = 0; i + 1 < ep->noptions; i += 2)
     if (!strcmp(ep->options[i], name))
-      return 1;
-  return 0;
+      return ep->options[i + 1];
+  return NULL;
 }
 
 static char *dup_or_null(const char *s, int *oom) {
@@ -70,9 +70,9 @@ static int model_conf(sl_kafka_sink *k, const sl_endpoint *ep, char *err, size_t
   snprintf(ms, sizeof ms, "%d", k->timeout_ms);
   const char *set[4][2] = {{"enable.idempotence", "true"}};
   int n = 1;
-  if (!user_set(ep, "message.timeout.ms"))
+  if (!user_value(ep, "message.timeout.ms"))
     set[n][0] = "message.timeout.ms", set[n++][1] = ms;
-  if (k->transactional && !user_set(ep, "transaction.timeout.ms") && k->timeout_ms > DEFAULT_TIMEOUT_MS)
+  if (k->transactional && !user_value(ep, "transaction.timeout.ms") && k->timeout_ms > DEFAULT_TIMEOUT_MS)
     set[n][0] = "transaction.timeout.ms", set[n++][1] = ms;
   if (k->transactional)
     set[n][0] = "transactional.id", set[n++][1] = k->txn_id;
@@ -87,11 +87,11 @@ static int model_conf(sl_kafka_sink *k, const sl_endpoint *ep, char *err, size_t
 /* The transactional id: the user's transactional.id, else one derived from the state dir and the topic. */
 static int choose_txn_id(sl_kafka_sink *k, const sl_endpoint *ep, const char *pending_dir, char *err,
                          size_t errlen) {
-  for (int i = 0; i < ep->noptions; i += 2)
-    if (!strcmp(ep->options[i], "transactional.id")) {
-      snprintf(k->txn_id, sizeof k->txn_id, "%s", ep->options[i + 1]);
-      return 0;
-    }
+  const char *user = user_value(ep, "transactional.id");
+  if (user) {
+    snprintf(k->txn_id, sizeof k->txn_id, "%s", user);
+    return 0;
+  }
   char *real = realpath(pending_dir, NULL);
   if (!real) {
     snprintf(err, errlen, "cannot resolve %s: %s", pending_dir, strerror(errno));
@@ -252,6 +252,23 @@ int sl_kafka_sink_produce(sl_kafka_sink *k, const char *line, size_t len, char *
   }
 }
 
+int sl_kafka_sink_produce_lines(sl_kafka_sink *k, const char *data, size_t len, uint64_t *records, char *err,
+                                size_t errlen) {
+  const char *p = data, *end = data + len;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *stop = nl ? nl : end;
+    if (stop > p) {
+      if (sl_kafka_sink_produce(k, p, (size_t)(stop - p), err, errlen))
+        return -1;
+      if (++*records % 4096 == 0)
+        rd_kafka_poll(k->rk, 0);
+    }
+    p = stop + 1;
+  }
+  return 0;
+}
+
 void sl_kafka_sink_free(sl_kafka_sink *k) {
   if (!k)
     return;
@@ -277,14 +294,9 @@ void sl_kafka_sink_free(sl_kafka_sink *k) {
 
 static int alo_write(sl_output *o, const sl_buf *buf, char *err, size_t errlen) {
   sl_kafka_sink *k = sink_of(o);
-  const char *p = buf->data, *end = buf->data + buf->len;
-  while (p < end) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *stop = nl ? nl : end;
-    if (stop > p && sl_kafka_sink_produce(k, p, (size_t)(stop - p), err, errlen))
-      return -1;
-    p = stop + 1;
-  }
+  uint64_t records = 0;
+  if (sl_kafka_sink_produce_lines(k, buf->data, buf->len, &records, err, errlen))
+    return -1;
   rd_kafka_poll(k->rk, 0); /* delivery reports of earlier records */
   return sl_kafka_sink_check(k, err, errlen);
 }

@@ -41,6 +41,10 @@ int sl_kafka_sink_start(sl_kafka_sink *k, char *err, size_t errlen);
 /* Produces one record line[0..len) (no newline), keyed when the sink has a key field; waits out a full
  * producer queue for up to the timeout. 0, or -1 with err. */
 int sl_kafka_sink_produce(sl_kafka_sink *k, const char *line, size_t len, char *err, size_t errlen);
+/* Produces each non-empty line of data (len bytes), serving delivery reports every 4096 records; *records
+ * counts them. 0, or -1 with err. */
+int sl_kafka_sink_produce_lines(sl_kafka_sink *k, const char *data, size_t len, uint64_t *records, char *err,
+                                size_t errlen);
 /* What went wrong with delivery so far (an undelivered message or a fatal error): 0, or -1 with err. */
 int sl_kafka_sink_check(sl_kafka_sink *k, char *err, size_t errlen);
 /* Frees the sink (the producer first: its callbacks use k). */

@@ -73,18 +73,7 @@ static int produce_part(sl_kafka_sink *k, const char *pending_dir, uint64_t id, 
     snprintf(err, errlen, "cannot map pending output %s: %s", path, strerror(errno));
     return -1;
   }
-  int rc = 0;
-  const char *p = data, *end = data + st.st_size;
-  while (p < end && rc == 0) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *stop = nl ? nl : end;
-    if (stop > p) {
-      rc = sl_kafka_sink_produce(k, p, (size_t)(stop - p), err, errlen);
-      if (++*records % 4096 == 0)
-        rd_kafka_poll(k->rk, 0);
-    }
-    p = stop + 1;
-  }
+  int rc = sl_kafka_sink_produce_lines(k, data, (size_t)st.st_size, records, err, errlen);
   munmap(data, (size_t)st.st_size);
   return rc;
 }
