@@ -1,6 +1,7 @@
 /* kafka_offsets.c — a Kafka source's per-partition offsets in a checkpoint (see kafka_offsets.h). */
 #include "core/kafka_offsets.h"
 
+#include "core/source.h"
 #include "core/state_inspect.h"
 
 #include <inttypes.h>
@@ -55,10 +56,13 @@ static int print_value(const char *key, const char *val, size_t len, FILE *out, 
   }
   if (rc == 0) {
     fprintf(out, "    %s next offsets:", key + strlen(SL_KAFKA_META_PREFIX) - strlen("kafka:"));
+    int printed = 0;
     for (int p = 0; p < n; p++)
       if (next[p] != SL_KAFKA_NO_OFFSET)
-        fprintf(out, " %d:%" PRId64, p, next[p]);
-    fputc('\n', out);
+        printed += fprintf(out, " %d:%" PRId64, p, next[p]) > 0;
+    /* A checkpoint taken before the first message: a restore of it reads every partition from its start
+     * (or from its end with start=latest), as a first run does. */
+    fputs(printed ? "\n" : " none, no message read yet\n", out);
   } else {
     snprintf(err, errlen, "the checkpoint's Kafka offsets ('%s') are malformed", key);
   }
@@ -73,12 +77,15 @@ int sl_kafka_offsets_list(const char *dir, FILE *out, char *err, size_t errlen) 
   int rc = 0;
   size_t plen = strlen(SL_KAFKA_META_PREFIX);
   /* A parallel job's subtasks each hold the key; only the one that read the topic holds offsets, the
-   * others the mark of a source read elsewhere (core/source.h), which is one byte. */
+   * others the mark of a source read elsewhere (core/source.h); an empty value is a checkpoint taken
+   * before the first message. */
   for (unsigned t = 0; t < s.ntasks && !rc; t++)
     for (size_t i = 0; i < s.tasks[t].n && !rc; i++) {
       const sl_insp_rec *r = &s.tasks[t].recs[i];
       char key[512];
-      if (r->kl <= plen || r->kl >= sizeof key || memcmp(r->k, SL_KAFKA_META_PREFIX, plen) || r->vl <= 1)
+      if (r->kl <= plen || r->kl >= sizeof key || memcmp(r->k, SL_KAFKA_META_PREFIX, plen) ||
+          (r->vl == strlen(SL_SOURCE_READ_ELSEWHERE) &&
+           !memcmp((const char *)r->k + r->kl, SL_SOURCE_READ_ELSEWHERE, r->vl)))
         continue;
       memcpy(key, r->k, r->kl);
       key[r->kl] = '\0';

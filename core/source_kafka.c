@@ -309,7 +309,11 @@ static void on_wake(uv_poll_t *h, int status, int events) {
   }
   while (read(k->wake[0], buf, sizeof buf) > 0)
     ;
-  drain(k);
+  /* The turn is the idle handle's, not this callback's: libuv runs idle callbacks before polling, so a
+   * drain here as well would take two turns in one loop iteration, and the timers (checkpoints, metrics)
+   * would wait for both. */
+  if (uv_idle_start(&k->idle, on_idle))
+    sl_runtime_fail(k->base.in.rt, "%s: cannot poll its queue", k->base.in.name);
 }
 
 /* The consumer's configuration: the job's brokers and group, what sluice's model needs, then the user's

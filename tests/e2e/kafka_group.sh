@@ -121,7 +121,7 @@ mkdir -p "$WORK/ga-chk" "$WORK/ga-out"
   --state-dir "$WORK/ga-chk/partition-3" --output "$WORK/ga-out/partition-3.jsonl" --checkpoint-interval 100 \
   2> "$WORK/prev3.log" &
 prev=$!
-wait_for "the run on partition 3" grep -q "info: running" "$WORK/prev3.log"
+wait_running $prev "$WORK/prev3.log"
 start_group A ga "$SCRIPTS/url_count.lua"
 wait_long 60 "the wait for partition 3's lock" grep -q "partition 3: its state dir is still locked by pid $prev" "$WORK/A.log"
 sleep 1

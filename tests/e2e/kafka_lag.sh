@@ -7,7 +7,8 @@
 #   and records_lag_max are 0, and more records produced while it runs are read the same way;
 # - after a stop, `sluice checkpoints` shows every complete checkpoint's offsets, the last one's equal to
 #   the mock's high watermarks; at --parallelism 2 (a rescaled restart, one subtask reads the topic) the
-#   samples carry the subtask and each checkpoint lists the topic's offsets once.
+#   samples carry the subtask and each checkpoint lists the topic's offsets once;
+# - a checkpoint taken before the first message lists none.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/kafka_lib.bash"
 command -v curl >/dev/null || { echo "curl is missing"; exit 77; }
@@ -111,4 +112,16 @@ grep -q "complete (2 subtasks)" "$WORK/chk2" || fail "no parallel checkpoint lis
   fail "parallel: not one offsets line per complete checkpoint: $(cat "$WORK/chk2")"
 [ "$(grep 'kafka:access next offsets:' "$WORK/chk2" | tail -1)" = "$want" ] ||
   fail "parallel: the last checkpoint's offsets, not '$want': $(cat "$WORK/chk2")"
+# A checkpoint taken before the first message says so (a restore of it reads as a first run does): a job
+# with start=latest that nothing is produced for.
+"$SLUICE" run "$SCRIPTS/url_count.lua" --input "kafka://$BOOT/access?start=latest" --state-dir "$WORK/st0" \
+  --output "$WORK/out0" --checkpoint-interval 100 --log-level debug 2> "$WORK/run0.log" &
+pid=$!
+wait_running $pid "$WORK/run0.log"
+wait_for "a checkpoint" grep -q "checkpoint 1 complete" "$WORK/run0.log"
+kill -TERM $pid
+wait $pid || fail "the start=latest job exited with $?: $(tail -3 "$WORK/run0.log")"
+"$SLUICE" checkpoints "$WORK/st0" > "$WORK/chk0" || fail "sluice checkpoints failed"
+[ "$(grep -c 'kafka:access next offsets: none, no message read yet$' "$WORK/chk0")" = \
+  "$(grep -c complete "$WORK/chk0")" ] || fail "a checkpoint before the first message: $(cat "$WORK/chk0")"
 echo "kafka lag: per-partition offsets, ends and lag exact in /metrics, status and checkpoints ($((N1 + N2 + N3)) records, parallelism 1 then 2)"

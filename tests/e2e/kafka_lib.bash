@@ -12,6 +12,18 @@ start_mock() {
   BOOT=$(head -1 "$WORK/boot")
 }
 
+# wait_running PID LOG: waits until the job says it runs (its signal handlers are installed by then, so
+# nothing stops it before), for up to 60 s: a restore that rescales takes its time under ASan on a loaded
+# machine. A job that exits first fails the test with its last words.
+wait_running() {
+  for _ in $(seq 6000); do
+    grep -q "info: running" "$2" && return 0
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.01
+  done
+  grep -q "info: running" "$2" || fail "the job did not start: $(tail -3 "$2")"
+}
+
 # run_until STATE OUT LINES SCRIPT [ARGS...]: runs the job on the topic until OUT has LINES lines (the file
 # sink commits at checkpoints) or 60 s passed, then stops it with SIGTERM; it must exit 0. (Not under
 # timeout(1): that would stand between the signal and sluice.) The input is $URL, after $BEFORE_URL if set.
@@ -22,8 +34,7 @@ run_until() {
   "$SLUICE" run "$script" ${BEFORE_URL:+--input "$BEFORE_URL"} --input "$URL" --state-dir "$state" --output "$out" \
     --checkpoint-interval 100 "$@" 2> "$WORK/run.log" &
   local pid=$!
-  # Up (its signal handlers are, once it says it runs) before anything can stop it.
-  wait_for "the job to start" grep -q "info: running" "$WORK/run.log"
+  wait_running "$pid" "$WORK/run.log"
   for _ in $(seq 1200); do
     lines_ge "$out" "$lines" && break
     kill -0 "$pid" 2>/dev/null || break

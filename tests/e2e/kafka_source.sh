@@ -116,7 +116,7 @@ grep -q '1 rejected' "$WORK/run.log" || fail "not exactly one record rejected: $
 "$SLUICE" run "$SCRIPTS/url_count.lua" --input "kafka://$BOOT/lines?start=latest" --state-dir "$WORK/state7" \
   --output "$WORK/out7" --checkpoint-interval 100 2> "$WORK/log7" &
 pid=$!
-wait_for "the start=latest job to start" grep -q "info: running" "$WORK/log7"
+wait_running $pid "$WORK/log7"
 sleep 2 # its partitions' end offsets are resolved by then (the mock answers in ms)
 printf '%s\n' '{"url":"/late"}' | "$MOCK" produce "$BOOT" lines || fail "producing failed"
 wait_for "the late record" lines_ge "$WORK/out7" 1
