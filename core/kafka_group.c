@@ -10,13 +10,14 @@
  * thread, which lives as long as the process). */
 #include "core/kafka_group.h"
 
-#include "core/checkpoint_meta.h"
 #include "core/cli.h"
+#include "core/kafka_close.h"
 #include "core/kafka_conf.h"
 #include "core/kafka_log.h"
 #include "core/log.h"
 #include "core/metrics_listen.h"
 #include "core/state_dir_lock.h"
+#include "state/state_clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -406,7 +407,7 @@ static rd_kafka_t *consumer(sl_group *g) {
 /* A child that exited by itself: restarted after a backoff, or the supervisor fails (kafka_group.h). */
 static void child_exited(sl_group *g, sl_group_child *c) {
   char why[32];
-  uint64_t now = sl_now_ms();
+  uint64_t now = sl_monotonic_ms();
   if (now - c->started_ms >= SL_GROUP_HEALTHY_MS)
     c->failures = 0;
   c->failures++;
@@ -428,7 +429,7 @@ static void child_exited(sl_group *g, sl_group_child *c) {
 
 /* Starts the children of assigned partitions that are due, once their state dirs are free. */
 static void start_due(sl_group *g) {
-  uint64_t now = sl_now_ms();
+  uint64_t now = sl_monotonic_ms();
   for (int p = 0; p < g->nchildren && !g->failed; p++) {
     sl_group_child *c = &g->children[p];
     char dir[4200];
@@ -488,36 +489,27 @@ static int leave(sl_group *g) {
   return bad;
 }
 
-/* Closes the consumer, which leaves the group, within CLOSE_TIMEOUT_MS: its rebalance events (the revoke
- * finds no child running) come on a queue of our own, served here. 0 when it closed (it may be destroyed),
- * -1 when it did not in time (the handle is then left to the process's exit: destroying it would wait as
- * long). */
+/* A rebalance while the consumer closes (the revoke finds no child running). */
+static void on_close_event(rd_kafka_event_t *ev, void *opaque) {
+  sl_group *g = opaque;
+  if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+    on_rebalance(g->rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), g);
+}
+
+/* Closes the consumer, which leaves the group, within CLOSE_TIMEOUT_MS (core/kafka_close.h). 0 when it
+ * closed (it may be destroyed), -1 when not (the handle is then left to the process's exit). */
 static int close_consumer(sl_group *g) {
-  const uint64_t deadline = sl_now_ms() + CLOSE_TIMEOUT_MS;
-  rd_kafka_queue_t *q = rd_kafka_queue_new(g->rk);
-  rd_kafka_error_t *e = q ? rd_kafka_consumer_close_queue(g->rk, q) : NULL;
-  if (!q || e) {
-    sl_warn("group '%s': leaving the group: %s", g->group, e ? rd_kafka_error_string(e) : "out of memory");
-    if (e)
-      rd_kafka_error_destroy(e);
-    if (q)
-      rd_kafka_queue_destroy(q);
-    return -1;
-  }
-  while (!rd_kafka_consumer_closed(g->rk) && sl_now_ms() < deadline) {
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, POLL_MS);
-    if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
-      on_rebalance(g->rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), g);
-    if (ev)
-      rd_kafka_event_destroy(ev);
-  }
-  int closed = rd_kafka_consumer_closed(g->rk);
-  if (!closed)
+  rd_kafka_resp_err_t commit_err;
+  char why[512] = "";
+  sl_kafka_close_result r =
+      sl_kafka_consumer_close(g->rk, NULL, CLOSE_TIMEOUT_MS, on_close_event, g, &commit_err, why, sizeof why);
+  if (r == SL_KAFKA_CLOSE_NO_QUEUE || r == SL_KAFKA_CLOSE_REFUSED)
+    sl_warn("group '%s': leaving the group: %s", g->group, r == SL_KAFKA_CLOSE_REFUSED ? why : "out of memory");
+  else if (r != SL_KAFKA_CLOSED)
     sl_warn("group '%s': leaving the group did not finish within %d s (librdkafka waits for the group "
             "coordinator); the other members get this process's partitions after the session timeout",
             g->group, CLOSE_TIMEOUT_MS / 1000);
-  rd_kafka_queue_destroy(q);
-  return closed ? 0 : -1;
+  return r == SL_KAFKA_CLOSED ? 0 : -1;
 }
 
 /* A consumer that did not close in time: its threads run until the process exits. */
@@ -580,9 +572,9 @@ int sl_group_command(int argc, char **argv) {
       rd_kafka_message_destroy(m); /* fetched before its partition's pause took hold: the child reads it */
     reap(&g);
     start_due(&g);
-    if (sl_now_ms() - g.last_commit_ms >= COMMIT_EVERY_MS) {
+    if (sl_monotonic_ms() - g.last_commit_ms >= COMMIT_EVERY_MS) {
       commit_offsets(&g, 0, 0);
-      g.last_commit_ms = sl_now_ms();
+      g.last_commit_ms = sl_monotonic_ms();
     }
   }
   int bad = leave(&g);

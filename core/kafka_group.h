@@ -39,7 +39,7 @@ typedef struct sl_group_child {
   int assigned;           /* the group assigns this partition to this process now */
   int stopping;           /* the supervisor sent SIGTERM: its exit is expected */
   int failures;           /* exits on its own since it last ran long enough */
-  uint64_t started_ms;    /* when the running child was started */
+  uint64_t started_ms;    /* when the running child was started (sl_monotonic_ms) */
   uint64_t next_start_ms; /* not before (a restart's backoff, or a locked state dir's retry) */
   uint64_t locked_since;  /* when its state dir was first found locked by another process (0: it was not) */
   uint64_t committed_chk; /* the checkpoint whose offset was last committed to the group (0: none) */

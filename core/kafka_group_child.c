@@ -2,8 +2,8 @@
  * kafka_group.h): each is this same binary running `sluice run` on one partition's state dir. */
 #include "core/kafka_group.h"
 
-#include "core/checkpoint_meta.h"
 #include "core/log.h"
+#include "state/state_clock.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -82,7 +82,7 @@ int sl_group_child_start(sl_group_child *c, const sl_group_spec *s) {
   }
   c->pid = pid;
   c->stopping = 0;
-  c->started_ms = sl_now_ms();
+  c->started_ms = sl_monotonic_ms();
   sl_info("group: partition %d: started its job (pid %ld) on %s", c->partition, (long)pid, state);
   return 0;
 }
@@ -120,7 +120,7 @@ int sl_group_children_stop(sl_group_child *cs, int n) {
       kill(cs[i].pid, SIGTERM);
       left++;
     }
-  const uint64_t deadline = sl_now_ms() + SL_GROUP_STOP_WAIT_MS;
+  const uint64_t deadline = sl_monotonic_ms() + SL_GROUP_STOP_WAIT_MS;
   int killed = 0;
   while (left > 0) {
     for (int i = 0; i < n; i++) {
@@ -136,7 +136,7 @@ int sl_group_children_stop(sl_group_child *cs, int n) {
         sl_info("group: partition %d: its job stopped", cs[i].partition);
       }
     }
-    if (left > 0 && !killed && sl_now_ms() >= deadline) {
+    if (left > 0 && !killed && sl_monotonic_ms() >= deadline) {
       /* Its state is then its last complete checkpoint's: nothing is lost, the next owner reads from there. */
       for (int i = 0; i < n; i++)
         if (cs[i].stopping && cs[i].pid > 0) {

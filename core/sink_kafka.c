@@ -31,6 +31,7 @@
 #include "core/kafka_record.h"
 #include "core/log.h"
 #include "state/file_modes.h"
+#include "state/state_clock.h"
 
 #define DEFAULT_TIMEOUT_MS 60000
 
@@ -236,7 +237,7 @@ int sl_kafka_sink_produce(sl_kafka_sink *k, const char *line, size_t len, char *
     }
     /* librdkafka's queue is full (queue.buffering.max.messages/kbytes): the brokers take records slower
      * than the job makes them. Wait for room, which is the backpressure, but not forever. */
-    uint64_t now = sl_now_ms();
+    uint64_t now = sl_monotonic_ms();
     if (!deadline)
       deadline = now + (uint64_t)k->timeout_ms;
     else if (now >= deadline) {

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/kafka_close.h"
 #include "core/kafka_conf.h"
 #include "core/kafka_log.h"
 #include "core/kafka_offsets.h"
@@ -573,65 +574,31 @@ static void kafka_checkpoint_complete(sl_source *s) {
   k->barrier = NULL;
 }
 
-static uint64_t now_ms(void) {
-  return uv_hrtime() / 1000000;
-}
-
 /* Commits the final checkpoint's offsets (when it completed and a group is named), then closes the
- * consumer, both within CLOSE_TIMEOUT_MS. Returns 0 when the consumer closed (it may be destroyed), -1 when
- * it did not in time: the handle is then left to the process's exit, since rd_kafka_destroy would wait as
- * long as the close. Nothing of the job's outcome depends on either: the checkpoint is complete. */
+ * consumer, both within CLOSE_TIMEOUT_MS (core/kafka_close.h). Returns 0 when the consumer closed (it may be
+ * destroyed), -1 when it did not: the handle is then left to the process's exit. Nothing of the job's
+ * outcome depends on either: the checkpoint is complete. */
 static int close_consumer(sl_kafka_source *k) {
-  const uint64_t deadline = now_ms() + CLOSE_TIMEOUT_MS;
-  rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
-  if (!q) {
+  rd_kafka_resp_err_t commit_err;
+  char why[512] = "";
+  sl_kafka_close_result r = sl_kafka_consumer_close(k->rk, k->final_complete ? k->barrier : NULL,
+                                                    CLOSE_TIMEOUT_MS, NULL, NULL, &commit_err, why, sizeof why);
+  if (commit_err)
+    on_commit(k->rk, commit_err, NULL, k);
+  if (r == SL_KAFKA_CLOSE_NO_QUEUE)
     sl_warn("%s: no queue to close the consumer on (out of memory); sluice exits without closing it",
             k->base.in.name);
-    return -1;
-  }
-  int committing = 0, closing = 0, refused = 0;
-  if (k->final_complete) {
-    rd_kafka_resp_err_t e = rd_kafka_commit_queue(k->rk, k->barrier, q, on_commit, k);
-    if (e)
-      on_commit(k->rk, e, k->barrier, k);
-    committing = !e;
-  }
-  for (;;) {
-    if (!committing && !closing) {
-      rd_kafka_error_t *e = rd_kafka_consumer_close_queue(k->rk, q);
-      if (e) {
-        sl_warn("%s: closing the consumer: %s; sluice exits without it", k->base.in.name,
-                rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        refused = 1;
-        break;
-      }
-      closing = 1;
-    }
-    if (closing && rd_kafka_consumer_closed(k->rk))
-      break;
-    uint64_t now = now_ms();
-    if (now >= deadline)
-      break;
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)(deadline - now < 100 ? deadline - now : 100));
-    if (!ev)
-      continue;
-    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
-      committing = 0;
-      on_commit(k->rk, rd_kafka_event_error(ev), NULL, k);
-    }
-    rd_kafka_event_destroy(ev);
-  }
-  int closed = closing && rd_kafka_consumer_closed(k->rk);
-  if (!closed && !refused)
+  else if (r == SL_KAFKA_CLOSE_REFUSED)
+    sl_warn("%s: closing the consumer: %s; sluice exits without it", k->base.in.name, why);
+  else if (r != SL_KAFKA_CLOSED)
     sl_warn(
         "%s: %s did not finish within %d s (librdkafka waits for the group coordinator); sluice exits "
         "without it: the group's committed offsets may lag the checkpoint's, which are the ones a restart "
         "resumes from",
-        k->base.in.name, committing ? "committing the final offsets to the group" : "closing the consumer",
+        k->base.in.name,
+        r == SL_KAFKA_CLOSE_COMMIT_LATE ? "committing the final offsets to the group" : "closing the consumer",
         CLOSE_TIMEOUT_MS / 1000);
-  rd_kafka_queue_destroy(q);
-  return closed ? 0 : -1;
+  return r == SL_KAFKA_CLOSED ? 0 : -1;
 }
 
 static void kafka_close(sl_source *s) {

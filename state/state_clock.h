@@ -19,6 +19,10 @@ typedef struct sl_clock {
 /* The time of c (NULL or a zeroed clock read the system's wall clock), in ms. */
 int64_t sl_clock_now(const sl_clock *c);
 
+/* Milliseconds on CLOCK_MONOTONIC, from an arbitrary start: for deadlines, timeouts and backoffs, which a
+ * step of the wall clock (NTP, a person with `date`) must neither stretch nor cut short. */
+uint64_t sl_monotonic_ms(void);
+
 /* A clock function for tests: arg points at an int64_t holding the time in ms. */
 int64_t sl_clock_manual(void *arg);
 

@@ -1,0 +1,33 @@
+/* kafka_close.h — closing a Kafka consumer (the source's, `sluice group`'s member) within a bound.
+ *
+ * librdkafka bounds a consumer's close only by session.timeout.ms (45 s by default) when it waits for the
+ * group coordinator, and rd_kafka_destroy of a consumer that did not close waits as long. Nothing of a job's
+ * outcome waits on either (its checkpoint is complete, the group's offsets are for lag tools), so sluice
+ * gives them a bound and, past it, leaves the handle to the process's exit. */
+#ifndef SLUICE_KAFKA_CLOSE_H
+#define SLUICE_KAFKA_CLOSE_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+typedef enum sl_kafka_close_result {
+  SL_KAFKA_CLOSED = 0,         /* closed: the handle may be destroyed */
+  SL_KAFKA_CLOSE_NO_QUEUE,     /* no queue to close it on (out of memory) */
+  SL_KAFKA_CLOSE_REFUSED,      /* librdkafka refused the close: why says why */
+  SL_KAFKA_CLOSE_COMMIT_LATE,  /* the commit did not finish in time (the close was not begun) */
+  SL_KAFKA_CLOSE_LATE,         /* the close did not finish in time */
+} sl_kafka_close_result;
+
+/* Each event on the close's queue, before sl_kafka_consumer_close destroys it: a rebalance, which the caller
+ * must answer (the close revokes its partitions). */
+typedef void (*sl_kafka_close_event_fn)(rd_kafka_event_t *ev, void *opaque);
+
+/* Commits `offsets` (when not NULL) to the group, then closes the consumer, both within timeout_ms on the
+ * monotonic clock; on_event (may be NULL) sees every event meanwhile. *commit_err gets the commit's outcome
+ * (RD_KAFKA_RESP_ERR_NO_ERROR until it is known). Unless it returns SL_KAFKA_CLOSED the handle must not be
+ * destroyed, only kept reachable until exit. */
+sl_kafka_close_result sl_kafka_consumer_close(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets,
+                                              int timeout_ms, sl_kafka_close_event_fn on_event, void *opaque,
+                                              rd_kafka_resp_err_t *commit_err, char *why, size_t whylen);
+
+#endif
