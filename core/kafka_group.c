@@ -512,8 +512,6 @@ static int close_consumer(sl_group *g) {
   return r == SL_KAFKA_CLOSED ? 0 : -1;
 }
 
-/* A consumer that did not close in time: its threads run until the process exits. */
-static rd_kafka_t *left_to_exit;
 
 static int make_dir(const char *what, const char *dir, mode_t mode) {
   if (mkdir(dir, mode) && errno != EEXIST) {
@@ -578,10 +576,7 @@ int sl_group_command(int argc, char **argv) {
     }
   }
   int bad = leave(&g);
-  if (close_consumer(&g) == 0)
-    rd_kafka_destroy(g.rk);
-  else
-    left_to_exit = g.rk; /* reachable, so a leak checker does not count what the process exit reclaims */
+  sl_kafka_end(g.rk, close_consumer(&g) == 0, CLOSE_TIMEOUT_MS, "group");
   free_group(&g);
   if (bad)
     sl_error("group: %d partitions' jobs did not stop cleanly", bad);

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "core/checkpoint_meta.h"
+#include "core/kafka_close.h"
 #include "core/kafka_conf.h"
 #include "core/kafka_log.h"
 #include "core/kafka_record.h"
@@ -34,6 +35,8 @@
 #include "state/state_clock.h"
 
 #define DEFAULT_TIMEOUT_MS 60000
+/* How long the producer's destroy may take once its records are purged (core/kafka_close.h). */
+#define SINK_END_TIMEOUT_MS 10000
 
 static sl_kafka_sink *sink_of(const sl_output *o) {
   return o->sink_state;
@@ -280,7 +283,9 @@ void sl_kafka_sink_free(sl_kafka_sink *k) {
     rd_kafka_poll(k->rk, 0);
     if (k->rkt)
       rd_kafka_topic_destroy(k->rkt);
-    rd_kafka_destroy(k->rk);
+    char who[300];
+    snprintf(who, sizeof who, "kafka sink %s", k->topic);
+    sl_kafka_end(k->rk, 1, SINK_END_TIMEOUT_MS, who);
   }
   if (k->base)
     rd_kafka_conf_destroy(k->base);

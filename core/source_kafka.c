@@ -611,9 +611,6 @@ static void kafka_close(sl_source *s) {
   uv_close((uv_handle_t *)&k->idle, NULL);
 }
 
-/* A consumer that did not close in time (close_consumer): its threads run until the process exits. */
-static rd_kafka_t *left_to_exit;
-
 /* After the final checkpoint (the consumer is still there for its commit). */
 static void kafka_release(sl_source *s) {
   sl_kafka_source *k = kafka_src(s);
@@ -621,10 +618,8 @@ static void kafka_release(sl_source *s) {
     rd_kafka_queue_io_event_enable(k->queue, -1, NULL, 0);
     rd_kafka_queue_destroy(k->queue);
   }
-  if (k->rk && close_consumer(k) == 0)
-    rd_kafka_destroy(k->rk);
-  else if (k->rk)
-    left_to_exit = k->rk; /* reachable, so a leak checker does not count what the process exit reclaims */
+  if (k->rk)
+    sl_kafka_end(k->rk, close_consumer(k) == 0, CLOSE_TIMEOUT_MS, k->base.in.name);
   if (k->barrier)
     rd_kafka_topic_partition_list_destroy(k->barrier);
   for (int i = 0; i < 2; i++)
