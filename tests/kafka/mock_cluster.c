@@ -6,7 +6,7 @@
 /*
  *   kafka-mock serve [--brokers K] [--topic T]... [--partitions P] [--control FIFO] [--lifetime S]
  *       Starts K brokers (default 1) with topic T (default access; --topic may repeat, up to 16 topics), each
- *       of P partitions (default 8; replication min(K, 3)), prints the
+ *       of P partitions (default 8; replication min(K, 3); partition p led by broker p % K + 1), prints the
  *       bootstrap address as one line on stdout, and runs until SIGTERM or SIGINT (or for S seconds at most,
  *       so that a test killed before its cleanup leaves nothing running for long). Commands, one a line, read
  *       from FIFO while it runs (each is acknowledged with "ok: LINE" or "error: ..." on stderr):
@@ -213,6 +213,12 @@ static int serve(int argc, char **argv) {
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, topics[t], partitions, brokers < 3 ? brokers : 3);
     if (e)
       die("cannot create the topic: %s", rd_kafka_err2str(e));
+    /* librdkafka's mock picks each partition's leader at random among its replicas: with 3 brokers and 8
+     * partitions, one broker leads none about once in 25 starts, and a test that takes it down sees every
+     * partition read. Partition P is led by broker P % K + 1 instead. */
+    for (int p = 0; p < partitions && brokers > 1; p++)
+      if ((e = rd_kafka_mock_partition_set_leader(mc, topics[t], p, p % brokers + 1)))
+        die("cannot set a partition's leader: %s", rd_kafka_err2str(e));
   }
   /* O_RDWR: the FIFO then never reports end of file when a writer closes it. */
   int fd = control ? open(control, O_RDWR | O_NONBLOCK | O_CLOEXEC) : -1;
