@@ -8,8 +8,10 @@
 # Prints each run's wall time and CPU time (user + sys of the process and its threads), then the medians and
 # the best of each, and the ratio distinct / zipf of both. The best matters: today a run of either input
 # sometimes takes about 4x its usual CPU time, nearly all of it in LuaJIT's interpreter rather than in
-# compiled traces (seen on both inputs, with and without ASLR), which makes medians of a few rounds noise. Every run's output is checked: one record out per record in, and for
-# the distinct input one count of 1 per record. CACHE_MB (default: sluice's default) is --state-cache-mb;
+# compiled traces (seen on both inputs, with and without ASLR), which makes medians of a few rounds noise.
+# (Another evening the spread was the machine's own: jit.p showed 58-71 % compiled code in runs of
+# 0.58-0.99 s, and a plain LuaJIT loop varied 1.26-1.77 s.) Every run's output is checked: one record out
+# per record in, and for the distinct input one count of 1 per record. CACHE_MB (default: sluice's default) is --state-cache-mb;
 # SLUICE=path picks the binary (default build/sluice).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
