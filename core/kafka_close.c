@@ -142,5 +142,6 @@ void sl_kafka_end(rd_kafka_t *rk, int closed, int timeout_ms, const char *who) {
   pthread_detach(t);
   leave_to_exit(rk);
   sl_warn("%s: librdkafka's handle did not shut down within %d s (its destroy waits for its threads); sluice "
-          "exits without waiting longer", who, timeout_ms / 1000);
+          "exits without waiting longer",
+          who, timeout_ms / 1000);
 }

@@ -11,11 +11,11 @@
 #include <stddef.h>
 
 typedef enum sl_kafka_close_result {
-  SL_KAFKA_CLOSED = 0,         /* closed: the handle may be destroyed */
-  SL_KAFKA_CLOSE_NO_QUEUE,     /* no queue to close it on (out of memory) */
-  SL_KAFKA_CLOSE_REFUSED,      /* librdkafka refused the close: why says why */
-  SL_KAFKA_CLOSE_COMMIT_LATE,  /* the commit did not finish in time (the close was not begun) */
-  SL_KAFKA_CLOSE_LATE,         /* the close did not finish in time */
+  SL_KAFKA_CLOSED = 0,        /* closed: the handle may be destroyed */
+  SL_KAFKA_CLOSE_NO_QUEUE,    /* no queue to close it on (out of memory) */
+  SL_KAFKA_CLOSE_REFUSED,     /* librdkafka refused the close: why says why */
+  SL_KAFKA_CLOSE_COMMIT_LATE, /* the commit did not finish in time (the close was not begun) */
+  SL_KAFKA_CLOSE_LATE,        /* the close did not finish in time */
 } sl_kafka_close_result;
 
 /* Each event on the close's queue, before sl_kafka_consumer_close destroys it: a rebalance, which the caller

@@ -504,14 +504,14 @@ static int close_consumer(sl_group *g) {
   sl_kafka_close_result r =
       sl_kafka_consumer_close(g->rk, NULL, CLOSE_TIMEOUT_MS, on_close_event, g, &commit_err, why, sizeof why);
   if (r == SL_KAFKA_CLOSE_NO_QUEUE || r == SL_KAFKA_CLOSE_REFUSED)
-    sl_warn("group '%s': leaving the group: %s", g->group, r == SL_KAFKA_CLOSE_REFUSED ? why : "out of memory");
+    sl_warn("group '%s': leaving the group: %s", g->group,
+            r == SL_KAFKA_CLOSE_REFUSED ? why : "out of memory");
   else if (r != SL_KAFKA_CLOSED)
     sl_warn("group '%s': leaving the group did not finish within %d s (librdkafka waits for the group "
             "coordinator); the other members get this process's partitions after the session timeout",
             g->group, CLOSE_TIMEOUT_MS / 1000);
   return r == SL_KAFKA_CLOSED ? 0 : -1;
 }
-
 
 static int make_dir(const char *what, const char *dir, mode_t mode) {
   if (mkdir(dir, mode) && errno != EEXIST) {

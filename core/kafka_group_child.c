@@ -137,7 +137,7 @@ int sl_group_children_stop(sl_group_child *cs, int n) {
       }
     }
     if (left > 0 && !killed && sl_monotonic_ms() >= deadline) {
-      /* Its state is then its last complete checkpoint's: nothing is lost, the next owner reads from there. */
+      /* Its state is then its last complete checkpoint's: nothing is lost, the next owner resumes it. */
       for (int i = 0; i < n; i++)
         if (cs[i].stopping && cs[i].pid > 0) {
           sl_warn("group: partition %d: its job did not stop within %d s; killing it", cs[i].partition,

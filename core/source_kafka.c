@@ -581,8 +581,9 @@ static void kafka_checkpoint_complete(sl_source *s) {
 static int close_consumer(sl_kafka_source *k) {
   rd_kafka_resp_err_t commit_err;
   char why[512] = "";
-  sl_kafka_close_result r = sl_kafka_consumer_close(k->rk, k->final_complete ? k->barrier : NULL,
-                                                    CLOSE_TIMEOUT_MS, NULL, NULL, &commit_err, why, sizeof why);
+  sl_kafka_close_result r =
+      sl_kafka_consumer_close(k->rk, k->final_complete ? k->barrier : NULL, CLOSE_TIMEOUT_MS, NULL, NULL,
+                              &commit_err, why, sizeof why);
   if (commit_err)
     on_commit(k->rk, commit_err, NULL, k);
   if (r == SL_KAFKA_CLOSE_NO_QUEUE)
@@ -596,7 +597,8 @@ static int close_consumer(sl_kafka_source *k) {
         "without it: the group's committed offsets may lag the checkpoint's, which are the ones a restart "
         "resumes from",
         k->base.in.name,
-        r == SL_KAFKA_CLOSE_COMMIT_LATE ? "committing the final offsets to the group" : "closing the consumer",
+        r == SL_KAFKA_CLOSE_COMMIT_LATE ? "committing the final offsets to the group"
+                                        : "closing the consumer",
         CLOSE_TIMEOUT_MS / 1000);
   return r == SL_KAFKA_CLOSED ? 0 : -1;
 }

@@ -47,6 +47,7 @@ int main(int argc, char **argv) {
     sl_key_filter_free(&f);
   }
   printf("%ld new keys: best %.1f ms (%.1f ns a key), %d parts%s, %ld false positives (%.2f %%)\n", n, best,
-         best * 1e6 / (double)n, parts, parts ? "" : " (the filter turned off)", fp, 100.0 * (double)fp / (double)n);
+         best * 1e6 / (double)n, parts, parts ? "" : " (the filter turned off)", fp,
+         100.0 * (double)fp / (double)n);
   return 0;
 }

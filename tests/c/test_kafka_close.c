@@ -89,7 +89,7 @@ static void a_destroy_that_cannot_finish_is_left_after_the_bound(void **unused) 
   uint64_t t0 = sl_monotonic_ms();
   sl_kafka_end(rk, 1, 1000, "test consumer");
   uint64_t took = sl_monotonic_ms() - t0;
-  assert_true(took >= 1000);  /* it was waited for up to the bound */
+  assert_true(took >= 1000); /* it was waited for up to the bound */
   assert_true(took < 60000); /* and no longer: without the bound this call never returns */
 }
 
