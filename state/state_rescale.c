@@ -181,7 +181,8 @@ static int merge_registry(struct rs_fill *f, struct rs_source *s) {
     return src_fail(f, s, rc, "reading the registry");
   if (res != 0)
     return res;
-  qsort(s->ids, s->nids, sizeof *s->ids, cmp_id);
+  if (s->nids > 1) /* a checkpoint taken before any state was registered has none, and ids is NULL */
+    qsort(s->ids, s->nids, sizeof *s->ids, cmp_id);
   for (size_t i = 1; i < s->nids; i++)
     if (s->ids[i].src_id == s->ids[i - 1].src_id)
       return fail(f, "%s: state id %u is registered twice", s->dir, s->ids[i].src_id);

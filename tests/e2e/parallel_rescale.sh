@@ -137,3 +137,15 @@ head -n 6000 "$WORK/op.out" | grep -vq '"u": 1,' && fail "a record of the first 
 bad=$(tail -n +6001 "$WORK/op.out" | grep -vF "\"u\": 2, \"tags\": \"$all\"}" | head -n 3 || true)
 [ -z "$bad" ] || fail "after a restore the union list is not {$all} once each (it grew across restores?):"$'\n'"$bad"
 echo "ok: operator state (even_split total and union list) across rescaling"
+
+# A checkpoint taken before any state was registered (an empty input at parallelism 2) rescales to 3 with
+# nothing to move: the restore merges an empty registry (UBSan caught a qsort of NULL there).
+: > "$WORK/none.log"
+run_sluice run "$job" --input "$WORK/none.log" --state-dir "$WORK/st0" --output "$WORK/none.out" --parallelism 2 \
+  --quiet || fail "the run on an empty input failed"
+head -n 500 "$WORK/all.log" > "$WORK/few.log"
+run_sluice run "$job" --input "$WORK/few.log" --state-dir "$WORK/st0" --output "$WORK/none.out" --parallelism 3 \
+  --quiet || fail "rescaling a checkpoint that holds no state failed"
+head -n 500 "$WORK/ref.out" > "$WORK/few.ref"
+expect_keys "$WORK/few.ref" "$WORK/none.out" "after rescaling a checkpoint without state: per-URL counts differ"
+echo "ok: a checkpoint without state rescales"
