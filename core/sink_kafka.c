@@ -56,36 +56,27 @@ static char *dup_or_null(const char *s, int *oom) {
   return d;
 }
 
-/* The brokers, then the user's librdkafka properties. NULL with err when one is refused. */
-static rd_kafka_conf_t *base_conf(const sl_kafka_sink *k, const sl_endpoint *ep, char *err, size_t errlen) {
-  char why[512];
+/* The brokers, the user's librdkafka properties, then what sluice's model sets on the producer unless the
+ * user set it: records fail (and the job with them) within the sink's timeout, not librdkafka's default of
+ * five minutes; a transaction may last as long. NULL with err when a property is refused. */
+static rd_kafka_conf_t *producer_conf(const sl_kafka_sink *k, const sl_endpoint *ep, char *err,
+                                      size_t errlen) {
+  char ms[32], why[512];
+  snprintf(ms, sizeof ms, "%d", k->timeout_ms);
+  sl_kafka_prop model[4] = {{"enable.idempotence", "true"}};
+  size_t n = 1;
+  if (!user_value(ep, "message.timeout.ms"))
+    model[n++] = (sl_kafka_prop){"message.timeout.ms", ms};
+  if (k->transactional && !user_value(ep, "transaction.timeout.ms") && k->timeout_ms > DEFAULT_TIMEOUT_MS)
+    model[n++] = (sl_kafka_prop){"transaction.timeout.ms", ms};
+  if (k->transactional)
+    model[n++] = (sl_kafka_prop){"transactional.id", k->txn_id};
   const char *bad = NULL;
   rd_kafka_conf_t *conf =
-      sl_kafka_conf_new(ep->host, ep->options, ep->noptions, NULL, 0, &bad, why, sizeof why);
+      sl_kafka_conf_new(ep->host, ep->options, ep->noptions, model, n, &bad, why, sizeof why);
   if (!conf)
     snprintf(err, errlen, "--output kafka:%s: librdkafka property '%s': %s", k->topic, bad, why);
   return conf;
-}
-
-/* What sluice's model sets on the producer, unless the user set it: records fail (and the job with them)
- * within the sink's timeout, not librdkafka's default of five minutes; a transaction may last as long. */
-static int model_conf(sl_kafka_sink *k, const sl_endpoint *ep, char *err, size_t errlen) {
-  char ms[32], why[512];
-  snprintf(ms, sizeof ms, "%d", k->timeout_ms);
-  const char *set[4][2] = {{"enable.idempotence", "true"}};
-  int n = 1;
-  if (!user_value(ep, "message.timeout.ms"))
-    set[n][0] = "message.timeout.ms", set[n++][1] = ms;
-  if (k->transactional && !user_value(ep, "transaction.timeout.ms") && k->timeout_ms > DEFAULT_TIMEOUT_MS)
-    set[n][0] = "transaction.timeout.ms", set[n++][1] = ms;
-  if (k->transactional)
-    set[n][0] = "transactional.id", set[n++][1] = k->txn_id;
-  for (int i = 0; i < n; i++)
-    if (rd_kafka_conf_set(k->base, set[i][0], set[i][1], why, sizeof why) != RD_KAFKA_CONF_OK) {
-      snprintf(err, errlen, "--output kafka:%s: librdkafka property '%s': %s", k->topic, set[i][0], why);
-      return -1;
-    }
-  return 0;
 }
 
 /* The transactional id: the user's transactional.id, else one derived from the state dir and the topic. */
@@ -136,8 +127,8 @@ int sl_kafka_sink_open(sl_output *o, const sl_endpoint *ep, const char *pending_
     snprintf(err, errlen, "cannot create %s: %s", pending_dir, strerror(errno));
     return -1;
   }
-  if (!(k->base = base_conf(k, ep, err, errlen)) ||
-      (k->transactional && choose_txn_id(k, ep, pending_dir, err, errlen)) || model_conf(k, ep, err, errlen))
+  if ((k->transactional && choose_txn_id(k, ep, pending_dir, err, errlen)) ||
+      !(k->base = producer_conf(k, ep, err, errlen)))
     return -1;
   return 0;
 }
