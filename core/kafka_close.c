@@ -72,6 +72,7 @@ static void leave_to_exit(rd_kafka_t *rk) {
 /* One destroy on its own thread; whichever of it and the waiter is last frees it. */
 typedef struct destroy_job {
   rd_kafka_t *rk;
+  int flags; /* rd_kafka_destroy_flags' */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int done, abandoned;
@@ -79,7 +80,7 @@ typedef struct destroy_job {
 
 static void *destroy_main(void *arg) {
   destroy_job *j = arg;
-  rd_kafka_destroy(j->rk);
+  rd_kafka_destroy_flags(j->rk, j->flags);
   pthread_mutex_lock(&j->mu);
   j->done = 1;
   int last = j->abandoned;
@@ -93,7 +94,7 @@ static void *destroy_main(void *arg) {
   return NULL;
 }
 
-void sl_kafka_end(rd_kafka_t *rk, int closed, int timeout_ms, const char *who) {
+void sl_kafka_end(rd_kafka_t *rk, int closed, int destroy_flags, int timeout_ms, const char *who) {
   if (!rk)
     return;
   if (!closed) {
@@ -105,7 +106,7 @@ void sl_kafka_end(rd_kafka_t *rk, int closed, int timeout_ms, const char *who) {
   pthread_t t;
   if (!j || pthread_condattr_init(&ca)) {
     free(j);
-    rd_kafka_destroy(rk); /* no memory for a thread's bookkeeping: the destroy is waited for here */
+    rd_kafka_destroy_flags(rk, destroy_flags); /* no memory for a thread's bookkeeping: waited for here */
     return;
   }
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -113,11 +114,12 @@ void sl_kafka_end(rd_kafka_t *rk, int closed, int timeout_ms, const char *who) {
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&j->mu, NULL);
   j->rk = rk;
+  j->flags = destroy_flags;
   if (pthread_create(&t, NULL, destroy_main, j)) {
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
     free(j);
-    rd_kafka_destroy(rk);
+    rd_kafka_destroy_flags(rk, destroy_flags);
     return;
   }
   struct timespec until;

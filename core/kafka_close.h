@@ -31,10 +31,10 @@ sl_kafka_close_result sl_kafka_consumer_close(rd_kafka_t *rk, rd_kafka_topic_par
                                               rd_kafka_resp_err_t *commit_err, char *why, size_t whylen);
 
 /* Ends a handle (consumer or producer) once nothing of the job's outcome depends on it: when `closed`, by
- * rd_kafka_destroy on a thread of its own, waited for at most timeout_ms (librdkafka's destroy joins its
- * threads, which may wait on a broker); otherwise, or past that bound, the handle is left to the process's
- * exit, kept reachable so that a leak checker does not count it. `who` names it in the warning, which is
- * given when the destroy did not finish in time. */
-void sl_kafka_end(rd_kafka_t *rk, int closed, int timeout_ms, const char *who);
+ * rd_kafka_destroy_flags(rk, destroy_flags) on a thread of its own, waited for at most timeout_ms
+ * (librdkafka's destroy joins its threads, which may wait on a broker); otherwise, or past that bound, the
+ * handle is left to the process's exit, kept reachable so that a leak checker does not count it. `who` names
+ * it in the warning, which is given when the destroy did not finish in time. */
+void sl_kafka_end(rd_kafka_t *rk, int closed, int destroy_flags, int timeout_ms, const char *who);
 
 #endif

@@ -276,7 +276,7 @@ void sl_kafka_sink_free(sl_kafka_sink *k) {
       rd_kafka_topic_destroy(k->rkt);
     char who[300];
     snprintf(who, sizeof who, "kafka sink %s", k->topic);
-    sl_kafka_end(k->rk, 1, SINK_END_TIMEOUT_MS, who);
+    sl_kafka_end(k->rk, 1, 0, SINK_END_TIMEOUT_MS, who);
   }
   if (k->base)
     rd_kafka_conf_destroy(k->base);

@@ -36,10 +36,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/kafka_close.h"
 #include "core/kafka_log.h"
 #include "core/log.h"
 #include "core/sink_kafka.h"
 #include "core/state_dir.h"
+
+/* How long the marker reader's destroy may take (core/kafka_close.h). */
+#define MARKER_END_TIMEOUT_MS 10000
 
 static sl_kafka_sink *sink_of(const sl_output *o) {
   return o->sink_state;
@@ -183,8 +187,10 @@ static int read_marker(sl_kafka_sink *k, int64_t *done, char *err, size_t errlen
     e = l->elems[0].err;
   *done = l->elems[0].offset >= 0 ? l->elems[0].offset : -1;
   rd_kafka_topic_partition_list_destroy(l);
-  /* It never joined the group: nothing to leave. */
-  rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  /* It never joined the group: nothing to leave. Its destroy is bounded as every handle's is. */
+  char who[300];
+  snprintf(who, sizeof who, "kafka sink %s: the marker reader", k->topic);
+  sl_kafka_end(rk, 1, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE, MARKER_END_TIMEOUT_MS, who);
   if (e)
     snprintf(err, errlen, "kafka sink %s: reading the transaction marker of group '%s' within %d s: %s",
              k->topic, group, k->timeout_ms / 1000, rd_kafka_err2str(e));

@@ -72,7 +72,7 @@ static void closes_and_is_destroyed(void **unused) {
                    SL_KAFKA_CLOSED);
   assert_int_equal(commit_err, RD_KAFKA_RESP_ERR_NO_ERROR); /* the commit's answer was waited for */
   rd_kafka_topic_partition_list_destroy(offsets);
-  sl_kafka_end(rk, 1, 30000, "test consumer");
+  sl_kafka_end(rk, 1, 0, 30000, "test consumer");
 }
 
 /* Never destroyed: librdkafka's destroy waits for it. Static, so that it stays reachable to a leak checker
@@ -87,7 +87,7 @@ static void a_destroy_that_cannot_finish_is_left_after_the_bound(void **unused) 
   assert_int_equal(sl_kafka_consumer_close(rk, NULL, 30000, NULL, NULL, &commit_err, why, sizeof why),
                    SL_KAFKA_CLOSED);
   uint64_t t0 = sl_monotonic_ms();
-  sl_kafka_end(rk, 1, 1000, "test consumer");
+  sl_kafka_end(rk, 1, 0, 1000, "test consumer");
   uint64_t took = sl_monotonic_ms() - t0;
   assert_true(took >= 1000); /* it was waited for up to the bound */
   assert_true(took < 60000); /* and no longer: without the bound this call never returns */
