@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DB_META 2
-
 /* The newest checkpoint id under state_dir (complete or not), or 0. */
 static uint64_t newest_id(const char *state_dir) {
   char dir[4200];
@@ -32,7 +30,7 @@ static int find_offset(const sl_insp *s, const char *key, int p, int64_t *next) 
   for (unsigned t = 0; t < s->ntasks; t++)
     for (size_t i = 0; i < s->tasks[t].n; i++) {
       const sl_insp_rec *r = &s->tasks[t].recs[i];
-      if (r->db != DB_META || r->kl != kl || memcmp(r->k, key, kl))
+      if (r->db != SL_INSP_DB_META || r->kl != kl || memcmp(r->k, key, kl))
         continue;
       int64_t *all = malloc(((size_t)p + 1) * sizeof *all);
       long bad;
