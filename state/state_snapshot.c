@@ -147,17 +147,26 @@ static int expired(const sl_snapshot *s, const MDB_val *k, const MDB_val *v) {
   return 0;
 }
 
-/* A buffered, checksummed writer. */
+/* A buffered, checksummed writer. The checksum is taken over the buffer as it is written out, not per put:
+ * a record is three short puts, and a CRC call per put (set-up, then a byte-wise tail) cost more than the
+ * whole snapshot's bytes checksummed in 64 KiB runs (perf: 5 % of a 1 M distinct-key run). */
 typedef struct writer {
   int fd;
   uint32_t crc;
   uint64_t bytes;
   size_t len;
+  size_t crc_at; /* buf[0, crc_at) is in crc already (or is the trailer's crc, which is not checksummed) */
   int failed;
   uint8_t buf[1 << 16];
 } writer;
 
+static void w_checksum_pending(writer *w) {
+  w->crc = sl_crc32(w->crc, w->buf + w->crc_at, w->len - w->crc_at);
+  w->crc_at = w->len;
+}
+
 static void w_flush(writer *w) {
+  w_checksum_pending(w);
   size_t off = 0;
   while (!w->failed && off < w->len) {
     ssize_t n = write(w->fd, w->buf + off, w->len - off);
@@ -168,12 +177,13 @@ static void w_flush(writer *w) {
     else
       off += (size_t)n;
   }
-  w->len = 0;
+  w->len = w->crc_at = 0;
 }
 
+/* Appends n bytes; with checksum 0 they stay out of the checksum (the trailer's crc itself). */
 static void w_put(writer *w, const void *p, size_t n, int checksum) {
-  if (checksum)
-    w->crc = sl_crc32(w->crc, p, n);
+  if (!checksum)
+    w_checksum_pending(w);
   w->bytes += n;
   const uint8_t *s = p;
   while (n > 0) {
@@ -182,6 +192,8 @@ static void w_put(writer *w, const void *p, size_t n, int checksum) {
     size_t k = sizeof w->buf - w->len < n ? sizeof w->buf - w->len : n;
     memcpy(w->buf + w->len, s, k);
     w->len += k;
+    if (!checksum)
+      w->crc_at = w->len;
     s += k;
     n -= k;
   }
@@ -200,6 +212,18 @@ static uint32_t get_u32(const uint8_t *p) {
 }
 static uint64_t get_u64(const uint8_t *p) {
   return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+/* The trailer (entry count, then the checksum of everything before it), and out to the file. */
+static void w_finish(writer *w, uint64_t entries) {
+  uint8_t trailer[TRAILER_LEN];
+  trailer[0] = TRAILER_TAG;
+  put_u64(trailer + 1, entries);
+  w_put(w, trailer, 9, 1);
+  w_checksum_pending(w);
+  put_u32(trailer + 9, w->crc);
+  w_put(w, trailer + 9, 4, 0);
+  w_flush(w);
 }
 
 static void w_record(writer *w, uint8_t tag, const void *k, size_t kl, const void *v, size_t vl) {
@@ -242,13 +266,7 @@ void sl_snapfile_put(sl_snapfile *f, uint8_t tag, const void *k, size_t kl, cons
 
 int sl_snapfile_finish(sl_snapfile *f, uint64_t *bytes, uint64_t *entries, char *err, size_t errlen) {
   writer *w = &f->w;
-  uint8_t trailer[TRAILER_LEN];
-  trailer[0] = TRAILER_TAG;
-  put_u64(trailer + 1, f->entries);
-  w_put(w, trailer, 9, 1);
-  put_u32(trailer + 9, w->crc);
-  w_put(w, trailer + 9, 4, 0);
-  w_flush(w);
+  w_finish(w, f->entries);
   int result = 0;
   if (w->failed || fsync(w->fd) != 0) {
     snprintf(err, errlen, "writing %s: %s", f->path, strerror(w->failed ? w->failed : errno));
@@ -300,13 +318,7 @@ int sl_snapshot_write(sl_snapshot *s, const char *path, uint64_t *bytes, uint64_
     rc = write_db(s, s->b->meta, 2, w, entries);
   if (!rc)
     rc = write_db(s, s->b->states, 3, w, entries);
-  uint8_t trailer[TRAILER_LEN];
-  trailer[0] = TRAILER_TAG;
-  put_u64(trailer + 1, *entries);
-  w_put(w, trailer, 9, 1);
-  put_u32(trailer + 9, w->crc);
-  w_put(w, trailer + 9, 4, 0);
-  w_flush(w);
+  w_finish(w, *entries);
   int result = 0;
   if (rc) {
     snprintf(err, errlen, "reading the snapshot view: %s", mdb_strerror(rc));
