@@ -178,7 +178,7 @@ static int unchanged(const sl_checkpointer *c, const sl_runtime *rt) {
 
 /* The barrier: pre-commit the sink, commit state and offsets, open the frozen view. 0 when the checkpoint
  * goes on, 1 when nothing changed since the last complete one (may_skip: it is skipped), -1 on failure. */
-static int barrier(sl_checkpointer *c, sl_checkpoint_job *j, int may_skip) {
+static int barrier(sl_checkpointer *c, sl_checkpoint_job *j, int may_skip, int final) {
   sl_runtime *rt = c->rt;
   memset(j, 0, sizeof *j);
   j->id = c->next_id; /* taken below, once the checkpoint is not skipped */
@@ -254,6 +254,8 @@ static int barrier(sl_checkpointer *c, sl_checkpoint_job *j, int may_skip) {
    * (those are whole). Every FULL_EVERY-th checkpoint is full, which bounds the chain recovery replays. */
   j->incremental = c->incremental && j->frozen && !c->force_full && c->last_full_id &&
                    j->id - c->last_full_id < FULL_EVERY && !j->savepoint[0];
+  if (j->incremental && final)
+    sl_frozen_for_delta_only(j->frozen);
   j->meta.base_id = j->incremental ? c->last_full_id : j->id;
   if (!j->incremental)
     c->force_full = 0;
@@ -288,7 +290,7 @@ static void maybe_barrier_early(sl_checkpointer *c) {
   if (now - c->last_barrier_ms < gap)
     return;
   c->early++;
-  sl_checkpoint_trigger(c, 0);
+  sl_checkpoint_trigger(c, SL_CHECKPOINT_ASYNC);
   uv_timer_again(&rt->commit_timer);
 }
 
@@ -323,7 +325,8 @@ void sl_checkpoint_close(sl_checkpointer *c) {
   c->settling = NULL;
 }
 
-int sl_checkpoint_trigger(sl_checkpointer *c, int sync) {
+int sl_checkpoint_trigger(sl_checkpointer *c, int mode) {
+  int sync = mode != SL_CHECKPOINT_ASYNC;
   if (c->in_flight) {
     c->skipped++;
     return 1;
@@ -331,9 +334,10 @@ int sl_checkpoint_trigger(sl_checkpointer *c, int sync) {
   sl_checkpoint_job *j = &c->job;
   c->last_barrier_ms = uv_now(c->rt->loop);
   /* The final checkpoint is incremental like any other (a bounded run then ends by writing what changed
-   * since the last, not its whole state: 0.6 s of a 3.5 s run over 1 M distinct keys); a reload asks for a
-   * whole one (it may reload the state from its snapshot). */
-  int rc = barrier(c, j, !sync);
+   * since the last, not its whole state: 0.6 s of a 3.5 s run over 1 M distinct keys), and as the state's
+   * last use it writes only the delta, not LMDB (see SL_CHECKPOINT_FINAL); a reload asks for a whole one (it
+   * may reload the state from its snapshot). */
+  int rc = barrier(c, j, !sync, mode == SL_CHECKPOINT_FINAL);
   if (rc == 1) {
     c->unchanged++;
     return 0;

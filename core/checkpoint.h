@@ -100,10 +100,18 @@ void sl_checkpoint_after_batch(sl_checkpointer *c);
 /* Frees what the checkpointer still holds (at teardown). */
 void sl_checkpoint_close(sl_checkpointer *c);
 
+/* How sl_checkpoint_trigger runs a checkpoint. */
+enum {
+  SL_CHECKPOINT_ASYNC = 0, /* on the worker thread; the job goes on meanwhile */
+  SL_CHECKPOINT_SYNC = 1,  /* waited for (a reload's) */
+  /* waited for, and the run's last use of the state (a graceful stop, the end of the input): a delta then
+   * leaves LMDB unwritten and seals the backend (sl_frozen_for_delta_only) */
+  SL_CHECKPOINT_FINAL = 2,
+};
+
 /* Takes checkpoint next_id now (we are between batches). Returns 0 when started, 1 when skipped (one is in
- * flight), -1 when it failed at the barrier (logged, counted; the job goes on). sync: wait for completion
- * (the final checkpoint at a graceful stop). */
-int sl_checkpoint_trigger(sl_checkpointer *c, int sync);
+ * flight), -1 when it failed at the barrier (logged, counted; the job goes on). mode: SL_CHECKPOINT_*. */
+int sl_checkpoint_trigger(sl_checkpointer *c, int mode);
 
 /* A subtask's checkpointer: the job's verdict on the last checkpoint (ok: every subtask's share was durable
  * and the metadata is written; the job committed the output). */

@@ -255,7 +255,7 @@ static int drop_removed_state(sl_runtime *rt, sl_lua_host *next, int *fatal, cha
   /* The checkpoint history gets the state without the dropped operators right away, whole (a delta would
    * chain it to a snapshot that still holds them). */
   rt->ckpt.force_full = 1;
-  sl_checkpoint_trigger(&rt->ckpt, 1);
+  sl_checkpoint_trigger(&rt->ckpt, SL_CHECKPOINT_SYNC);
   return 0;
 }
 
@@ -269,7 +269,7 @@ int sl_reload_switch(sl_reloader *r, int *fatal, char *err, size_t errlen) {
   /* The cut is recorded: the checkpoint ends the old code's part of the stream (and runs its snapshot
    * hooks, so its operator state is in the backend for the new code's initialize hooks). */
   rt->ckpt.force_full = 1; /* whole: a removed operator's state is dropped by reloading its snapshot */
-  if (sl_checkpoint_trigger(&rt->ckpt, 1) != 0) {
+  if (sl_checkpoint_trigger(&rt->ckpt, SL_CHECKPOINT_SYNC) != 0) {
     snprintf(err, errlen, "the checkpoint before the switch failed");
     goto out;
   }

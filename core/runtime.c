@@ -35,7 +35,7 @@
 
 static void on_commit_timer(uv_timer_t *t) {
   sl_runtime *rt = t->data;
-  sl_checkpoint_trigger(&rt->ckpt, 0);
+  sl_checkpoint_trigger(&rt->ckpt, SL_CHECKPOINT_ASYNC);
 }
 
 /* Closes a handle of the runtime's that start() may or may not have initialised (it was zeroed before:
@@ -503,20 +503,21 @@ int sl_runtime_run(const sl_run_options *opts) {
     return EXIT_SETUP;
   }
   uv_run(rt.loop, UV_RUN_DEFAULT);
-  /* The final checkpoint: everything read is in it, and the file output is committed. */
-  if (!rt.failed && sl_checkpoint_trigger(&rt.ckpt, 1) != 0)
-    rt.failed = 1;
-  if (rt.failed)
-    status = EXIT_RUNTIME;
-  sl_metrics_publish(rt.publisher); /* the final checkpoint's figures (its timer has closed) */
   /* Processing-time timers not yet due when the input ended (or the job was stopped) do not fire now:
-   * they are in the final checkpoint and fire when the job runs again on this state dir. */
+   * they go into the final checkpoint and fire when the job runs again on this state dir. Counted before
+   * it: the final checkpoint is the state's last use (SL_CHECKPOINT_FINAL). */
   uint64_t pending = 0;
   char timers[96] = "";
   if (!rt.failed && sl_lua_host_pending_timers(&rt.lua, &pending, err, sizeof err) != 0) {
     sl_error("%s", err);
     status = EXIT_RUNTIME;
   }
+  /* The final checkpoint: everything read is in it, and the file output is committed. */
+  if (!rt.failed && sl_checkpoint_trigger(&rt.ckpt, SL_CHECKPOINT_FINAL) != 0)
+    rt.failed = 1;
+  if (rt.failed)
+    status = EXIT_RUNTIME;
+  sl_metrics_publish(rt.publisher); /* the final checkpoint's figures (its timer has closed) */
   if (pending)
     snprintf(timers, sizeof timers,
              "; %llu processing-time timers pending (they fire when the job runs again)",

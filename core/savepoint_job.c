@@ -143,7 +143,7 @@ static void on_serve(uv_timer_t *t) {
   }
   /* Started: the barrier moved the target into the checkpoint; come back for the next request once it is
    * done. Failed at the barrier (logged there): the target is still pending, try again. */
-  int rc = sl_checkpoint_trigger(c, 0);
+  int rc = sl_checkpoint_trigger(c, SL_CHECKPOINT_ASYNC);
   uv_timer_start(t, on_serve, rc < 0 ? SERVE_RETRY_MS : SERVE_POLL_MS, 0);
 }
 

@@ -37,7 +37,8 @@ struct sl_backend {
                              outside the WRITTEN queue may be marked SL_CE_IN_TXN, so clearing the marks scans */
   struct sl_backend_iter *iters; /* live iterators, orphaned at close (sl_bk_orphan_iters) */
   uint64_t freezes;   /* sl_backend_freeze calls: a frozen batch settles only while no newer one exists */
-  int broken;         /* LMDB panicked or the file is corrupt: only close is allowed */
+  int broken;         /* 1: LMDB panicked or the file is corrupt; 2: sealed by a final delta checkpoint that
+                         left LMDB behind the cache (sl_frozen_for_delta_only). Only close is allowed */
   int snapshots_open; /* read views held by snapshots: the map must not be resized meanwhile */
   /* A frozen batch is being written by a checkpoint worker (state_flush.h). flushed is set by the worker
    * (under mu, signalling cv) once its commit is done and the write lock free again. */

@@ -34,6 +34,7 @@ struct sl_frozen {
   uint64_t freeze_no, commits; /* b->freezes and b->stats.commits at the freeze: settling is safe only
                                   while neither moved (LMDB may hold newer bytes after either) */
   int failed;                  /* the flush failed: nothing to settle */
+  int delta_only;              /* sl_frozen_for_delta_only: LMDB is not written, the backend is sealed */
   uint64_t changes;            /* the backend's change count at the freeze (sl_backend_changed) */
   sl_spill_log log;            /* the backend's delta log at the freeze: changes committed since the last
                                   barrier, which the delta writes before the batch */
@@ -261,11 +262,20 @@ int sl_frozen_drop_expired(sl_frozen *f, int64_t now) {
   return 0;
 }
 
+void sl_frozen_for_delta_only(sl_frozen *f) {
+  f->delta_only = 1;
+}
+
 int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen) {
   sl_backend *b = f->b;
   MDB_dbi dbis[4] = {0, b->kv, b->meta, b->states};
   MDB_txn *txn = NULL;
   sort_by_db_key(f);
+  if (f->delta_only) {
+    *snap = NULL;
+    signal_flushed(b);
+    return 0;
+  }
   int rc = mdb_txn_begin(b->env, NULL, 0, &txn);
   uint64_t writes = 0, bytes = 0;
   MDB_cursor *cur[4] = {0}; /* per database, for the transaction (sl_bk_cursor_write says why) */
@@ -386,7 +396,12 @@ void sl_frozen_finish(sl_frozen *f) {
   sl_bk_wait_flush(b);
   b->snapshots_open--;
   f->failed = b->flush_failed;
-  if (f->failed) {
+  if (f->delta_only) {
+    /* LMDB lacks the batch, and the cache would mark it clean: nothing may read or write the state now. */
+    b->broken = 2;
+    snprintf(b->err, sizeof b->err, "the state was sealed by the final checkpoint");
+    f->failed = 1; /* nothing to settle */
+  } else if (f->failed) {
     /* LMDB lacks the batch: iterators must see its entries, which are on no queue any more. */
     b->cache.q[SL_CQ_UNFLUSHED].lost = 1;
     b->frozen_lost = 1;

@@ -37,6 +37,14 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out);
  * now (cleanup while snapshotting; see sl_snapshot_drop_expired). 0 or ENOMEM. */
 int sl_frozen_drop_expired(sl_frozen *f, int64_t now);
 
+/* On the loop thread, before the flush, for the final checkpoint of a run when it is a delta: the batch is
+ * then only the delta's (sl_frozen_write_delta), not LMDB's. The flush sorts it and writes nothing, and
+ * finishing it seals the backend: LMDB lacks the batch, so the backend allows only its close after (its
+ * operations fail as on a broken backend). Recovery never reads the working environment, it loads a
+ * checkpoint, so nothing is lost; what is saved is the write a process that is about to exit would throw
+ * away (a third of a 1 M distinct-key run's last checkpoint). */
+void sl_frozen_for_delta_only(sl_frozen *f);
+
 /* On the worker thread: writes the frozen batch into LMDB, commits, and opens the snapshot view (*snap).
  * Wakes a loop thread waiting in the backend. 0, or -1 with err (nothing committed; the entries stay dirty
  * in the cache and the next barrier commits them on the loop thread). */

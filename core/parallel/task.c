@@ -220,7 +220,7 @@ static void take_snapshot(sl_task *t) {
   t->rt.ckpt.next_id = id;
   if (atomic_load(&t->full_req) == id)
     t->rt.ckpt.force_full = 1;
-  sl_checkpoint_trigger(&t->rt.ckpt, 0);
+  sl_checkpoint_trigger(&t->rt.ckpt, SL_CHECKPOINT_ASYNC);
   if (atomic_load(&t->reload_req) == id && !t->rt.failed)
     switch_code(t);
   t->aligning = 0;
@@ -374,7 +374,7 @@ static void on_wake(uv_async_t *h) {
                         sl_backend_last_error(rt->backend));
         return;
       }
-    if (sl_checkpoint_trigger(&rt->ckpt, 1) != 0 && !rt->failed && rt->ckpt.in_flight)
+    if (sl_checkpoint_trigger(&rt->ckpt, SL_CHECKPOINT_FINAL) != 0 && !rt->failed && rt->ckpt.in_flight)
       sl_runtime_fail(rt, "final checkpoint %llu could not start", (unsigned long long)f);
     return;
   }

@@ -1,8 +1,8 @@
 /* test_state_flush.c — barriers that hand the LMDB flush to a worker (state/state_flush.c): the snapshot is
  * exactly the state at the freeze whether the flush runs on another thread or inline, changes made while
  * flushing survive the settling (also two barriers in a row with no settling between, taking the written
- * list or scanning the cache), settling in steps, and state ids assigned around a flush stay unique. The
- * waits, fallbacks and failed flushes are in test_state_flush_wait.c. Each test gets its own directory. The
+ * list or scanning the cache), settling in steps, state ids assigned around a flush stay unique, and the
+ * final checkpoint's batch that writes only its delta and seals the backend. The waits, fallbacks and failed flushes are in test_state_flush_wait.c. Each test gets its own directory. The
  * test looks at a few internal fields (state_backend_internal.h) where the public API cannot tell. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "state/state_delta.h"
 #include "state_flush_fixture.h"
 
 /* Frozen but unchanged afterwards: settling must mark them clean, so the next commit skips them. */
@@ -286,6 +287,48 @@ static void test_state_ids_around_flush(void **state) {
   sl_backend_close(b);
 }
 
+/* The final checkpoint's batch (sl_frozen_for_delta_only): its delta holds the barrier's state exactly, LMDB
+ * is left as it was, and the backend is sealed — a read or a write after it fails instead of answering from
+ * a cache that LMDB no longer backs. */
+static void test_delta_only_seals(void **state) {
+  const char *dir = *state;
+  char path[4200], loaded[4200], err[256] = "";
+  commit_base(dir);
+  sl_backend *b = open_b(dir, 0, 0);
+  sl_snapshot *base = NULL;
+  assert_int_equal(sl_snapshot_begin(b, &base), SL_STATE_OK);
+  uint64_t entries = 0, bytes = 0;
+  write_and_load(dir, base, &entries);
+  sl_snapshot_end(base);
+  uint32_t new_id = changes_before(b);
+  sl_frozen *f = freeze(b);
+  sl_frozen_for_delta_only(f);
+  sl_snapshot *snap = (sl_snapshot *)&snap; /* must come back NULL: no view is opened */
+  assert_int_equal(sl_frozen_flush(f, &snap, err, sizeof err), 0);
+  assert_null(snap);
+  snprintf(path, sizeof path, "%s/delta.snap", dir);
+  if (sl_frozen_write_delta(f, path, &bytes, &entries, err, sizeof err) != 0)
+    fail_msg("delta write: %s", err);
+  assert_int_equal(entries, 3 + UNCHANGED + 2);
+  sl_frozen_complete(f);
+  const void *v = NULL;
+  size_t vl = 0;
+  assert_int_not_equal(sl_backend_get(b, "A", 1, &v, &vl), SL_STATE_OK);
+  assert_int_not_equal(sl_backend_put(b, "E", 1, "e", 1), SL_STATE_OK);
+  sl_backend_close(b);
+  /* LMDB still holds the base: nothing of the batch was written to it. */
+  b = open_b(dir, 0, 0);
+  expect_val(b, "A", NULL);
+  expect_val(b, "B", "b0");
+  expect_val(b, "C", "c0");
+  sl_backend_close(b);
+  /* The base plus the delta is the barrier's state. */
+  snprintf(loaded, sizeof loaded, "%s/loaded", dir);
+  if (sl_snapshot_apply_delta(loaded, path, NULL, NULL, err, sizeof err) != 0)
+    fail_msg("delta apply: %s", err);
+  check_barrier_state(dir, new_id);
+}
+
 int main(void) {
   /* A wait that never ends (a flush nobody completes) fails the test rather than hanging. */
   alarm(60);
@@ -293,7 +336,7 @@ int main(void) {
       T(test_barrier_exact_threaded),       T(test_barrier_exact_inline),
       T(test_changes_during_flush_survive), T(test_settle_in_steps),
       T(test_barrier_then_barrier_listed),  T(test_barrier_then_barrier_scanned),
-      T(test_state_ids_around_flush),
+      T(test_state_ids_around_flush),       T(test_delta_only_seals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
