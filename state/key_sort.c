@@ -55,12 +55,17 @@ static void sort_equal_runs(sl_sort_item *v, size_t n, sl_sort_tie_fn tie) {
 }
 
 void sl_sort_items(sl_sort_item *v, size_t n, sl_sort_tie_fn tie) {
+  sl_sort_items_with(v, n, tie, NULL);
+}
+
+void sl_sort_items_with(sl_sort_item *v, size_t n, sl_sort_tie_fn tie, sl_sort_item *scratch) {
   if (n < 2)
     return;
-  sl_sort_item *tmp = n >= 64 ? malloc(n * sizeof *tmp) : NULL;
+  sl_sort_item *tmp = n < 64 ? NULL : scratch ? scratch : malloc(n * sizeof *tmp);
   size_t(*count)[256] = tmp ? calloc(SL_SORT_PREFIX, sizeof *count) : NULL;
   if (!count) { /* small, or no memory for the scratch arrays: a comparison sort in place */
-    free(tmp);
+    if (tmp != scratch)
+      free(tmp);
     current_tie = tie;
     qsort(v, n, sizeof *v, full_cmp);
     return;
@@ -90,6 +95,7 @@ void sl_sort_items(sl_sort_item *v, size_t n, sl_sort_tie_fn tie) {
   if (from != v)
     memcpy(v, from, n * sizeof *v);
   free(count);
-  free(tmp);
+  if (tmp != scratch)
+    free(tmp);
   sort_equal_runs(v, n, tie);
 }

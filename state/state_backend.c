@@ -203,6 +203,10 @@ void sl_backend_close(sl_backend *b) {
   sl_cache_free(&b->meta_pend);
   sl_cache_free(&b->ids_pend);
   sl_spill_close(&b->spill);
+  free(b->spare_recs);
+  free(b->spare_arena);
+  free(b->flush_items);
+  free(b->flush_tmp);
   free(b->ttl_ids);
   free(b);
 }

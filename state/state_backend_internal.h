@@ -46,6 +46,14 @@ struct sl_backend {
   int flushed;
   int flush_failed; /* the last background flush failed: the next barrier commits synchronously */
   MDB_txn *rtxn;    /* read-only transaction for cache misses while flushing */
+  /* The last frozen batch's record and arena arrays, kept for the next freeze (state_flush.c, take_spare);
+   * sizes in bytes. Loop thread only; freed at close. */
+  void *spare_recs, *spare_arena;
+  size_t spare_recs_cap, spare_arena_cap;
+  /* The flush's sort arrays (state_flush.c), kept from one flush to the next for the same reason: the
+   * flushing thread's alone while b->flushing, freed at close. Capacity in items. */
+  struct sl_sort_item *flush_items, *flush_tmp;
+  size_t flush_sort_cap;
   struct sl_frozen *unsettled; /* the last frozen batch while some of it is not settled yet: cache pressure
                                   waits for its flush and settles it all before it commits anything
                                   (sl_bk_settle_now) */

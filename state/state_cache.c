@@ -137,6 +137,11 @@ void sl_cache_queue_clear(sl_cache *c, int q) {
   for (size_t i = 0; i < qu->n; i++)
     if (qu->v[i])
       qu->v[i]->qpos[q] = 0;
+  sl_cache_queue_forget(c, q);
+}
+
+void sl_cache_queue_forget(sl_cache *c, int q) {
+  sl_cache_queue *qu = &c->q[q];
   size_t used = qu->n;
   qu->n = 0;
   qu->lost = 0;

@@ -154,6 +154,9 @@ static inline int sl_cache_enqueue(sl_cache *c, int q, sl_cache_entry *e) {
 /* Empties queue q (and clears its lost mark); its entries stay in the cache. Gives back the memory of a
  * queue that grew large. */
 void sl_cache_queue_clear(sl_cache *c, int q);
+/* sl_cache_queue_clear for a caller that already zeroed qpos[q] of every entry on the queue (a pass over the
+ * entries that had other work to do): empties the queue without visiting them again. */
+void sl_cache_queue_forget(sl_cache *c, int q);
 
 /* Frees clean entries (neither SL_CE_DIRTY nor SL_CE_IN_TXN) one by one with a clock (second chance: an
  * entry used since the hand last passed — SL_CE_REF — loses the flag and stays), until the cache's entries

@@ -39,6 +39,7 @@ struct sl_frozen {
   sl_spill_log log;            /* the backend's delta log at the freeze: changes committed since the last
                                   barrier, which the delta writes before the batch */
   uint8_t *arena;              /* all keys and values, one allocation */
+  size_t recs_cap, arena_cap;  /* what recs and arena hold, in bytes (either may be a reused spare) */
 };
 
 size_t sl_frozen_count(const sl_frozen *f) {
@@ -56,89 +57,97 @@ static int is_pending(const sl_cache_entry *e) {
   return e && (e->flags & SL_CE_DIRTY);
 }
 
-/* One entry to freeze, found in the first pass. */
-typedef struct pending_ref {
-  const sl_cache_entry *e;
-  uint8_t db;
-} pending_ref;
-
 #define PREFETCH_AHEAD 16
 
-/* Finds every entry to freeze: dirty cache entries, pending metadata, pending state ids. The entries live
- * at random addresses; prefetching a few slots ahead hides most of the memory latency, which is what this
- * loop spends its time on (it runs while the stream stands still). Returns the count, or -1 when out of
- * memory. */
-static int push_ref(pending_ref **v, size_t *n, size_t *cap, const sl_cache_entry *e, uint8_t db) {
-  if (*n == *cap) {
-    pending_ref *g = realloc(*v, (*cap *= 2) * sizeof **v);
-    if (!g)
-      return -1;
-    *v = g;
+/* A buffer the backend keeps from one freeze to the next (sl_frozen_free gives the batch's back): a stream
+ * of new keys needs one of about the same size every checkpoint, and a fresh one is faulted in page by page
+ * (1 M distinct keys: a quarter of the run's page faults were the batches' and their sorts' fresh arrays).
+ * The spare is taken when it is large enough and not four times too large; a fresh one gets a quarter more
+ * than asked, since the next batch is often a little larger. *cap is what the buffer holds. */
+static void *take_spare(void **spare, size_t *spare_cap, size_t need, size_t *cap) {
+  need = need ? need : 1;
+  if (*spare && *spare_cap >= need && *spare_cap / 4 <= need + ((size_t)1 << 20)) {
+    void *p = *spare;
+    *cap = *spare_cap;
+    *spare = NULL;
+    *spare_cap = 0;
+    return p;
   }
-  (*v)[*n].e = e;
-  (*v)[(*n)++].db = db;
-  return 0;
+  free(*spare);
+  *spare = NULL;
+  *spare_cap = 0;
+  *cap = need + need / 4;
+  return malloc(*cap);
 }
 
-static int push_entry(pending_ref **v, size_t *n, size_t *cap, size_t *bytes, const sl_cache_entry *e,
-                      uint8_t db) {
-  if (push_ref(v, n, cap, e, db))
-    return -1;
-  /* Pending meta and ids are kept in their own caches, all of them pending. */
-  *bytes += e->klen + ((db == 1 && (e->flags & SL_CE_DELETED)) ? 0 : e->vlen);
-  return 0;
+static void give_spare(void **spare, size_t *spare_cap, void *p, size_t cap) {
+  if (*spare || !p) {
+    free(p);
+    return;
+  }
+  *spare = p;
+  *spare_cap = cap;
 }
 
-static long find_pending(sl_backend *b, pending_ref **out, size_t *bytes) {
-  const sl_cache *caches[3] = {&b->cache, &b->meta_pend, &b->ids_pend};
-  size_t cap = 1024, n = 0;
-  pending_ref *v = malloc(cap * sizeof *v);
-  const sl_cache_queue *w = &b->cache.q[SL_CQ_WRITTEN];
-  *bytes = 0;
-  /* The dirty kv entries: from the queue of entries written since the last barrier when it is complete — a
-   * dirty entry not written since then was frozen before and is still being settled — else from a scan of
-   * the whole cache. */
-  int listed = !w->lost;
-  if (!listed)
-    b->stats.cache_scans++;
-  for (int c = listed ? 1 : 0; v && c < 3; c++) {
-    const sl_cache *ca = caches[c];
-    for (size_t i = 0; i <= ca->mask; i++) {
-      if (i + PREFETCH_AHEAD <= ca->mask && ca->slots[i + PREFETCH_AHEAD].e)
-        __builtin_prefetch(ca->slots[i + PREFETCH_AHEAD].e);
-      sl_cache_entry *e = ca->slots[i].e;
-      if (!e || (c == 0 && !is_pending(e)))
-        continue;
-      if (push_entry(&v, &n, &cap, bytes, e, (uint8_t)(c + 1))) {
-        free(v);
-        return -1;
-      }
-    }
-  }
-  for (size_t i = 0; listed && v && i < w->n; i++) {
-    if (i + PREFETCH_AHEAD < w->n && w->v[i + PREFETCH_AHEAD])
-      __builtin_prefetch(w->v[i + PREFETCH_AHEAD]);
-    sl_cache_entry *e = w->v[i];
-    if (!is_pending(e))
-      continue;
-    if (push_entry(&v, &n, &cap, bytes, e, 1)) {
-      free(v);
-      return -1;
-    }
-  }
-  *out = v;
-  return v ? (long)n : -1;
-}
-
-static void copy_one(frozen_rec *r, uint8_t **at, uint8_t db, const sl_cache_entry *e) {
+/* Lists entry e of database db as the next record of f (its bytes are copied later), adding its size. */
+static void list_one(sl_frozen *f, size_t *bytes, const sl_cache_entry *e, uint8_t db) {
+  frozen_rec *r = &f->recs[f->n++];
   r->e = e;
   r->db = db;
   r->deleted = db == 1 && (e->flags & SL_CE_DELETED);
   r->klen = e->klen;
   r->vlen = r->deleted ? 0 : e->vlen;
-  r->data = *at;
-  memcpy(*at, e->data, e->klen + r->vlen);
-  *at += r->klen + r->vlen;
+  *bytes += r->klen + r->vlen;
+}
+
+/* Lists every entry to freeze into f->recs (room for `room`): pending metadata and state ids, and the dirty kv
+ * entries — from the queue of entries written since the last barrier when it is complete (a dirty entry not
+ * written since then was frozen before and is still being settled), else from a scan of the whole cache.
+ * Going through the queue, it also takes every entry off it, and off UNFLUSHED too when `both` (that queue
+ * is then a subset of WRITTEN), so that the entries, which lie at random addresses, are visited once; the
+ * caller then forgets the queues.
+ * The entries are prefetched a few places ahead, which hides most of the memory latency this loop spends
+ * its time on (it runs while the stream stands still). Returns the bytes the records' copies take. */
+static size_t list_pending(sl_backend *b, sl_frozen *f, int listed, int both) {
+  const sl_cache *caches[3] = {&b->cache, &b->meta_pend, &b->ids_pend};
+  size_t bytes = 0;
+  for (int c = listed ? 1 : 0; c < 3; c++) {
+    const sl_cache *ca = caches[c];
+    for (size_t i = 0; i <= ca->mask; i++) {
+      if (i + PREFETCH_AHEAD <= ca->mask && ca->slots[i + PREFETCH_AHEAD].e)
+        __builtin_prefetch(ca->slots[i + PREFETCH_AHEAD].e);
+      sl_cache_entry *e = ca->slots[i].e;
+      if (e && (c > 0 || is_pending(e))) /* pending meta and ids are kept in caches of their own */
+        list_one(f, &bytes, e, (uint8_t)(c + 1));
+    }
+  }
+  const sl_cache_queue *w = &b->cache.q[SL_CQ_WRITTEN];
+  for (size_t i = 0; listed && i < w->n; i++) {
+    if (i + PREFETCH_AHEAD < w->n && w->v[i + PREFETCH_AHEAD])
+      __builtin_prefetch(w->v[i + PREFETCH_AHEAD]);
+    sl_cache_entry *e = w->v[i];
+    if (!e)
+      continue;
+    e->qpos[SL_CQ_WRITTEN] = 0;
+    if (both)
+      e->qpos[SL_CQ_UNFLUSHED] = 0;
+    if (is_pending(e))
+      list_one(f, &bytes, e, 1);
+  }
+  return bytes;
+}
+
+/* Copies the listed records' bytes into the arena, in one pass, prefetching the entries ahead. */
+static void copy_listed(sl_frozen *f) {
+  uint8_t *at = f->arena;
+  for (size_t i = 0; i < f->n; i++) {
+    if (i + PREFETCH_AHEAD < f->n)
+      __builtin_prefetch(f->recs[i + PREFETCH_AHEAD].e);
+    frozen_rec *r = &f->recs[i];
+    r->data = at;
+    memcpy(at, r->e->data, r->klen + r->vlen);
+    at += r->klen + r->vlen;
+  }
 }
 
 int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
@@ -154,39 +163,51 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
   /* What an iterator's flush wrote into the write transaction is still dirty in the cache, so the frozen
    * batch takes it too: the transaction is dropped (the worker needs the write lock), and with it the
    * reason a job that iterates state could never have an incremental checkpoint. */
+  sl_cache_queue *w = &b->cache.q[SL_CQ_WRITTEN];
+  /* UNFLUSHED is a subset of WRITTEN but after a flush that found its entries by a scan (txn_untracked: the
+   * abort below may then queue entries that are on UNFLUSHED alone). Asked before the abort resets it. */
+  int unflushed_in_written = !w->lost && !b->txn_untracked;
   if (b->txn_written)
     sl_bk_txn_abort(b);
-  pending_ref *refs;
-  size_t bytes;
-  long n = find_pending(b, &refs, &bytes);
-  sl_frozen *f = n < 0 ? NULL : calloc(1, sizeof *f);
+  /* The dirty kv entries are listed from the WRITTEN queue when it is complete, else by a scan. */
+  int listed = !w->lost;
+  size_t room = (listed ? w->n : b->cache.count) + b->meta_pend.count + b->ids_pend.count;
+  sl_frozen *f = calloc(1, sizeof *f);
   /* The batch takes the delta log; the backend starts an empty one (set up first: it can fail). */
   sl_spill_log fresh;
-  if (!f || !(f->recs = malloc((n ? (size_t)n : 1) * sizeof *f->recs)) ||
-      !(f->arena = malloc(bytes ? bytes : 1)) || sl_spill_init(&fresh, b->spill.dir) != 0) {
-    if (f) {
-      free(f->recs);
-      free(f->arena);
-    }
+  if (!f || !(f->recs = take_spare(&b->spare_recs, &b->spare_recs_cap, room * sizeof *f->recs, &f->recs_cap))) {
     free(f);
-    if (n >= 0)
-      free(refs);
+    return SL_STATE_ENOMEM;
+  }
+  if (!listed)
+    b->stats.cache_scans++;
+  size_t bytes = list_pending(b, f, listed, unflushed_in_written);
+  /* Listing took the entries off the queues; from here on a failure must say the queues miss them. */
+  f->arena = take_spare(&b->spare_arena, &b->spare_arena_cap, bytes, &f->arena_cap);
+  if (!f->arena || sl_spill_init(&fresh, b->spill.dir) != 0) {
+    if (listed) {
+      w->lost = 1;
+      if (unflushed_in_written)
+        b->cache.q[SL_CQ_UNFLUSHED].lost = 1;
+    }
+    free(f->recs);
+    free(f->arena);
+    free(f);
     return SL_STATE_ENOMEM;
   }
   f->log = b->spill;
   b->spill = fresh;
-  uint8_t *at = f->arena;
-  for (long i = 0; i < n; i++) {
-    if (i + PREFETCH_AHEAD < n)
-      __builtin_prefetch(refs[i + PREFETCH_AHEAD].e);
-    copy_one(&f->recs[i], &at, refs[i].db, refs[i].e);
-  }
-  f->n = (size_t)n;
-  free(refs);
+  copy_listed(f);
   /* Everything written so far is in the batch: the queues start again (an entry written from now on is
    * queued anew), and the change count it covers is remembered for sl_frozen_finish. */
-  sl_cache_queue_clear(&b->cache, SL_CQ_WRITTEN);
-  sl_cache_queue_clear(&b->cache, SL_CQ_UNFLUSHED);
+  if (listed)
+    sl_cache_queue_forget(&b->cache, SL_CQ_WRITTEN);
+  else
+    sl_cache_queue_clear(&b->cache, SL_CQ_WRITTEN);
+  if (listed && unflushed_in_written)
+    sl_cache_queue_forget(&b->cache, SL_CQ_UNFLUSHED);
+  else
+    sl_cache_queue_clear(&b->cache, SL_CQ_UNFLUSHED);
   f->changes = sl_bk_change_count(b);
   /* The write transaction only served reads since the last commit: end it, the worker needs the lock. */
   if (b->txn) {
@@ -212,16 +233,29 @@ static int frozen_tie(const sl_sort_item *pa, const sl_sort_item *pb) {
   return sl_sort_bytes_cmp(a->data, a->klen, b->data, b->klen);
 }
 
+/* The backend's sort arrays for n items (kept between flushes, see take_spare), or 0 without memory. */
+static int flush_sort_arrays(sl_backend *b, size_t n) {
+  if (b->flush_items && b->flush_sort_cap >= n && b->flush_sort_cap / 4 <= n + 32768)
+    return 1;
+  free(b->flush_items);
+  free(b->flush_tmp);
+  size_t cap = n + n / 4;
+  b->flush_items = malloc(cap * sizeof *b->flush_items);
+  b->flush_tmp = malloc(cap * sizeof *b->flush_tmp);
+  b->flush_sort_cap = b->flush_items && b->flush_tmp ? cap : 0;
+  return b->flush_sort_cap != 0;
+}
+
 /* Key order per database: LMDB then fills a few leaf pages at a time (see state_txn.c). The records are
  * permuted into that order in place, cycle by cycle (sl_frozen_write_delta relies on it); without memory
  * for the sort items they stay as they are, which is as correct, only slower to write. */
 static void sort_by_db_key(sl_frozen *f) {
-  sl_sort_item *v = f->n > 1 ? malloc(f->n * sizeof *v) : NULL;
-  if (!v)
+  if (f->n < 2 || !flush_sort_arrays(f->b, f->n))
     return;
+  sl_sort_item *v = f->b->flush_items;
   for (size_t i = 0; i < f->n; i++)
     sl_sort_item_init(&v[i], f->recs[i].db, f->recs[i].data, f->recs[i].klen, &f->recs[i]);
-  sl_sort_items(v, f->n, frozen_tie);
+  sl_sort_items_with(v, f->n, frozen_tie, f->b->flush_tmp);
   /* Position i takes the record v[i] points at; a placed position's item is cleared. */
   for (size_t i = 0; i < f->n; i++) {
     if (!v[i].p)
@@ -239,7 +273,6 @@ static void sort_by_db_key(sl_frozen *f) {
       j = k;
     }
   }
-  free(v);
 }
 
 static void signal_flushed(sl_backend *b) {
@@ -462,8 +495,13 @@ void sl_frozen_free(sl_frozen *f) {
     return;
   settled(f);
   free(f->ttl_ids);
-  free(f->recs);
-  free(f->arena);
+  if (f->b) { /* the next freeze takes them (take_spare) */
+    give_spare(&f->b->spare_recs, &f->b->spare_recs_cap, f->recs, f->recs_cap);
+    give_spare(&f->b->spare_arena, &f->b->spare_arena_cap, f->arena, f->arena_cap);
+  } else {
+    free(f->recs);
+    free(f->arena);
+  }
   sl_spill_close(&f->log);
   free(f);
 }

@@ -43,17 +43,24 @@ static uint32_t next(void) {
   return (uint32_t)rng;
 }
 
-/* Sorts keys both ways and compares the orders key by key (equal keys may come in either order). */
-static void check_sorted(key *keys, size_t n) {
+/* Sorts keys both ways and compares the orders key by key (equal keys may come in either order); with_scratch:
+ * through sl_sort_items_with and a scratch array of the caller's. */
+static void check_sorted_by(key *keys, size_t n, int with_scratch) {
   sl_sort_item *v = malloc(n * sizeof *v);
+  sl_sort_item *scratch = malloc(n * sizeof *scratch);
   const key **ref = malloc(n * sizeof *ref);
   assert_non_null(v);
+  assert_non_null(scratch);
   assert_non_null(ref);
   for (size_t i = 0; i < n; i++) {
     sl_sort_item_init(&v[i], keys[i].lead, keys[i].bytes, keys[i].len, &keys[i]);
     ref[i] = &keys[i];
   }
-  sl_sort_items(v, n, tie);
+  if (with_scratch)
+    sl_sort_items_with(v, n, tie, scratch);
+  else
+    sl_sort_items(v, n, tie);
+  free(scratch);
   qsort(ref, n, sizeof *ref, ref_cmp);
   size_t *seen = calloc(n, sizeof *seen);
   assert_non_null(seen);
@@ -66,6 +73,11 @@ static void check_sorted(key *keys, size_t n) {
   free(seen);
   free(ref);
   free(v);
+}
+
+static void check_sorted(key *keys, size_t n) {
+  check_sorted_by(keys, n, 0);
+  check_sorted_by(keys, n, 1);
 }
 
 /* Keys like the backend's: a shared header, then bytes from a small alphabet, of random length. */
