@@ -160,13 +160,13 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
     b->flush_failed = 0;
     return 1;
   }
-  /* What an iterator's flush wrote into the write transaction is still dirty in the cache, so the frozen
-   * batch takes it too: the transaction is dropped (the worker needs the write lock), and with it the
-   * reason a job that iterates state could never have an incremental checkpoint. */
   sl_cache_queue *w = &b->cache.q[SL_CQ_WRITTEN];
   /* UNFLUSHED is a subset of WRITTEN but after a flush that found its entries by a scan (txn_untracked: the
    * abort below may then queue entries that are on UNFLUSHED alone). Asked before the abort resets it. */
   int unflushed_in_written = !w->lost && !b->txn_untracked;
+  /* What an iterator's flush wrote into the write transaction is still dirty in the cache, so the frozen
+   * batch takes it too: the transaction is dropped (the worker needs the write lock), and with it the
+   * reason a job that iterates state could never have an incremental checkpoint. */
   if (b->txn_written)
     sl_bk_txn_abort(b);
   /* The dirty kv entries are listed from the WRITTEN queue when it is complete, else by a scan. */
