@@ -117,16 +117,6 @@ int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *fiel
   return sl_scope_set_key(s, key, len) == 0 ? 0 : -1;
 }
 
-void sl_scope_prefetch_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen) {
-  if (!s || !s->hint_state_id || !sl_backend_prefetch_useful(s->backend))
-    return;
-  sl_json_field f;
-  int type = sl_rec_field(r, field, flen, &f);
-  if (type < 0 || type == SL_JSON_NULL || f.val_escaped)
-    return;
-  sl_scope_prefetch_key(s, r->line + f.val_off, f.val_len);
-}
-
 const char *sl_scope_current_key(const sl_keyed_scope *s, size_t *len) {
   if (!s->has_key) {
     *len = 0;

@@ -49,10 +49,6 @@ int sl_rec_field_key(const sl_rec *r, const char *field, size_t flen, const char
 int sl_rec_field_key_group(const sl_rec *r, const char *field, size_t flen, unsigned max_parallelism);
 int sl_key_group_of(const char *key, size_t len, unsigned max_parallelism);
 int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen);
-/* The hint of sl_scope_prefetch_key for the key field `field` of r, a record a few places ahead: nothing
- * when the scope has nothing to fetch, or the field is missing, escaped (decoding it would take the shared
- * scratch) or not a plain value. Changes nothing but timing. */
-void sl_scope_prefetch_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen);
 /* Whether key (len bytes) may key record r: always, but for a record whose state is kept apart by Kafka
  * partition (sl_rec_meta.key_bound), which only its message key may key. */
 int sl_rec_key_fits_partition(const sl_rec *r, const char *key, size_t len);

@@ -25,16 +25,6 @@ int sl_scope_set_key(sl_keyed_scope *s, const void *key, size_t len) {
   return SL_STATE_OK;
 }
 
-void sl_scope_prefetch_key(sl_keyed_scope *s, const void *key, size_t len) {
-  if (!s || !s->hint_state_id || len > SL_SCOPE_MAX_KEY || !sl_backend_prefetch_useful(s->backend))
-    return;
-  uint8_t buf[SL_KEY_MAX_LEN];
-  size_t klen = sl_key_prefix(buf, sizeof buf, sl_key_group(key, len, s->max_parallelism), s->hint_state_id, key,
-                              len);
-  if (klen)
-    sl_backend_prefetch(s->backend, buf, klen);
-}
-
 void sl_scope_clear_key(sl_keyed_scope *s) {
   if (!s)
     return;

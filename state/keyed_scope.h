@@ -29,8 +29,6 @@ typedef struct sl_keyed_scope {
   uint8_t *vbuf;  /* value scratch for TTL-prefixed values (owned) */
   size_t vcap;
   size_t key_len;
-  uint32_t hint_state_id;           /* the last ValueState used under this scope (0: none yet): the state
-                                       sl_scope_prefetch_key warms the cache for */
   uint8_t key[SL_KEY_MAX_LEN];      /* the current user key */
   uint8_t buf[SL_KEY_MAX_LEN + 16]; /* scratch for composite keys */
 } sl_keyed_scope;
@@ -39,10 +37,6 @@ void sl_scope_init(sl_keyed_scope *s, sl_backend *b, uint16_t max_parallelism);
 /* EINVAL if the key is longer than SL_KEY_MAX_LEN - SL_KEY_HEADER_LEN - 64 (room for a map sub key). */
 int sl_scope_set_key(sl_keyed_scope *s, const void *key, size_t len);
 void sl_scope_clear_key(sl_keyed_scope *s);
-/* A hint that key will soon be the current key (sl_backend_prefetch): the entry of the last ValueState used
- * under this scope is fetched for it. A keyed operator reads the same states for every record, so the
- * record a few places ahead will read that one. Changes nothing but timing; NULL is allowed. */
-void sl_scope_prefetch_key(sl_keyed_scope *s, const void *key, size_t len);
 /* Frees the value scratch; the scope can be used again afterwards. NULL is allowed. */
 void sl_scope_close(sl_keyed_scope *s);
 /* Sets the TTL clock (fn NULL = wall clock); arg is borrowed. */

@@ -255,18 +255,6 @@ static int op_get(sl_backend *b, void *arg) {
   return mdb_get(b->txn, g->dbi, &g->k, &g->v);
 }
 
-int sl_backend_prefetch_useful(const sl_backend *b) {
-  return b && b->stats.cache_misses > b->stats.cache_hits;
-}
-
-void sl_backend_prefetch(sl_backend *b, const void *key, size_t klen) {
-  if (!sl_backend_prefetch_useful(b) || !key_ok(key, klen))
-    return;
-  uint64_t h = sl_cache_hash(key, klen);
-  sl_cache_prefetch(&b->cache, h);
-  sl_key_filter_prefetch(&b->keys, h);
-}
-
 int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val, size_t *vlen) {
   if (!b || !key_ok(key, klen) || !val || !vlen)
     return SL_STATE_EINVAL;

@@ -116,13 +116,6 @@ int sl_backend_get(sl_backend *b, const void *key, size_t klen, const void **val
 int sl_backend_put(sl_backend *b, const void *key, size_t klen, const void *val, size_t vlen);
 /* Deleting an absent key is OK. */
 int sl_backend_delete(sl_backend *b, const void *key, size_t klen);
-
-/* A hint that key will be read soon (the record a few places ahead in a batch): its cache slot and key
- * filter block are fetched into the CPU's cache now. Only while misses outnumber hits (a stream of new keys,
- * where every look-up otherwise waits twice on memory); sl_backend_prefetch_useful says whether it is
- * worth building the key at all. Changes nothing but timing. */
-int sl_backend_prefetch_useful(const sl_backend *b);
-void sl_backend_prefetch(sl_backend *b, const void *key, size_t klen);
 /* Deletes every entry whose key starts with prefix (cache and LMDB): the keys that exist under it (after
  * writing what was written since the last flush into the write transaction) are each deleted as by
  * sl_backend_delete, so it costs the entries under the prefix, not a pass over the cache, and a frozen

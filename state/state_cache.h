@@ -107,11 +107,6 @@ static inline uint64_t sl_cache_hash(const void *key, size_t len) {
 }
 
 /* The entry of key (hash h), or NULL. Inline: this is the per-record hot path. */
-/* Fetches the home slot of hash h into the CPU's cache (a look-up soon to come starts there). */
-static inline void sl_cache_prefetch(const sl_cache *c, uint64_t h) {
-  __builtin_prefetch(&c->slots[(size_t)h & c->mask]);
-}
-
 static inline sl_cache_entry *sl_cache_find(sl_cache *c, uint64_t h, const void *key, size_t klen) {
   for (size_t i = (size_t)h & c->mask;; i = (i + 1) & c->mask) {
     const sl_cache_slot *s = &c->slots[i];

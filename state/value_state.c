@@ -6,7 +6,6 @@
 static size_t value_key(sl_keyed_scope *s, uint32_t state_id) {
   if (!s || !s->has_key)
     return 0;
-  s->hint_state_id = state_id;
   return sl_key_prefix(s->buf, sizeof(s->buf), s->key_group, state_id, s->key, s->key_len);
 }
 

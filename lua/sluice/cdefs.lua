@@ -123,7 +123,6 @@ const sl_rec_meta *sl_rec_get_meta(const sl_rec *r);
 double sl_rec_timestamp(const sl_rec *r);
 int sl_batch_set_meta(sl_batch *b, uint32_t i, const sl_rec_meta *meta);
 int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen);
-void sl_scope_prefetch_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen);
 int sl_rec_key_fits_partition(const sl_rec *r, const char *key, size_t len);
 int sl_rec_field_key_group(const sl_rec *r, const char *field, size_t flen, unsigned max_parallelism);
 int sl_key_group_of(const char *key, size_t len, unsigned max_parallelism);

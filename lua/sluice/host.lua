@@ -154,10 +154,6 @@ local buf_t = ffi.typeof("sl_buf *")
 local get = require("sluice.native").C.sl_batch_get
 local outbuf
 
--- How far ahead the batch loop hints the state entry a record will read (pipeline.prefetcher): far
--- enough for memory to answer before the record is reached, near enough to stay in the CPU's cache.
-local AHEAD = 4
-
 -- Runs records cursor..n-1 of the batch through entry (the pipeline's head, or its chain from the key_by
 -- on). On an error, batch.cursor is the failed record and batch.out_mark the output length to cut back to.
 local function run(entry, lud, buflud)
@@ -166,13 +162,9 @@ local function run(entry, lud, buflud)
   local o = outbuf
   local n = b.n
   local i = b.cursor
-  local prefetch = pipeline.prefetcher(job)
   while i < n do
     b.cursor = i
     b.out_mark = o.len
-    if prefetch and i + AHEAD < n then
-      prefetch(get(b, i + AHEAD))
-    end
     entry(get(b, i), nil)
     i = i + 1
   end

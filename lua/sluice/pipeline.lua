@@ -375,7 +375,6 @@ function M.compile(job, env)
   -- One closure when the key_by comes first: both entries then run the same trace.
   env.keyed_head = keyed and (keyed == whole and nxt or timers.stamp(job, env, keyed, M))
   env.router = keyed and M.build_router(job, env)
-  env.prefetch = M.build_prefetch(job)
   job.env = env
   env.cleaner = ttl_cleaner(env)
   initialize(job, env)
@@ -450,30 +449,6 @@ end
 
 function M.router(job)
   return job.env.router
-end
-
--- The hint the batch loop gives for a record a few places ahead (sluice.host): the first key_by's scope
--- fetches that record's state entry into the CPU's cache (C.sl_scope_prefetch_field, which does nothing
--- while look-ups mostly hit). nil when the first key_by takes its key from a function: finding the key
--- would mean running user code twice.
-function M.build_prefetch(job)
-  for _, o in ipairs(job.ops) do
-    if o.kind == "key_by" then
-      local scope, field = o.scope, o.field
-      if not field then
-        return nil
-      end
-      local flen = #field
-      return function(rec)
-        C.sl_scope_prefetch_field(scope, rec, field, flen)
-      end
-    end
-  end
-  return nil
-end
-
-function M.prefetcher(job)
-  return job.env.prefetch
 end
 
 function M.keyed_head(job)

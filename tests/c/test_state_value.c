@@ -1,6 +1,5 @@
 /* test_state_value.c — ValueState and the keyed scope (state/value_state.c, state/keyed_scope.c): values
- * are scoped by current key and by state id, keyed access without a key is refused, values persist, and the
- * prefetch hint for a record ahead changes nothing. */
+ * are scoped by current key and by state id, keyed access without a key is refused, values persist. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,40 +99,6 @@ static void test_values_persist(void **state) {
   }
 }
 
-/* The prefetch hint (sl_scope_prefetch_key, sl_backend_prefetch) is for the last ValueState used, only while
- * misses outnumber hits, and changes nothing: no look-up counted, no entry made, every value as put. */
-static void test_prefetch_changes_nothing(void **state) {
-  struct fixture *f = *state;
-  char key[32], next[32], val[32];
-  sl_backend_stats before, after;
-  for (int i = 0; i < 1000; i++) {
-    snprintf(key, sizeof(key), "new-%d", i);
-    snprintf(next, sizeof(next), "new-%d", i + 1);
-    sl_backend_get_stats(f->b, &before);
-    sl_scope_prefetch_key(&f->s, next, strlen(next));
-    sl_backend_get_stats(f->b, &after);
-    assert_int_equal(after.cache_hits, before.cache_hits);
-    assert_int_equal(after.cache_misses, before.cache_misses);
-    set_key(f, key);
-    expect(f, 3, NULL);
-    snprintf(val, sizeof(val), "v%d", i);
-    put(f, 3, val);
-    assert_int_equal(f->s.hint_state_id, 3); /* the state the next record's hint is for */
-  }
-  assert_true(sl_backend_prefetch_useful(f->b)); /* only misses so far */
-  char big[SL_KEY_MAX_LEN + 8];
-  memset(big, 'b', sizeof(big));
-  sl_scope_prefetch_key(&f->s, big, sizeof(big)); /* too long: ignored */
-  sl_scope_prefetch_key(NULL, "x", 1);
-  for (int i = 0; i < 1000; i++) {
-    snprintf(key, sizeof(key), "new-%d", i);
-    snprintf(val, sizeof(val), "v%d", i);
-    set_key(f, key);
-    expect(f, 3, val);
-  }
-  assert_false(sl_backend_prefetch_useful(f->b)); /* as many hits as misses now: no more hints */
-}
-
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
@@ -142,7 +107,6 @@ int main(void) {
       T(test_keys_do_not_see_each_other),
       T(test_states_do_not_collide),
       T(test_values_persist),
-      T(test_prefetch_changes_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
