@@ -6,13 +6,13 @@
 #   zipf      N records over 10 k Zipf-distributed URLs (gen-records access N --urls 10000)
 #   distinct  N records with N distinct URLs (gen-records' records, each url made unique: /u/<line>)
 # Prints each run's wall time and CPU time (user + sys of the process and its threads), then the medians and
-# the best of each, and the ratio distinct / zipf of both. The best matters: today a run of either input
-# sometimes takes about 4x its usual CPU time, nearly all of it in LuaJIT's interpreter rather than in
-# compiled traces (seen on both inputs, with and without ASLR), which makes medians of a few rounds noise.
-# (Another evening the spread was the machine's own: jit.p showed 58-71 % compiled code in runs of
-# 0.58-0.99 s, and a plain LuaJIT loop varied 1.26-1.77 s.) Every run's output is checked: one record out
-# per record in, and for the distinct input one count of 1 per record. CACHE_MB (default: sluice's default) is --state-cache-mb;
-# SLUICE=path picks the binary (default build/sluice).
+# the best of each, the ratio distinct / zipf of both, and the median of each round's own wall ratio. The best
+# matters: today a run of either input sometimes takes about 4x its usual CPU time, nearly all of it in
+# LuaJIT's interpreter rather than in compiled traces (seen on both inputs, with and without ASLR), which
+# makes medians of a few rounds noise. (Another evening the spread was the machine's own: jit.p showed 58-71 %
+# compiled code in runs of 0.58-0.99 s, and a plain LuaJIT loop varied 1.26-1.77 s.) Every run's output is
+# checked: one record out per record in, and for the distinct input one count of 1 per record. CACHE_MB
+# (default: sluice's default) is --state-cache-mb; SLUICE=path picks the binary (default build/sluice).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -51,12 +51,17 @@ run() {
 }
 
 declare -A wall cpu
+rounds="" # each round's own ratio: the two runs of a round are seconds apart, so a slow spell of a shared
+          # machine slows both alike more often than it slows two medians taken over the whole run
 for r in $(seq "$ROUNDS"); do
+  declare -A this
   for kind in zipf distinct; do
     read -r w c < <(run "$kind")
     wall[$kind]+="$w " cpu[$kind]+="$c "
+    this[$kind]=$w
     printf 'round %d %-8s wall %.3f s, cpu %.3f s\n' "$r" "$kind" "$w" "$c"
   done
+  rounds+="$(echo "${this[distinct]} / ${this[zipf]}" | bc -l) "
 done
 
 median() { printf '%s\n' $1 | sort -n | awk '{t[NR]=$1} END {print t[int((NR+1)/2)]}'; }
@@ -70,3 +75,4 @@ for f in median best; do
     "$(echo "$($f "${wall[distinct]}") / $($f "${wall[zipf]}")" | bc -l)" \
     "$(echo "$($f "${cpu[distinct]}") / $($f "${cpu[zipf]}")" | bc -l)"
 done
+printf 'ratio distinct / zipf (median of the rounds'"'"' own): wall %.2fx (target: at most 2x)\n' "$(median "$rounds")"
