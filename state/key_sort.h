@@ -9,7 +9,8 @@
  *
  * An item carries its key's first 24 bytes as big-endian words (zero-padded), so comparing items is comparing
  * words, and a pointer to whatever the caller sorts. Ownership: the caller's array; sl_sort_items allocates a
- * scratch array of the same size and frees it (without memory it falls back to qsort in place). */
+ * scratch array of the same size and frees it (without memory it falls back to qsort in place), or takes the
+ * caller's (sl_sort_items_with). */
 #ifndef SLUICE_KEY_SORT_H
 #define SLUICE_KEY_SORT_H
 
@@ -37,8 +38,9 @@ void sl_sort_item_init(sl_sort_item *it, uint8_t lead, const void *key, size_t k
 /* Sorts v[0..n) by prefix, then by tie (which sees only items whose prefixes are equal). Stable in neither
  * case; never fails (see above). */
 void sl_sort_items(sl_sort_item *v, size_t n, sl_sort_tie_fn tie);
-/* The same with the caller's scratch array of n items (tmp), for a caller that sorts batches of about the
- * same size again and again and keeps the array rather than fault in a fresh one each time. */
-void sl_sort_items_with(sl_sort_item *v, size_t n, sl_sort_tie_fn tie, sl_sort_item *tmp);
+/* The same with the caller's scratch array of at least n items (NULL: allocated here), for a caller that
+ * sorts batches of about the same size again and again and keeps the array rather than fault in a fresh one
+ * each time. */
+void sl_sort_items_with(sl_sort_item *v, size_t n, sl_sort_tie_fn tie, sl_sort_item *scratch);
 
 #endif
