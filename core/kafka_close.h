@@ -37,4 +37,8 @@ sl_kafka_close_result sl_kafka_consumer_close(rd_kafka_t *rk, rd_kafka_topic_par
  * it in the warning, which is given when the destroy did not finish in time. */
 void sl_kafka_end(rd_kafka_t *rk, int closed, int destroy_flags, int timeout_ms, const char *who);
 
+/* The bound every handle's end gets in sluice (the source's and the group's consumer, the sink's producer,
+ * its marker reader): ten seconds, past which the job's outcome is long settled. */
+#define SL_KAFKA_END_TIMEOUT_MS 10000
+
 #endif

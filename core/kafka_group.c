@@ -576,7 +576,7 @@ int sl_group_command(int argc, char **argv) {
     }
   }
   int bad = leave(&g);
-  sl_kafka_end(g.rk, close_consumer(&g) == 0, 0, CLOSE_TIMEOUT_MS, "group");
+  sl_kafka_end(g.rk, close_consumer(&g) == 0, 0, SL_KAFKA_END_TIMEOUT_MS, "group");
   free_group(&g);
   if (bad)
     sl_error("group: %d partitions' jobs did not stop cleanly", bad);

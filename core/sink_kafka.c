@@ -35,8 +35,6 @@
 #include "state/state_clock.h"
 
 #define DEFAULT_TIMEOUT_MS 60000
-/* How long the producer's destroy may take once its records are purged (core/kafka_close.h). */
-#define SINK_END_TIMEOUT_MS 10000
 
 static sl_kafka_sink *sink_of(const sl_output *o) {
   return o->sink_state;
@@ -276,7 +274,7 @@ void sl_kafka_sink_free(sl_kafka_sink *k) {
       rd_kafka_topic_destroy(k->rkt);
     char who[300];
     snprintf(who, sizeof who, "kafka sink %s", k->topic);
-    sl_kafka_end(k->rk, 1, 0, SINK_END_TIMEOUT_MS, who);
+    sl_kafka_end(k->rk, 1, 0, SL_KAFKA_END_TIMEOUT_MS, who);
   }
   if (k->base)
     rd_kafka_conf_destroy(k->base);

@@ -42,9 +42,6 @@
 #include "core/sink_kafka.h"
 #include "core/state_dir.h"
 
-/* How long the marker reader's destroy may take (core/kafka_close.h). */
-#define MARKER_END_TIMEOUT_MS 10000
-
 static sl_kafka_sink *sink_of(const sl_output *o) {
   return o->sink_state;
 }
@@ -190,7 +187,7 @@ static int read_marker(sl_kafka_sink *k, int64_t *done, char *err, size_t errlen
   /* It never joined the group: nothing to leave. Its destroy is bounded as every handle's is. */
   char who[300];
   snprintf(who, sizeof who, "kafka sink %s: the marker reader", k->topic);
-  sl_kafka_end(rk, 1, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE, MARKER_END_TIMEOUT_MS, who);
+  sl_kafka_end(rk, 1, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE, SL_KAFKA_END_TIMEOUT_MS, who);
   if (e)
     snprintf(err, errlen, "kafka sink %s: reading the transaction marker of group '%s' within %d s: %s",
              k->topic, group, k->timeout_ms / 1000, rd_kafka_err2str(e));

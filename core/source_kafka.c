@@ -621,7 +621,7 @@ static void kafka_release(sl_source *s) {
     rd_kafka_queue_destroy(k->queue);
   }
   if (k->rk)
-    sl_kafka_end(k->rk, close_consumer(k) == 0, 0, CLOSE_TIMEOUT_MS, k->base.in.name);
+    sl_kafka_end(k->rk, close_consumer(k) == 0, 0, SL_KAFKA_END_TIMEOUT_MS, k->base.in.name);
   if (k->barrier)
     rd_kafka_topic_partition_list_destroy(k->barrier);
   for (int i = 0; i < 2; i++)
