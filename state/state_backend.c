@@ -205,8 +205,7 @@ void sl_backend_close(sl_backend *b) {
   sl_spill_close(&b->spill);
   free(b->spare_recs);
   free(b->spare_arena);
-  free(b->flush_items);
-  free(b->flush_tmp);
+  free(b->flush_sort);
   free(b->ttl_ids);
   free(b);
 }

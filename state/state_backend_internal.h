@@ -50,9 +50,9 @@ struct sl_backend {
    * sizes in bytes. Loop thread only; freed at close. */
   void *spare_recs, *spare_arena;
   size_t spare_recs_cap, spare_arena_cap;
-  /* The flush's sort arrays (state_flush.c), kept from one flush to the next for the same reason: the
-   * flushing thread's alone while b->flushing, freed at close. Capacity in items. */
-  struct sl_sort_item *flush_items, *flush_tmp;
+  /* The flush's sort items and their scratch, one array (state_flush.c), kept from one flush to the next
+   * for the same reason: the flushing thread's alone while b->flushing, freed at close. Size in bytes. */
+  void *flush_sort;
   size_t flush_sort_cap;
   struct sl_frozen *unsettled; /* the last frozen batch while some of it is not settled yet: cache pressure
                                   waits for its flush and settles it all before it commits anything

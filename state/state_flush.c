@@ -59,25 +59,30 @@ static int is_pending(const sl_cache_entry *e) {
 
 #define PREFETCH_AHEAD 16
 
-/* A buffer the backend keeps from one freeze to the next (sl_frozen_free gives the batch's back): a stream
- * of new keys needs one of about the same size every checkpoint, and a fresh one is faulted in page by page
- * (1 M distinct keys: a quarter of the run's page faults were the batches' and their sorts' fresh arrays).
- * The spare is taken when it is large enough and not four times too large; a fresh one gets a quarter more
- * than asked, since the next batch is often a little larger. *cap is what the buffer holds. */
-static void *take_spare(void **spare, size_t *spare_cap, size_t need, size_t *cap) {
+/* Buffers the backend keeps from one checkpoint to the next (the batch's arrays, which sl_frozen_free gives
+ * back, and the flush's sort arrays): a stream of new keys needs ones of about the same size every
+ * checkpoint, and a fresh one is faulted in page by page (1 M distinct keys: a quarter of the run's page
+ * faults were the batches' and their sorts' fresh arrays). fit_spare makes *buf (of *cap bytes) hold `need`:
+ * kept when large enough and not four times too large, else replaced by a fresh one with a quarter more,
+ * since the next batch is often a little larger. NULL (and *cap 0) without memory. */
+static void *fit_spare(void **buf, size_t *cap, size_t need) {
   need = need ? need : 1;
-  if (*spare && *spare_cap >= need && *spare_cap / 4 <= need + ((size_t)1 << 20)) {
-    void *p = *spare;
-    *cap = *spare_cap;
-    *spare = NULL;
-    *spare_cap = 0;
-    return p;
-  }
-  free(*spare);
+  if (*buf && *cap >= need && *cap / 4 <= need + ((size_t)1 << 20))
+    return *buf;
+  free(*buf);
+  *cap = need + need / 4;
+  if (!(*buf = malloc(*cap)))
+    *cap = 0;
+  return *buf;
+}
+
+/* fit_spare, the buffer then handed over (its size in *cap). */
+static void *take_spare(void **spare, size_t *spare_cap, size_t need, size_t *cap) {
+  void *p = fit_spare(spare, spare_cap, need);
+  *cap = *spare_cap;
   *spare = NULL;
   *spare_cap = 0;
-  *cap = need + need / 4;
-  return malloc(*cap);
+  return p;
 }
 
 static void give_spare(void **spare, size_t *spare_cap, void *p, size_t cap) {
@@ -100,9 +105,9 @@ static void list_one(sl_frozen *f, size_t *bytes, const sl_cache_entry *e, uint8
   *bytes += r->klen + r->vlen;
 }
 
-/* Lists every entry to freeze into f->recs (room for `room`): pending metadata and state ids, and the dirty kv
- * entries — from the queue of entries written since the last barrier when it is complete (a dirty entry not
- * written since then was frozen before and is still being settled), else from a scan of the whole cache.
+/* Lists every entry to freeze into f->recs (room for `room`): pending metadata and state ids, and the dirty
+ * kv entries — from the queue of entries written since the last barrier when it is complete (a dirty entry
+ * not written since then was frozen before and is still being settled), else from a scan of the whole cache.
  * Going through the queue, it also takes every entry off it, and off UNFLUSHED too when `both` (that queue
  * is then a subset of WRITTEN), so that the entries, which lie at random addresses, are visited once; the
  * caller then forgets the queues.
@@ -175,7 +180,8 @@ int sl_backend_freeze(sl_backend *b, sl_frozen **out) {
   sl_frozen *f = calloc(1, sizeof *f);
   /* The batch takes the delta log; the backend starts an empty one (set up first: it can fail). */
   sl_spill_log fresh;
-  if (!f || !(f->recs = take_spare(&b->spare_recs, &b->spare_recs_cap, room * sizeof *f->recs, &f->recs_cap))) {
+  if (!f ||
+      !(f->recs = take_spare(&b->spare_recs, &b->spare_recs_cap, room * sizeof *f->recs, &f->recs_cap))) {
     free(f);
     return SL_STATE_ENOMEM;
   }
@@ -233,29 +239,18 @@ static int frozen_tie(const sl_sort_item *pa, const sl_sort_item *pb) {
   return sl_sort_bytes_cmp(a->data, a->klen, b->data, b->klen);
 }
 
-/* The backend's sort arrays for n items (kept between flushes, see take_spare), or 0 without memory. */
-static int flush_sort_arrays(sl_backend *b, size_t n) {
-  if (b->flush_items && b->flush_sort_cap >= n && b->flush_sort_cap / 4 <= n + 32768)
-    return 1;
-  free(b->flush_items);
-  free(b->flush_tmp);
-  size_t cap = n + n / 4;
-  b->flush_items = malloc(cap * sizeof *b->flush_items);
-  b->flush_tmp = malloc(cap * sizeof *b->flush_tmp);
-  b->flush_sort_cap = b->flush_items && b->flush_tmp ? cap : 0;
-  return b->flush_sort_cap != 0;
-}
-
 /* Key order per database: LMDB then fills a few leaf pages at a time (see state_txn.c). The records are
  * permuted into that order in place, cycle by cycle (sl_frozen_write_delta relies on it); without memory
  * for the sort items they stay as they are, which is as correct, only slower to write. */
 static void sort_by_db_key(sl_frozen *f) {
-  if (f->n < 2 || !flush_sort_arrays(f->b, f->n))
+  /* The items, then the sort's scratch of as many (fit_spare). */
+  sl_sort_item *v =
+      f->n < 2 ? NULL : fit_spare(&f->b->flush_sort, &f->b->flush_sort_cap, 2 * f->n * sizeof *v);
+  if (!v)
     return;
-  sl_sort_item *v = f->b->flush_items;
   for (size_t i = 0; i < f->n; i++)
     sl_sort_item_init(&v[i], f->recs[i].db, f->recs[i].data, f->recs[i].klen, &f->recs[i]);
-  sl_sort_items_with(v, f->n, frozen_tie, f->b->flush_tmp);
+  sl_sort_items_with(v, f->n, frozen_tie, v + f->n);
   /* Position i takes the record v[i] points at; a placed position's item is cleared. */
   for (size_t i = 0; i < f->n; i++) {
     if (!v[i].p)
