@@ -1,11 +1,15 @@
 /* test_state_key_sort.c — the radix sort of keys (state/key_sort.c) against qsort with a plain comparison
  * (lead byte, then memcmp of the keys, then length): keys of every length around the 23-byte prefix, keys
  * equal in their first 23 bytes and differing after, duplicates, one lead byte or several, every byte
- * position constant but one, and the small-array path. Any misordering or lost or doubled item fails. */
+ * position constant but one, and the small-array path. Both radix paths run: keys over a small alphabet
+ * code into 64 bits (the compressed passes), keys over 26 letters at many positions do not (the byte-wise
+ * passes); so do keys like a counter's (a key group, then a number in decimal). Any misordering or lost
+ * or doubled pointer fails. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,8 +47,8 @@ static uint32_t next(void) {
   return (uint32_t)rng;
 }
 
-/* Sorts keys both ways and compares the orders key by key (equal keys may come in either order); with_scratch:
- * through sl_sort_items_with and a scratch array of the caller's. */
+/* Sorts keys both ways and compares the orders key by key (equal keys may come in either order);
+ * with_scratch: through sl_sort_items_with and a scratch array of the caller's. */
 static void check_sorted_by(key *keys, size_t n, int with_scratch) {
   sl_sort_item *v = malloc(n * sizeof *v);
   sl_sort_item *scratch = malloc(n * sizeof *scratch);
@@ -142,11 +146,43 @@ static void one_varying_byte_duplicates_and_small_arrays(void **unused) {
   }
 }
 
+/* Keys shaped like the backend's for a counter over distinct URLs: a lead byte, a key group of 128, a fixed
+ * state id, a length, "/u/" and a decimal number (the shape the compressed path is for: 38 bits of code),
+ * and the same with a 64th-bit-scale spread (a byte of 256 values at eight positions: 64 bits exactly). */
+static void counter_keys_and_the_64_bit_edge(void **unused) {
+  (void)unused;
+  enum { N = 30000 };
+  key *keys = malloc(N * sizeof *keys);
+  assert_non_null(keys);
+  for (size_t i = 0; i < N; i++) {
+    key *k = &keys[i];
+    k->lead = 1;
+    uint32_t n = next() % 2000000, kg = next() % 128;
+    int len = snprintf((char *)k->bytes + 10, sizeof k->bytes - 10, "/u/%u", (unsigned)n);
+    uint8_t head[10] = {0, (uint8_t)kg, 0, 0, 0, 7, 0, 0, 0, (uint8_t)len};
+    memcpy(k->bytes, head, sizeof head);
+    k->len = 10 + (size_t)len;
+  }
+  check_sorted(keys, N);
+  for (size_t i = 0; i < N; i++) { /* 8 positions of 256 values each: 64 bits of code */
+    keys[i].lead = 3;
+    keys[i].len = 8;
+    for (int j = 0; j < 8; j++)
+      keys[i].bytes[j] = (uint8_t)(i < 256 ? i : next());
+  }
+  check_sorted(keys, N);
+  keys[0].bytes[8] = 1; /* and one bit more: the byte-wise passes */
+  keys[0].len = 9;
+  check_sorted(keys, N);
+  free(keys);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(random_keys_in_every_shape),
       cmocka_unit_test(keys_that_differ_past_the_prefix),
       cmocka_unit_test(one_varying_byte_duplicates_and_small_arrays),
+      cmocka_unit_test(counter_keys_and_the_64_bit_edge),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
