@@ -40,6 +40,8 @@ struct sl_frozen {
                                   barrier, which the delta writes before the batch */
   uint8_t *arena;              /* all keys and values, one allocation */
   size_t recs_cap, arena_cap;  /* what recs and arena hold, in bytes (either may be a reused spare) */
+  size_t pend_first, npend;    /* where the pending metadata and state ids lie in recs: one run, listed
+                                  together, and at the end once sorted (their databases sort after kv) */
 };
 
 size_t sl_frozen_count(const sl_frozen *f) {
@@ -118,6 +120,8 @@ static size_t list_pending(sl_backend *b, sl_frozen *f, int listed, int both) {
   size_t bytes = 0;
   for (int c = listed ? 1 : 0; c < 3; c++) {
     const sl_cache *ca = caches[c];
+    if (c == 1)
+      f->pend_first = f->n;
     for (size_t i = 0; i <= ca->mask; i++) {
       if (i + PREFETCH_AHEAD <= ca->mask && ca->slots[i + PREFETCH_AHEAD].e)
         __builtin_prefetch(ca->slots[i + PREFETCH_AHEAD].e);
@@ -126,6 +130,7 @@ static size_t list_pending(sl_backend *b, sl_frozen *f, int listed, int both) {
         list_one(f, &bytes, e, (uint8_t)(c + 1));
     }
   }
+  f->npend = f->n - f->pend_first;
   const sl_cache_queue *w = &b->cache.q[SL_CQ_WRITTEN];
   for (size_t i = 0; listed && i < w->n; i++) {
     if (i + PREFETCH_AHEAD < w->n && w->v[i + PREFETCH_AHEAD])
@@ -251,6 +256,7 @@ static void sort_by_db_key(sl_frozen *f) {
   for (size_t i = 0; i < f->n; i++)
     sl_sort_item_init(&v[i], f->recs[i].db, f->recs[i].data, f->recs[i].klen, &f->recs[i]);
   sl_sort_items_with(v, f->n, frozen_tie, v + f->n);
+  f->pend_first = f->n - f->npend;
   /* Position i takes the record v[i] points at; a placed position's item is cleared. */
   for (size_t i = 0; i < f->n; i++) {
     if (!v[i].p)
@@ -408,7 +414,9 @@ struct committed {
 };
 static int was_committed(const sl_cache_entry *e, void *arg) {
   const struct committed *c = arg;
-  for (size_t i = 0; i < c->f->n; i++) {
+  /* Only the run of pending records: a pass over the whole batch per pending entry read every frozen kv
+   * record again, long out of the CPU's caches, at every checkpoint. */
+  for (size_t i = c->f->pend_first; i < c->f->pend_first + c->f->npend; i++) {
     const frozen_rec *r = &c->f->recs[i];
     if (r->db == c->db && r->klen == e->klen && r->vlen == e->vlen &&
         memcmp(r->data, e->data, r->klen) == 0 && memcmp(r->data + r->klen, e->data + e->klen, r->vlen) == 0)
