@@ -1,18 +1,16 @@
 /* key_sort.c — LSD radix sort of keys by their 24-byte prefix (key_sort.h says why). */
 #include "state/key_sort.h"
 
+#include "state/byte_order.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 void sl_sort_item_init(sl_sort_item *it, uint8_t lead, const void *key, size_t klen, void *p) {
   uint8_t buf[SL_SORT_PREFIX] = {lead};
   memcpy(buf + 1, key, klen < SL_SORT_PREFIX - 1 ? klen : SL_SORT_PREFIX - 1);
-  for (int w = 0; w < 3; w++) {
-    uint64_t x = 0;
-    for (int i = 0; i < 8; i++)
-      x = x << 8 | buf[w * 8 + i];
-    it->w[w] = x;
-  }
+  for (int w = 0; w < 3; w++)
+    it->w[w] = sl_get_be64(buf + 8 * w);
   it->p = p;
 }
 
@@ -188,15 +186,26 @@ void sl_sort_items_with(sl_sort_item *v, size_t n, sl_sort_tie_fn tie, sl_sort_i
     qsort(v, n, sizeof *v, full_cmp);
     return;
   }
-  /* Every byte position's histogram in one pass (word by word, each byte a constant shift); a position
-   * where one byte value holds every key sorts nothing and is skipped. */
+  /* Every byte position's histogram; a position where one byte value holds every key sorts nothing and is
+   * skipped. The bits that differ anywhere (the OR and the AND of all prefixes) tell those positions first,
+   * so that the histogram pass counts only the others (9 of 24 for a counter's keys). */
+  uint64_t any[3] = {0, 0, 0}, all[3] = {~0ull, ~0ull, ~0ull};
   for (size_t i = 0; i < n; i++)
     for (int w = 0; w < 3; w++) {
-      uint64_t x = v[i].w[w];
-      size_t(*c)[256] = count + 8 * w;
-      for (int b = 0; b < 8; b++)
-        c[b][(x >> (56 - 8 * b)) & 0xff]++;
+      any[w] |= v[i].w[w];
+      all[w] &= v[i].w[w];
     }
+  int vary[SL_SORT_PREFIX], nvary = 0;
+  for (int j = 0; j < SL_SORT_PREFIX; j++) {
+    int shift = 8 * (7 - (j & 7));
+    if (((any[j >> 3] ^ all[j >> 3]) >> shift) & 0xff)
+      vary[nvary++] = j;
+    else
+      count[j][(all[j >> 3] >> shift) & 0xff] = n;
+  }
+  for (size_t i = 0; i < n; i++)
+    for (int k = 0; k < nvary; k++)
+      count[vary[k]][digit(&v[i], vary[k])]++;
   int done = sort_compressed(v, n, count, tmp, tie);
   if (!done)
     sort_bytewise(v, n, count, tmp);

@@ -253,10 +253,18 @@ static void sort_by_db_key(sl_frozen *f) {
       f->n < 2 ? NULL : fit_spare(&f->b->flush_sort, &f->b->flush_sort_cap, 2 * f->n * sizeof *v);
   if (!v)
     return;
+  /* The kv records are sorted apart from the few pending metadata and state ids (whose databases sort
+   * after kv): mixed in, their other key shapes made every byte position vary, and the kv keys' sort codes
+   * (key_sort.h) a third longer. */
+  size_t nkv = f->n - f->npend, j = 0;
   for (size_t i = 0; i < f->n; i++)
-    sl_sort_item_init(&v[i], f->recs[i].db, f->recs[i].data, f->recs[i].klen, &f->recs[i]);
-  sl_sort_items_with(v, f->n, frozen_tie, v + f->n);
-  f->pend_first = f->n - f->npend;
+    if (i < f->pend_first || i >= f->pend_first + f->npend)
+      sl_sort_item_init(&v[j++], 1, f->recs[i].data, f->recs[i].klen, &f->recs[i]);
+  for (size_t i = f->pend_first; i < f->pend_first + f->npend; i++)
+    sl_sort_item_init(&v[j++], f->recs[i].db, f->recs[i].data, f->recs[i].klen, &f->recs[i]);
+  sl_sort_items_with(v, nkv, frozen_tie, v + f->n);
+  sl_sort_items_with(v + nkv, f->npend, frozen_tie, v + f->n);
+  f->pend_first = nkv;
   /* Position i takes the record v[i] points at; a placed position's item is cleared. */
   for (size_t i = 0; i < f->n; i++) {
     if (!v[i].p)
