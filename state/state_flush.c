@@ -245,7 +245,7 @@ static int frozen_tie(const sl_sort_item *pa, const sl_sort_item *pb) {
 }
 
 /* Key order per database: LMDB then fills a few leaf pages at a time (see state_txn.c). The records are
- * permuted into that order in place, cycle by cycle (sl_frozen_write_delta relies on it); without memory
+ * put into that order (sl_frozen_write_delta relies on it); without memory
  * for the sort items they stay as they are, which is as correct, only slower to write. */
 static void sort_by_db_key(sl_frozen *f) {
   /* The items, then the sort's scratch of as many (fit_spare). */
@@ -265,23 +265,17 @@ static void sort_by_db_key(sl_frozen *f) {
   sl_sort_items_with(v, nkv, frozen_tie, v + f->n);
   sl_sort_items_with(v + nkv, f->npend, frozen_tie, v + f->n);
   f->pend_first = nkv;
-  /* Position i takes the record v[i] points at; a placed position's item is cleared. */
+  /* The records in that order, gathered into the sort's scratch half (free again, and as large) and copied
+   * back: each load is independent of the others, so their misses overlap, where following the
+   * permutation's cycles in place waited for each record before it knew the next. */
+  _Static_assert(sizeof(frozen_rec) <= sizeof(sl_sort_item), "the scratch half holds the gathered records");
+  frozen_rec *sorted = (frozen_rec *)(v + f->n);
   for (size_t i = 0; i < f->n; i++) {
-    if (!v[i].p)
-      continue;
-    frozen_rec first = f->recs[i];
-    size_t j = i;
-    for (;;) {
-      size_t k = (size_t)((frozen_rec *)v[j].p - f->recs);
-      v[j].p = NULL;
-      if (k == i) {
-        f->recs[j] = first;
-        break;
-      }
-      f->recs[j] = f->recs[k];
-      j = k;
-    }
+    if (i + PREFETCH_AHEAD < f->n)
+      __builtin_prefetch(v[i + PREFETCH_AHEAD].p);
+    sorted[i] = *(const frozen_rec *)v[i].p;
   }
+  memcpy(f->recs, sorted, f->n * sizeof *f->recs);
 }
 
 static void signal_flushed(sl_backend *b) {
@@ -323,6 +317,8 @@ int sl_frozen_flush(sl_frozen *f, sl_snapshot **snap, char *err, size_t errlen) 
   MDB_cursor *cur[4] = {0}; /* per database, for the transaction (sl_bk_cursor_write says why) */
   for (size_t i = 0; rc == 0 && i < f->n; i++) {
     frozen_rec *r = &f->recs[i];
+    if (i + PREFETCH_AHEAD < f->n) /* in key order the copies lie at random places in the arena */
+      __builtin_prefetch(f->recs[i + PREFETCH_AHEAD].data);
     MDB_val k = {r->klen, r->data}, v = {r->vlen, r->data + r->klen};
     if (!cur[r->db])
       rc = mdb_cursor_open(txn, dbis[r->db], &cur[r->db]);
@@ -393,6 +389,8 @@ int sl_frozen_write_delta(sl_frozen *f, const char *path, uint64_t *bytes, uint6
   /* sl_frozen_flush sorted the records by database and key. */
   for (size_t i = 0; i < f->n; i++) {
     const frozen_rec *r = &f->recs[i];
+    if (i + PREFETCH_AHEAD < f->n)
+      __builtin_prefetch(f->recs[i + PREFETCH_AHEAD].data);
     sl_snapfile_put(w, r->deleted ? 4 : r->db, r->data, r->klen, r->data + r->klen, r->vlen);
   }
   return sl_snapfile_finish(w, bytes, entries, err, errlen);
