@@ -404,10 +404,20 @@ static void settle(const sl_frozen *f, const frozen_rec *r) {
   sl_cache_entry *e = b->cache.frees == f->frees_at_freeze
                           ? (sl_cache_entry *)r->e
                           : sl_cache_find(&b->cache, sl_cache_hash(r->data, r->klen), r->data, r->klen);
-  /* An entry written since the freeze is left dirty, even if it holds the frozen bytes again, once the write
-   * transaction holds flushed entries: it may hold what the entry held in between (an iterator's flush),
-   * and marking it clean would keep the commit from overwriting that. The next barrier freezes it again. */
-  if (e && !(e->qpos[SL_CQ_WRITTEN] && b->txn_written) && e->klen == r->klen &&
+  if (!e)
+    return;
+  /* While the WRITTEN queue is whole, an entry off it was not written since the freeze (the freeze took
+   * every entry off it), so it holds the frozen bytes: the copy in the arena, at a random place in key
+   * order, need not be read (collect_dirty in state_txn.c relies on the same). */
+  if (!e->qpos[SL_CQ_WRITTEN] && !b->cache.q[SL_CQ_WRITTEN].lost) {
+    e->flags &= ~(uint32_t)SL_CE_DIRTY;
+    return;
+  }
+  /* Else the bytes tell. An entry written since the freeze is left dirty, even if it holds the frozen bytes
+   * again, once the write transaction holds flushed entries: it may hold what the entry held in between (an
+   * iterator's flush), and marking it clean would keep the commit from overwriting that. The next barrier
+   * freezes it again. */
+  if (!(e->qpos[SL_CQ_WRITTEN] && b->txn_written) && e->klen == r->klen &&
       !!(e->flags & SL_CE_DELETED) == r->deleted && e->vlen == r->vlen &&
       memcmp(e->data, r->data, r->klen + r->vlen) == 0)
     e->flags &= ~(uint32_t)SL_CE_DIRTY;
