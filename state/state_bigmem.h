@@ -1,5 +1,6 @@
 /* state_bigmem.h — zeroed arrays of a few MiB and up that state/ probes at random (the cache's slot table,
- * the key filter's bits): mapped on their own and asked for transparent huge pages, small ones calloc'd.
+ * the key filter's bits): mapped on their own and asked for transparent huge pages, small ones allocated
+ * on a cache line.
  *
  * Why: with a million keys and more, each lookup lands on a random line of such an array; with 4 KiB pages
  * that is a TLB miss as well as a cache miss, and a freshly grown array faults its pages in one by one
@@ -12,7 +13,7 @@
 
 #include <stddef.h>
 
-/* bytes zeroed bytes, or NULL when out of memory. */
+/* bytes zeroed bytes, aligned to at least a cache line (64 bytes), or NULL when out of memory. */
 void *sl_bigmem_alloc(size_t bytes);
 
 /* Frees p (NULL is fine), allocated by sl_bigmem_alloc(bytes). */
