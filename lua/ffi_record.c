@@ -77,14 +77,22 @@ int sl_batch_set_meta(sl_batch *b, uint32_t i, const sl_rec_meta *meta) {
   return 0;
 }
 
-int sl_rec_field_key(const sl_rec *r, const char *field, size_t flen, const char **key, size_t *len) {
+/* sl_rec_field_key, also telling whether the key is a string's bytes (else a value's JSON text). */
+static int field_key(const sl_rec *r, const char *field, size_t flen, const char **key, size_t *len,
+                     int *is_string) {
   sl_json_field f;
   int type = sl_rec_field(r, field, flen, &f);
   if (type < 0 || type == SL_JSON_NULL)
     return 1;
   *len = f.val_len;
-  *key = type == SL_JSON_STRING ? sl_rec_string(r, &f, len) : r->line + f.val_off;
+  *is_string = type == SL_JSON_STRING;
+  *key = *is_string ? sl_rec_string(r, &f, len) : r->line + f.val_off;
   return *key ? 0 : -1;
+}
+
+int sl_rec_field_key(const sl_rec *r, const char *field, size_t flen, const char **key, size_t *len) {
+  int is_string;
+  return field_key(r, field, flen, key, len, &is_string);
 }
 
 int sl_rec_field_key_group(const sl_rec *r, const char *field, size_t flen, unsigned max_parallelism) {
@@ -109,12 +117,20 @@ int sl_rec_key_fits_partition(const sl_rec *r, const char *key, size_t len) {
 int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *field, size_t flen) {
   const char *key;
   size_t len;
-  int rc = sl_rec_field_key(r, field, flen, &key, &len);
+  int is_string;
+  int rc = field_key(r, field, flen, &key, &len, &is_string);
   if (rc)
     return rc;
   if (!sl_rec_key_fits_partition(r, key, len))
     return 2;
-  return sl_scope_set_key(s, key, len) == 0 ? 0 : -1;
+  if (sl_scope_set_key(s, key, len) != 0)
+    return -1;
+  s->key_is_token = !is_string;
+  return 0;
+}
+
+int sl_scope_key_is_token(const sl_keyed_scope *s) {
+  return s->has_key && s->key_is_token;
 }
 
 const char *sl_scope_current_key(const sl_keyed_scope *s, size_t *len) {

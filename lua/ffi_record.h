@@ -37,9 +37,9 @@ double sl_rec_timestamp(const sl_rec *r);
 int sl_batch_set_meta(sl_batch *b, uint32_t i, const sl_rec_meta *meta);
 
 /* The key key_by(field) takes from a record: a string field's (unescaped) value, or any other value's JSON
- * text. 0 with key and len (valid until the next look-up on this thread), 1 when the field is missing or null,
- * -1 when memory ran out. The exchange between parallel subtasks routes by it (core/parallel, task.c), so it
- * must stay exactly what the keyed operator's scope is set to. */
+ * text. 0 with key and len (valid until the next look-up on this thread), 1 when the field is missing or
+ * null, -1 when memory ran out. The exchange between parallel subtasks routes by it (core/parallel, task.c),
+ * so it must stay exactly what the keyed operator's scope is set to. */
 int sl_rec_field_key(const sl_rec *r, const char *field, size_t flen, const char **key, size_t *len);
 /* Sets the scope's current key from field `field` of r: a string's decoded bytes, any other value's JSON
  * text. Returns 0, 1 if the record has no such field (or it is null), -1 if the key is too long. */
@@ -54,6 +54,9 @@ int sl_scope_key_from_field(sl_keyed_scope *s, const sl_rec *r, const char *fiel
 int sl_rec_key_fits_partition(const sl_rec *r, const char *key, size_t len);
 /* The current key (for messages and ctx:key()); *len = 0 and NULL when none is set. */
 const char *sl_scope_current_key(const sl_keyed_scope *s, size_t *len);
+/* Whether the current key is a number's or a boolean's JSON text (key_by of such a field), which sluice.KEY
+ * writes as it stands; 0 for a string's bytes, a key function's string, or no key. */
+int sl_scope_key_is_token(const sl_keyed_scope *s);
 
 /* Keyed scopes for Lua (one per key_by stage), freed by the Lua GC through ffi.gc. */
 sl_keyed_scope *sl_scope_new(sl_backend *b, unsigned max_parallelism);

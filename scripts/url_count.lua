@@ -14,9 +14,9 @@ local fields = { field, "count" }
 
 return sluice.job "url-count"
   :key_by(field)
-  :process("count", function(ctx, rec)
+  :process("count", function(ctx)
     local n = ctx:value("count", 0)
     local c = n:value() + 1
     n:update(c)
-    ctx:emit_fields(fields, rec[field], c)
+    ctx:emit_fields(fields, sluice.KEY, c) -- the URL itself: rec[field], written without a Lua string
   end)

@@ -20,6 +20,7 @@ int sl_scope_set_key(sl_keyed_scope *s, const void *key, size_t len) {
   if (len)
     memcpy(s->key, key, len);
   s->key_len = len;
+  s->key_is_token = 0;
   s->key_group = sl_key_group(s->key, len, s->max_parallelism);
   s->has_key = 1;
   return SL_STATE_OK;

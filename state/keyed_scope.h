@@ -29,6 +29,8 @@ typedef struct sl_keyed_scope {
   uint8_t *vbuf;  /* value scratch for TTL-prefixed values (owned) */
   size_t vcap;
   size_t key_len;
+  int key_is_token; /* the key is a number's or a boolean's JSON text in the record (key_by of such a
+                       field), not a string's bytes: sluice.KEY writes it as it stands */
   uint8_t key[SL_KEY_MAX_LEN];      /* the current user key */
   uint8_t buf[SL_KEY_MAX_LEN + 16]; /* scratch for composite keys */
 } sl_keyed_scope;

@@ -127,6 +127,7 @@ int sl_rec_key_fits_partition(const sl_rec *r, const char *key, size_t len);
 int sl_rec_field_key_group(const sl_rec *r, const char *field, size_t flen, unsigned max_parallelism);
 int sl_key_group_of(const char *key, size_t len, unsigned max_parallelism);
 const char *sl_scope_current_key(const sl_keyed_scope *s, size_t *len);
+int sl_scope_key_is_token(const sl_keyed_scope *s);
 sl_keyed_scope *sl_scope_new(sl_backend *b, unsigned max_parallelism);
 void sl_scope_free(sl_keyed_scope *s);
 ]])

@@ -29,6 +29,8 @@ M.state_dir = nil  -- the --state-dir given, if any
 
 M.totable = record.totable
 M.is_record = record.is_record
+-- In ctx:emit_fields, the current key, written without making a Lua string of it (sluice.encode).
+M.KEY = require("sluice.encode").KEY
 M.line = record.line
 -- A Kafka record's topic, partition, offset, key and timestamp (sluice.record.meta); nil for others.
 M.meta = record.meta

@@ -85,7 +85,11 @@ function Ctx:emit_fields(fields, ...)
   end
   local t = {}
   for i = 1, #fields do
-    t[fields[i]] = (select(i, ...))
+    local v = (select(i, ...))
+    if v == encode.KEY then -- downstream gets the key itself (encode.lua says what sluice.KEY is)
+      v = encode.key_value(self._scope)
+    end
+    t[fields[i]] = v
   end
   return self._next(t, fields)
 end
@@ -243,10 +247,10 @@ function builders.process(op, nxt, env, is_last)
   end
   ctx.state = declared_states(ctx, op, env)
   if is_last then
-    local buf, put_values = env.buf, encode.put_values
+    local buf, put_values, scope = env.buf, encode.put_values, op.scope
     ctx._sink_direct = function(fields, ...)
       M.current = "sink"
-      put_values(buf, fields, ...)
+      put_values(buf, scope, fields, ...)
       M.current = uid
     end
   end

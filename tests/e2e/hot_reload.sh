@@ -17,7 +17,7 @@ run_sluice run "$SCRIPTS/url_count.lua" --input "$WORK/all.log" --state-dir "$WO
 mkdir "$WORK/job"
 job="$WORK/job/url_count.lua"
 cp "$SCRIPTS/url_count.lua" "$job"
-v2() { sed 's/ctx:emit_fields(fields, rec\[field\], c)/ctx:emit({ [field] = rec[field], count = c, v = 2 }, { field, "count", "v" })/' "$SCRIPTS/url_count.lua"; }
+v2() { sed 's/ctx:emit_fields(fields, sluice.KEY, c)/ctx:emit({ [field] = ctx:key(), count = c, v = 2 }, { field, "count", "v" })/' "$SCRIPTS/url_count.lua"; }
 v2 | grep -q '"v" })' || fail "could not make the v2 script"
 
 log="$WORK/in.log"; out="$WORK/out.jsonl"; err="$WORK/err"; st="$WORK/st"

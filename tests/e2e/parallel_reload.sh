@@ -23,7 +23,7 @@ pid=$!
 wait_for "2000 output lines" lines_ge "$out" 2000
 
 # --- 1. The new code: every record after the switch carries "v": 2.
-sed 's/ctx:emit_fields(fields, rec\[field\], c)/ctx:emit_fields({ field, "count", "v" }, rec[field], c, 2)/' \
+sed 's/ctx:emit_fields(fields, sluice.KEY, c)/ctx:emit_fields({ field, "count", "v" }, sluice.KEY, c, 2)/' \
   "$SCRIPTS/url_count.lua" | save "$job"
 grep -q '"v" }' "$job" || fail "could not make the v2 script"
 wait_for "the reload" grep -q "reloaded .*url_count.lua (version [0-9a-f]*) in every subtask" "$err"

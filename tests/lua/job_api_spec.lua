@@ -244,6 +244,53 @@ describe("pipeline.compile", function()
     assert.are.same({ "/a", "/b", "/a", "/a", "/c" }, keys)
   end)
 
+  it("sluice.KEY in emit_fields writes the current key: a string escaped, a number or boolean as the record had it", function()
+    local job = function(field)
+      local fields = { field, "n" }
+      return sluice.job("j"):key_by(field):process("p", function(ctx, r) ctx:emit_fields(fields, sluice.KEY, r.n) end)
+    end
+    local lines = {
+      [[{"url": "/a\"b\u00e9", "id": 2.50, "ok": true, "n": 1}]], [[{"url": "/c", "id": -7, "ok": false, "n": 2}]],
+    }
+    -- The string key as rec.url gives it would be written: unescaped, then escaped again.
+    local same = run(sluice.job("j"):key_by("url"):process("p", function(ctx, r)
+      ctx:emit_fields({ "url", "n" }, r.url, r.n)
+    end), lines)
+    assert.are.same({ '{"url": "/a\\"b\195\169", "n": 1}', '{"url": "/c", "n": 2}' }, same)
+    fx.buf = H.buf()
+    assert.are.same(same, run(job "url", lines))
+    fx.buf = H.buf()
+    assert.are.same({ '{"id": 2.50, "n": 1}', '{"id": -7, "n": 2}' }, run(job "id", lines))
+    fx.buf = H.buf()
+    assert.are.same({ '{"ok": true, "n": 1}', '{"ok": false, "n": 2}' }, run(job "ok", lines))
+    -- A key function's key is a string; a nil value takes the general path, which builds a table.
+    fx.buf = H.buf()
+    local out = run(sluice.job("j"):key_by(function(r) return r.url .. "!" end):process("p", function(ctx, r)
+      ctx:emit_fields({ "k", "m", "n" }, sluice.KEY, nil, r.n)
+    end), lines)
+    assert.are.same({ '{"k": "/a\\"b\195\169!", "n": 1}', '{"k": "/c!", "n": 2}' }, out)
+    -- Downstream of a keyed operator, KEY becomes the key's value in the record it is handed.
+    fx.buf = H.buf()
+    local got = {}
+    run(job("id"):map(function(t) got[#got + 1] = t.id return t end), lines)
+    assert.are.same({ 2.5, -7 }, got)
+    got = {}
+    run(job("url"):map(function(t) got[#got + 1] = t.url return t end), lines)
+    assert.are.same({ '/a"b\195\169', "/c" }, got)
+  end)
+
+  it("sluice.KEY outside a keyed operator, or outside emit_fields, is an error", function()
+    local head = fx:compile(sluice.job("j"):process("p", function(ctx) ctx:emit_fields({ "k" }, sluice.KEY) end))
+    local ok, err = pcall(head, H.record([[{"url": "/a"}]]))
+    assert.is_false(ok)
+    assert.matches("sluice.KEY stands for the current key", err, 1, true)
+    head = fx:compile(sluice.job("j"):key_by("url"):process("p", function(ctx) ctx:emit({ k = sluice.KEY }) end))
+    ok, err = pcall(head, H.record([[{"url": "/a"}]]))
+    assert.is_false(ok)
+    assert.matches("sluice.KEY stands for the current key", err, 1, true)
+    assert.is_false(pcall(function() sluice.KEY.x = 1 end))
+  end)
+
   it("key_by(fn) keys on the function's result", function()
     local out = run(sluice.job("j")
       :key_by(function(r) return r.user .. "|" .. r.url end)
