@@ -12,7 +12,9 @@
 # makes medians of a few rounds noise. (Another evening the spread was the machine's own: jit.p showed 58-71 %
 # compiled code in runs of 0.58-0.99 s, and a plain LuaJIT loop varied 1.26-1.77 s.) Every run's output is
 # checked: one record out per record in, and for the distinct input one count of 1 per record. CACHE_MB
-# (default: sluice's default) is --state-cache-mb; SLUICE=path picks the binary (default build/sluice).
+# (default: sluice's default) is --state-cache-mb; SLUICE=path picks the binary (default build/sluice);
+# JOB=path the job (default scripts/url_count.lua; tests/bench/url_count_rec_field.lua emits the URL it
+# reads in Lua, as the URL count did before sluice.KEY).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -20,6 +22,7 @@ N=${1:-1000000}
 ROUNDS=${2:-5}
 CACHE=${3:-}
 SLUICE=${SLUICE:-$src/build/sluice}
+JOB=${JOB:-$src/scripts/url_count.lua}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-keys-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -36,7 +39,7 @@ opt=()
 # run INPUT: prints "wall cpu" in seconds (GNU time's %e and %U + %S cover every thread of the process).
 run() {
   rm -rf "$work/state" "$work/out.jsonl"
-  /usr/bin/time -f '%e %U %S' -o "$work/time" "$SLUICE" run "$src/scripts/url_count.lua" \
+  /usr/bin/time -f '%e %U %S' -o "$work/time" "$SLUICE" run "$JOB" \
     --input "$work/$1.log" --state-dir "$work/state" --checkpoint-interval 1000 --output "$work/out.jsonl" \
     --quiet "${opt[@]}"
   local lines
