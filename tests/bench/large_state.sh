@@ -61,6 +61,7 @@ echo "== D. recovery after kill -9"
 newest() { "$SLUICE" checkpoints "$work/state" | awk '$NF == "complete" {id = $1} END {print id + 0}'; }
 tail -n 1000 "$work/in.log" > "$work/extra.log"
 before=$(newest)
+: > "$work/d1.out" # there before the loop below reads it (the background job's redirect may come later)
 "${job[@]}" --input "$work/extra.log" --follow --state-dir "$work/state" --checkpoint-interval 500 \
   --quiet > "$work/d1.out" &
 pids+=($!)
