@@ -6,8 +6,9 @@
 # peak RssAnon (the process's own memory: the cache, LMDB's dirty pages, Lua), the peak RssFile (pages of
 # LMDB's mapped file, which the kernel may reclaim) and VmHWM, the time, and checks that every record was
 # counted (one output per record, one count of 1 per key). INPUT=file runs on that access log instead (N is
-# then ignored); SLUICE=path picks the binary (default build/sluice); KEEP_STATE=dir moves the job's state
-# dir there at the end (tests/bench/large_state.sh goes on from it).
+# then ignored); SLUICE=path picks the binary (default build/sluice); JOB=path the job (default
+# scripts/url_count.lua); KEEP_STATE=dir moves the job's state dir there at the end
+# (tests/bench/large_state.sh goes on from it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -29,7 +30,7 @@ opt=()
 
 kb() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$2/status" 2>/dev/null || true; }
 t0=$(date +%s.%N)
-"$SLUICE" run "$src/scripts/url_count.lua" --input "$input" --state-dir "$work/state" \
+"$SLUICE" run "${JOB:-$src/scripts/url_count.lua}" --input "$input" --state-dir "$work/state" \
   --checkpoint-interval 1000 --output "$work/out.jsonl" --quiet "${opt[@]}" &
 pid=$!
 anon=0 file=0 hwm=0
