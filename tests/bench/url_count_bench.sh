@@ -23,7 +23,7 @@ echo "input: $N records, $(du -m "$work/access.log" | cut -f1) MB ($([ -x "$gen"
 now() { date +%s.%N; }
 sluice_times=() plain_times=()
 for r in $(seq "$ROUNDS"); do
-  rm -rf "$work/state"
+  rm -rf "$work/state" "$work/sluice.out" # a fresh run: sluice refuses to cut back an output it did not write
   t0=$(now)
   "$SLUICE" run "$src/scripts/url_count.lua" --input "$work/access.log" --state-dir "$work/state" \
     --checkpoint-interval 1000 --output "$work/sluice.out" --quiet
