@@ -245,8 +245,8 @@ static int frozen_tie(const sl_sort_item *pa, const sl_sort_item *pb) {
 }
 
 /* Key order per database: LMDB then fills a few leaf pages at a time (see state_txn.c). The records are
- * put into that order (sl_frozen_write_delta relies on it); without memory
- * for the sort items they stay as they are, which is as correct, only slower to write. */
+ * put into that order (sl_frozen_write_delta relies on it); without memory for the sort items they stay as
+ * they are, which is as correct, only slower to write. */
 static void sort_by_db_key(sl_frozen *f) {
   /* The items, then the sort's scratch of as many (fit_spare). */
   sl_sort_item *v =
