@@ -13,8 +13,8 @@
 
 #include "state/state_slab.h"
 
-/* Chunks of one class: 8-byte aligned, distinct, each keeps what was written into it; a whole slab's worth
- * and more takes a second slab, charged whole. */
+/* Chunks of one class: 8-byte aligned (64-byte chunks on cache lines), distinct, each keeps what was
+ * written into it; a whole slab's worth and more takes a second slab, charged whole. */
 static void test_alloc_distinct(void **state) {
   (void)state;
   sl_slab_pool p;
@@ -25,6 +25,7 @@ static void test_alloc_distinct(void **state) {
     v[i] = sl_slab_alloc(&p, SZ);
     assert_non_null(v[i]);
     assert_int_equal((uintptr_t)v[i] % 8, 0);
+    assert_int_equal((uintptr_t)v[i] % 64, 0); /* a 64-byte class fills whole cache lines */
     memset(v[i], i & 0xff, SZ);
   }
   for (int i = 0; i < N; i++)
@@ -139,7 +140,7 @@ static void test_large(void **state) {
   assert_int_equal(a[big - 1], 1);
   assert_int_equal(c[0], 3);
   assert_non_null(sl_slab_alloc(&p, 8)); /* a slab too, released by the pool's free */
-  sl_slab_pool_free(&p); /* a and c and the slab: ASan reports a leak otherwise */
+  sl_slab_pool_free(&p);                 /* a and c and the slab: ASan reports a leak otherwise */
   assert_int_equal(p.bytes, 0);
   assert_int_equal(p.held, 0);
   assert_non_null(a = sl_slab_alloc(&p, 16)); /* usable again */
