@@ -80,21 +80,16 @@ static int pair_tie_cmp(const void *pa, const void *pb) {
   return current_tie(&ia, &ib);
 }
 
-static int sort_compressed(sl_sort_item *v, size_t n, size_t (*count)[256], sl_sort_item *scratch,
-                           sl_sort_tie_fn tie) {
-  int pos[SL_SORT_PREFIX], bits[SL_SORT_PREFIX], nvary = 0, total = 0; /* the varying positions */
-  for (int j = 0; j < SL_SORT_PREFIX; j++) {
+static int sort_compressed(sl_sort_item *v, size_t n, size_t (*count)[256], const int *vary, int nvary,
+                           sl_sort_item *scratch, sl_sort_tie_fn tie) {
+  int bits[SL_SORT_PREFIX], total = 0; /* the rank width of each varying position */
+  for (int k = 0; k < nvary; k++) {
     unsigned card = 0;
     for (unsigned d = 0; d < 256; d++)
-      card += count[j][d] != 0;
-    if (card == 1)
-      continue;
-    int w = 0;
-    while ((1u << w) < card)
-      w++;
-    pos[nvary] = j;
-    bits[nvary++] = w;
-    total += w;
+      card += count[vary[k]][d] != 0;
+    for (bits[k] = 0; (1u << bits[k]) < card;)
+      bits[k]++;
+    total += bits[k];
   }
   int passes = (total + CODE_DIGIT_MAX_BITS - 1) / CODE_DIGIT_MAX_BITS;
   int width = passes ? (total + passes - 1) / passes : 0;
@@ -102,18 +97,14 @@ static int sort_compressed(sl_sort_item *v, size_t n, size_t (*count)[256], sl_s
   if (!c)
     return 0;
   uint8_t rank[SL_SORT_PREFIX][256]; /* per varying position: byte -> its rank among the batch's bytes */
-  int word[SL_SORT_PREFIX], shift_of[SL_SORT_PREFIX];
-  for (int k = 0; k < nvary; k++) {
-    word[k] = pos[k] >> 3;
-    shift_of[k] = 8 * (7 - (pos[k] & 7));
+  for (int k = 0; k < nvary; k++)
     for (unsigned d = 0, r = 0; d < 256; d++)
-      rank[k][d] = (uint8_t)(count[pos[k]][d] ? r++ : 0);
-  }
+      rank[k][d] = (uint8_t)(count[vary[k]][d] ? r++ : 0);
   sort_pair *from = (sort_pair *)scratch, *to = from + n; /* scratch holds n items: 2n pairs */
   for (size_t i = 0; i < n; i++) {
     uint64_t code = 0;
     for (int k = 0; k < nvary; k++)
-      code = code << bits[k] | rank[k][(v[i].w[word[k]] >> shift_of[k]) & 0xff];
+      code = code << bits[k] | rank[k][digit(&v[i], vary[k])];
     from[i] = (sort_pair){code, v[i].p};
   }
   uint64_t mask = ((uint64_t)1 << width) - 1;
@@ -206,7 +197,7 @@ void sl_sort_items_with(sl_sort_item *v, size_t n, sl_sort_tie_fn tie, sl_sort_i
   for (size_t i = 0; i < n; i++)
     for (int k = 0; k < nvary; k++)
       count[vary[k]][digit(&v[i], vary[k])]++;
-  int done = sort_compressed(v, n, count, tmp, tie);
+  int done = sort_compressed(v, n, count, vary, nvary, tmp, tie);
   if (!done)
     sort_bytewise(v, n, count, tmp);
   free(count);
