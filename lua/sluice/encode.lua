@@ -37,14 +37,19 @@ local function no_key()
     .. "(after key_by)", 0)
 end
 
--- What sluice.KEY stands for as a Lua value, where a table is built after all (a downstream operator's
--- record, the general path below): the key string, or the number or boolean a token key is.
-function M.key_value(scope)
+-- The current key's bytes (their length in lenp[0]); an error without one.
+local function current_key(scope)
   local p = scope ~= nil and C.sl_scope_current_key(scope, lenp) or nil
   if p == nil then
     no_key()
   end
-  local s = ffi.string(p, lenp[0])
+  return p
+end
+
+-- What sluice.KEY stands for as a Lua value, where a table is built after all (a downstream operator's
+-- record, the general path below): the key string, or the number or boolean a token key is.
+function M.key_value(scope)
+  local s = ffi.string(current_key(scope), lenp[0])
   if C.sl_scope_key_is_token(scope) ~= 0 then
     return cjson.decode(s)
   end
@@ -57,10 +62,7 @@ local function put_field_value(buf, v, scope)
   if v ~= KEY then
     return put_value(buf, v, 1)
   end
-  local p = scope ~= nil and C.sl_scope_current_key(scope, lenp) or nil
-  if p == nil then
-    no_key()
-  end
+  local p = current_key(scope)
   if C.sl_scope_key_is_token(scope) ~= 0 then -- a number or boolean, written as the record had it
     C.sl_buf_put(buf, p, lenp[0])
   else
